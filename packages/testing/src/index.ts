@@ -1,0 +1,48 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { describe, inject } from "vitest";
+
+export { freePort } from "./global-setup.ts";
+
+/** A database of its own for one test file, on the Postgres the run uses. */
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject("databaseUrl");
+  const name = `hexa_t_${randomBytes(6).toString("hex")}`;
+  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    drop: () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+  };
+}
+
+async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** URL of the NATS server with JetStream the run uses, or "" when the JetStream tests are skipped. */
+export function natsUrl(): string {
+  return inject("natsUrl");
+}
+
+/** `describe` for tests that need JetStream; the global setup prints why when they are skipped. */
+export const describeWithNats = describe.skipIf(inject("natsUrl") === "");
+
+/** A bus namespace no other test uses, so streams and subjects never collide. */
+export function uniqueNamespace(): string {
+  return `t${randomBytes(5).toString("hex")}`;
+}
