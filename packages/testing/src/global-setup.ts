@@ -40,7 +40,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await postgres.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    console.log(`[tests] PostgreSQL: embedded, 127.0.0.1:${port}, started in ${Date.now() - started} ms (DATABASE_URL not set)`);
+    console.log(
+      `[tests] PostgreSQL: embedded, 127.0.0.1:${port}, started in ${Date.now() - started} ms (DATABASE_URL not set)`,
+    );
   }
 
   let natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -52,7 +54,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       natsUrl = ownServer.url;
       cleanups.push(ownServer.stop);
     } else if (process.env.CI === "true") {
-      throw new Error(`[tests] CI=true: the JetStream tests must run, but ${natsUrl} is unusable: ${problem}`);
+      throw new Error(
+        `[tests] CI=true: the JetStream tests must run, but ${natsUrl} is unusable: ${problem}`,
+      );
     } else {
       console.warn(
         `[tests] SKIPPING the JetStream tests: ${natsUrl} is unusable (${problem}) and no nats-server binary is installed. ` +
@@ -90,7 +94,9 @@ async function startOwnNatsServer(): Promise<{ url: string; stop: () => Promise<
   if (spawnSync("nats-server", ["--version"]).status !== 0) return undefined;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "hexa-test-nats-"));
-  const child = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir], { stdio: "ignore" });
+  const child = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir], {
+    stdio: "ignore",
+  });
   const url = `nats://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (!(await jetStreamProblem(url))) {

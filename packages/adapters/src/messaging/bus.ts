@@ -46,7 +46,10 @@ export interface DeliveryPolicy {
   readonly backoffMs: readonly number[];
 }
 
-export const defaultDeliveryPolicy: DeliveryPolicy = { maxDeliver: 5, backoffMs: [200, 1_000, 5_000, 15_000] };
+export const defaultDeliveryPolicy: DeliveryPolicy = {
+  maxDeliver: 5,
+  backoffMs: [200, 1_000, 5_000, 15_000],
+};
 
 /** A message that failed its last attempt, kept with its error until replayed. */
 export interface DeadLetter {
@@ -87,7 +90,8 @@ export interface EventBus {
  */
 export function streamOf(eventType: string, namespace = ""): { stream: string; subjects: string } {
   const [suite, context] = eventType.split(".");
-  if (!suite || !context) throw new Error(`event type ${eventType} is not <suite>.<context>.<version>.<Name>`);
+  if (!suite || !context)
+    throw new Error(`event type ${eventType} is not <suite>.<context>.<version>.<Name>`);
   const prefix = namespace ? `${namespace}.` : "";
   const streamPrefix = namespace ? `${namespace.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_` : "";
   return {

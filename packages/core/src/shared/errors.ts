@@ -5,7 +5,12 @@
  * Unavailable -> UNAVAILABLE.
  */
 export abstract class DomainError extends Error {
-  abstract readonly kind: "NotFound" | "InvalidArgument" | "FailedPrecondition" | "ResourceExhausted" | "Unavailable";
+  abstract readonly kind:
+    | "NotFound"
+    | "InvalidArgument"
+    | "FailedPrecondition"
+    | "ResourceExhausted"
+    | "Unavailable";
 }
 
 export class NotFound extends DomainError {

@@ -1,0 +1,7 @@
+// Every service in one process on one port. Without DATABASE_URL it runs an embedded PostgreSQL;
+// without NATS_URL the embedded in-process bus carries the events.
+import { runApp } from "@hexa/adapters/runtime/app";
+import { marketingModule } from "@hexa/adapters/trial/marketing/module";
+import { orderModule } from "@hexa/adapters/trial/order/module";
+
+await runApp({ name: "all-in-one", modules: [marketingModule, orderModule], allInOne: true });

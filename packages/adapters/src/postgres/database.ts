@@ -1,0 +1,103 @@
+import type { EntitySchema } from "@mikro-orm/core";
+import { Migration, Migrator } from "@mikro-orm/migrations";
+import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Logger } from "pino";
+
+export type { EntityManager } from "@mikro-orm/postgresql";
+
+/** One migration: a stable name (sorted order is applied order) and the SQL it runs in the service's schema. */
+export interface SchemaMigration {
+  readonly name: string;
+  readonly sql: readonly string[];
+}
+
+export interface ServiceDatabaseOptions {
+  readonly url: string;
+  /** The service's own Postgres schema; no other service reads or writes it. */
+  readonly schema: string;
+  // biome-ignore lint/suspicious/noExplicitAny: entity schemas of any shape
+  readonly entities: readonly EntitySchema<any, any>[];
+  readonly migrations: readonly SchemaMigration[];
+  readonly logger: Logger;
+  readonly poolSize?: number;
+}
+
+/** A service's store: its own schema, migrated at start, with a unit of work per command. */
+export interface ServiceDatabase {
+  readonly schema: string;
+  /** Runs `work` in one transaction on a fresh entity manager: a unit of work. Commits when it returns. */
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** A fresh entity manager for reads outside a transaction. */
+  reader(): EntityManager;
+  /** Schema-qualified, quoted table name for raw SQL. */
+  table(name: string): string;
+  /** Runs one SQL statement outside any unit of work (`?` placeholders). */
+  execute<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  isReachable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function openServiceDatabase(options: ServiceDatabaseOptions): Promise<ServiceDatabase> {
+  if (!IDENTIFIER.test(options.schema))
+    throw new Error(`schema name ${options.schema} is not a plain identifier`);
+  const migrationsList = [...options.migrations]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((migration) => ({ name: migration.name, class: sqlMigration(migration.sql) }));
+  const orm = await MikroORM.init({
+    clientUrl: options.url,
+    schema: options.schema,
+    // biome-ignore lint/suspicious/noExplicitAny: MikroORM's entity list type is narrower than EntitySchema<any>
+    entities: [...options.entities] as any[],
+    discovery: { warnWhenNoEntities: false },
+    extensions: [Migrator],
+    pool: { min: 0, max: options.poolSize ?? 10 },
+    migrations: {
+      schema: options.schema,
+      tableName: "schema_migrations",
+      migrationsList,
+      snapshot: false,
+      snapshotOnMigrate: false,
+      silent: true,
+    },
+  });
+  try {
+    await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
+    const applied = await orm.migrator.up();
+    for (const migration of applied) {
+      options.logger.info({ schema: options.schema, migration: migration.name }, "migration applied");
+    }
+  } catch (error) {
+    await orm.close();
+    throw error;
+  }
+  return {
+    schema: options.schema,
+    transaction: (work) => orm.em.fork().transactional(work),
+    reader: () => orm.em.fork(),
+    table: (name) => `"${options.schema}"."${name}"`,
+    execute: (sql, params = []) => orm.em.getConnection().execute(sql, [...params]),
+    isReachable: async () => {
+      try {
+        await orm.em.getConnection().execute("select 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => orm.close(),
+  };
+}
+
+function sqlMigration(
+  statements: readonly string[],
+): new (
+  ...args: ConstructorParameters<typeof Migration>
+) => Migration {
+  return class extends Migration {
+    override async up(): Promise<void> {
+      for (const statement of statements) this.addSql(statement);
+    }
+  };
+}

@@ -1,0 +1,172 @@
+import type { Logger } from "pino";
+import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
+import type { EntityManager, ServiceDatabase } from "./database.ts";
+
+/** Writes events into the outbox inside the caller's transaction: they commit with the change, or not at all. */
+export async function appendToOutbox(
+  em: EntityManager,
+  db: Pick<ServiceDatabase, "table">,
+  events: readonly EventEnvelope[],
+): Promise<void> {
+  for (const event of events) {
+    await em.execute(
+      `insert into ${db.table("outbox")} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+       values (?, ?, ?, ?, ?::jsonb, ?)`,
+      [event.id, event.type, event.aggregateId, event.occurredAt, event.payload, event.traceparent ?? null],
+    );
+  }
+}
+
+export interface OutboxRelayOptions {
+  readonly db: ServiceDatabase;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  /** Rows taken per round. */
+  readonly batchSize?: number;
+  /** Wait between rounds when nothing was pending and nobody nudged. */
+  readonly idleMs?: number;
+  /** Published rows are kept this long for inspection, then deleted. */
+  readonly retentionMs?: number;
+}
+
+interface OutboxRow {
+  event_id: string;
+  event_type: string;
+  aggregate_id: string;
+  occurred_at: string | Date;
+  payload: string;
+  traceparent: string | null;
+}
+
+/**
+ * Publishes committed outbox rows in commit order and marks them published. Several replicas may
+ * run: each round locks its rows with FOR UPDATE SKIP LOCKED. A crash after publishing and before
+ * marking republishes the rows; the bus deduplicates on the event id and consumers are idempotent.
+ */
+export class OutboxRelay {
+  readonly #options: Required<OutboxRelayOptions>;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #nudged = false;
+  #lastCleanup = 0;
+
+  constructor(options: OutboxRelayOptions) {
+    this.#options = { batchSize: 100, idleMs: 250, retentionMs: 24 * 3_600_000, ...options };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Asks for a round now, e.g. right after a unit of work committed events. */
+  nudge(): void {
+    this.#nudged = true;
+    this.#wake?.();
+  }
+
+  /** Publishes everything pending now; returns how many rows were published. */
+  async publishPending(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const published = await this.#round();
+      total += published;
+      if (published < this.#options.batchSize) return total;
+    }
+  }
+
+  /** Stops the loop after publishing what is pending (bounded by the caller's shutdown grace). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    await this.publishPending().catch((error) =>
+      this.#options.logger.warn(
+        { err: error, schema: this.#options.db.schema },
+        "outbox flush at shutdown failed",
+      ),
+    );
+  }
+
+  async #run(): Promise<void> {
+    const { logger, db, idleMs } = this.#options;
+    let failures = 0;
+    while (this.#running) {
+      try {
+        const published = await this.publishPending();
+        failures = 0;
+        await this.#cleanup();
+        if (published > 0) continue;
+      } catch (error) {
+        failures += 1;
+        logger.warn({ err: error, schema: db.schema, failures }, "outbox relay round failed; retrying");
+      }
+      await this.#sleep(failures > 0 ? Math.min(idleMs * 2 ** failures, 10_000) : idleMs);
+    }
+  }
+
+  async #round(): Promise<number> {
+    const { db, bus, batchSize } = this.#options;
+    return db.transaction(async (em) => {
+      const rows: OutboxRow[] = await em.execute(
+        `select event_id, event_type, aggregate_id, occurred_at, payload::text as payload, traceparent
+           from ${db.table("outbox")} where published_at is null
+          order by position limit ? for update skip locked`,
+        [batchSize],
+      );
+      for (const row of rows) await bus.publish(toEnvelope(row));
+      if (rows.length > 0) {
+        const placeholders = rows.map(() => "?").join(", ");
+        await em.execute(
+          `update ${db.table("outbox")} set published_at = now() where event_id in (${placeholders})`,
+          rows.map((row) => row.event_id),
+        );
+      }
+      return rows.length;
+    });
+  }
+
+  async #cleanup(): Promise<void> {
+    const { db, retentionMs } = this.#options;
+    if (Date.now() - this.#lastCleanup < 60_000) return;
+    this.#lastCleanup = Date.now();
+    await db.transaction((em) =>
+      em.execute(
+        `delete from ${db.table("outbox")} where published_at < now() - (? * interval '1 millisecond')`,
+        [retentionMs],
+      ),
+    );
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#nudged) {
+      this.#nudged = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = undefined;
+        this.#nudged = false;
+        done();
+      };
+    });
+  }
+}
+
+function toEnvelope(row: OutboxRow): EventEnvelope {
+  return {
+    id: row.event_id,
+    type: row.event_type,
+    aggregateId: row.aggregate_id,
+    occurredAt: new Date(row.occurred_at).toISOString(),
+    payload: row.payload,
+    traceparent: row.traceparent ?? undefined,
+  };
+}

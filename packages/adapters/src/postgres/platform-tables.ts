@@ -1,0 +1,30 @@
+import type { SchemaMigration } from "./database.ts";
+
+/**
+ * Tables every service has in its own schema:
+ * - outbox: events committed with the change that caused them, until the relay has published them;
+ * - inbox: which consumer has already handled which event, so a redelivery has no second effect.
+ * Migration names start with 0000 so the platform tables exist before a service's own.
+ */
+export const platformTables: SchemaMigration = {
+  name: "0000_platform_outbox_inbox",
+  sql: [
+    `create table outbox (
+      position bigserial primary key,
+      event_id uuid not null unique,
+      event_type text not null,
+      aggregate_id text not null,
+      occurred_at timestamptz not null,
+      payload jsonb not null,
+      traceparent text null,
+      published_at timestamptz null
+    )`,
+    "create index outbox_unpublished on outbox (position) where published_at is null",
+    `create table inbox (
+      consumer text not null,
+      event_id uuid not null,
+      handled_at timestamptz not null default now(),
+      primary key (consumer, event_id)
+    )`,
+  ],
+};

@@ -1,0 +1,131 @@
+import { join } from "node:path";
+import { type Logger, pino } from "pino";
+import { createInProcessBus } from "../inprocess/bus.ts";
+import { connectJetStreamBus } from "../jetstream/bus.ts";
+import type { EventBus } from "../messaging/bus.ts";
+import { openServiceDatabase } from "../postgres/database.ts";
+import { startEmbeddedPostgres } from "../postgres/embedded.ts";
+import { ConfigurationError, type Environment, readEnvironment } from "./config.ts";
+import type { ServiceModule } from "./service-module.ts";
+import { startServices } from "./start.ts";
+
+export interface AppOptions {
+  /** Name in logs and on the bus connection. */
+  readonly name: string;
+  readonly modules: readonly ServiceModule[];
+  /**
+   * The all-in-one mode: without DATABASE_URL an embedded PostgreSQL runs under DATA_DIR, and
+   * without NATS_URL the embedded in-process bus carries the events. A service on its own needs both URLs.
+   */
+  readonly allInOne: boolean;
+}
+
+/** The composition root's main: read the environment, build the adapters, serve until SIGTERM or SIGINT. */
+export async function runApp(options: AppOptions): Promise<void> {
+  let env: Environment;
+  try {
+    env = readEnvironment();
+    if (!options.allInOne) requireVariables(env, ["DATABASE_URL", "NATS_URL"]);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(2);
+  }
+  const logger = pino({ level: env.LOG_LEVEL, base: { app: options.name } });
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      const postgres = await startEmbeddedPostgres({
+        dataDir: join(env.DATA_DIR, "postgres"),
+        port: env.EMBEDDED_POSTGRES_PORT,
+        log: (line) => logger.debug({ postgres: line }),
+      });
+      logger.info(
+        { dataDir: postgres.dataDir, port: env.EMBEDDED_POSTGRES_PORT },
+        "embedded PostgreSQL started",
+      );
+      databaseUrl = postgres.url;
+      stops.push(() => postgres.stop());
+    }
+    const bus = await openBus(env, databaseUrl, options.name, logger, stops);
+    const running = await startServices({
+      modules: options.modules,
+      databaseUrl,
+      bus,
+      host: env.HOST,
+      port: env.PORT,
+      logger,
+      maxInFlight: env.MAX_IN_FLIGHT,
+      deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
+    });
+    stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
+    printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL);
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "shutting down");
+      await runStops(stops, logger);
+      logger.info("stopped");
+      process.exit(0);
+    };
+    process.once("SIGTERM", () => void shutdown("SIGTERM"));
+    process.once("SIGINT", () => void shutdown("SIGINT"));
+  } catch (error) {
+    logger.fatal({ err: error }, "start failed");
+    await runStops(stops, logger);
+    process.exit(1);
+  }
+}
+
+async function openBus(
+  env: Environment,
+  databaseUrl: string,
+  name: string,
+  logger: Logger,
+  stops: Array<() => Promise<void>>,
+): Promise<EventBus> {
+  if (env.NATS_URL) {
+    return connectJetStreamBus({ url: env.NATS_URL, namespace: env.BUS_NAMESPACE ?? "", logger, name });
+  }
+  const store = await openServiceDatabase({
+    url: databaseUrl,
+    schema: "hexa_bus",
+    entities: [],
+    migrations: [],
+    logger,
+  });
+  stops.push(() => store.close());
+  logger.info("NATS_URL not set: events travel on the embedded in-process bus");
+  return createInProcessBus({ sql: store.execute, logger });
+}
+
+async function runStops(stops: Array<() => Promise<void>>, logger: Logger): Promise<void> {
+  for (const stop of stops) {
+    await stop().catch((error: unknown) => logger.error({ err: error }, "shutdown step failed"));
+  }
+}
+
+function requireVariables(env: Environment, names: Array<keyof Environment>): void {
+  const missing = names.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigurationError(missing.map((name) => `${name}: required when a service runs on its own`));
+  }
+}
+
+function printBanner(options: AppOptions, env: Environment, url: string, externalDatabase: boolean): void {
+  const services = options.modules.map((module) => module.name).join(", ");
+  const lines = [
+    `${options.name} is serving ${services} on ${url} (gRPC, gRPC-Web and Connect on one port)`,
+    `  database: ${externalDatabase ? "DATABASE_URL" : `embedded PostgreSQL, data in ${join(env.DATA_DIR, "postgres")}`}`,
+    `  events:   ${env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus"}`,
+    `  probes:   ${url}/healthz  ${url}/readyz`,
+  ];
+  if (options.modules.some((module) => module.name === "marketing")) {
+    lines.push(
+      "  try:",
+      `    curl -s -H 'Content-Type: application/json' -d '{"productId":"espresso-machine","name":"Espresso week","trialDays":7}' ${url}/trial.marketing.v1.MarketingService/StartTrialPlan`,
+    );
+  }
+  console.log(lines.join("\n"));
+}

@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+/**
+ * Configuration from environment variables, validated at start. Every variable is documented in
+ * the README's configuration table; an invalid one stops the process with a message naming it.
+ */
+const port = z.coerce.number().int().min(0).max(65_535);
+const positive = z.coerce.number().int().positive();
+
+export const environment = z.object({
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: port.default(8080),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, "must be a nats:// URL")
+    .optional(),
+  BUS_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be lowercase letters, digits and dashes")
+    .optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  MAX_IN_FLIGHT: positive.default(256),
+  SHUTDOWN_GRACE_MS: positive.default(10_000),
+  CONSUMER_MAX_DELIVER: positive.default(5),
+  DATA_DIR: z.string().min(1).default(".data"),
+  EMBEDDED_POSTGRES_PORT: port.default(5433),
+});
+
+export type Environment = z.infer<typeof environment>;
+
+export class ConfigurationError extends Error {
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigurationError";
+  }
+}
+
+/** Reads and checks the environment; throws a ConfigurationError naming every bad variable. */
+export function readEnvironment(source: Record<string, string | undefined> = process.env): Environment {
+  const present = Object.fromEntries(
+    Object.entries(source).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = environment.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigurationError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const shown = /URL|SECRET|TOKEN|PASSWORD/.test(name)
+        ? ""
+        : ` (got ${JSON.stringify(present[name] ?? null)})`;
+      return `${name}: ${issue.message}${shown}`;
+    }),
+  );
+}

@@ -1,0 +1,127 @@
+import { type Clock, type IdGenerator, systemClock, UuidV7Generator } from "@hexa/core/shared";
+import type { Logger } from "pino";
+import { serve } from "../connect/server.ts";
+import type { DeliveryPolicy, EventBus, Subscription } from "../messaging/bus.ts";
+import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
+import { handledOnce } from "../postgres/inbox.ts";
+import { OutboxRelay } from "../postgres/outbox.ts";
+import { platformTables } from "../postgres/platform-tables.ts";
+import type { ServiceModule, ServiceRuntime } from "./service-module.ts";
+
+export interface StartServicesOptions {
+  readonly modules: readonly ServiceModule[];
+  readonly databaseUrl: string;
+  readonly bus: EventBus;
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly ids?: IdGenerator;
+  /** Concurrent application calls before the server answers RESOURCE_EXHAUSTED. */
+  readonly maxInFlight?: number;
+  readonly deliveryPolicy?: DeliveryPolicy;
+  readonly outboxIdleMs?: number;
+}
+
+export interface RunningServices {
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Graceful stop: readiness goes false and the port stops accepting, in-flight calls finish
+   * (up to `graceMs`), consumers stop after the message in hand, the outbox is flushed to the bus,
+   * then the bus and the pools close.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts service modules in this process: their stores, outbox relays, policies and one port for their RPCs. */
+export async function startServices(options: StartServicesOptions): Promise<RunningServices> {
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? new UuidV7Generator(clock);
+  const started: Array<{
+    module: ServiceModule;
+    db: ServiceDatabase;
+    relay: OutboxRelay;
+    runtime: ServiceRuntime;
+  }> = [];
+  const subscriptions: Subscription[] = [];
+  try {
+    for (const module of options.modules) {
+      const logger = options.logger.child({ service: module.name });
+      const db = await openServiceDatabase({
+        url: options.databaseUrl,
+        schema: module.schema,
+        entities: module.entities,
+        migrations: [platformTables, ...module.migrations],
+        logger,
+      });
+      const relay = new OutboxRelay({
+        db,
+        bus: options.bus,
+        logger,
+        ...(options.outboxIdleMs ? { idleMs: options.outboxIdleMs } : {}),
+      });
+      const runtime: ServiceRuntime = {
+        db,
+        clock,
+        ids,
+        logger,
+        unitOfWork: async (work) => {
+          const result = await db.transaction(work);
+          relay.nudge();
+          return result;
+        },
+        policy: (name, eventType, handle) => {
+          const consumer = `${module.name}-${name}`;
+          const once = handledOnce(db, consumer, handle);
+          return {
+            name: consumer,
+            eventType,
+            handle: async (event) => {
+              await once(event);
+              relay.nudge();
+            },
+          };
+        },
+      };
+      started.push({ module, db, relay, runtime });
+    }
+    for (const { module, runtime } of started) {
+      for (const consumer of module.policies?.(runtime) ?? []) {
+        subscriptions.push(await options.bus.subscribe(consumer, options.deliveryPolicy));
+      }
+    }
+    for (const { relay } of started) relay.start();
+    const server = await serve({
+      host: options.host,
+      port: options.port,
+      logger: options.logger,
+      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      routes: (router) => {
+        for (const { module, runtime } of started) module.routes(router, runtime);
+      },
+      readiness: [
+        ...started.map(({ module, db }) => ({
+          name: `postgres:${module.schema}`,
+          check: () => db.isReachable(),
+        })),
+        { name: "bus", check: () => options.bus.isReady() },
+      ],
+    });
+    return {
+      url: server.url,
+      port: server.port,
+      stop: async (graceMs = 10_000) => {
+        await server.close(graceMs);
+        await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+        await Promise.all(started.map(({ relay }) => relay.stop()));
+        await options.bus.close();
+        await Promise.all(started.map(({ db }) => db.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(subscriptions.map((subscription) => subscription.stop()));
+    await Promise.allSettled(started.map(({ relay, db }) => relay.stop().then(() => db.close())));
+    throw error;
+  }
+}

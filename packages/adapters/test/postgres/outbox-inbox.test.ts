@@ -1,0 +1,166 @@
+import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
+import { startTrialPlan } from "@hexa/core/trial/marketing";
+import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
+import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
+import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
+import { handledOnce } from "@hexa/adapters/postgres/inbox";
+import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
+import { platformTables } from "@hexa/adapters/postgres/platform-tables";
+import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
+import { createTestDatabase, describeWithNats, natsUrl, type TestDatabase, uniqueNamespace } from "@hexa/testing";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const logger = pino({ level: "silent" });
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.drop();
+});
+
+function openMarketing(): Promise<ServiceDatabase> {
+  return openServiceDatabase({
+    url: database.url,
+    schema: "trial_marketing",
+    entities: [TrialPlanRecord],
+    migrations: [platformTables, ...marketingMigrations],
+    logger,
+  });
+}
+
+const clock = new FixedClock(new Date("2026-05-01T08:00:00.000Z"));
+const context = { clock, ids: new UuidV7Generator(clock) };
+
+async function commitPlanStarted(db: ServiceDatabase): Promise<string> {
+  const plan = await db.transaction((em) =>
+    startTrialPlan(
+      { ...context, plans: new TrialPlanStore(em, db, { lock: true }) },
+      { productId: "p-1", name: "n", trialDays: 3 },
+    ),
+  );
+  return plan.planId;
+}
+
+function received(bus: EventBus, eventType: string, name: string): { events: EventEnvelope[] } {
+  const seen = { events: [] as EventEnvelope[] };
+  void bus.subscribe({
+    name,
+    eventType,
+    handle: async (event) => {
+      seen.events.push(event);
+    },
+  });
+  return seen;
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describeWithNats("transactional outbox with JetStream", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("publishes, after a restart, an event committed by a process that died before publishing", async () => {
+    // The first process commits the plan and its event, then dies before any relay round.
+    const dying = await openMarketing();
+    const planId = await commitPlanStarted(dying);
+    await dying.close();
+
+    // The restarted process's relay finds the row and publishes it.
+    const namespace = uniqueNamespace();
+    const bus = await connectJetStreamBus({ url: natsUrl(), namespace, logger });
+    const db = await openMarketing();
+    const relay = new OutboxRelay({ db, bus, logger, idleMs: 20 });
+    cleanups.push(
+      () => bus.close(),
+      () => db.close(),
+      () => relay.stop(),
+    );
+    const seen = received(bus, "trial.marketing.v1.PlanStarted", "test-restart");
+    relay.start();
+    await until(() => seen.events.length === 1);
+    expect(seen.events[0]).toMatchObject({ type: "trial.marketing.v1.PlanStarted", aggregateId: planId });
+    expect(JSON.parse(seen.events[0]?.payload ?? "{}")).toMatchObject({ planId, productId: "p-1", trialDays: 3 });
+    const pending = async () =>
+      (await db.execute<{ n: number }>(`select count(*)::int as n from ${db.table("outbox")} where published_at is null`))[0]?.n;
+    await until(async () => (await pending()) === 0);
+  });
+
+  it("delivers once when a crash after publishing makes the relay publish the same rows again", async () => {
+    const namespace = uniqueNamespace();
+    const bus = await connectJetStreamBus({ url: natsUrl(), namespace, logger });
+    const db = await openMarketing();
+    cleanups.push(
+      () => bus.close(),
+      () => db.close(),
+    );
+    const seen = received(bus, "trial.marketing.v1.PlanStarted", "test-republish");
+    const planId = await commitPlanStarted(db);
+    await new OutboxRelay({ db, bus, logger }).publishPending();
+    // The crash: the marks are lost, so the next relay publishes the same rows again.
+    await db.execute(`update ${db.table("outbox")} set published_at = null where aggregate_id = ?`, [planId]);
+    await new OutboxRelay({ db, bus, logger }).publishPending();
+    await until(() => seen.events.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen.events.filter((event) => event.aggregateId === planId)).toHaveLength(1);
+  });
+});
+
+describe("inbox", () => {
+  let db: ServiceDatabase;
+  beforeAll(async () => {
+    db = await openServiceDatabase({
+      url: database.url,
+      schema: "inbox_test",
+      entities: [],
+      migrations: [platformTables, { name: "0001_effects", sql: ["create table effect (n integer not null)"] }],
+      logger,
+    });
+    await db.execute(`insert into ${db.table("effect")} values (0)`);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  const event: EventEnvelope = {
+    id: "0196a000-0000-7000-8000-000000000001",
+    type: "trial.marketing.v1.PlanStarted",
+    aggregateId: "plan-1",
+    occurredAt: "2026-05-01T08:00:00.000Z",
+    payload: "{}",
+  };
+  const effects = async () => (await db.execute<{ n: number }>(`select n from ${db.table("effect")}`))[0]?.n;
+
+  it("gives a redelivered event exactly one effect, even when deliveries race", async () => {
+    const handle = handledOnce(db, "test-count", async (em) => {
+      await em.execute(`update ${db.table("effect")} set n = n + 1`);
+    });
+    await handle(event);
+    await handle(event);
+    await Promise.all([handle(event), handle(event), handle(event)]);
+    expect(await effects()).toBe(1);
+  });
+
+  it("keeps no inbox row when the handler fails, so the redelivery is handled", async () => {
+    const second = { ...event, id: "0196a000-0000-7000-8000-000000000002" };
+    let fail = true;
+    const handle = handledOnce(db, "test-count", async (em) => {
+      await em.execute(`update ${db.table("effect")} set n = n + 1`);
+      if (fail) throw new Error("transient");
+    });
+    await expect(handle(second)).rejects.toThrow("transient");
+    expect(await effects()).toBe(1);
+    fail = false;
+    await handle(second);
+    expect(await effects()).toBe(2);
+  });
+});

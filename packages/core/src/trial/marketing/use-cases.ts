@@ -1,0 +1,45 @@
+import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
+import type { TrialPlans } from "./ports.ts";
+import { TrialPlan, type TrialPlanState } from "./trial-plan.ts";
+
+export interface MarketingPorts extends EventContext {
+  readonly plans: TrialPlans;
+}
+
+export interface StartTrialPlan {
+  readonly productId: string;
+  readonly name: string;
+  readonly trialDays: number;
+}
+
+export async function startTrialPlan(
+  ports: MarketingPorts,
+  command: StartTrialPlan,
+): Promise<TrialPlanState> {
+  const plan = TrialPlan.start({ planId: ports.ids.next(), ...command }, ports);
+  await ports.plans.save(plan);
+  return plan.state;
+}
+
+export async function endTrialPlan(
+  ports: MarketingPorts,
+  command: { planId: string },
+): Promise<TrialPlanState> {
+  const plan = await loadTrialPlan(ports.plans, command.planId);
+  plan.end(ports);
+  await ports.plans.save(plan);
+  return plan.state;
+}
+
+export async function getTrialPlan(
+  ports: Pick<MarketingPorts, "plans">,
+  query: { planId: string },
+): Promise<TrialPlanState> {
+  return (await loadTrialPlan(ports.plans, query.planId)).state;
+}
+
+async function loadTrialPlan(plans: TrialPlans, planId: string): Promise<TrialPlan> {
+  const plan = await plans.get(requireUuid("planId", planId));
+  if (!plan) throw new NotFound("TrialPlan", planId);
+  return plan;
+}
