@@ -20,7 +20,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url: url.toString(),
     name,
-    drop: () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    drop: async () => {
+      await withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
   };
 }
 
@@ -45,4 +47,21 @@ export const describeWithNats = describe.skipIf(inject("natsUrl") === "");
 /** A bus namespace no other test uses, so streams and subjects never collide. */
 export function uniqueNamespace(): string {
   return `t${randomBytes(5).toString("hex")}`;
+}
+export { eventually, type RunningApp, startApp } from "./apps.ts";
+export { connectJsonClient, GrpcJsClient, type GrpcResult } from "./clients.ts";
+
+/** Runs one SQL query against `url` (for tests that check what was, or was not, written). */
+export async function query<Row = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Row[];
+  } finally {
+    await client.end();
+  }
 }

@@ -48,6 +48,10 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   const orm = await MikroORM.init({
     clientUrl: options.url,
     schema: options.schema,
+    // Several services may share one process (the all-in-one), and one service's work can run inside
+    // another's transaction (the embedded bus delivers from the relay's transaction): a context name
+    // of its own keeps each store's transactions apart.
+    contextName: `hexa:${options.schema}`,
     // biome-ignore lint/suspicious/noExplicitAny: MikroORM's entity list type is narrower than EntitySchema<any>
     entities: [...options.entities] as any[],
     discovery: { warnWhenNoEntities: false },

@@ -1,5 +1,3 @@
-import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
-import { startTrialPlan } from "@hexa/core/trial/marketing";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
@@ -7,7 +5,15 @@ import { handledOnce } from "@hexa/adapters/postgres/inbox";
 import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformTables } from "@hexa/adapters/postgres/platform-tables";
 import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
-import { createTestDatabase, describeWithNats, natsUrl, type TestDatabase, uniqueNamespace } from "@hexa/testing";
+import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
+import { startTrialPlan } from "@hexa/core/trial/marketing";
+import {
+  createTestDatabase,
+  describeWithNats,
+  natsUrl,
+  type TestDatabase,
+  uniqueNamespace,
+} from "@hexa/testing";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
@@ -89,9 +95,17 @@ describeWithNats("transactional outbox with JetStream", () => {
     relay.start();
     await until(() => seen.events.length === 1);
     expect(seen.events[0]).toMatchObject({ type: "trial.marketing.v1.PlanStarted", aggregateId: planId });
-    expect(JSON.parse(seen.events[0]?.payload ?? "{}")).toMatchObject({ planId, productId: "p-1", trialDays: 3 });
+    expect(JSON.parse(seen.events[0]?.payload ?? "{}")).toMatchObject({
+      planId,
+      productId: "p-1",
+      trialDays: 3,
+    });
     const pending = async () =>
-      (await db.execute<{ n: number }>(`select count(*)::int as n from ${db.table("outbox")} where published_at is null`))[0]?.n;
+      (
+        await db.execute<{ n: number }>(
+          `select count(*)::int as n from ${db.table("outbox")} where published_at is null`,
+        )
+      )[0]?.n;
     await until(async () => (await pending()) === 0);
   });
 
@@ -122,7 +136,10 @@ describe("inbox", () => {
       url: database.url,
       schema: "inbox_test",
       entities: [],
-      migrations: [platformTables, { name: "0001_effects", sql: ["create table effect (n integer not null)"] }],
+      migrations: [
+        platformTables,
+        { name: "0001_effects", sql: ["create table effect (n integer not null)"] },
+      ],
       logger,
     });
     await db.execute(`insert into ${db.table("effect")} values (0)`);

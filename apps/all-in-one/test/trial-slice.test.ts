@@ -1,0 +1,35 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, type RunningApp, startApp } from "@hexa/testing";
+import { afterAll, beforeAll, describe } from "vitest";
+import { type SliceDeployment, trialSliceScenario } from "./trial-slice.scenario.ts";
+
+describe("the all-in-one with its embedded PostgreSQL and embedded bus", () => {
+  let app: RunningApp;
+  let dataDir: string;
+  let deployment: SliceDeployment;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "hexa-all-in-one-"));
+    chmodSync(dataDir, 0o755);
+    const postgresPort = await freePort();
+    app = await startApp("all-in-one", {
+      PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(postgresPort),
+    });
+    deployment = {
+      marketingUrl: app.url,
+      orderUrl: app.url,
+      databaseUrl: `postgres://postgres:postgres@127.0.0.1:${postgresPort}/postgres`,
+    };
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  trialSliceScenario(() => deployment);
+});
