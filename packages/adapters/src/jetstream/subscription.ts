@@ -1,0 +1,268 @@
+import {
+  type ConsumerMessages,
+  JetStreamApiCodes,
+  type JetStreamClient,
+  type JsMsg,
+  type Consumer as PullConsumer,
+} from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { Consumer, DeliveryPolicy, EventEnvelope, Subscription } from "../messaging/bus.ts";
+import { envelopeOf, errorText, MalformedEventError } from "./envelope.ts";
+import { isApiError } from "./streams.ts";
+
+/**
+ * One subscription: a pull loop on a durable consumer that hands one message at a time to the
+ * consumer's handler, so events of one aggregate are handled in stream order (retries aside).
+ *
+ * Pulling. The loop issues one pull request at a time for up to `batchSize` messages that stays
+ * open at most `pullExpiresMs`, and handles what arrives before it asks again. It never abandons an
+ * open pull request: NATS 2.9 servers keep a pull request whose subscriber went away until it
+ * expires, and a redelivery the server routes to it is lost until the ack wait runs out, while the
+ * consumer's position steps back so other messages are delivered twice (fixed in nats-server 2.10,
+ * nats-io/nats-server#5305). So `stop()` lets the open request run out (or fill up) while still
+ * subscribed, and gives back whatever arrives meanwhile.
+ *
+ * Attempts and the server's max_deliver. The handler gets at most `policy.maxDeliver` attempts;
+ * when the last one fails the message is dead-lettered and terminated. The durable consumer itself
+ * is created with `max_deliver = policy.maxDeliver + 1`: that spare delivery only happens when the
+ * outcome of the last attempt never reached the server (the process died mid-handling, or storing
+ * the dead letter failed), and it dead-letters the message without calling the handler again. With
+ * `max_deliver` equal to the policy, such a message would silently stop being delivered instead.
+ */
+export interface PullLoopSettings {
+  readonly js: JetStreamClient;
+  readonly stream: string;
+  readonly durable: string;
+  readonly consumer: Consumer;
+  readonly policy: DeliveryPolicy;
+  /** Messages one pull request asks for (pulled ahead of the handler). */
+  readonly batchSize: number;
+  /** How long one pull request stays open; also the longest `stop()` waits while idle. */
+  readonly pullExpiresMs: number;
+  /** The consumer's ack wait; a running handler reports progress well within it. */
+  readonly ackWaitMs: number;
+  readonly logger: Logger;
+  /** Stores the message as a dead letter; rejects when it could not be stored. */
+  readonly deadLetter: (message: JsMsg, failure: Failure) => Promise<void>;
+  /** Creates the durable consumer again (it was deleted from under a running subscription). */
+  readonly recreateDurable: () => Promise<void>;
+  /** True once the connection is closed for good: the loop ends. */
+  readonly connectionClosed: () => boolean;
+}
+
+/** Why a message is being dead-lettered. */
+export interface Failure {
+  readonly error: string;
+  readonly attempts: number;
+  /** The envelope, when the message carried a usable one. */
+  readonly event?: EventEnvelope;
+}
+
+/** Delay before the redelivery that follows failed attempt `attempt` (1-based); the last delay repeats. */
+export function backoffFor(policy: DeliveryPolicy, attempt: number): number {
+  const { backoffMs } = policy;
+  if (backoffMs.length === 0) return 0;
+  return backoffMs[Math.min(Math.max(attempt, 1), backoffMs.length) - 1] ?? 0;
+}
+
+export function validatePolicy(policy: DeliveryPolicy): void {
+  if (!Number.isInteger(policy.maxDeliver) || policy.maxDeliver < 1) {
+    throw new Error(`delivery policy maxDeliver must be an integer >= 1, got ${policy.maxDeliver}`);
+  }
+  for (const delay of policy.backoffMs) {
+    if (!Number.isFinite(delay) || delay < 0) {
+      throw new Error(`delivery policy backoffMs must hold finite delays >= 0, got ${delay}`);
+    }
+  }
+}
+
+/** Waits after a failed pull before the next, growing with consecutive failures. */
+const restartDelaysMs = [250, 1_000, 5_000];
+/** Allowance for the server receiving a pull request a little after it was sent. */
+const expiryMarginMs = 250;
+
+export class PullSubscription implements Subscription {
+  readonly #settings: PullLoopSettings;
+  readonly #log: Logger;
+  #stopping = false;
+  #wake: () => void = () => {};
+  readonly #finished: Promise<void>;
+  readonly #onStopped: () => void;
+
+  constructor(settings: PullLoopSettings, onStopped: () => void) {
+    this.#settings = settings;
+    this.#onStopped = onStopped;
+    this.#log = settings.logger.child({ consumer: settings.consumer.name, stream: settings.stream });
+    this.#finished = this.#run();
+  }
+
+  /**
+   * Stops pulling and resolves once the message in hand is handled and the open pull request has
+   * ended (at most `pullExpiresMs` when idle). Messages pulled but not handled are given back for
+   * redelivery.
+   */
+  async stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#wake();
+    }
+    await this.#finished;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let pullConsumer: PullConsumer | undefined;
+    try {
+      while (!this.#stopping && !this.#settings.connectionClosed()) {
+        try {
+          pullConsumer ??= await this.#settings.js.consumers.get(
+            this.#settings.stream,
+            this.#settings.durable,
+          );
+          await this.#pullOnce(pullConsumer);
+          failures = 0;
+        } catch (error) {
+          pullConsumer = undefined;
+          if (this.#stopping || this.#settings.connectionClosed()) break;
+          const delay = restartDelaysMs[Math.min(failures, restartDelaysMs.length - 1)] ?? 1_000;
+          failures++;
+          this.#log.warn(
+            { err: error, retryInMs: delay },
+            "pulling from the durable consumer failed; retrying",
+          );
+          if (isApiError(error, JetStreamApiCodes.ConsumerNotFound)) await this.#recreate();
+          await this.#sleep(delay);
+        }
+      }
+    } finally {
+      this.#onStopped();
+    }
+  }
+
+  /** One pull request: handles what it brings until it is filled or expires. */
+  async #pullOnce(pullConsumer: PullConsumer): Promise<void> {
+    const { batchSize, pullExpiresMs } = this.#settings;
+    const openUntil = Date.now() + pullExpiresMs;
+    const messages: ConsumerMessages = await pullConsumer.fetch({
+      max_messages: batchSize,
+      expires: pullExpiresMs,
+    });
+    for await (const message of messages) {
+      if (this.#stopping) {
+        // Pulled but not handled: give it back. While this pull request may still be open, delay the
+        // redelivery until it has expired, or the server would hand the message straight back here.
+        const requestFilled = messages.getReceived() >= batchSize;
+        message.nak(requestFilled ? 0 : Math.max(0, openUntil - Date.now()) + expiryMarginMs);
+        continue;
+      }
+      try {
+        await this.#process(message);
+      } catch (error) {
+        // Leaving the loop would abandon the open pull request (see above): log and carry on; the
+        // message is redelivered after the ack wait.
+        this.#log.error(
+          { err: error, streamSequence: message.info.streamSequence },
+          "could not process a message",
+        );
+      }
+    }
+  }
+
+  async #recreate(): Promise<void> {
+    try {
+      await this.#settings.recreateDurable();
+      this.#log.warn("the durable consumer was missing and has been created again");
+    } catch (error) {
+      this.#log.error({ err: error }, "could not create the missing durable consumer");
+    }
+  }
+
+  async #process(message: JsMsg): Promise<void> {
+    const { consumer, policy, ackWaitMs } = this.#settings;
+    const attempt = message.info.deliveryCount;
+    let event: EventEnvelope;
+    try {
+      event = envelopeOf(message.headers, message.data);
+    } catch (error) {
+      if (!(error instanceof MalformedEventError)) throw error;
+      await this.#deadLetter(message, { error: `malformed event: ${error.message}`, attempts: attempt });
+      return;
+    }
+    if (attempt > policy.maxDeliver) {
+      await this.#deadLetter(message, {
+        error: `the outcome of attempt ${policy.maxDeliver} was never recorded (process stopped or dead letter not stored)`,
+        attempts: policy.maxDeliver,
+        event,
+      });
+      return;
+    }
+    // Tells the server the handler is still at work, so a slow handler is not redelivered meanwhile.
+    const progress = setInterval(() => message.working(), Math.max(1_000, Math.floor(ackWaitMs / 3)));
+    progress.unref();
+    let failure: unknown;
+    let failed = false;
+    try {
+      await consumer.handle(event);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      clearInterval(progress);
+    }
+    if (!failed) {
+      message.ack();
+      return;
+    }
+    const error = errorText(failure);
+    if (attempt >= policy.maxDeliver) {
+      await this.#deadLetter(message, { error, attempts: attempt, event });
+      return;
+    }
+    const delay = backoffFor(policy, attempt);
+    this.#log.warn(
+      {
+        eventId: event.id,
+        eventType: event.type,
+        attempt,
+        maxDeliver: policy.maxDeliver,
+        retryInMs: delay,
+        error,
+      },
+      "event handler failed; will retry",
+    );
+    message.nak(delay);
+  }
+
+  async #deadLetter(message: JsMsg, failure: Failure): Promise<void> {
+    try {
+      await this.#settings.deadLetter(message, failure);
+      message.term();
+    } catch (error) {
+      const { policy } = this.#settings;
+      const lastChance = message.info.deliveryCount > policy.maxDeliver;
+      this.#log.error(
+        {
+          err: error,
+          eventId: failure.event?.id,
+          eventType: failure.event?.type,
+          streamSequence: message.info.streamSequence,
+          lastChance,
+        },
+        lastChance
+          ? "could not store the dead letter on the last delivery; the message stays unacknowledged in its stream"
+          : "could not store the dead letter; the message will be delivered once more to try again",
+      );
+      message.nak(backoffFor(policy, message.info.deliveryCount));
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { afterAll, afterEach, expect, it } from "vitest";
+import { describeWithNats } from "../../../testing/src/index.ts";
+import { streamOf } from "../../src/messaging/bus.ts";
+import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";
+
+const orderPlaced = "trial.order.v1.OrderPlaced";
+
+describeWithNats("JetStream bus: durable consumers", () => {
+  const fixture = new BusFixture();
+  afterEach(() => fixture.closeBuses());
+  afterAll(() => fixture.cleanUp());
+
+  async function settled(ns: string, durable: string) {
+    const manager = await fixture.manager();
+    const info = await manager.consumers.info(streamOf(orderPlaced, ns).stream, durable);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  }
+
+  it("splits the work between replicas sharing a consumer name: none missing, none twice", async () => {
+    const ns = fixture.namespace();
+    const [first, second, publisher] = await Promise.all([
+      fixture.open(ns),
+      fixture.open(ns),
+      fixture.open(ns),
+    ]);
+    const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
+    const replicaA = recordingConsumer("delivery-on-order-placed", orderPlaced, pause);
+    const replicaB = recordingConsumer("delivery-on-order-placed", orderPlaced, pause);
+    await first.subscribe(replicaA);
+    await second.subscribe(replicaB);
+
+    const events = Array.from({ length: 200 }, () => anEvent(orderPlaced));
+    await Promise.all(events.map((event) => publisher.publish(event)));
+
+    await waitFor("all 200 events handled and acknowledged", async () => {
+      return (
+        replicaA.received.length + replicaB.received.length >= 200 &&
+        (await settled(ns, "delivery-on-order-placed"))
+      );
+    });
+    const handled = [...replicaA.received, ...replicaB.received].map((event) => event.id);
+    expect(handled).toHaveLength(200);
+    expect(new Set(handled)).toEqual(new Set(events.map((event) => event.id)));
+    expect(replicaA.received.length).toBeGreaterThan(0);
+    expect(replicaB.received.length).toBeGreaterThan(0);
+  });
+
+  it("resumes a stopped consumer from its durable position, in a new process as in the old", async () => {
+    const ns = fixture.namespace();
+    const publisher = await fixture.open(ns);
+    const before = Array.from({ length: 3 }, () => anEvent(orderPlaced));
+    const whileDown = Array.from({ length: 20 }, () => anEvent(orderPlaced));
+
+    const firstRun = recordingConsumer("warehouse-on-order-placed", orderPlaced);
+    const firstBus = await fixture.open(ns);
+    const subscription = await firstBus.subscribe(firstRun);
+    for (const event of before) await publisher.publish(event);
+    await waitFor("the first events", () => firstRun.received.length === 3);
+    await subscription.stop();
+    await firstBus.close();
+
+    for (const event of whileDown) await publisher.publish(event);
+    expect(firstRun.received).toHaveLength(3);
+
+    const secondRun = recordingConsumer("warehouse-on-order-placed", orderPlaced);
+    const secondBus = await fixture.open(ns);
+    await secondBus.subscribe(secondRun);
+    await waitFor("the events published while it was down", () => secondRun.received.length >= 20, 5_000);
+    await waitFor("the consumer to settle", () => settled(ns, "warehouse-on-order-placed"));
+    expect(secondRun.received.map((event) => event.id)).toEqual(whileDown.map((event) => event.id));
+    expect(firstRun.received.map((event) => event.id)).toEqual(before.map((event) => event.id));
+  });
+
+  it("hands messages pulled ahead back at once when a replica stops, so another replica takes them", async () => {
+    const ns = fixture.namespace();
+    const [stopping, staying, publisher] = await Promise.all([
+      fixture.open(ns),
+      fixture.open(ns),
+      fixture.open(ns),
+    ]);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The first replica holds its first event, with more pulled ahead in its buffer.
+    const slow = recordingConsumer("delivery-on-order-placed", orderPlaced, () => held);
+    const slowSubscription = await stopping.subscribe(slow);
+    const events = Array.from({ length: 30 }, () => anEvent(orderPlaced));
+    for (const event of events) await publisher.publish(event);
+    await waitFor("the slow replica to take an event", () => slow.received.length === 1);
+
+    const stopped = slowSubscription.stop();
+    release();
+    await stopped;
+    const fast = recordingConsumer("delivery-on-order-placed", orderPlaced);
+    await staying.subscribe(fast);
+    // Far below the 30 s ack wait: the buffered messages were handed back, not left to time out.
+    await waitFor("the other replica to take the rest", () => fast.received.length === 29, 5_000);
+    expect(new Set([...slow.received, ...fast.received].map((event) => event.id))).toEqual(
+      new Set(events.map((event) => event.id)),
+    );
+  });
+});
