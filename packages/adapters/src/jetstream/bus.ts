@@ -38,9 +38,9 @@ export interface JetStreamBusOptions {
   /** Messages one pull request of a subscription asks for (buffered ahead of its handler). Default 10. */
   readonly batchSize?: number;
   /**
-   * How long one pull request stays open when no message comes. A stopping subscription waits for
-   * its open request to end (see subscription.ts), so this bounds how long `stop()` and `close()`
-   * take when idle. Default 2 s; at least 1 s.
+   * How long one pull request stays open when no message comes. `close()` waits for the open
+   * requests of its subscriptions to end (see subscription.ts), so this bounds how long it takes
+   * when idle. Default 2 s; at least 1 s.
    */
   readonly pullExpiresMs?: number;
   /** Unacknowledged messages a durable consumer allows across all its replicas. Default 1000. */
@@ -222,7 +222,10 @@ export class JetStreamBus implements EventBus {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.stop()));
+      const subscriptions = [...this.#subscriptions];
+      await Promise.allSettled(subscriptions.map((subscription) => subscription.stop()));
+      // Their open pull requests must end while the connection still listens (see subscription.ts).
+      await Promise.allSettled(subscriptions.map((subscription) => subscription.finished()));
       if (!this.#connection.isClosed()) await this.#connection.drain();
     })();
     return this.#closing;

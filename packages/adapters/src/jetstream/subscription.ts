@@ -19,8 +19,9 @@ import { isApiError } from "./streams.ts";
  * open pull request: NATS 2.9 servers keep a pull request whose subscriber went away until it
  * expires, and a redelivery the server routes to it is lost until the ack wait runs out, while the
  * consumer's position steps back so other messages are delivered twice (fixed in nats-server 2.10,
- * nats-io/nats-server#5305). So `stop()` lets the open request run out (or fill up) while still
- * subscribed, and gives back whatever arrives meanwhile.
+ * nats-io/nats-server#5305). So a stopped subscription keeps listening until its open request runs
+ * out (or fills up), giving back whatever arrives meanwhile, and the bus closes its connection only
+ * after that.
  *
  * Attempts and the server's max_deliver. The handler gets at most `policy.maxDeliver` attempts;
  * when the last one fails the message is dead-lettered and terminated. The durable consumer itself
@@ -86,6 +87,8 @@ export class PullSubscription implements Subscription {
   readonly #log: Logger;
   #stopping = false;
   #wake: () => void = () => {};
+  /** The handling of the message in hand (resolved when there is none). */
+  #inHand: Promise<void> = Promise.resolve();
   readonly #finished: Promise<void>;
   readonly #onStopped: () => void;
 
@@ -97,16 +100,21 @@ export class PullSubscription implements Subscription {
   }
 
   /**
-   * Stops pulling and resolves once the message in hand is handled and the open pull request has
-   * ended (at most `pullExpiresMs` when idle). Messages pulled but not handled are given back for
-   * redelivery.
+   * Stops taking messages and resolves once the message in hand is handled. The open pull request
+   * still runs out in the background (at most `pullExpiresMs`), giving back whatever it brings;
+   * `finished()` tells when it has.
    */
   async stop(): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
       this.#wake();
     }
-    await this.#finished;
+    await this.#inHand;
+  }
+
+  /** Resolves once the loop has ended and no pull request of it is open any more. */
+  finished(): Promise<void> {
+    return this.#finished;
   }
 
   async #run(): Promise<void> {
@@ -142,6 +150,7 @@ export class PullSubscription implements Subscription {
   /** One pull request: handles what it brings until it is filled or expires. */
   async #pullOnce(pullConsumer: PullConsumer): Promise<void> {
     const { batchSize, pullExpiresMs } = this.#settings;
+    if (this.#stopping) return;
     const openUntil = Date.now() + pullExpiresMs;
     const messages: ConsumerMessages = await pullConsumer.fetch({
       max_messages: batchSize,
@@ -155,16 +164,15 @@ export class PullSubscription implements Subscription {
         message.nak(requestFilled ? 0 : Math.max(0, openUntil - Date.now()) + expiryMarginMs);
         continue;
       }
-      try {
-        await this.#process(message);
-      } catch (error) {
-        // Leaving the loop would abandon the open pull request (see above): log and carry on; the
-        // message is redelivered after the ack wait.
+      // Leaving the loop would abandon the open pull request (see above): an unexpected error is
+      // logged and the message is redelivered after the ack wait.
+      this.#inHand = this.#process(message).catch((error: unknown) => {
         this.#log.error(
           { err: error, streamSequence: message.info.streamSequence },
           "could not process a message",
         );
-      }
+      });
+      await this.#inHand;
     }
   }
 

@@ -1,5 +1,5 @@
 import { headers } from "@nats-io/transport-node";
-import { afterAll, afterEach, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { describeWithNats } from "../../../testing/src/index.ts";
 import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
 import { runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
@@ -11,7 +11,6 @@ const policy = { maxDeliver: 3, backoffMs: [20, 20] };
 
 describeWithNats("JetStream bus: retries and dead letters", () => {
   const fixture = new BusFixture();
-  afterEach(() => fixture.closeBuses());
   afterAll(() => fixture.cleanUp());
 
   it("retries with backoff, dead-letters after the last attempt, lists it, and replays it", async () => {

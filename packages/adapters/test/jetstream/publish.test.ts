@@ -1,4 +1,4 @@
-import { afterAll, afterEach, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { describeWithNats } from "../../../testing/src/index.ts";
 import type { EventEnvelope } from "../../src/messaging/bus.ts";
 import { streamOf, subjectOf } from "../../src/messaging/bus.ts";
@@ -9,7 +9,6 @@ const planEnded = "trial.marketing.v1.PlanEnded";
 
 describeWithNats("JetStream bus: publishing", () => {
   const fixture = new BusFixture();
-  afterEach(() => fixture.closeBuses());
   afterAll(() => fixture.cleanUp());
 
   it("carries every envelope field exactly, with and without a traceparent", async () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { describeWithNats } from "../../../testing/src/index.ts";
 import { streamOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";
@@ -7,7 +7,6 @@ const orderPlaced = "trial.order.v1.OrderPlaced";
 
 describeWithNats("JetStream bus: durable consumers", () => {
   const fixture = new BusFixture();
-  afterEach(() => fixture.closeBuses());
   afterAll(() => fixture.cleanUp());
 
   async function settled(ns: string, durable: string) {

@@ -62,8 +62,9 @@ export function capturingLogger(): { logger: Logger; lines: Array<Record<string,
 }
 
 /**
- * Opens buses in private namespaces and cleans up after a test file: closes every bus and deletes
- * the namespaces' streams from the shared server.
+ * Opens buses in private namespaces and cleans up after a test file: closes every bus (together, as
+ * each close waits up to `pullExpiresMs` for its open pull requests) and deletes the namespaces'
+ * streams from the shared server.
  */
 export class BusFixture {
   readonly #buses: JetStreamBus[] = [];
@@ -100,12 +101,8 @@ export class BusFixture {
     return this.#admin.manager;
   }
 
-  async closeBuses(): Promise<void> {
-    await Promise.all(this.#buses.splice(0).map((bus) => bus.close()));
-  }
-
   async cleanUp(): Promise<void> {
-    await this.closeBuses();
+    await Promise.all(this.#buses.splice(0).map((bus) => bus.close()));
     const manager = await this.manager();
     const prefixes = [...this.#namespaces].map((ns) => `${ns.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_`);
     for await (const name of manager.streams.names()) {
