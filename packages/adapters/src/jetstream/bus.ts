@@ -19,7 +19,13 @@ import {
 } from "../messaging/bus.ts";
 import { JetStreamDeadLetters } from "./dead-letters.ts";
 import { bodyOf, copyHeaders, DeadLetterHeaders, headersOf, oneLine } from "./envelope.ts";
-import { deadLetterStreamOf, deadLetterSubjectOf, durableNameOf } from "./names.ts";
+import {
+  assertEventType,
+  assertNamespace,
+  deadLetterStreamOf,
+  deadLetterSubjectOf,
+  durableNameOf,
+} from "./names.ts";
 import { ensureDurable, ensureStream, type StreamSpec } from "./streams.ts";
 import { type Failure, PullSubscription, validatePolicy } from "./subscription.ts";
 
@@ -63,6 +69,7 @@ const defaults = {
  * to date) here, so a server without JetStream fails the start, not the first event.
  */
 export async function connectJetStreamBus(options: JetStreamBusOptions): Promise<JetStreamBus> {
+  assertNamespace(options.namespace ?? "");
   const requestTimeoutMs = options.requestTimeoutMs ?? defaults.requestTimeoutMs;
   const connection = await connect({
     servers: options.url.split(",").map((url) => url.trim()),
@@ -113,6 +120,7 @@ export class JetStreamBus implements EventBus {
     this.#manager = manager;
     this.#js = jetstream(connection, { timeout: options.requestTimeoutMs ?? defaults.requestTimeoutMs });
     this.namespace = options.namespace ?? "";
+    assertNamespace(this.namespace);
     this.#log = (options.logger ?? pino({ name: "event-bus" })).child({ component: "jetstream-bus" });
     this.#settings = {
       duplicateWindowMs: options.duplicateWindowMs ?? defaults.duplicateWindowMs,
@@ -135,6 +143,7 @@ export class JetStreamBus implements EventBus {
   /** Publishes the event and waits until its stream has stored it (a duplicate counts as stored). */
   async publish(event: EventEnvelope): Promise<void> {
     this.#assertOpen();
+    assertEventType(event.type);
     const headers = headersOf(event);
     const subject = subjectOf(event.type, this.namespace);
     const { stream, subjects } = streamOf(event.type, this.namespace);
@@ -162,6 +171,7 @@ export class JetStreamBus implements EventBus {
   async subscribe(consumer: Consumer, policy: DeliveryPolicy = defaultDeliveryPolicy): Promise<Subscription> {
     this.#assertOpen();
     validatePolicy(policy);
+    assertEventType(consumer.eventType);
     const durable = durableNameOf(consumer.name);
     const { stream, subjects } = streamOf(consumer.eventType, this.namespace);
     await this.#streamReady({ name: stream, subjects, duplicateWindowMs: this.#settings.duplicateWindowMs });

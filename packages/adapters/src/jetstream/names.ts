@@ -7,6 +7,29 @@ import { createHash } from "node:crypto";
  * stream names get `<NS>_` with every character other than A-Z and 0-9 turned into `_`).
  */
 
+const subjectTokens = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/**
+ * Refuses an event type that cannot be a NATS subject as it is (a proto full name always can:
+ * letters, digits, `_`, and dots between at least `<suite>.<context>`).
+ */
+export function assertEventType(eventType: string): void {
+  if (!subjectTokens.test(eventType) || !eventType.includes(".")) {
+    throw new Error(
+      `event type ${JSON.stringify(eventType)} is not a proto full name usable as a NATS subject`,
+    );
+  }
+}
+
+/** Refuses a namespace that cannot prefix subjects: dot-separated tokens of letters, digits, `_`, `-`. */
+export function assertNamespace(namespace: string): void {
+  if (namespace !== "" && !subjectTokens.test(namespace)) {
+    throw new Error(
+      `bus namespace ${JSON.stringify(namespace)} must be dot-separated letters, digits, "_" or "-"`,
+    );
+  }
+}
+
 function subjectPrefix(namespace: string): string {
   return namespace ? `${namespace}.` : "";
 }

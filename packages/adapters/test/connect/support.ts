@@ -113,6 +113,9 @@ export function marketingService(slow: SlowLane): ServiceImpl<typeof MarketingSe
       }
       return { plan: plan("plan-1", "product-1", "Trial", 30) };
     },
+    async listTrialPlans() {
+      return { plans: [plan("plan-1", "product-1", "Trial", 30)] };
+    },
   };
 }
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { deadLetterStreamOf, deadLetterSubjectOf, durableNameOf } from "../../src/jetstream/names.ts";
+import {
+  assertEventType,
+  assertNamespace,
+  deadLetterStreamOf,
+  deadLetterSubjectOf,
+  durableNameOf,
+} from "../../src/jetstream/names.ts";
 import { backoffFor, validatePolicy } from "../../src/jetstream/subscription.ts";
 
 describe("JetStream bus: names and delivery policy", () => {
@@ -30,6 +36,24 @@ describe("JetStream bus: names and delivery policy", () => {
       "t1.deadletter.inventory-on-dose-reserved",
     );
     expect(deadLetterSubjectOf("inventory-on-dose-reserved")).toBe("deadletter.inventory-on-dose-reserved");
+  });
+
+  it("accepts proto full names as event types and subject tokens as namespaces, nothing else", () => {
+    expect(() => assertEventType("vaccination.reservation.v1.DoseReserved")).not.toThrow();
+    for (const bad of [
+      "",
+      "Single",
+      "trial.*.v1.X",
+      "trial.>",
+      "trial..v1",
+      "trial.marketing.v1.Plan Started",
+    ]) {
+      expect(() => assertEventType(bad)).toThrow(/NATS subject/);
+    }
+    expect(() => assertNamespace("")).not.toThrow();
+    expect(() => assertNamespace("t1a2b-c.tenant_7")).not.toThrow();
+    for (const bad of [".t1", "t1.", "t 1", "t*", "t>"])
+      expect(() => assertNamespace(bad)).toThrow(/namespace/);
   });
 
   it("waits the policy's delay for each attempt, repeating the last", () => {

@@ -135,11 +135,15 @@ describeWithNats("JetStream bus: publishing", () => {
     await waitFor("three events", () => consumers.reduce((sum, c) => sum + c.received.length, 0) === 3);
   });
 
-  it("refuses an envelope a NATS header could not carry unchanged", async () => {
+  it("refuses an envelope NATS could not carry unchanged", async () => {
     const bus = await fixture.open(fixture.namespace());
     await expect(bus.publish(anEvent(planStarted, { aggregateId: "a\r\nb" }))).rejects.toThrow(/aggregateId/);
     await expect(bus.publish(anEvent(planStarted, { traceparent: " 00-x " }))).rejects.toThrow(/traceparent/);
     await expect(bus.publish(anEvent(planStarted, { id: "" }))).rejects.toThrow(/"id"/);
+    await expect(bus.publish(anEvent("trial.marketing.v1.Plan Started"))).rejects.toThrow(/NATS subject/);
+    await expect(bus.subscribe(recordingConsumer("marketing-test-bad", "trial.>"))).rejects.toThrow(
+      /NATS subject/,
+    );
   });
 
   it("refuses a durable name that another policy already uses for another event type", async () => {

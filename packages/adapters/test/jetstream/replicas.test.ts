@@ -99,4 +99,25 @@ describeWithNats("JetStream bus: durable consumers", () => {
       new Set(events.map((event) => event.id)),
     );
   });
+
+  it("creates its durable consumer again when it was deleted from under it", async () => {
+    const ns = fixture.namespace();
+    const bus = await fixture.open(ns);
+    const consumer = recordingConsumer("warehouse-on-order-placed", orderPlaced);
+    await bus.subscribe(consumer);
+    const first = anEvent(orderPlaced);
+    await bus.publish(first);
+    await waitFor("the first event", () => consumer.received.length === 1);
+
+    const manager = await fixture.manager();
+    await manager.consumers.delete(streamOf(orderPlaced, ns).stream, "warehouse-on-order-placed");
+    const second = anEvent(orderPlaced);
+    await bus.publish(second);
+
+    // The new durable consumer starts from the beginning of the stream: its inbox skips what it handled.
+    await waitFor("the event published after the deletion", () =>
+      consumer.received.some((e) => e.id === second.id),
+    );
+    expect(consumer.received.map((event) => event.id)).toEqual([first.id, first.id, second.id]);
+  });
 });
