@@ -20,10 +20,8 @@ describeWithNats("marketing and order as separate processes over NATS JetStream 
   beforeAll(async () => {
     database = await createTestDatabase();
     const shared = { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_NAMESPACE: uniqueNamespace() };
-    [marketing, order] = await Promise.all([
-      startApp("marketing", { ...shared, PORT: String(await freePort()) }),
-      startApp("order", { ...shared, PORT: String(await freePort()) }),
-    ]);
+    order = await startApp("order", { ...shared, PORT: String(await freePort()) });
+    marketing = await startApp("marketing", { ...shared, PORT: String(await freePort()), ORDER_URL: order.url });
     deployment = { marketingUrl: marketing.url, orderUrl: order.url, databaseUrl: database.url };
   });
 

@@ -13,6 +13,7 @@ import {
   defaultDeliveryPolicy,
   type EventBus,
   type EventEnvelope,
+  Headers,
   type Subscription,
   streamOf,
   subjectOf,
@@ -293,12 +294,13 @@ export class JetStreamBus implements EventBus {
       headers,
       `dead-${durable}-${stream}-${streamSequence}`,
     );
+    const header = (name: string) => message.headers?.get(name) || undefined;
     this.#log.error(
       {
         consumer: consumer.name,
-        eventId: failure.event?.id,
-        eventType: failure.event?.type,
-        aggregateId: failure.event?.aggregateId,
+        eventId: failure.event?.id ?? header(Headers.eventId),
+        eventType: failure.event?.type ?? header(Headers.eventType),
+        aggregateId: failure.event?.aggregateId ?? header(Headers.aggregateId),
         attempts: failure.attempts,
         error,
         subject: message.subject,

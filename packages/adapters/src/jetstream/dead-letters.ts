@@ -68,7 +68,13 @@ export class JetStreamDeadLetters implements DeadLetters {
     const eventId = stored.header.get(Headers.eventId);
     const headers = copyHeaders(stored.header, Object.values(DeadLetterHeaders));
     await republish(subject, stored.data, headers, eventId ? `replay-${seq}-${eventId}` : `replay-${seq}`);
-    await jsm.streams.deleteMessage(stream, seq, false);
+    try {
+      await jsm.streams.deleteMessage(stream, seq, false);
+    } catch (error) {
+      // A concurrent replay of the same dead letter may have deleted it first (its publish was
+      // deduplicated): that is success. The server's error codes for it vary, so look.
+      if ((await jsm.streams.getMessage(stream, { seq })) !== null) throw error;
+    }
   }
 }
 

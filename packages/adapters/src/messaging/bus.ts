@@ -63,8 +63,13 @@ export interface DeadLetter {
 }
 
 export interface DeadLetters {
+  /** Every dead letter, oldest first. */
   list(): Promise<DeadLetter[]>;
-  /** Hands the event to its consumer again and removes the dead letter. */
+  /**
+   * Hands the event to its consumer again and removes the dead letter; rejects when no dead letter
+   * has that id. A bus may deliver the replay to every consumer of the event type (JetStream
+   * republishes it on its subject); consumers that had handled it skip it through their inbox.
+   */
   replay(id: string): Promise<void>;
 }
 

@@ -5,7 +5,7 @@ import { connectJetStreamBus } from "../jetstream/bus.ts";
 import type { EventBus } from "../messaging/bus.ts";
 import { openServiceDatabase } from "../postgres/database.ts";
 import { startEmbeddedPostgres } from "../postgres/embedded.ts";
-import { ConfigurationError, type Environment, readEnvironment } from "./config.ts";
+import { ConfigurationError, type Environment, readEnvironment, readServiceUrls } from "./config.ts";
 import type { ServiceModule } from "./service-module.ts";
 import { startServices } from "./start.ts";
 
@@ -23,8 +23,10 @@ export interface AppOptions {
 /** The composition root's main: read the environment, build the adapters, serve until SIGTERM or SIGINT. */
 export async function runApp(options: AppOptions): Promise<void> {
   let env: Environment;
+  let serviceUrls: Record<string, string>;
   try {
     env = readEnvironment();
+    serviceUrls = readServiceUrls(options.modules.flatMap((module) => module.calls ?? []));
     if (!options.allInOne) requireVariables(env, ["DATABASE_URL", "NATS_URL"]);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
@@ -57,6 +59,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       logger,
       maxInFlight: env.MAX_IN_FLIGHT,
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
+      serviceUrls,
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
     printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL);
@@ -72,8 +75,12 @@ export async function runApp(options: AppOptions): Promise<void> {
     process.once("SIGTERM", () => void shutdown("SIGTERM"));
     process.once("SIGINT", () => void shutdown("SIGINT"));
   } catch (error) {
-    logger.fatal({ err: error }, "start failed");
     await runStops(stops, logger);
+    if (error instanceof ConfigurationError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    logger.fatal({ err: error }, "start failed");
     process.exit(1);
   }
 }

@@ -56,3 +56,26 @@ export function readEnvironment(source: Record<string, string | undefined> = pro
     }),
   );
 }
+
+/** The variable holding a called service's base URL: `order` -> `ORDER_URL`. */
+export function serviceUrlVariable(service: string): string {
+  return `${service.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_URL`;
+}
+
+/** Base URLs of called services from their `<NAME>_URL` variables; a malformed one is named. */
+export function readServiceUrls(
+  services: readonly string[],
+  source: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const urls: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const service of new Set(services)) {
+    const variable = serviceUrlVariable(service);
+    const value = source[variable];
+    if (!value) continue;
+    if (/^https?:\/\/[^/\s]+\/?$/.test(value)) urls[service] = value.replace(/\/$/, "");
+    else problems.push(`${variable}: must be an http(s) base URL such as http://${service}:8080`);
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return urls;
+}

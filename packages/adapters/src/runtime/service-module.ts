@@ -1,8 +1,10 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Clock, DomainEvent, IdGenerator } from "@hexa/core/shared";
 import type { EntitySchema } from "@mikro-orm/core";
 import type { Logger } from "pino";
 import type { Consumer, EventEnvelope } from "../messaging/bus.ts";
+import { decodeEvent } from "../messaging/encoding.ts";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../postgres/database.ts";
 
 /** What a service module is given at start: its own store, the domain's clock and ids, a logger. */
@@ -22,6 +24,11 @@ export interface ServiceRuntime {
     eventType: string,
     handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
   ): Consumer;
+  /**
+   * Base URL of a service this one calls, by name (one the module lists in `calls`): from
+   * `<NAME>_URL`, or this process's own port when the service runs in the same process.
+   */
+  serviceUrl(service: string): string;
 }
 
 /** One deployable service: its schema, its RPCs and its policies. An app composes one or several. */
@@ -38,7 +45,35 @@ export interface ServiceModule {
   routes(router: ConnectRouter, runtime: ServiceRuntime): void;
   /** Its policies, each reacting to one event type. */
   policies?(runtime: ServiceRuntime): Consumer[];
+  /** Services it calls synchronously, by module name; each needs `<NAME>_URL` unless it runs in the same process. */
+  readonly calls?: readonly string[];
+  /** Its periodic work (schedulers, retries), run in every replica. */
+  jobs?(runtime: ServiceRuntime): Job[];
+}
+
+/**
+ * Periodic work. Every replica runs it, so a job must claim what it works on (e.g. FOR UPDATE SKIP
+ * LOCKED, or a lease) to do each piece once.
+ */
+export interface Job {
+  readonly name: string;
+  /** Pause between rounds. */
+  readonly everyMs: number;
+  /** One round. A failure is logged and the next round comes as usual. */
+  run(): Promise<void>;
 }
 
 /** Encodes a context's domain events into envelopes for the outbox. */
 export type EventEncoder<Event extends DomainEvent> = (event: Event) => EventEnvelope;
+
+/** A policy for the event published as proto message `schema`; `handle` gets the decoded message. */
+export function eventPolicy<Desc extends DescMessage>(
+  runtime: ServiceRuntime,
+  name: string,
+  schema: Desc,
+  handle: (em: EntityManager, event: MessageShape<Desc>, envelope: EventEnvelope) => Promise<unknown>,
+): Consumer {
+  return runtime.policy(name, schema.typeName, async (em, envelope) => {
+    await handle(em, decodeEvent(schema, envelope), envelope);
+  });
+}

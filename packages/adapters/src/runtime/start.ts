@@ -6,6 +6,8 @@ import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.
 import { handledOnce } from "../postgres/inbox.ts";
 import { OutboxRelay } from "../postgres/outbox.ts";
 import { platformTables } from "../postgres/platform-tables.ts";
+import { ConfigurationError, serviceUrlVariable } from "./config.ts";
+import { JobRunner } from "./jobs.ts";
 import type { ServiceModule, ServiceRuntime } from "./service-module.ts";
 
 export interface StartServicesOptions {
@@ -21,6 +23,8 @@ export interface StartServicesOptions {
   readonly maxInFlight?: number;
   readonly deliveryPolicy?: DeliveryPolicy;
   readonly outboxIdleMs?: number;
+  /** Base URLs of called services that do not run in this process, by module name. */
+  readonly serviceUrls?: Readonly<Record<string, string>>;
 }
 
 export interface RunningServices {
@@ -45,6 +49,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     runtime: ServiceRuntime;
   }> = [];
   const subscriptions: Subscription[] = [];
+  const jobs = new JobRunner(options.logger);
+  const serviceUrl = serviceDirectory(options);
+  let ownUrl: string | undefined;
   try {
     for (const module of options.modules) {
       const logger = options.logger.child({ service: module.name });
@@ -83,6 +90,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
             },
           };
         },
+        serviceUrl: (service) => {
+          const url = serviceUrl(service) ?? ownUrl;
+          if (!url) throw new Error(`${service} is called before this process serves`);
+          return url;
+        },
       };
       started.push({ module, db, relay, runtime });
     }
@@ -92,6 +104,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       }
     }
     for (const { relay } of started) relay.start();
+    for (const { module, runtime } of started) {
+      for (const job of module.jobs?.(runtime) ?? []) jobs.start(job);
+    }
     const server = await serve({
       host: options.host,
       port: options.port,
@@ -108,11 +123,13 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         { name: "bus", check: () => options.bus.isReady() },
       ],
     });
+    ownUrl = server.url;
     return {
       url: server.url,
       port: server.port,
       stop: async (graceMs = 10_000) => {
         await server.close(graceMs);
+        await jobs.stop();
         await Promise.all(subscriptions.map((subscription) => subscription.stop()));
         await Promise.all(started.map(({ relay }) => relay.stop()));
         await options.bus.close();
@@ -120,8 +137,28 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       },
     };
   } catch (error) {
+    await jobs.stop();
     await Promise.allSettled(subscriptions.map((subscription) => subscription.stop()));
     await Promise.allSettled(started.map(({ relay, db }) => relay.stop().then(() => db.close())));
     throw error;
   }
+}
+
+/**
+ * Where each called service is: its `<NAME>_URL`, or (undefined) this process when it runs here.
+ * A called service that is neither stops the start, naming the variable.
+ */
+function serviceDirectory(options: StartServicesOptions): (service: string) => string | undefined {
+  const local = new Set(options.modules.map((module) => module.name));
+  const missing = options.modules
+    .flatMap((module) => module.calls ?? [])
+    .filter((service) => !local.has(service) && !options.serviceUrls?.[service]);
+  if (missing.length > 0) {
+    throw new ConfigurationError(
+      [...new Set(missing)].map(
+        (service) => `${serviceUrlVariable(service)}: required, the URL of the ${service} service`,
+      ),
+    );
+  }
+  return (service) => options.serviceUrls?.[service];
 }

@@ -1,6 +1,6 @@
 import { headers } from "@nats-io/transport-node";
 import { afterAll, expect, it } from "vitest";
-import { describeWithNats } from "../../../testing/src/index.ts";
+import { describeWithNats } from "@hexa/testing";
 import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
 import { runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";
@@ -87,6 +87,27 @@ describeWithNats("JetStream bus: retries and dead letters", () => {
     await waitFor("the replay at the other policy", () => dashboard.received.length === 2);
     expect(dashboard.received[1]).toStrictEqual(event);
     await expect(bus.deadLetters.replay(letter?.id ?? "")).rejects.toBeInstanceOf(DeadLetterNotFoundError);
+  });
+
+  it("replays a dead letter once when two operators replay it at the same time", async () => {
+    const ns = fixture.namespace();
+    const bus = await fixture.open(ns);
+    let failing = true;
+    const consumer = recordingConsumer("inventory-on-dose-reserved", doseReserved, () => {
+      if (failing) throw new Error("not yet");
+    });
+    await bus.subscribe(consumer, { maxDeliver: 1, backoffMs: [] });
+    await bus.publish(anEvent(doseReserved));
+    await waitFor("the dead letter", async () => (await bus.deadLetters.list()).length === 1);
+    const [letter] = await bus.deadLetters.list();
+
+    failing = false;
+    const other = await fixture.open(ns);
+    await Promise.all([bus.deadLetters.replay(letter?.id ?? ""), other.deadLetters.replay(letter?.id ?? "")]);
+    await waitFor("the replay", () => consumer.received.length === 2);
+    expect(await bus.deadLetters.list()).toEqual([]);
+    const stream = await (await fixture.manager()).streams.info(streamOf(doseReserved, ns).stream);
+    expect(stream.state.messages).toBe(2);
   });
 
   it("keeps a dead letter per failing consumer of the same event", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, expect, it } from "vitest";
-import { describeWithNats } from "../../../testing/src/index.ts";
+import { describeWithNats } from "@hexa/testing";
 import { streamOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";
 

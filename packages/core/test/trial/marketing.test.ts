@@ -1,8 +1,10 @@
 import { FailedPrecondition, InvalidArgument, NotFound } from "@hexa/core/shared";
 import {
+  closingRetryDelayMs,
   endTrialPlan,
   getTrialPlan,
   type MarketingPorts,
+  recordOrdersClosing,
   startTrialPlan,
   TrialPlan,
   type TrialPlans,
@@ -18,8 +20,19 @@ class PlansInMemory implements TrialPlans {
     return plan ? TrialPlan.restore(plan.state) : undefined;
   }
   async save(plan: TrialPlan) {
-    this.saved.set(plan.id, plan);
+    this.saved.set(plan.id, TrialPlan.restore(plan.state));
     this.events.push(...plan.pullEvents());
+  }
+  async claimDueClosings(now: Date, limit: number) {
+    return [...this.saved.values()]
+      .filter((plan) => {
+        const closing = plan.state.ordersClosing;
+        return (
+          closing?.state === "PENDING" && closing.nextAttemptAt !== undefined && closing.nextAttemptAt <= now
+        );
+      })
+      .slice(0, limit)
+      .map((plan) => plan.id);
   }
 }
 
@@ -95,6 +108,56 @@ describe("TrialPlan", () => {
     expect(error).toBeInstanceOf(FailedPrecondition);
     expect(error).toMatchObject({ rule: "plan-must-be-active" });
     expect(ports.plans.events.length).toBe(before);
+  });
+
+  it("leaves the closing of its orders PENDING when it ends, due at once", async () => {
+    const { planId } = await startTrialPlan(ports, { productId: "p", name: "n", trialDays: 3 });
+    const ended = await endTrialPlan(ports, { planId });
+    expect(ended.ordersClosing).toEqual({
+      state: "PENDING",
+      attempts: 0,
+      nextAttemptAt: new Date("2026-03-01T09:00:00.000Z"),
+      cancelledOrders: 0,
+      returnsRequested: 0,
+    });
+    expect(await ports.plans.claimDueClosings(ports.clock.now(), 10)).toEqual([planId]);
+  });
+
+  it("retries a failed closing after 1 s, 2 s, 4 s … at most a minute, then records order's answer once", async () => {
+    const { planId } = await startTrialPlan(ports, { productId: "p", name: "n", trialDays: 3 });
+    await endTrialPlan(ports, { planId });
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 8; attempt++) {
+      const failed = await recordOrdersClosing(ports, {
+        planId,
+        outcome: { closed: false, error: "order unavailable" },
+      });
+      waits.push((failed.ordersClosing?.nextAttemptAt?.getTime() ?? 0) - ports.clock.now().getTime());
+      expect(failed.ordersClosing).toMatchObject({
+        state: "PENDING",
+        attempts: attempt,
+        lastError: "order unavailable",
+      });
+    }
+    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+    expect(closingRetryDelayMs(0)).toBe(1_000);
+
+    const done = await recordOrdersClosing(ports, {
+      planId,
+      outcome: { closed: true, cancelledOrders: 3, returnsRequested: 1 },
+    });
+    expect(done.ordersClosing).toEqual({
+      state: "DONE",
+      attempts: 9,
+      cancelledOrders: 3,
+      returnsRequested: 1,
+    });
+    expect(await ports.plans.claimDueClosings(new Date("2030-01-01"), 10)).toEqual([]);
+    const again = await recordOrdersClosing(ports, {
+      planId,
+      outcome: { closed: false, error: "late failure" },
+    });
+    expect(again.ordersClosing).toEqual(done.ordersClosing);
   });
 
   it("answers NotFound for an unknown plan and InvalidArgument for a malformed id", async () => {

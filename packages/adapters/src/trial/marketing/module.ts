@@ -1,43 +1,157 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { InvalidArgument } from "@hexa/core/shared";
 import {
   endTrialPlan,
   getTrialPlan,
   type MarketingPorts,
+  type OrdersClosingOutcome,
+  recordOrdersClosing,
   startTrialPlan,
   type TrialPlanState,
 } from "@hexa/core/trial/marketing";
 import {
   MarketingService,
+  OrdersClosing_State,
   type TrialPlanSchema,
   TrialPlanStatus,
 } from "@hexa/proto/trial/marketing/v1/marketing_pb";
+import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
+import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
+import { createResilientClient } from "../../resilience/client.ts";
+import { type CallPolicy, createCallPolicy } from "../../resilience/policy.ts";
 import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
-import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "./store.ts";
+import { isPlanCursor, marketingMigrations, TrialPlanRecord, TrialPlanStore } from "./store.ts";
 
-/** Marketing: trial plans, started and ended by marketers. */
+/**
+ * The synchronous call to order when a plan ends: a 2 s deadline per attempt, two retries (the call
+ * is idempotent), and a breaker that opens after 3 failures in a row and tries again after 5 s.
+ */
+export const ORDER_CALL = {
+  timeoutMs: 2_000,
+  retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 1_000 },
+  breaker: { consecutiveFailures: 3, halfOpenAfterMs: 5_000 },
+};
+
+/** How often pending closings are retried, how many a round, and how long a replica holds one. */
+const CLOSINGS = { everyMs: 1_000, batch: 20, leaseMs: 30_000 };
+
+/** Marketing: trial plans, started and ended by marketers. Ending one closes its orders in order. */
 export const marketingModule: ServiceModule = {
   name: "marketing",
   schema: "trial_marketing",
   entities: [TrialPlanRecord],
   migrations: marketingMigrations,
+  calls: ["order"],
   routes(router, runtime) {
-    const inUnitOfWork = <T>(work: (ports: MarketingPorts) => Promise<T>) =>
+    const closing = ordersClosingOf(runtime);
+    const command = <T>(work: (ports: MarketingPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));
     router.service(MarketingService, {
       startTrialPlan: async (request) => ({
-        plan: toProto(await inUnitOfWork((p) => startTrialPlan(p, request))),
+        plan: toProto(await command((p) => startTrialPlan(p, request))),
       }),
-      endTrialPlan: async (request) => ({
-        plan: toProto(await inUnitOfWork((p) => endTrialPlan(p, request))),
-      }),
+      endTrialPlan: async (request) => {
+        const ended = await command((p) => endTrialPlan(p, request));
+        return { plan: toProto(await closing.attempt(ended.planId)) };
+      },
       getTrialPlan: async (request) => ({
         plan: toProto(await getTrialPlan(ports(runtime, runtime.db.reader(), false), request)),
       }),
+      listTrialPlans: async (request) => {
+        const page = readPage(request, isPlanCursor);
+        const plans = await new TrialPlanStore(runtime.db.reader(), runtime.db, { lock: false }).list({
+          status: statusFilter(request.status),
+          limit: page.limit,
+          after: page.after,
+        });
+        return {
+          plans: plans.map(toProto),
+          nextPageToken: nextPageToken(plans, page.limit, (plan) => [
+            plan.startedAt.toISOString(),
+            plan.planId,
+          ]),
+        };
+      },
     });
   },
+  jobs: (runtime) => {
+    const closing = ordersClosingOf(runtime);
+    return [
+      {
+        name: "marketing-orders-closing",
+        everyMs: CLOSINGS.everyMs,
+        run: async () => {
+          const due = await runtime.unitOfWork((em) =>
+            new TrialPlanStore(em, runtime.db, { lock: true }).claimDueClosings(
+              runtime.clock.now(),
+              CLOSINGS.batch,
+              CLOSINGS.leaseMs,
+            ),
+          );
+          for (const planId of due) await closing.attempt(planId);
+        },
+      },
+    ];
+  },
 };
+
+interface OrdersClosingAttempts {
+  attempt(planId: string): Promise<TrialPlanState>;
+}
+
+const closings = new WeakMap<ServiceRuntime, OrdersClosingAttempts>();
+
+/** One client, policy and breaker per running module, shared by the RPC and the retry job. */
+function ordersClosingOf(runtime: ServiceRuntime): OrdersClosingAttempts {
+  let closing = closings.get(runtime);
+  if (!closing) {
+    closing = ordersClosing(runtime);
+    closings.set(runtime, closing);
+  }
+  return closing;
+}
+
+/**
+ * Asks order to close an ended plan's orders, through the call policy, outside any transaction;
+ * then records the outcome on the plan. A failure leaves the closing PENDING for the retry job.
+ */
+function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
+  let client: Client<typeof OrderService> | undefined;
+  const policy: CallPolicy = createCallPolicy({ name: "order", logger: runtime.logger, ...ORDER_CALL });
+  const orders = () => {
+    client ??= createResilientClient(
+      OrderService,
+      createConnectTransport({ baseUrl: runtime.serviceUrl("order"), httpVersion: "2" }),
+      policy,
+      { idempotent: ["cancelOrdersForPlan"] },
+    );
+    return client;
+  };
+  return {
+    attempt: async (planId) => {
+      const outcome: OrdersClosingOutcome = await orders()
+        .cancelOrdersForPlan({ planId })
+        .then(
+          (closed) => ({
+            closed: true as const,
+            cancelledOrders: closed.cancelledOrderIds.length,
+            returnsRequested: closed.returnRequestedOrderIds.length,
+          }),
+          (error: unknown) => ({
+            closed: false as const,
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        );
+      if (!outcome.closed)
+        runtime.logger.warn({ planId, error: outcome.error }, "closing a plan's orders failed; will retry");
+      return runtime.unitOfWork((em) => recordOrdersClosing(ports(runtime, em, true), { planId, outcome }));
+    },
+  };
+}
 
 function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): MarketingPorts {
   return { plans: new TrialPlanStore(em, runtime.db, { lock }), clock: runtime.clock, ids: runtime.ids };
@@ -45,7 +159,21 @@ function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): Marke
 
 const STATUS = { ACTIVE: TrialPlanStatus.ACTIVE, ENDED: TrialPlanStatus.ENDED } as const;
 
+function statusFilter(status: TrialPlanStatus): TrialPlanState["status"] | undefined {
+  switch (status) {
+    case TrialPlanStatus.UNSPECIFIED:
+      return undefined;
+    case TrialPlanStatus.ACTIVE:
+      return "ACTIVE";
+    case TrialPlanStatus.ENDED:
+      return "ENDED";
+    default:
+      throw new InvalidArgument("status", `${status} is not a trial plan status`);
+  }
+}
+
 function toProto(plan: TrialPlanState): MessageInitShape<typeof TrialPlanSchema> {
+  const closing = plan.ordersClosing;
   return {
     planId: plan.planId,
     productId: plan.productId,
@@ -54,5 +182,16 @@ function toProto(plan: TrialPlanState): MessageInitShape<typeof TrialPlanSchema>
     status: STATUS[plan.status],
     startedAt: timestampFromDate(plan.startedAt),
     ...(plan.endedAt ? { endedAt: timestampFromDate(plan.endedAt) } : {}),
+    ...(closing
+      ? {
+          ordersClosing: {
+            state: closing.state === "DONE" ? OrdersClosing_State.DONE : OrdersClosing_State.PENDING,
+            attempts: closing.attempts,
+            cancelledOrders: closing.cancelledOrders,
+            returnsRequested: closing.returnsRequested,
+            lastError: closing.lastError ?? "",
+          },
+        }
+      : {}),
   };
 }

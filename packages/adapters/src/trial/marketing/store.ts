@@ -1,5 +1,11 @@
-import { TrialPlan, type TrialPlan as TrialPlanAggregate, type TrialPlans } from "@hexa/core/trial/marketing";
-import { defineEntity, LockMode, p } from "@mikro-orm/core";
+import { isUuid } from "@hexa/core/shared";
+import {
+  TrialPlan,
+  type TrialPlan as TrialPlanAggregate,
+  type TrialPlanState,
+  type TrialPlans,
+} from "@hexa/core/trial/marketing";
+import { defineEntity, type FilterQuery, type InferEntity, LockMode, p } from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeMarketingEvent } from "./events.ts";
@@ -15,8 +21,16 @@ export const TrialPlanRecord = defineEntity({
     status: p.enum(["ACTIVE", "ENDED"] as const),
     startedAt: p.datetime(),
     endedAt: p.datetime().nullable(),
+    closingState: p.enum(["PENDING", "DONE"] as const).nullable(),
+    closingAttempts: p.integer(),
+    closingNextAttemptAt: p.datetime().nullable(),
+    closingLastError: p.text().nullable(),
+    closingCancelledOrders: p.integer(),
+    closingReturnsRequested: p.integer(),
   },
 });
+
+type TrialPlanRow = InferEntity<typeof TrialPlanRecord>;
 
 export const marketingMigrations: SchemaMigration[] = [
   {
@@ -33,7 +47,40 @@ export const marketingMigrations: SchemaMigration[] = [
       )`,
     ],
   },
+  {
+    name: "0002_orders_closing",
+    sql: [
+      "alter table trial_plan add column closing_state text null check (closing_state in ('PENDING', 'DONE'))",
+      "alter table trial_plan add column closing_attempts integer not null default 0",
+      "alter table trial_plan add column closing_next_attempt_at timestamptz null",
+      "alter table trial_plan add column closing_last_error text null",
+      "alter table trial_plan add column closing_cancelled_orders integer not null default 0",
+      "alter table trial_plan add column closing_returns_requested integer not null default 0",
+      "create index trial_plan_closings_due on trial_plan (closing_next_attempt_at) where closing_state = 'PENDING'",
+      "create index trial_plan_newest on trial_plan (started_at desc, plan_id desc)",
+    ],
+  },
 ];
+
+/** Filters and position of a ListTrialPlans page; the cursor is the last row's (started_at, plan_id). */
+export interface PlanListing {
+  readonly status?: TrialPlanState["status"] | undefined;
+  readonly limit: number;
+  readonly after?: PlanCursor | undefined;
+}
+
+export type PlanCursor = [startedAt: string, planId: string];
+
+export function isPlanCursor(value: unknown): value is PlanCursor {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === "string" &&
+    !Number.isNaN(Date.parse(value[0])) &&
+    typeof value[1] === "string" &&
+    isUuid(value[1])
+  );
+}
 
 /** Trial plans in marketing's schema. In a unit of work, `get` locks the row until commit. */
 export class TrialPlanStore implements TrialPlans {
@@ -53,11 +100,80 @@ export class TrialPlanStore implements TrialPlans {
       { planId },
       this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
     );
-    return record ? TrialPlan.restore({ ...record, endedAt: record.endedAt ?? undefined }) : undefined;
+    return record ? TrialPlan.restore(toState(record)) : undefined;
   }
 
   async save(plan: TrialPlanAggregate): Promise<void> {
-    await this.#em.upsert(TrialPlanRecord, { ...plan.state, endedAt: plan.state.endedAt ?? null });
+    const { ordersClosing, endedAt, ...state } = plan.state;
+    await this.#em.upsert(TrialPlanRecord, {
+      ...state,
+      endedAt: endedAt ?? null,
+      closingState: ordersClosing?.state ?? null,
+      closingAttempts: ordersClosing?.attempts ?? 0,
+      closingNextAttemptAt: ordersClosing?.nextAttemptAt ?? null,
+      closingLastError: ordersClosing?.lastError ?? null,
+      closingCancelledOrders: ordersClosing?.cancelledOrders ?? 0,
+      closingReturnsRequested: ordersClosing?.returnsRequested ?? 0,
+    });
     await appendToOutbox(this.#em, this.#db, plan.pullEvents().map(encodeMarketingEvent));
   }
+
+  async claimDueClosings(now: Date, limit: number, leaseMs: number): Promise<string[]> {
+    const rows: Array<{ plan_id: string }> = await this.#em.execute(
+      `update ${this.#db.table("trial_plan")} set closing_next_attempt_at = ?
+        where plan_id in (
+          select plan_id from ${this.#db.table("trial_plan")}
+           where closing_state = 'PENDING' and closing_next_attempt_at <= ?
+           order by closing_next_attempt_at limit ? for update skip locked)
+        returning plan_id`,
+      [new Date(now.getTime() + leaseMs), now, limit],
+    );
+    return rows.map((row) => row.plan_id);
+  }
+
+  /** A page of plans, newest first (a query for ListTrialPlans; it changes nothing). */
+  async list(listing: PlanListing): Promise<TrialPlanState[]> {
+    const where: FilterQuery<TrialPlanRow> = listing.status ? { status: listing.status } : {};
+    const after = listing.after;
+    const page = after
+      ? {
+          $and: [
+            where,
+            {
+              $or: [
+                { startedAt: { $lt: new Date(after[0]) } },
+                { startedAt: new Date(after[0]), planId: { $lt: after[1] } },
+              ],
+            },
+          ],
+        }
+      : where;
+    const records = await this.#em.find(TrialPlanRecord, page, {
+      orderBy: [{ startedAt: "desc" }, { planId: "desc" }],
+      limit: listing.limit,
+    });
+    return records.map(toState);
+  }
+}
+
+function toState(record: TrialPlanRow): TrialPlanState {
+  return {
+    planId: record.planId,
+    productId: record.productId,
+    name: record.name,
+    trialDays: record.trialDays,
+    status: record.status,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt ?? undefined,
+    ordersClosing: record.closingState
+      ? {
+          state: record.closingState,
+          attempts: record.closingAttempts,
+          nextAttemptAt: record.closingNextAttemptAt ?? undefined,
+          lastError: record.closingLastError ?? undefined,
+          cancelledOrders: record.closingCancelledOrders,
+          returnsRequested: record.closingReturnsRequested,
+        }
+      : undefined,
+  };
 }

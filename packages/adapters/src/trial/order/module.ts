@@ -1,19 +1,44 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { InvalidArgument, requireUuid } from "@hexa/core/shared";
 import {
+  cancelOrder,
+  cancelOrdersForPlan,
   getOrder,
   type OrderPorts,
   type OrderState,
   placeOrder,
+  requestDueReturns,
+  requestReturn,
+  whenDeliveryCompleted,
+  whenDeliveryStarted,
+  whenPickupCompleted,
   whenPlanEnded,
   whenPlanStarted,
+  whenStockShortage,
 } from "@hexa/core/trial/order";
+import {
+  DeliveryCompletedSchema,
+  DeliveryStartedSchema,
+  PickupCompletedSchema,
+} from "@hexa/proto/trial/delivery/v1/events_pb";
 import { PlanEndedSchema, PlanStartedSchema } from "@hexa/proto/trial/marketing/v1/events_pb";
 import { type OrderSchema, OrderService, OrderStatus } from "@hexa/proto/trial/order/v1/order_pb";
-import { decodeEvent } from "../../messaging/encoding.ts";
+import { StockShortageSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
+import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
-import { OfferedPlanRecord, OfferedPlanStore, OrderRecord, OrderStore, orderMigrations } from "./store.ts";
+import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import {
+  isOrderCursor,
+  OfferedPlanRecord,
+  OfferedPlanStore,
+  OrderRecord,
+  OrderStore,
+  orderMigrations,
+} from "./store.ts";
+
+/** How often the scheduler looks for delivered orders whose trial is over, and how many it takes a round. */
+const DUE_RETURNS = { everyMs: 1_000, batch: 100 };
 
 /** Order: customers' trial orders, and order's replica of the plans marketing offers. */
 export const orderModule: ServiceModule = {
@@ -22,22 +47,59 @@ export const orderModule: ServiceModule = {
   entities: [OrderRecord, OfferedPlanRecord],
   migrations: orderMigrations,
   routes(router, runtime) {
+    const command = <T>(work: (ports: OrderPorts) => Promise<T>) =>
+      runtime.unitOfWork((em) => work(ports(runtime, em, true)));
+    const reply = async (state: Promise<OrderState>) => ({ order: toProto(await state) });
     router.service(OrderService, {
-      placeOrder: async (request) => ({
-        order: toProto(await runtime.unitOfWork((em) => placeOrder(ports(runtime, em, true), request))),
-      }),
-      getOrder: async (request) => ({
-        order: toProto(await getOrder(ports(runtime, runtime.db.reader(), false), request)),
-      }),
+      placeOrder: (request) => reply(command((p) => placeOrder(p, request))),
+      cancelOrder: (request) => reply(command((p) => cancelOrder(p, request))),
+      requestReturn: (request) => reply(command((p) => requestReturn(p, request))),
+      cancelOrdersForPlan: (request) => command((p) => cancelOrdersForPlan(p, request)),
+      getOrder: (request) => reply(getOrder(ports(runtime, runtime.db.reader(), false), request)),
+      listOrders: async (request) => {
+        const page = readPage(request, isOrderCursor);
+        const orders = await new OrderStore(runtime.db.reader(), runtime.db, { lock: false }).list({
+          customerId: request.customerId || undefined,
+          planId: request.planId ? requireUuid("planId", request.planId) : undefined,
+          status: statusFilter(request.status),
+          limit: page.limit,
+          after: page.after,
+        });
+        return {
+          orders: orders.map(toProto),
+          nextPageToken: nextPageToken(orders, page.limit, (o) => [o.placedAt.toISOString(), o.orderId]),
+        };
+      },
     });
   },
-  policies: (runtime) => [
-    runtime.policy("plan-started", PlanStartedSchema.typeName, async (em, event) => {
-      await whenPlanStarted(ports(runtime, em, true), decodeEvent(PlanStartedSchema, event));
-    }),
-    runtime.policy("plan-ended", PlanEndedSchema.typeName, async (em, event) => {
-      await whenPlanEnded(ports(runtime, em, true), decodeEvent(PlanEndedSchema, event));
-    }),
+  policies: (runtime) => {
+    const on = <Desc extends DescMessage>(
+      name: string,
+      schema: Desc,
+      handle: (ports: OrderPorts, event: MessageShape<Desc>) => Promise<unknown>,
+    ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
+    return [
+      on("plan-started", PlanStartedSchema, whenPlanStarted),
+      on("plan-ended", PlanEndedSchema, whenPlanEnded),
+      on("stock-shortage", StockShortageSchema, whenStockShortage),
+      on("delivery-started", DeliveryStartedSchema, whenDeliveryStarted),
+      on("delivery-completed", DeliveryCompletedSchema, whenDeliveryCompleted),
+      on("pickup-completed", PickupCompletedSchema, whenPickupCompleted),
+    ];
+  },
+  jobs: (runtime) => [
+    {
+      name: "order-due-returns",
+      everyMs: DUE_RETURNS.everyMs,
+      run: async () => {
+        let requested: number;
+        do {
+          requested = await runtime.unitOfWork((em) =>
+            requestDueReturns(ports(runtime, em, true), { limit: DUE_RETURNS.batch }),
+          );
+        } while (requested === DUE_RETURNS.batch);
+      },
+    },
   ],
 };
 
@@ -60,9 +122,21 @@ const STATUS: Record<OrderState["status"], OrderStatus> = {
   REJECTED: OrderStatus.REJECTED,
 };
 
+function statusFilter(status: OrderStatus): OrderState["status"] | undefined {
+  if (status === OrderStatus.UNSPECIFIED) return undefined;
+  const found = (Object.keys(STATUS) as Array<OrderState["status"]>).find((name) => STATUS[name] === status);
+  if (!found) throw new InvalidArgument("status", `${status} is not an order status`);
+  return found;
+}
+
 function toProto(order: OrderState): MessageInitShape<typeof OrderSchema> {
   return {
-    ...order,
+    orderId: order.orderId,
+    customerId: order.customerId,
+    planId: order.planId,
+    productId: order.productId,
+    quantity: order.quantity,
+    address: order.address,
     status: STATUS[order.status],
     placedAt: timestampFromDate(order.placedAt),
     returnDueAt: timestampFromDate(order.returnDueAt),

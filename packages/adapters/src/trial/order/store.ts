@@ -1,11 +1,20 @@
+import { isUuid } from "@hexa/core/shared";
 import {
   type OfferedPlan,
   type OfferedPlans,
   Order,
   type Order as OrderAggregate,
+  type OrderState,
   type Orders,
 } from "@hexa/core/trial/order";
-import { defineEntity, LockMode, p } from "@mikro-orm/core";
+import {
+  defineEntity,
+  type EntityDTO,
+  type FilterQuery,
+  type InferEntity,
+  LockMode,
+  p,
+} from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
@@ -34,6 +43,10 @@ export const OrderRecord = defineEntity({
     status: p.enum(ORDER_STATUSES),
     placedAt: p.datetime(),
     returnDueAt: p.datetime(),
+    cancellationReason: p.enum(["CUSTOMER", "PLAN_ENDED"] as const).nullable(),
+    returnReason: p
+      .enum(["CUSTOMER", "TRIAL_ENDED", "PLAN_ENDED", "CANCELLED_AFTER_DELIVERY"] as const)
+      .nullable(),
   },
 });
 
@@ -73,7 +86,38 @@ export const orderMigrations: SchemaMigration[] = [
       "create index trial_order_by_customer on trial_order (customer_id)",
     ],
   },
+  {
+    name: "0002_order_reasons_and_due_returns",
+    sql: [
+      "alter table trial_order add column cancellation_reason text null",
+      "alter table trial_order add column return_reason text null",
+      "create index trial_order_due_returns on trial_order (return_due_at) where status = 'DELIVERED'",
+      "create index trial_order_newest on trial_order (placed_at desc, order_id desc)",
+    ],
+  },
 ];
+
+/** Filters and position of a ListOrders page; the cursor is the last row's (placed_at, order_id). */
+export interface OrderListing {
+  readonly customerId?: string | undefined;
+  readonly planId?: string | undefined;
+  readonly status?: OrderState["status"] | undefined;
+  readonly limit: number;
+  readonly after?: OrderCursor | undefined;
+}
+
+export type OrderCursor = [placedAt: string, orderId: string];
+
+export function isOrderCursor(value: unknown): value is OrderCursor {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === "string" &&
+    !Number.isNaN(Date.parse(value[0])) &&
+    typeof value[1] === "string" &&
+    isUuid(value[1])
+  );
+}
 
 /** Orders in order's schema. In a unit of work, `get` locks the row until commit. */
 export class OrderStore implements Orders {
@@ -93,13 +137,74 @@ export class OrderStore implements Orders {
       { orderId },
       this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
     );
-    return record ? Order.restore(record) : undefined;
+    return record ? restore(record) : undefined;
   }
 
   async save(order: OrderAggregate): Promise<void> {
-    await this.#em.upsert(OrderRecord, { ...order.state });
+    const { cancellationReason, returnReason, ...state } = order.state;
+    await this.#em.upsert(OrderRecord, {
+      ...state,
+      cancellationReason: cancellationReason ?? null,
+      returnReason: returnReason ?? null,
+    });
     await appendToOutbox(this.#em, this.#db, order.pullEvents().map(encodeOrderEvent));
   }
+
+  async ofPlan(planId: string): Promise<OrderAggregate[]> {
+    const records = await this.#em.find(
+      OrderRecord,
+      { planId },
+      { orderBy: { placedAt: "asc" }, ...(this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {}) },
+    );
+    return records.map(restore);
+  }
+
+  async dueForReturn(now: Date, limit: number): Promise<OrderAggregate[]> {
+    const records = await this.#em.find(
+      OrderRecord,
+      { status: "DELIVERED", returnDueAt: { $lte: now } },
+      { orderBy: { returnDueAt: "asc" }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+    );
+    return records.map(restore);
+  }
+
+  /** A page of orders, newest first (a query for ListOrders; it changes nothing). */
+  async list(listing: OrderListing): Promise<OrderState[]> {
+    const where: FilterQuery<InferEntity<typeof OrderRecord>> = {
+      ...(listing.customerId ? { customerId: listing.customerId } : {}),
+      ...(listing.planId ? { planId: listing.planId } : {}),
+      ...(listing.status ? { status: listing.status } : {}),
+    };
+    const after = listing.after;
+    const page = after
+      ? {
+          $and: [
+            where,
+            {
+              $or: [
+                { placedAt: { $lt: new Date(after[0]) } },
+                { placedAt: new Date(after[0]), orderId: { $lt: after[1] } },
+              ],
+            },
+          ],
+        }
+      : where;
+    const records = await this.#em.find(OrderRecord, page, {
+      orderBy: [{ placedAt: "desc" }, { orderId: "desc" }],
+      limit: listing.limit,
+    });
+    return records.map((record) => restore(record).state);
+  }
+}
+
+function restore(
+  record: EntityDTO<InferEntity<typeof OrderRecord>> | InferEntity<typeof OrderRecord>,
+): OrderAggregate {
+  return Order.restore({
+    ...record,
+    cancellationReason: record.cancellationReason ?? undefined,
+    returnReason: record.returnReason ?? undefined,
+  });
 }
 
 /** Order's replica of offered plans. In a unit of work, `get` locks the plan id, even before a row exists. */

@@ -17,6 +17,26 @@ export interface TrialPlanState {
   readonly status: TrialPlanStatus;
   readonly startedAt: Date;
   readonly endedAt?: Date | undefined;
+  /** Set when the plan ends: closing its orders in the order service. */
+  readonly ordersClosing?: OrdersClosing | undefined;
+}
+
+/**
+ * Ending a plan asks order to cancel the plan's open orders and request the return of its
+ * delivered ones. Until order confirms, the closing is PENDING and is retried, with growing waits.
+ */
+export interface OrdersClosing {
+  readonly state: "PENDING" | "DONE";
+  readonly attempts: number;
+  readonly nextAttemptAt?: Date | undefined;
+  readonly lastError?: string | undefined;
+  readonly cancelledOrders: number;
+  readonly returnsRequested: number;
+}
+
+/** Wait before the next attempt after `attempts` failures: 1 s, 2 s, 4 s, … at most 1 minute. */
+export function closingRetryDelayMs(attempts: number): number {
+  return Math.min(1_000 * 2 ** Math.max(attempts - 1, 0), 60_000);
 }
 
 export const MAX_TRIAL_DAYS = 365;
@@ -68,7 +88,49 @@ export class TrialPlan extends AggregateRoot<MarketingEvent> {
       throw new FailedPrecondition("plan-must-be-active", `trial plan ${this.id} has already ended`);
     }
     const endedAt = context.clock.now();
-    this.#state = { ...this.#state, status: "ENDED", endedAt };
+    this.#state = {
+      ...this.#state,
+      status: "ENDED",
+      endedAt,
+      ordersClosing: {
+        state: "PENDING",
+        attempts: 0,
+        nextAttemptAt: endedAt,
+        cancelledOrders: 0,
+        returnsRequested: 0,
+      },
+    };
     this.record<PlanEnded>("trial.marketing.v1.PlanEnded", { planId: this.id, endedAt }, context);
+  }
+
+  /** Order confirmed it closed the plan's orders. A late or repeated confirmation changes nothing. */
+  ordersClosed(result: { cancelledOrders: number; returnsRequested: number }): void {
+    const closing = this.#pendingClosing();
+    if (!closing) return;
+    this.#state = {
+      ...this.#state,
+      ordersClosing: { state: "DONE", attempts: closing.attempts + 1, ...result },
+    };
+  }
+
+  /** Order could not be reached or failed: the closing stays PENDING and is tried again later. */
+  ordersClosingFailed(error: string, context: EventContext): void {
+    const closing = this.#pendingClosing();
+    if (!closing) return;
+    const attempts = closing.attempts + 1;
+    this.#state = {
+      ...this.#state,
+      ordersClosing: {
+        ...closing,
+        attempts,
+        lastError: error,
+        nextAttemptAt: new Date(context.clock.now().getTime() + closingRetryDelayMs(attempts)),
+      },
+    };
+  }
+
+  #pendingClosing(): OrdersClosing | undefined {
+    const closing = this.#state.ordersClosing;
+    return closing?.state === "PENDING" ? closing : undefined;
   }
 }

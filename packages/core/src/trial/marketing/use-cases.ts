@@ -31,6 +31,26 @@ export async function endTrialPlan(
   return plan.state;
 }
 
+/** The outcome of asking order to close an ended plan's orders. */
+export type OrdersClosingOutcome =
+  | { readonly closed: true; readonly cancelledOrders: number; readonly returnsRequested: number }
+  | { readonly closed: false; readonly error: string };
+
+/** Records what order answered (or that it could not be reached) for an ended plan's orders. */
+export async function recordOrdersClosing(
+  ports: MarketingPorts,
+  command: { planId: string; outcome: OrdersClosingOutcome },
+): Promise<TrialPlanState> {
+  const plan = await loadTrialPlan(ports.plans, command.planId);
+  const { outcome } = command;
+  if (outcome.closed) {
+    plan.ordersClosed({ cancelledOrders: outcome.cancelledOrders, returnsRequested: outcome.returnsRequested });
+  }
+  else plan.ordersClosingFailed(outcome.error, ports);
+  await ports.plans.save(plan);
+  return plan.state;
+}
+
 export async function getTrialPlan(
   ports: Pick<MarketingPorts, "plans">,
   query: { planId: string },

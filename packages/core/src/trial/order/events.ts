@@ -14,4 +14,37 @@ export type OrderPlaced = DomainEvent<
   }
 >;
 
-export type OrderEvent = OrderPlaced;
+export type CancellationReason = "CUSTOMER" | "PLAN_ENDED";
+
+export type OrderCancelled = DomainEvent<
+  "trial.order.v1.OrderCancelled",
+  {
+    orderId: string;
+    planId: string;
+    productId: string;
+    quantity: number;
+    reason: CancellationReason;
+    cancelledAt: Date;
+  }
+>;
+
+export type ReturnReason = "CUSTOMER" | "TRIAL_ENDED" | "PLAN_ENDED" | "CANCELLED_AFTER_DELIVERY";
+
+export type ReturnRequested = DomainEvent<
+  "trial.order.v1.ReturnRequested",
+  {
+    orderId: string;
+    productId: string;
+    quantity: number;
+    address: string;
+    reason: ReturnReason;
+    requestedAt: Date;
+  }
+>;
+
+export type OrderRejected = DomainEvent<
+  "trial.order.v1.OrderRejected",
+  { orderId: string; productId: string; quantity: number; reason: string; rejectedAt: Date }
+>;
+
+export type OrderEvent = OrderPlaced | OrderCancelled | ReturnRequested | OrderRejected;

@@ -5,6 +5,13 @@ import type { Order } from "./order.ts";
 export interface Orders {
   get(orderId: string): Promise<Order | undefined>;
   save(order: Order): Promise<void>;
+  /** Every order of a plan. */
+  ofPlan(planId: string): Promise<Order[]>;
+  /**
+   * Up to `limit` DELIVERED orders whose return is due at `now`, skipping those another replica
+   * is handling right now.
+   */
+  dueForReturn(now: Date, limit: number): Promise<Order[]>;
 }
 
 /** Order's replica of the plans marketing offers. */
