@@ -21,7 +21,11 @@ describeWithNats("marketing and order as separate processes over NATS JetStream 
     database = await createTestDatabase();
     const shared = { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_NAMESPACE: uniqueNamespace() };
     order = await startApp("order", { ...shared, PORT: String(await freePort()) });
-    marketing = await startApp("marketing", { ...shared, PORT: String(await freePort()), ORDER_URL: order.url });
+    marketing = await startApp("marketing", {
+      ...shared,
+      PORT: String(await freePort()),
+      ORDER_URL: order.url,
+    });
     deployment = { marketingUrl: marketing.url, orderUrl: order.url, databaseUrl: database.url };
   });
 
