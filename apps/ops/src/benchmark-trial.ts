@@ -1,0 +1,228 @@
+// `./hexa benchmark`: product-trial figures on this machine, each against a baseline measured in
+// the same run on the same PostgreSQL.
+//
+// 1. Baseline: raw single-row INSERT + COMMIT at CONCURRENCY connections.
+// 2. PlaceOrder through Connect JSON at the same concurrency: throughput, p50 and p99 latency, and
+//    the ratio to the baseline (target >= 0.5).
+// 3. Propagation: orders placed at RATE per second; the time from PlaceOrder's answer (the order and
+//    its OrderPlaced are committed) to the dashboard committing its view, observed through the
+//    dashboard's notification channel: p50 and p99 (target p99 <= 50 ms at 200 orders/s).
+//
+// It starts the all-in-one itself, with NATS (NATS_URL, default nats://127.0.0.1:4222) and a fresh
+// database on DATABASE_URL's server (default: an embedded PostgreSQL it starts). Bounded: a fixed
+// number of requests, all to 127.0.0.1.
+//
+//   ./hexa benchmark [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
+import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
+import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
+import { freePort, startApp } from "@hexa/testing";
+import pg from "pg";
+
+const { values: flags } = parseArgs({
+  options: {
+    orders: { type: "string", default: "3000" },
+    concurrency: { type: "string", default: "16" },
+    rate: { type: "string", default: "200" },
+    seconds: { type: "string", default: "10" },
+  },
+});
+const ORDERS = Number(flags.orders);
+const CONCURRENCY = Number(flags.concurrency);
+const RATE = Number(flags.rate);
+const SECONDS = Number(flags.seconds);
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+function log(text: string): void {
+  console.error(`[benchmark] ${text}`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function summary(latenciesMs: number[]): { p50: number; p99: number; max: number } {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
+}
+
+/** Runs `total` calls of `call(i)` with `concurrency` in flight; returns elapsed ms and each call's latency. */
+async function closedLoop(total: number, concurrency: number, call: (i: number) => Promise<unknown>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        const t0 = performance.now();
+        await call(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { elapsedMs: performance.now() - started, latencies };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+async function main(): Promise<void> {
+  // The database server: DATABASE_URL's, or an embedded one; a fresh database on it either way.
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
+    const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });
+    cleanups.push(async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    serverUrl = embedded.url;
+    log("PostgreSQL: embedded (DATABASE_URL not set)");
+  }
+  const database = `hexa_bench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${database}`);
+  cleanups.push(async () => {
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.end();
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+
+  log(`starting the all-in-one with NATS at ${NATS_URL}`);
+  const app = await startApp(
+    "all-in-one",
+    {
+      PORT: String(await freePort()),
+      DATABASE_URL: databaseUrl,
+      NATS_URL,
+      BUS_NAMESPACE: `bench${Date.now().toString(36)}`,
+      MAX_IN_FLIGHT: String(CONCURRENCY * 4),
+      LOG_LEVEL: "warn",
+    },
+    60_000,
+  );
+  cleanups.unshift(async () => {
+    await app.stop();
+  });
+  const transport = createConnectTransport({ baseUrl: app.url, httpVersion: "1.1", useBinaryFormat: false });
+  const orders = createClient(OrderService, transport);
+  const product = "bench-product";
+  await createClient(WarehouseService, transport).restock({ productId: product, quantity: 100_000 });
+  const { plan } = await createClient(MarketingService, transport).startTrialPlan({
+    productId: product,
+    name: "benchmark",
+    trialDays: 30,
+  });
+  const planId = plan?.planId ?? "";
+  const place = (i: number) =>
+    orders.placeOrder({ customerId: `c-${i % 500}`, planId, quantity: 1, address: "1 Bench Road" });
+  for (let tries = 0; ; tries++) {
+    try {
+      await place(-1);
+      break;
+    } catch (error) {
+      if (tries > 100) throw error;
+      await new Promise((resume) => setTimeout(resume, 100));
+    }
+  }
+
+  log(`warm-up: ${Math.min(500, ORDERS)} orders`);
+  await closedLoop(Math.min(500, ORDERS), CONCURRENCY, place);
+
+  log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY });
+  await pool.query(
+    "create table bench_baseline (id bigserial primary key, customer_id text, plan_id uuid, quantity int, address text, placed_at timestamptz)",
+  );
+  await closedLoop(200, CONCURRENCY, () =>
+    pool.query(
+      "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ('w', $1, 1, 'a', now())",
+      [planId],
+    ),
+  );
+  const baseline = await closedLoop(ORDERS, CONCURRENCY, (i) =>
+    pool.query(
+      "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ($1, $2, 1, '1 Bench Road', now())",
+      [`c-${i}`, planId],
+    ),
+  );
+  await pool.end();
+
+  log(`PlaceOrder: ${ORDERS} orders through Connect JSON at concurrency ${CONCURRENCY}`);
+  const placing = await closedLoop(ORDERS, CONCURRENCY, place);
+
+  log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
+  const listener = new pg.Client({ connectionString: databaseUrl });
+  await listener.connect();
+  const committedAt = new Map<string, number>();
+  const seenAt = new Map<string, number>();
+  listener.on("notification", (message) => {
+    const orderId = message.payload ?? "";
+    if (!seenAt.has(orderId)) seenAt.set(orderId, performance.now());
+  });
+  await listener.query("listen trial_dashboard_order");
+  const total = RATE * SECONDS;
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resume) => setTimeout(resume, wait));
+    inFlight.push(
+      place(i).then(({ order }) => {
+        committedAt.set(order?.orderId ?? "", performance.now());
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  const deadline = performance.now() + 15_000;
+  while ([...committedAt.keys()].some((id) => !seenAt.has(id)) && performance.now() < deadline) {
+    await new Promise((resume) => setTimeout(resume, 50));
+  }
+  await listener.end();
+  const achievedRate = total / ((performance.now() - start) / 1000);
+  const propagation = [...committedAt].flatMap(([id, at]) => {
+    const seen = seenAt.get(id);
+    // A notification can beat the client's receipt of the answer; that counts as 0 ms.
+    return seen === undefined ? [] : [Math.max(0, seen - at)];
+  });
+  const missing = committedAt.size - propagation.length;
+
+  const baselineRate = ORDERS / (baseline.elapsedMs / 1000);
+  const placeRate = ORDERS / (placing.elapsedMs / 1000);
+  const base = summary(baseline.latencies);
+  const placed = summary(placing.latencies);
+  const spread = summary(propagation);
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  console.log(
+    [
+      `product-trial benchmark (${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY})`,
+      "",
+      "| measure | throughput | p50 | p99 |",
+      "|---|---|---|---|",
+      `| baseline: single-row INSERT + COMMIT | ${baselineRate.toFixed(0)}/s | ${ms(base.p50)} | ${ms(base.p99)} |`,
+      `| PlaceOrder via Connect JSON | ${placeRate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
+      `| propagation, order commit -> dashboard (${achievedRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
+      "",
+      `PlaceOrder / baseline throughput: ${(placeRate / baselineRate).toFixed(2)}x (target >= 0.5x)`,
+      `propagation p99: ${ms(spread.p99)} (target <= 50 ms at 200 orders/s); max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
+    ].join("\n"),
+  );
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+  process.exitCode = 1;
+} finally {
+  for (const cleanup of cleanups) await cleanup().catch(() => {});
+}

@@ -1,0 +1,143 @@
+import {
+  type DeliveryStatus,
+  type PickupStatus,
+  Shipment,
+  type Shipment as ShipmentAggregate,
+  type ShipmentQuery,
+  type ShipmentState,
+  type Shipments,
+} from "@hexa/core/trial/delivery";
+import { defineEntity, type FilterQuery, type InferEntity, p } from "@mikro-orm/core";
+import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
+import { lockKey } from "../../postgres/locks.ts";
+import { appendToOutbox } from "../../postgres/outbox.ts";
+import { encodeDeliveryEvent } from "./events.ts";
+
+export const DELIVERY_STATUSES = [
+  "IN_PROGRESS",
+  "COMPLETED",
+  "CANCELLED",
+] as const satisfies DeliveryStatus[];
+export const PICKUP_STATUSES = ["NONE", "REQUESTED", "COMPLETED"] as const satisfies PickupStatus[];
+
+export const ShipmentRecord = defineEntity({
+  name: "ShipmentRecord",
+  tableName: "shipment",
+  properties: {
+    orderId: p.uuid().primary(),
+    customerId: p.string(),
+    productId: p.string(),
+    quantity: p.integer(),
+    address: p.string(),
+    deliveryStatus: p.enum(DELIVERY_STATUSES),
+    pickupStatus: p.enum(PICKUP_STATUSES),
+    recordedAt: p.datetime(),
+    deliveryStartedAt: p.datetime().nullable(),
+    deliveredAt: p.datetime().nullable(),
+    cancelledAt: p.datetime().nullable(),
+    pickupRequestedAt: p.datetime().nullable(),
+    pickedUpAt: p.datetime().nullable(),
+  },
+});
+
+const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
+
+export const deliveryMigrations: SchemaMigration[] = [
+  {
+    name: "0001_shipment",
+    sql: [
+      `create table shipment (
+        order_id uuid primary key,
+        customer_id text not null,
+        product_id text not null,
+        quantity integer not null check (quantity > 0),
+        address text not null,
+        delivery_status text not null check (delivery_status in (${quoted(DELIVERY_STATUSES)})),
+        pickup_status text not null check (pickup_status in (${quoted(PICKUP_STATUSES)})),
+        recorded_at timestamptz not null,
+        delivery_started_at timestamptz null,
+        delivered_at timestamptz null,
+        cancelled_at timestamptz null,
+        pickup_requested_at timestamptz null,
+        picked_up_at timestamptz null
+      )`,
+      "create index shipment_work_list on shipment (recorded_at, order_id)",
+      "create index shipment_by_delivery_status on shipment (delivery_status, recorded_at, order_id)",
+      "create index shipment_by_pickup_status on shipment (pickup_status, recorded_at, order_id)",
+    ],
+  },
+];
+
+type Row = InferEntity<typeof ShipmentRecord>;
+
+/**
+ * Shipments in delivery's schema. In a unit of work, `get` locks the order id until commit, even
+ * before a row exists: a reservation and a cancellation of one order racing each other take turns.
+ */
+export class ShipmentStore implements Shipments {
+  readonly #em: EntityManager;
+  readonly #db: ServiceDatabase;
+  readonly #lock: boolean;
+
+  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
+    this.#em = em;
+    this.#db = db;
+    this.#lock = options.lock;
+  }
+
+  async get(orderId: string): Promise<ShipmentAggregate | undefined> {
+    if (this.#lock) await lockKey(this.#em, "shipment", orderId);
+    const record = await this.#em.findOne(ShipmentRecord, { orderId });
+    return record ? Shipment.restore(toState(record)) : undefined;
+  }
+
+  async save(shipment: ShipmentAggregate): Promise<void> {
+    const state = shipment.state;
+    await this.#em.upsert(ShipmentRecord, {
+      ...state,
+      deliveryStartedAt: state.deliveryStartedAt ?? null,
+      deliveredAt: state.deliveredAt ?? null,
+      cancelledAt: state.cancelledAt ?? null,
+      pickupRequestedAt: state.pickupRequestedAt ?? null,
+      pickedUpAt: state.pickedUpAt ?? null,
+    });
+    await appendToOutbox(this.#em, this.#db, shipment.pullEvents().map(encodeDeliveryEvent));
+  }
+
+  /** Keyset paging on (recorded_at, order_id): stable while shipments are added. */
+  async list(query: ShipmentQuery): Promise<ShipmentState[]> {
+    const where: FilterQuery<Row>[] = [];
+    if (query.deliveryStatus) where.push({ deliveryStatus: query.deliveryStatus });
+    if (query.pickupStatus) where.push({ pickupStatus: query.pickupStatus });
+    if (query.after) {
+      const { recordedAt, orderId } = query.after;
+      where.push({
+        $or: [{ recordedAt: { $gt: recordedAt } }, { recordedAt, orderId: { $gt: orderId } }],
+      });
+    }
+    const records = await this.#em.find(
+      ShipmentRecord,
+      { $and: where },
+      { orderBy: { recordedAt: "asc", orderId: "asc" }, limit: query.limit },
+    );
+    return records.map(toState);
+  }
+}
+
+function toState(record: Row): ShipmentState {
+  return {
+    orderId: record.orderId,
+    customerId: record.customerId,
+    productId: record.productId,
+    quantity: record.quantity,
+    address: record.address,
+    deliveryStatus: record.deliveryStatus,
+    pickupStatus: record.pickupStatus,
+    recordedAt: record.recordedAt,
+    deliveryStartedAt: record.deliveryStartedAt ?? undefined,
+    deliveredAt: record.deliveredAt ?? undefined,
+    cancelledAt: record.cancelledAt ?? undefined,
+    pickupRequestedAt: record.pickupRequestedAt ?? undefined,
+    pickedUpAt: record.pickedUpAt ?? undefined,
+  };
+}

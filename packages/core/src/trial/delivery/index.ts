@@ -1,0 +1,4 @@
+export * from "./events.ts";
+export * from "./ports.ts";
+export * from "./shipment.ts";
+export * from "./use-cases.ts";
