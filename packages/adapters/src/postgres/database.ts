@@ -25,6 +25,8 @@ export interface ServiceDatabaseOptions {
 /** A service's store: its own schema, migrated at start, with a unit of work per command. */
 export interface ServiceDatabase {
   readonly schema: string;
+  /** The connection URL, for the few things MikroORM does not do (LISTEN). */
+  readonly url: string;
   /** Runs `work` in one transaction on a fresh entity manager: a unit of work. Commits when it returns. */
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /** A fresh entity manager for reads outside a transaction. */
@@ -78,6 +80,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   }
   return {
     schema: options.schema,
+    url: options.url,
     transaction: (work) => orm.em.fork().transactional(work),
     reader: () => orm.em.fork(),
     table: (name) => `"${options.schema}"."${name}"`,

@@ -1,0 +1,3 @@
+export * from "./order-status.ts";
+export * from "./ports.ts";
+export * from "./use-cases.ts";

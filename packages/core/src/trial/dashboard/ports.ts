@@ -1,0 +1,46 @@
+import type { OrderState, OrderStatus } from "./order-status.ts";
+
+/** Filters of a listing; an absent one does not filter. */
+export interface OrderStatusFilter {
+  readonly customerId?: string | undefined;
+  readonly planId?: string | undefined;
+  readonly state?: OrderState | undefined;
+}
+
+/** Where a listing stands: the sort key of the last view already shown (most recently updated first). */
+export interface OrderStatusPosition {
+  readonly updatedAt: Date;
+  readonly orderId: string;
+}
+
+/** The dashboard's read model: one view per order. */
+export interface OrderStatuses {
+  /** In a policy's unit of work, `get` holds the order id until commit, so updates of one order serialize. */
+  get(orderId: string): Promise<OrderStatus | undefined>;
+  /** Stores the view and lets watchers of the order, in every replica, know once it commits. */
+  save(status: OrderStatus): Promise<void>;
+  /** Views matching `filter`, most recently updated first (ties by order id, descending), after `after`. */
+  list(
+    filter: OrderStatusFilter,
+    page: { readonly limit: number; readonly after?: OrderStatusPosition | undefined },
+  ): Promise<OrderStatus[]>;
+}
+
+/** Tells a watcher that an order's view may have changed, wherever the change was made. */
+export interface OrderStatusChanges {
+  /**
+   * Starts listening for changes of one order. Resolves once listening: every change committed
+   * afterwards wakes the listener. Rejects with Unavailable when changes cannot be listened to.
+   */
+  listen(orderId: string, signal: AbortSignal): Promise<OrderChangeListener>;
+}
+
+export interface OrderChangeListener {
+  /**
+   * Resolves when the order may have changed since the previous call (several changes in between
+   * wake it once); rejects with the signal's reason once the signal aborts.
+   */
+  changed(): Promise<void>;
+  /** Stops listening. */
+  close(): void;
+}
