@@ -44,6 +44,8 @@ export interface JetStreamBusOptions {
   readonly ackWaitMs?: number;
   /** Messages one pull request of a subscription asks for (buffered ahead of its handler). Default 10. */
   readonly batchSize?: number;
+  /** Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 8. */
+  readonly concurrency?: number;
   /**
    * How long one pull request stays open when no message comes. `close()` waits for the open
    * requests of its subscriptions to end (see subscription.ts), so this bounds how long it takes
@@ -60,6 +62,7 @@ const defaults = {
   duplicateWindowMs: 120_000,
   ackWaitMs: 30_000,
   batchSize: 10,
+  concurrency: 8,
   pullExpiresMs: 2_000,
   maxAckPending: 1_000,
   requestTimeoutMs: 5_000,
@@ -127,6 +130,7 @@ export class JetStreamBus implements EventBus {
       duplicateWindowMs: options.duplicateWindowMs ?? defaults.duplicateWindowMs,
       ackWaitMs: options.ackWaitMs ?? defaults.ackWaitMs,
       batchSize: options.batchSize ?? defaults.batchSize,
+      concurrency: options.concurrency ?? defaults.concurrency,
       pullExpiresMs: Math.max(1_000, options.pullExpiresMs ?? defaults.pullExpiresMs),
       maxAckPending: options.maxAckPending ?? defaults.maxAckPending,
       requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
@@ -196,6 +200,7 @@ export class JetStreamBus implements EventBus {
         consumer,
         policy,
         batchSize: this.#settings.batchSize,
+        concurrency: this.#settings.concurrency,
         pullExpiresMs: this.#settings.pullExpiresMs,
         ackWaitMs: this.#settings.ackWaitMs,
         logger: this.#log,

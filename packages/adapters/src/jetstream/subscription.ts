@@ -38,6 +38,12 @@ export interface PullLoopSettings {
   readonly policy: DeliveryPolicy;
   /** Messages one pull request asks for (pulled ahead of the handler). */
   readonly batchSize: number;
+  /**
+   * Messages handled at once. Above 1, events of one subscription may finish out of order; the
+   * project's handlers lock what they change and tolerate any order. Concurrent transactions also
+   * share Postgres's commit flushes, which is where a consumer's time goes.
+   */
+  readonly concurrency: number;
   /** How long one pull request stays open; also the longest `stop()` waits while idle. */
   readonly pullExpiresMs: number;
   /** The consumer's ack wait; a running handler reports progress well within it. */
@@ -87,8 +93,8 @@ export class PullSubscription implements Subscription {
   readonly #log: Logger;
   #stopping = false;
   #wake: () => void = () => {};
-  /** The handling of the message in hand (resolved when there is none). */
-  #inHand: Promise<void> = Promise.resolve();
+  /** The handling of the messages in hand. */
+  readonly #inHand = new Set<Promise<void>>();
   readonly #finished: Promise<void>;
   readonly #onStopped: () => void;
 
@@ -109,7 +115,7 @@ export class PullSubscription implements Subscription {
       this.#stopping = true;
       this.#wake();
     }
-    await this.#inHand;
+    await Promise.all(this.#inHand);
   }
 
   /** Resolves once the loop has ended and no pull request of it is open any more. */
@@ -166,14 +172,18 @@ export class PullSubscription implements Subscription {
       }
       // Leaving the loop would abandon the open pull request (see above): an unexpected error is
       // logged and the message is redelivered after the ack wait.
-      this.#inHand = this.#process(message).catch((error: unknown) => {
-        this.#log.error(
-          { err: error, streamSequence: message.info.streamSequence },
-          "could not process a message",
-        );
-      });
-      await this.#inHand;
+      const handling: Promise<void> = this.#process(message)
+        .catch((error: unknown) => {
+          this.#log.error(
+            { err: error, streamSequence: message.info.streamSequence },
+            "could not process a message",
+          );
+        })
+        .finally(() => this.#inHand.delete(handling));
+      this.#inHand.add(handling);
+      if (this.#inHand.size >= this.#settings.concurrency) await Promise.race(this.#inHand);
     }
+    await Promise.all(this.#inHand);
   }
 
   async #recreate(): Promise<void> {

@@ -1,6 +1,6 @@
+import { describeWithNats } from "@hexa/testing";
 import { headers } from "@nats-io/transport-node";
 import { afterAll, expect, it } from "vitest";
-import { describeWithNats } from "@hexa/testing";
 import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
 import { runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";

@@ -1,5 +1,5 @@
-import { afterAll, expect, it } from "vitest";
 import { describeWithNats } from "@hexa/testing";
+import { afterAll, expect, it } from "vitest";
 import type { EventEnvelope } from "../../src/messaging/bus.ts";
 import { streamOf, subjectOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
+import { natsUrl, uniqueNamespace } from "@hexa/testing";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
-import { natsUrl, uniqueNamespace } from "@hexa/testing";
 import { connectJetStreamBus, type JetStreamBus, type JetStreamBusOptions } from "../../src/jetstream/bus.ts";
 import type { Consumer, EventEnvelope } from "../../src/messaging/bus.ts";
 

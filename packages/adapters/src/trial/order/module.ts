@@ -7,6 +7,7 @@ import {
   getOrder,
   type OrderPorts,
   type OrderState,
+  type PlaceOrder,
   placeOrder,
   requestDueReturns,
   requestReturn,
@@ -49,9 +50,11 @@ export const orderModule: ServiceModule = {
   routes(router, runtime) {
     const command = <T>(work: (ports: OrderPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));
+    const placing = (request: PlaceOrder) =>
+      runtime.unitOfWork((em) => placeOrder(ports(runtime, em, true, "share"), request));
     const reply = async (state: Promise<OrderState>) => ({ order: toProto(await state) });
     router.service(OrderService, {
-      placeOrder: (request) => reply(command((p) => placeOrder(p, request))),
+      placeOrder: (request) => reply(placing(request)),
       cancelOrder: (request) => reply(command((p) => cancelOrder(p, request))),
       requestReturn: (request) => reply(command((p) => requestReturn(p, request))),
       cancelOrdersForPlan: (request) => command((p) => cancelOrdersForPlan(p, request)),
@@ -103,10 +106,19 @@ export const orderModule: ServiceModule = {
   ],
 };
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): OrderPorts {
+/**
+ * Ports on `em`. In a unit of work rows are locked; placing an order takes its plan FOR SHARE, so
+ * orders of one plan are placed in parallel, while everything that changes a plan takes it FOR UPDATE.
+ */
+function ports(
+  runtime: ServiceRuntime,
+  em: EntityManager,
+  lock: boolean,
+  planLock: "share" | "update" = "update",
+): OrderPorts {
   return {
     orders: new OrderStore(em, runtime.db, { lock }),
-    offeredPlans: new OfferedPlanStore(em, { lock }),
+    offeredPlans: new OfferedPlanStore(em, { lock: lock && planLock }),
     clock: runtime.clock,
     ids: runtime.ids,
   };

@@ -207,19 +207,28 @@ function restore(
   });
 }
 
-/** Order's replica of offered plans. In a unit of work, `get` locks the plan id, even before a row exists. */
+/**
+ * Order's replica of offered plans. How `get` locks, inside a unit of work:
+ * - "share": the plan row FOR SHARE, so orders of one plan are placed in parallel while a plan's
+ *   end (which takes the row FOR UPDATE) waits for them, and they for it;
+ * - "update": the plan id (even before a row exists, for events that race) and the row FOR UPDATE;
+ * - false: no lock (reads).
+ */
+const PLAN_LOCKS = { share: LockMode.PESSIMISTIC_READ, update: LockMode.PESSIMISTIC_WRITE } as const;
+
 export class OfferedPlanStore implements OfferedPlans {
   readonly #em: EntityManager;
-  readonly #lock: boolean;
+  readonly #lock: "share" | "update" | false;
 
-  constructor(em: EntityManager, options: { lock: boolean }) {
+  constructor(em: EntityManager, options: { lock: "share" | "update" | false }) {
     this.#em = em;
     this.#lock = options.lock;
   }
 
   async get(planId: string): Promise<OfferedPlan | undefined> {
-    if (this.#lock) await lockKey(this.#em, "offered_plan", planId);
-    return (await this.#em.findOne(OfferedPlanRecord, { planId })) ?? undefined;
+    if (this.#lock === "update") await lockKey(this.#em, "offered_plan", planId);
+    const options = this.#lock ? { lockMode: PLAN_LOCKS[this.#lock] } : {};
+    return (await this.#em.findOne(OfferedPlanRecord, { planId }, options)) ?? undefined;
   }
 
   async save(plan: OfferedPlan): Promise<void> {
