@@ -65,3 +65,4 @@ export async function query<Row = Record<string, unknown>>(
     await client.end();
   }
 }
+export { envelope, type ModulesInProcess, type ModulesInProcessOptions, startModules } from "./services.ts";
