@@ -1,0 +1,5 @@
+export * from "./events.ts";
+export * from "./inventory-replicas.ts";
+export * from "./person-vaccination.ts";
+export * from "./ports.ts";
+export * from "./use-cases.ts";
