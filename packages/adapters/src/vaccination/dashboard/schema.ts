@@ -1,0 +1,91 @@
+import { COUNTED_STATUSES, RESERVATION_STATUSES } from "@hexa/core/vaccination/dashboard";
+import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
+
+/** The dashboard's own Postgres schema; no other service reads or writes it. */
+export const SCHEMA = "vaccination_dashboard";
+
+/** A table of the dashboard's schema, qualified and quoted for raw SQL. */
+export function table(name: string): string {
+  return `"${SCHEMA}"."${name}"`;
+}
+
+/** Runs one statement in the entity manager's transaction (`?` placeholders; an array expands to a list). */
+export async function rows<Row>(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[] = [],
+): Promise<Row[]> {
+  return (await em.execute(sql, [...params])) as Row[];
+}
+
+const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
+
+/**
+ * One table per status query, plus the directory of names they share:
+ *
+ * - `counter`: vaccination counts, key-value shaped (see counters.ts);
+ * - `hospital_tally`: available, given and discarded doses per hospital (hospital rates);
+ * - `reservation`: the latest state of each reservation (a person's reservations);
+ * - `daily_reservation`: reservations per hospital, day and status (daily reservations);
+ * - `hospital_stock`: the newest stock per hospital and vaccine (hospital stock);
+ * - `hospital`, `vaccine`: names, and each hospital's daily capacity.
+ *
+ * Counts are never negative (CHECK): a count going below zero would be a bug in a projection,
+ * and the transaction fails rather than store it.
+ */
+export const dashboardMigrations: SchemaMigration[] = [
+  {
+    name: "0001_read_models",
+    sql: [
+      `create table hospital (
+        hospital_id uuid primary key,
+        name varchar(200) not null,
+        daily_capacity integer not null check (daily_capacity >= 0)
+      )`,
+      `create table vaccine (
+        vaccine_id uuid primary key,
+        name varchar(200) not null
+      )`,
+      `create table counter (
+        key text collate "C" primary key,
+        value bigint not null check (value >= 0)
+      )`,
+      `create table hospital_tally (
+        hospital_id uuid primary key,
+        available_doses bigint not null check (available_doses >= 0),
+        vaccinations bigint not null check (vaccinations >= 0),
+        discarded_doses bigint not null check (discarded_doses >= 0)
+      )`,
+      `create table reservation (
+        reservation_id uuid primary key,
+        person_id varchar(64) not null,
+        hospital_id uuid not null,
+        vaccine_id uuid not null,
+        day date null,
+        status text not null check (status in (${quoted(RESERVATION_STATUSES)})),
+        updated_at timestamptz not null,
+        event_id uuid not null
+      )`,
+      "create index reservation_by_person on reservation (person_id, updated_at desc, reservation_id desc)",
+      `create table daily_reservation (
+        hospital_id uuid not null,
+        day date not null,
+        ${COUNTED_STATUSES.map((status) => `${status.toLowerCase()} integer not null check (${status.toLowerCase()} >= 0)`).join(",\n        ")},
+        primary key (hospital_id, day)
+      )`,
+      `create table hospital_stock (
+        hospital_id uuid not null,
+        vaccine_id uuid not null,
+        available integer not null,
+        given integer not null,
+        discarded integer not null,
+        remaining integer not null,
+        booked integer not null,
+        bookable integer not null,
+        changed_at timestamptz not null,
+        event_id uuid not null,
+        primary key (hospital_id, vaccine_id)
+      )`,
+    ],
+  },
+];

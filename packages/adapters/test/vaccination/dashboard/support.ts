@@ -1,0 +1,272 @@
+/**
+ * The vaccination dashboard's module on a fresh database with the embedded bus, called through
+ * Connect JSON. The events inventory, reservation and vaccination publish are encoded as their
+ * publishers encode them and fed into the bus, so they take the real consumer path: the bus, the
+ * inbox and the policy.
+ */
+import { randomUUID } from "node:crypto";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Client, ConnectError } from "@connectrpc/connect";
+import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
+import {
+  AvailableDosesRegisteredSchema,
+  DosesDiscardedSchema,
+  HospitalRegisteredSchema,
+  StockChangedSchema,
+  VaccineRegisteredSchema,
+} from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import {
+  ReservationCancelledSchema,
+  ReservationConfirmedSchema,
+  ReservationRegisteredSchema,
+  ReservationRejectedSchema,
+  ReservationVaccinatedSchema,
+  WaitlistJoinedSchema,
+} from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import {
+  CancellationReason,
+  type ReservationSchema,
+  ReservationStatus,
+} from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
+import { pino } from "pino";
+import { createInProcessBus } from "../../../src/inprocess/bus.ts";
+import type { EventEnvelope } from "../../../src/messaging/bus.ts";
+import { encodeEvent } from "../../../src/messaging/encoding.ts";
+import { openServiceDatabase, type ServiceDatabase } from "../../../src/postgres/database.ts";
+import { type RunningServices, startServices } from "../../../src/runtime/start.ts";
+import { vaccinationDashboardModule } from "../../../src/vaccination/dashboard/module.ts";
+
+const logger = pino({ level: "silent" });
+
+/** The dashboard's tables, and the inbox: what a refused call or event must leave untouched. */
+export const TABLES = [
+  "hospital",
+  "vaccine",
+  "counter",
+  "hospital_tally",
+  "reservation",
+  "daily_reservation",
+  "hospital_stock",
+  "inbox",
+] as const;
+
+export interface Dashboard {
+  readonly databaseUrl: string;
+  readonly client: Client<typeof VaccinationDashboardService>;
+  /** Publishes into the bus; resolves once the consumer of the event's type has handled it. */
+  publish(event: EventEnvelope): Promise<void>;
+  /** Publishes one after the other, as the events would arrive. */
+  feed(...events: EventEnvelope[]): Promise<void>;
+  /** Events the consumers gave up on, with their consumer. */
+  deadLetters(): Promise<Array<{ consumer: string; eventId: string }>>;
+  /** Rows per table (see TABLES). */
+  rowCounts(): Promise<Record<(typeof TABLES)[number], number>>;
+  stop(): Promise<void>;
+}
+
+/** Starts the module on 127.0.0.1, port 0. A failing event is retried once, quickly, then dead-lettered. */
+export async function startDashboard(): Promise<Dashboard> {
+  const database: TestDatabase = await createTestDatabase();
+  let busStore: ServiceDatabase | undefined;
+  let services: RunningServices | undefined;
+  try {
+    busStore = await openServiceDatabase({
+      url: database.url,
+      schema: "hexa_bus",
+      entities: [],
+      migrations: [],
+      logger,
+    });
+    const bus = await createInProcessBus({ sql: busStore.execute, logger });
+    services = await startServices({
+      modules: [vaccinationDashboardModule],
+      databaseUrl: database.url,
+      bus,
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
+    });
+    const running = services;
+    const store = busStore;
+    return {
+      databaseUrl: database.url,
+      client: connectJsonClient(VaccinationDashboardService, running.url),
+      publish: (event) => bus.publish(event),
+      feed: async (...events) => {
+        for (const event of events) await bus.publish(event);
+      },
+      deadLetters: async () =>
+        (await bus.deadLetters.list()).map((letter) => ({
+          consumer: letter.consumer,
+          eventId: letter.event.id,
+        })),
+      rowCounts: async () => {
+        const [row] = await query<Record<(typeof TABLES)[number], number>>(
+          database.url,
+          `select ${TABLES.map((name) => `(select count(*)::int from vaccination_dashboard.${name}) as ${name}`).join(", ")}`,
+        );
+        if (!row) throw new Error("no row counts");
+        return row;
+      },
+      stop: async () => {
+        await running.stop(1_000);
+        await store.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await services?.stop(1_000);
+    await busStore?.close();
+    await database.drop();
+    throw error;
+  }
+}
+
+/** The caller's error from a call expected to be refused. */
+export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
+  const outcome = await call.then(
+    () => undefined,
+    (caught: unknown) => ConnectError.from(caught),
+  );
+  if (!outcome) throw new Error("the call was accepted");
+  return outcome;
+}
+
+export const START = new Date("2026-06-01T09:00:00.000Z");
+
+/** The time `n` minutes after START. */
+export function minute(n: number): Date {
+  return new Date(START.getTime() + n * 60_000);
+}
+
+function envelope<Desc extends DescMessage>(
+  schema: Desc,
+  aggregateId: string,
+  at: Date,
+  init: MessageInitShape<Desc>,
+): EventEnvelope {
+  return encodeEvent({ id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: at }, schema, init);
+}
+
+/** Inventory's events, as inventory publishes them. */
+export const inventory = {
+  hospitalRegistered: (hospitalId: string, name: string, dailyCapacity: number, at = START) =>
+    envelope(HospitalRegisteredSchema, hospitalId, at, {
+      hospitalId,
+      name,
+      dailyCapacity,
+      registeredAt: timestampFromDate(at),
+    }),
+  vaccineRegistered: (vaccineId: string, name: string, at = START) =>
+    envelope(VaccineRegisteredSchema, vaccineId, at, {
+      vaccineId,
+      name,
+      dosesRequired: 2,
+      registeredAt: timestampFromDate(at),
+    }),
+  availableDosesRegistered: (hospitalId: string, vaccineId: string, doses: number, at = START) =>
+    envelope(AvailableDosesRegisteredSchema, hospitalId, at, {
+      supplyId: randomUUID(),
+      hospitalId,
+      vaccineId,
+      doses,
+      registeredAt: timestampFromDate(at),
+    }),
+  dosesDiscarded: (hospitalId: string, vaccineId: string, doses: number, at = START) =>
+    envelope(DosesDiscardedSchema, hospitalId, at, {
+      hospitalId,
+      vaccineId,
+      doses,
+      reason: "expired",
+      discardedAt: timestampFromDate(at),
+    }),
+  stockChanged: (
+    hospitalId: string,
+    vaccineId: string,
+    counts: { available: number; given: number; discarded: number; booked: number },
+    at: Date,
+  ) => {
+    const remaining = counts.available - counts.given - counts.discarded;
+    return envelope(StockChangedSchema, hospitalId, at, {
+      hospitalId,
+      vaccineId,
+      suppliedVials: 10,
+      ...counts,
+      remaining,
+      bookable: remaining - counts.booked,
+      changedAt: timestampFromDate(at),
+    });
+  },
+};
+
+/** Vaccination's event for one dose given. */
+export function vaccinationRecorded(
+  dose: { personId: string; hospitalId: string; vaccineId: string; completed: boolean },
+  at = START,
+): EventEnvelope {
+  return envelope(VaccinationRecordedSchema, dose.personId, at, {
+    record: {
+      recordId: randomUUID(),
+      personId: dose.personId,
+      hospitalId: dose.hospitalId,
+      vaccineId: dose.vaccineId,
+      doseNumber: dose.completed ? 2 : 1,
+      dosesRequired: 2,
+      status: dose.completed ? VaccinationStatus.COMPLETED : VaccinationStatus.IN_PROGRESS,
+      vaccinatedAt: timestampFromDate(at),
+    },
+  });
+}
+
+const RESERVATION_EVENT = {
+  [ReservationStatus.WAITLISTED]: WaitlistJoinedSchema,
+  [ReservationStatus.REGISTERED]: ReservationRegisteredSchema,
+  [ReservationStatus.CONFIRMED]: ReservationConfirmedSchema,
+  [ReservationStatus.REJECTED]: ReservationRejectedSchema,
+  [ReservationStatus.CANCELLED]: ReservationCancelledSchema,
+  [ReservationStatus.VACCINATED]: ReservationVaccinatedSchema,
+} as const;
+
+type Published = Exclude<ReservationStatus, ReservationStatus.UNSPECIFIED>;
+
+/** The events of one reservation, as reservation publishes them: each carries the whole reservation. */
+export function reservationOf(reservation: {
+  reservationId?: string;
+  personId: string;
+  hospitalId: string;
+  vaccineId: string;
+  /** Empty for a waitlist entry. */
+  date: string;
+}) {
+  const reservationId = reservation.reservationId ?? randomUUID();
+  const event = (
+    status: Published,
+    at: Date,
+    extra: Partial<MessageInitShape<typeof ReservationSchema>> = {},
+  ): EventEnvelope =>
+    envelope(RESERVATION_EVENT[status] as DescMessage, reservationId, at, {
+      reservation: {
+        ...reservation,
+        reservationId,
+        status,
+        createdAt: timestampFromDate(START),
+        updatedAt: timestampFromDate(at),
+        ...extra,
+      },
+    } as MessageInitShape<DescMessage>);
+  return {
+    reservationId,
+    waitlisted: (at = START) => event(ReservationStatus.WAITLISTED, at, { date: "" }),
+    registered: (at = START) => event(ReservationStatus.REGISTERED, at),
+    confirmed: (at = minute(1)) => event(ReservationStatus.CONFIRMED, at),
+    rejected: (at = minute(1)) => event(ReservationStatus.REJECTED, at, { note: "no doctor that day" }),
+    cancelled: (at = minute(2), cancellationReason = CancellationReason.PERSON) =>
+      event(ReservationStatus.CANCELLED, at, { cancellationReason }),
+    vaccinated: (at = minute(3)) => event(ReservationStatus.VACCINATED, at),
+  };
+}
