@@ -1,0 +1,61 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { BookableCause as Cause, InventoryEvent } from "@hexa/core/vaccination/inventory";
+import {
+  AvailableDosesRegisteredSchema,
+  BookableCause,
+  BookableDosesAvailableSchema,
+  DosesDiscardedSchema,
+  HospitalRegisteredSchema,
+  StockChangedSchema,
+  VaccineRegisteredSchema,
+  VaccineSuppliedSchema,
+} from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import type { EventEnvelope } from "../../messaging/bus.ts";
+import { encodeEvent } from "../../messaging/encoding.ts";
+
+const CAUSE: Record<Cause, BookableCause> = {
+  NEW_DOSES: BookableCause.NEW_DOSES,
+  PERSON_CANCELLED: BookableCause.PERSON_CANCELLED,
+};
+
+/** The wire form of inventory's events: protobuf JSON of the messages in vaccination/inventory/v1/events.proto. */
+export function encodeInventoryEvent(event: InventoryEvent): EventEnvelope {
+  switch (event.type) {
+    case "vaccination.inventory.v1.HospitalRegistered":
+      return encodeEvent(event, HospitalRegisteredSchema, {
+        ...event.data,
+        registeredAt: timestampFromDate(event.data.registeredAt),
+      });
+    case "vaccination.inventory.v1.VaccineRegistered":
+      return encodeEvent(event, VaccineRegisteredSchema, {
+        ...event.data,
+        registeredAt: timestampFromDate(event.data.registeredAt),
+      });
+    case "vaccination.inventory.v1.VaccineSupplied":
+      return encodeEvent(event, VaccineSuppliedSchema, {
+        ...event.data,
+        suppliedAt: timestampFromDate(event.data.suppliedAt),
+      });
+    case "vaccination.inventory.v1.AvailableDosesRegistered":
+      return encodeEvent(event, AvailableDosesRegisteredSchema, {
+        ...event.data,
+        registeredAt: timestampFromDate(event.data.registeredAt),
+      });
+    case "vaccination.inventory.v1.DosesDiscarded":
+      return encodeEvent(event, DosesDiscardedSchema, {
+        ...event.data,
+        discardedAt: timestampFromDate(event.data.discardedAt),
+      });
+    case "vaccination.inventory.v1.BookableDosesAvailable":
+      return encodeEvent(event, BookableDosesAvailableSchema, {
+        ...event.data,
+        cause: CAUSE[event.data.cause],
+        at: timestampFromDate(event.data.at),
+      });
+    case "vaccination.inventory.v1.StockChanged":
+      return encodeEvent(event, StockChangedSchema, {
+        ...event.data,
+        changedAt: timestampFromDate(event.data.changedAt),
+      });
+  }
+}

@@ -1,0 +1,215 @@
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { isUuid } from "@hexa/core/shared";
+import {
+  type BookingOutcome,
+  type CancellationReason,
+  discardDoses,
+  getHospital,
+  getHospitalStock,
+  getVaccine,
+  type HospitalState,
+  type InventoryPorts,
+  listHospitals,
+  listVaccines,
+  type ReleasedReservation,
+  registerAvailableDoses,
+  registerHospital,
+  registerVaccine,
+  type StockState,
+  type SupplyState,
+  supplyVaccine,
+  takeBookingSlot,
+  type VaccineState,
+  whenBookingAbandoned,
+  whenReservationCancelled,
+  whenReservationRejected,
+  whenVaccinationRecorded,
+} from "@hexa/core/vaccination/inventory";
+import {
+  type HospitalSchema,
+  InventoryService,
+  type SupplySchema,
+  TakeBookingSlotResponse_Outcome,
+  type VaccineSchema,
+  type VaccineStockSchema,
+} from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import {
+  BookingAbandonedSchema,
+  ReservationCancelledSchema,
+  ReservationRejectedSchema,
+} from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import {
+  CancellationReason as Reason,
+  type Reservation,
+} from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { nextPageToken, readPage } from "../../paging.ts";
+import type { EntityManager } from "../../postgres/database.ts";
+import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import {
+  BookingRecord,
+  BookingStore,
+  DateCapacityRecord,
+  DateCapacityStore,
+  HospitalRecord,
+  HospitalStore,
+  inventoryMigrations,
+  StockRecord,
+  StockStore,
+  SupplyRecord,
+  SupplyStore,
+  VaccineRecord,
+  VaccineStore,
+} from "./store.ts";
+
+/**
+ * Inventory (vaccine management): hospitals, vaccines, supplies, each hospital's stock of each
+ * vaccine, and the bookable capacity: reservation's synchronous TakeBookingSlot takes a dose and a
+ * date slot; reservation's and vaccination's events give them back or use them.
+ */
+export const inventoryModule: ServiceModule = {
+  name: "inventory",
+  schema: "vaccination_inventory",
+  entities: [HospitalRecord, VaccineRecord, SupplyRecord, StockRecord, DateCapacityRecord, BookingRecord],
+  migrations: inventoryMigrations,
+  routes(router, runtime) {
+    const command = <T>(work: (ports: InventoryPorts) => Promise<T>) =>
+      runtime.unitOfWork((em) => work(ports(runtime, em, true)));
+    const reader = () => ports(runtime, runtime.db.reader(), false);
+    router.service(InventoryService, {
+      registerHospital: async (request) => ({
+        hospital: hospitalToProto(await command((p) => registerHospital(p, request))),
+      }),
+      registerVaccine: async (request) => ({
+        vaccine: vaccineToProto(await command((p) => registerVaccine(p, request))),
+      }),
+      supplyVaccine: async (request) => ({
+        supply: supplyToProto(await command((p) => supplyVaccine(p, request))),
+      }),
+      registerAvailableDoses: async (request) => {
+        const { supply, stock } = await command((p) => registerAvailableDoses(p, request));
+        return { supply: supplyToProto(supply), stock: stockToProto(stock) };
+      },
+      discardDoses: async (request) => ({
+        stock: stockToProto(await command((p) => discardDoses(p, request))),
+      }),
+      takeBookingSlot: async (request) => {
+        const answer = await command((p) => takeBookingSlot(p, request));
+        return {
+          outcome: OUTCOME[answer.outcome],
+          bookable: answer.bookable,
+          dateSlotsLeft: answer.dateSlotsLeft,
+        };
+      },
+      getHospital: async (request) => ({ hospital: hospitalToProto(await getHospital(reader(), request)) }),
+      listHospitals: async (request) => {
+        const page = readPage(request, isUuidCursor);
+        const hospitals = await listHospitals(reader(), page);
+        return {
+          hospitals: hospitals.map(hospitalToProto),
+          nextPageToken: nextPageToken(hospitals, page.limit, (hospital) => hospital.hospitalId),
+        };
+      },
+      getVaccine: async (request) => ({ vaccine: vaccineToProto(await getVaccine(reader(), request)) }),
+      listVaccines: async (request) => {
+        const page = readPage(request, isUuidCursor);
+        const vaccines = await listVaccines(reader(), page);
+        return {
+          vaccines: vaccines.map(vaccineToProto),
+          nextPageToken: nextPageToken(vaccines, page.limit, (vaccine) => vaccine.vaccineId),
+        };
+      },
+      getHospitalStock: async (request) => ({
+        stocks: (await getHospitalStock(reader(), request)).map(stockToProto),
+      }),
+    });
+  },
+  policies: (runtime) => {
+    const on = <Desc extends DescMessage>(
+      name: string,
+      schema: Desc,
+      handle: (ports: InventoryPorts, event: MessageShape<Desc>) => Promise<unknown>,
+    ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
+    return [
+      on("reservation-cancelled", ReservationCancelledSchema, (p, event) => {
+        const reservation = released(event.reservation);
+        const reason = CANCELLATION_REASON[event.reservation?.cancellationReason ?? Reason.UNSPECIFIED];
+        return whenReservationCancelled(p, { ...reservation, reason });
+      }),
+      on("reservation-rejected", ReservationRejectedSchema, (p, event) =>
+        whenReservationRejected(p, released(event.reservation)),
+      ),
+      on("booking-abandoned", BookingAbandonedSchema, (p, event) => whenBookingAbandoned(p, event)),
+      on("vaccination-recorded", VaccinationRecordedSchema, (p, event) => {
+        if (!event.record) throw new Error("VaccinationRecorded carries no record");
+        return whenVaccinationRecorded(p, event.record);
+      }),
+    ];
+  },
+};
+
+function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): InventoryPorts {
+  return {
+    hospitals: new HospitalStore(em, runtime.db),
+    vaccines: new VaccineStore(em, runtime.db, { lock }),
+    supplies: new SupplyStore(em, runtime.db, { lock }),
+    stocks: new StockStore(em, runtime.db, { lock }),
+    capacities: new DateCapacityStore(em, { lock }),
+    bookings: new BookingStore(em, { lock }),
+    clock: runtime.clock,
+    ids: runtime.ids,
+  };
+}
+
+/** What a reservation event tells inventory about the reservation (it carries the whole reservation). */
+function released(reservation: Reservation | undefined): ReleasedReservation {
+  if (!reservation) throw new Error("the reservation event carries no reservation");
+  const { reservationId, hospitalId, vaccineId, date } = reservation;
+  return { reservationId, hospitalId, vaccineId, date };
+}
+
+const CANCELLATION_REASON: Record<Reason, CancellationReason | undefined> = {
+  [Reason.UNSPECIFIED]: undefined,
+  [Reason.PERSON]: "PERSON",
+  [Reason.MANAGER]: "MANAGER",
+  [Reason.DISCARD]: "DISCARD",
+  [Reason.BOOKED]: "BOOKED",
+};
+
+const OUTCOME: Record<BookingOutcome, TakeBookingSlotResponse_Outcome> = {
+  BOOKED: TakeBookingSlotResponse_Outcome.BOOKED,
+  NO_DOSES: TakeBookingSlotResponse_Outcome.NO_DOSES,
+  DATE_FULL: TakeBookingSlotResponse_Outcome.DATE_FULL,
+};
+
+/** A page token of ListHospitals and ListVaccines holds the last id of the previous page. */
+function isUuidCursor(value: unknown): value is string {
+  return typeof value === "string" && isUuid(value);
+}
+
+function hospitalToProto(hospital: HospitalState): MessageInitShape<typeof HospitalSchema> {
+  return { ...hospital, registeredAt: timestampFromDate(hospital.registeredAt) };
+}
+
+function vaccineToProto(vaccine: VaccineState): MessageInitShape<typeof VaccineSchema> {
+  return { ...vaccine, registeredAt: timestampFromDate(vaccine.registeredAt) };
+}
+
+function supplyToProto(supply: SupplyState): MessageInitShape<typeof SupplySchema> {
+  const { supplyId, hospitalId, vaccineId, vials, availableDoses, suppliedAt } = supply;
+  return {
+    supplyId,
+    hospitalId,
+    vaccineId,
+    vials,
+    availableDoses,
+    suppliedAt: timestampFromDate(suppliedAt),
+  };
+}
+
+function stockToProto(stock: StockState): MessageInitShape<typeof VaccineStockSchema> {
+  const { hospitalId, vaccineId, suppliedVials, available, given, discarded, remaining, booked, bookable } =
+    stock;
+  return { hospitalId, vaccineId, suppliedVials, available, given, discarded, remaining, booked, bookable };
+}

@@ -1,0 +1,245 @@
+/**
+ * Inventory's module started in this process on a fresh database, with the embedded bus, as the
+ * all-in-one runs it. Tests call it through Connect JSON and feed it the events reservation and
+ * vaccination publish through the bus: the real consumer path (inbox, then policy).
+ */
+import { randomUUID } from "node:crypto";
+import {
+  type DescMessage,
+  fromJsonString,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Client } from "@connectrpc/connect";
+import { createInProcessBus, type InProcessBus } from "@hexa/adapters/inprocess/bus";
+import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
+import { encodeEvent } from "@hexa/adapters/messaging/encoding";
+import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
+import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
+import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
+import { FixedClock } from "@hexa/core/shared";
+import {
+  AvailableDosesRegisteredSchema,
+  BookableDosesAvailableSchema,
+  DosesDiscardedSchema,
+  HospitalRegisteredSchema,
+  StockChangedSchema,
+  VaccineRegisteredSchema,
+  VaccineSuppliedSchema,
+} from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import {
+  BookingAbandonedSchema,
+  ReservationCancelledSchema,
+  ReservationRejectedSchema,
+} from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
+import { pino } from "pino";
+
+/** The services' clock stands at 09:00 UTC on this day: the first bookable date. */
+export const TODAY = "2031-05-10";
+export const TOMORROW = "2031-05-11";
+
+export interface Inventory {
+  readonly databaseUrl: string;
+  readonly bus: InProcessBus;
+  readonly client: Client<typeof InventoryService>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the module on 127.0.0.1, port 0. One delivery attempt: a handler that fails is
+ * dead-lettered at once, so a test sees every failure.
+ */
+export async function startInventory(): Promise<Inventory> {
+  const logger = pino({ level: "silent" });
+  const database: TestDatabase = await createTestDatabase();
+  let busStore: ServiceDatabase | undefined;
+  let services: RunningServices | undefined;
+  try {
+    busStore = await openServiceDatabase({
+      url: database.url,
+      schema: "hexa_bus",
+      entities: [],
+      migrations: [],
+      logger,
+    });
+    const bus = await createInProcessBus({ sql: busStore.execute, logger });
+    services = await startServices({
+      modules: [inventoryModule],
+      databaseUrl: database.url,
+      bus,
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      clock: new FixedClock(new Date(`${TODAY}T09:00:00.000Z`)),
+      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
+      outboxIdleMs: 20,
+    });
+    const running = services;
+    const store = busStore;
+    return {
+      databaseUrl: database.url,
+      bus,
+      client: connectJsonClient(InventoryService, running.url),
+      stop: async () => {
+        await running.stop(1_000);
+        await store.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await services?.stop(0);
+    await busStore?.close();
+    await database.drop();
+    throw error;
+  }
+}
+
+/** An event as its publisher's outbox relay would put it on the bus. */
+export function envelope<Desc extends DescMessage>(
+  schema: Desc,
+  aggregateId: string,
+  init: MessageInitShape<Desc>,
+): EventEnvelope {
+  return encodeEvent(
+    { id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: new Date() },
+    schema,
+    init,
+  );
+}
+
+/** A reservation as reservation's events carry it. */
+export interface BookedReservation {
+  readonly reservationId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  /** "YYYY-MM-DD"; empty for a waitlist entry. */
+  readonly date: string;
+}
+
+function reservationMessage(reservation: BookedReservation, status: ReservationStatus) {
+  return {
+    ...reservation,
+    personId: "person-7",
+    status,
+    createdAt: timestampFromDate(new Date()),
+    updatedAt: timestampFromDate(new Date()),
+  };
+}
+
+export function reservationCancelled(
+  reservation: BookedReservation,
+  reason: CancellationReason,
+): EventEnvelope {
+  return envelope(ReservationCancelledSchema, reservation.reservationId, {
+    reservation: {
+      ...reservationMessage(reservation, ReservationStatus.CANCELLED),
+      cancellationReason: reason,
+    },
+  });
+}
+
+export function reservationRejected(reservation: BookedReservation): EventEnvelope {
+  return envelope(ReservationRejectedSchema, reservation.reservationId, {
+    reservation: { ...reservationMessage(reservation, ReservationStatus.REJECTED), note: "duplicate" },
+  });
+}
+
+export function bookingAbandoned(reservation: BookedReservation): EventEnvelope {
+  return envelope(BookingAbandonedSchema, reservation.reservationId, {
+    ...reservation,
+    abandonedAt: timestampFromDate(new Date()),
+  });
+}
+
+/** A dose given at `hospitalId`, with the reservation it was booked with (empty for a walk-in). */
+export function vaccinationRecorded(given: {
+  hospitalId: string;
+  vaccineId: string;
+  reservationId: string;
+}): EventEnvelope {
+  return envelope(VaccinationRecordedSchema, "person-7", {
+    record: {
+      ...given,
+      recordId: randomUUID(),
+      personId: "person-7",
+      doseNumber: 1,
+      dosesRequired: 2,
+      status: VaccinationStatus.IN_PROGRESS,
+      vaccinatedAt: timestampFromDate(new Date()),
+    },
+  });
+}
+
+export { CancellationReason };
+
+const SCHEMAS = {
+  "vaccination.inventory.v1.HospitalRegistered": HospitalRegisteredSchema,
+  "vaccination.inventory.v1.VaccineRegistered": VaccineRegisteredSchema,
+  "vaccination.inventory.v1.VaccineSupplied": VaccineSuppliedSchema,
+  "vaccination.inventory.v1.AvailableDosesRegistered": AvailableDosesRegisteredSchema,
+  "vaccination.inventory.v1.DosesDiscarded": DosesDiscardedSchema,
+  "vaccination.inventory.v1.BookableDosesAvailable": BookableDosesAvailableSchema,
+  "vaccination.inventory.v1.StockChanged": StockChangedSchema,
+} as const;
+
+export type InventoryMessage = MessageShape<(typeof SCHEMAS)[keyof typeof SCHEMAS]>;
+
+export interface EmittedEvent {
+  readonly type: string;
+  readonly aggregateId: string;
+  readonly message: InventoryMessage;
+}
+
+/** Every event inventory committed to its outbox about `hospitalId`, in commit order, decoded. */
+export async function emitted(databaseUrl: string, hospitalId: string): Promise<EmittedEvent[]> {
+  const rows = await query<{ event_type: keyof typeof SCHEMAS; aggregate_id: string; payload: string }>(
+    databaseUrl,
+    `select event_type, aggregate_id, payload::text as payload from vaccination_inventory.outbox
+      where payload->>'hospitalId' = $1 order by position`,
+    [hospitalId],
+  );
+  return rows.map((row) => ({
+    type: row.event_type,
+    aggregateId: row.aggregate_id,
+    message: fromJsonString(SCHEMAS[row.event_type] as DescMessage, row.payload) as InventoryMessage,
+  }));
+}
+
+/** The booking row of a reservation, as inventory stored it. */
+export async function bookingOf(
+  databaseUrl: string,
+  reservationId: string,
+): Promise<{ status: string; outcome: string } | undefined> {
+  const [row] = await query<{ status: string; outcome: string }>(
+    databaseUrl,
+    "select status, outcome from vaccination_inventory.booking where reservation_id = $1",
+    [reservationId],
+  );
+  return row;
+}
+
+/** Slots taken at a hospital on a date. */
+export async function takenOn(databaseUrl: string, hospitalId: string, date: string): Promise<number> {
+  const [row] = await query<{ taken: number }>(
+    databaseUrl,
+    "select taken from vaccination_inventory.date_capacity where hospital_id = $1 and date = $2",
+    [hospitalId, date],
+  );
+  return row?.taken ?? 0;
+}
+
+/** Rows in every inventory table, to show that a refused call wrote nothing. */
+export async function rowCounts(databaseUrl: string): Promise<Record<string, number>> {
+  const tables = ["hospital", "vaccine", "supply", "stock", "date_capacity", "booking", "outbox"];
+  const [row] = await query<Record<string, number>>(
+    databaseUrl,
+    `select ${tables.map((table) => `(select count(*)::int from vaccination_inventory.${table}) as ${table}`).join(", ")}`,
+  );
+  return row ?? {};
+}

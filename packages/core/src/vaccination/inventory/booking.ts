@@ -1,0 +1,223 @@
+import type { EventContext } from "../../shared/index.ts";
+import type { DateCapacity } from "./date-capacity.ts";
+import type { BookableCause } from "./events.ts";
+import type { HospitalState } from "./hospital.ts";
+import { stockId, type VaccineStock } from "./stock.ts";
+
+/** TakeBookingSlot's answer: a dose and a slot held, or why not. No capacity is an answer, not an error. */
+export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
+
+/**
+ * - BOOKED: a dose of the hospital's vaccine and a slot of the date are held for the reservation.
+ * - REFUSED: nothing was held (outcome NO_DOSES or DATE_FULL); the reservation went to the waitlist.
+ * - RELEASED: the dose and slot were given back (cancelled, rejected or abandoned), or, for a
+ *   tombstone, never taken: a release that came first, so a late booking call takes nothing.
+ * - VACCINATED: the dose was given; the slot stays taken, the person came that day.
+ */
+export type BookingStatus = "BOOKED" | "REFUSED" | "RELEASED" | "VACCINATED";
+
+export interface BookingState {
+  readonly reservationId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  /** "YYYY-MM-DD". */
+  readonly date: string;
+  /** The first answer to TakeBookingSlot (NO_DOSES for a tombstone). */
+  readonly outcome: BookingOutcome;
+  readonly status: BookingStatus;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** What reservation asks of inventory, checked. */
+export interface SlotRequest {
+  readonly reservationId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  readonly date: string;
+}
+
+/** Who cancelled a reservation, as reservation names it. */
+export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED";
+
+/** The event that gives a booking's dose and slot back. */
+export type ReleaseCause =
+  | { readonly event: "ReservationCancelled"; readonly reason: CancellationReason | undefined }
+  | { readonly event: "ReservationRejected" }
+  | { readonly event: "BookingAbandoned" };
+
+/** A reservation that no longer needs its dose and slot, as the releasing events describe it. */
+export interface ReleasedReservation {
+  readonly reservationId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  /** "YYYY-MM-DD"; empty for a waitlist entry, which never asked for a slot. */
+  readonly date: string;
+}
+
+/**
+ * Inventory's side of one reservation, keyed by the reservation id: the dose and date slot it holds.
+ * It is written once by TakeBookingSlot (or as a tombstone by a release that came first), so a
+ * repeated call answers the same and never takes a second dose; each later transition applies once.
+ */
+export class Booking {
+  #state: BookingState;
+  #changed: boolean;
+
+  private constructor(state: BookingState, changed: boolean) {
+    this.#state = state;
+    this.#changed = changed;
+  }
+
+  /**
+   * Takes one dose and one slot, both or neither: BOOKED only when the hospital has a bookable dose
+   * of the vaccine (else NO_DOSES, checked first) and the date a slot left (else DATE_FULL).
+   * A refusal is kept too, so the same reservation id gets the same answer.
+   */
+  static take(
+    request: SlotRequest,
+    hospital: HospitalState,
+    stock: VaccineStock,
+    capacity: DateCapacity,
+    context: EventContext,
+  ): Booking {
+    const { reservationId, hospitalId, vaccineId, date } = request;
+    if (
+      hospital.hospitalId !== hospitalId ||
+      stock.id !== stockId(hospitalId, vaccineId) ||
+      capacity.state.hospitalId !== hospitalId ||
+      capacity.state.date !== date
+    ) {
+      throw new Error(`booking ${reservationId} checked against another hospital's stock or date`);
+    }
+    let outcome: BookingOutcome = "BOOKED";
+    if (stock.bookable < 1) outcome = "NO_DOSES";
+    else if (capacity.slotsLeft(hospital.dailyCapacity) < 1) outcome = "DATE_FULL";
+    if (outcome === "BOOKED") {
+      stock.book(context);
+      capacity.take(hospital.dailyCapacity);
+    }
+    const now = context.clock.now();
+    return new Booking(
+      {
+        reservationId,
+        hospitalId,
+        vaccineId,
+        date,
+        outcome,
+        status: outcome === "BOOKED" ? "BOOKED" : "REFUSED",
+        createdAt: now,
+        updatedAt: now,
+      },
+      true,
+    );
+  }
+
+  /**
+   * What a release leaves for a reservation inventory has not booked: a RELEASED tombstone, so a
+   * TakeBookingSlot that comes later (an abandoned call still in flight) books nothing. A waitlist
+   * entry (no date) never asks for a slot and leaves nothing.
+   */
+  static tombstone(released: ReleasedReservation, context: EventContext): Booking | undefined {
+    if (released.date === "") return undefined;
+    const now = context.clock.now();
+    return new Booking(
+      {
+        reservationId: released.reservationId,
+        hospitalId: released.hospitalId,
+        vaccineId: released.vaccineId,
+        date: released.date,
+        outcome: "NO_DOSES",
+        status: "RELEASED",
+        createdAt: now,
+        updatedAt: now,
+      },
+      true,
+    );
+  }
+
+  static restore(state: BookingState): Booking {
+    return new Booking(state, false);
+  }
+
+  get id(): string {
+    return this.#state.reservationId;
+  }
+
+  get state(): BookingState {
+    return this.#state;
+  }
+
+  /** Whether it is new or a transition changed it since it was loaded (a store writes only then). */
+  get changed(): boolean {
+    return this.#changed;
+  }
+
+  /** Whether a dose and a slot are held for it now. */
+  get holdsDose(): boolean {
+    return this.#state.status === "BOOKED";
+  }
+
+  /**
+   * What TakeBookingSlot answers for this reservation id: its first answer, except NO_DOSES once
+   * released (nothing is held for it, and a released booking is never taken again).
+   */
+  get answer(): BookingOutcome {
+    return this.#state.status === "RELEASED" ? "NO_DOSES" : this.#state.outcome;
+  }
+
+  /**
+   * The reservation was cancelled, rejected or abandoned: a held dose and slot are given back. Only
+   * a person's own cancellation alerts the waitlist (BookableDosesAvailable, cause PERSON_CANCELLED,
+   * when doses are then bookable); a manager's, one after a discard, a rejection or an abandoned
+   * booking never does. A booking holding nothing is left as it is.
+   */
+  release(stock: VaccineStock, capacity: DateCapacity, cause: ReleaseCause, context: EventContext): void {
+    if (!this.holdsDose) return;
+    this.#checkHeldAt(stock, capacity);
+    const alert: BookableCause | undefined =
+      cause.event === "ReservationCancelled" && cause.reason === "PERSON" ? "PERSON_CANCELLED" : undefined;
+    stock.release(alert, context);
+    capacity.release();
+    this.#moveTo("RELEASED", context);
+  }
+
+  /**
+   * A vaccination was recorded for this reservation at `givenAt`. A held dose is no longer booked
+   * and the booking is VACCINATED (the date slot stays taken); `heldAt` is the stock the dose was
+   * booked from, `givenAt` itself unless the person went to another hospital or got another
+   * vaccine. A booking holding nothing counts the dose as a walk-in's.
+   */
+  vaccinate(givenAt: VaccineStock, heldAt: VaccineStock, context: EventContext): void {
+    if (!this.holdsDose) {
+      givenAt.recordVaccination(false, context);
+      return;
+    }
+    if (heldAt.id !== stockId(this.#state.hospitalId, this.#state.vaccineId)) {
+      throw new Error(`booking ${this.id} holds no dose of stock ${heldAt.id}`);
+    }
+    if (givenAt === heldAt) {
+      givenAt.recordVaccination(true, context);
+    } else {
+      givenAt.recordVaccination(false, context);
+      heldAt.release(undefined, context);
+    }
+    this.#moveTo("VACCINATED", context);
+  }
+
+  #checkHeldAt(stock: VaccineStock, capacity: DateCapacity): void {
+    const { hospitalId, vaccineId, date } = this.#state;
+    if (
+      stock.id !== stockId(hospitalId, vaccineId) ||
+      capacity.state.hospitalId !== hospitalId ||
+      capacity.state.date !== date
+    ) {
+      throw new Error(`booking ${this.id} holds no dose of ${stock.id} on ${capacity.state.date}`);
+    }
+  }
+
+  #moveTo(status: BookingStatus, context: EventContext): void {
+    this.#state = { ...this.#state, status, updatedAt: context.clock.now() };
+    this.#changed = true;
+  }
+}

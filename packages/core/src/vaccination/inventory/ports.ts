@@ -1,0 +1,74 @@
+import type { Booking } from "./booking.ts";
+import type { DateCapacity } from "./date-capacity.ts";
+import type { Hospital, HospitalState } from "./hospital.ts";
+import type { StockState, VaccineStock } from "./stock.ts";
+import type { Supply } from "./supply.ts";
+import type { Vaccine, VaccineState } from "./vaccine.ts";
+
+/** A page of a list in id order (UUIDv7 ids: oldest first). */
+export interface IdPage {
+  /** The id the previous page ended with; undefined for the first page. */
+  readonly after: string | undefined;
+  readonly limit: number;
+}
+
+/** Where hospitals are kept. `save` also hands the hospital's recorded events to the outbox. */
+export interface Hospitals {
+  get(hospitalId: string): Promise<Hospital | undefined>;
+  save(hospital: Hospital): Promise<void>;
+  list(page: IdPage): Promise<HospitalState[]>;
+}
+
+/**
+ * Where vaccines are kept. In a unit of work `get` locks the vaccine until commit, so concurrent
+ * supplies take vials from its central stock one after the other.
+ */
+export interface Vaccines {
+  get(vaccineId: string): Promise<Vaccine | undefined>;
+  /** Whether the vaccine is registered; locks nothing. */
+  has(vaccineId: string): Promise<boolean>;
+  save(vaccine: Vaccine): Promise<void>;
+  list(page: IdPage): Promise<VaccineState[]>;
+}
+
+/** Where supplies are kept. In a unit of work `get` locks the supply until commit. */
+export interface Supplies {
+  get(supplyId: string): Promise<Supply | undefined>;
+  save(supply: Supply): Promise<void>;
+}
+
+/**
+ * Where hospitals' stocks of vaccines are kept. In a unit of work `get` locks the stock until
+ * commit, even before it has a row, so bookings, releases, supplies and vaccinations of one stock
+ * take turns. `save` writes only a changed stock and hands its recorded events to the outbox.
+ * A unit of work that needs several stocks locks them in (hospital id, vaccine id) order.
+ */
+export interface Stocks {
+  get(hospitalId: string, vaccineId: string): Promise<VaccineStock | undefined>;
+  /** Reads the stock as last committed, locking nothing: for answers that change nothing. */
+  find(hospitalId: string, vaccineId: string): Promise<VaccineStock | undefined>;
+  save(stock: VaccineStock): Promise<void>;
+  /** Every vaccine's stock at the hospital, in vaccine id order. */
+  ofHospital(hospitalId: string): Promise<StockState[]>;
+}
+
+/**
+ * Where the slots taken per hospital and date are kept. In a unit of work `get` locks the date
+ * until commit, even before it has a row. `save` writes only a changed one.
+ */
+export interface DateCapacities {
+  get(hospitalId: string, date: string): Promise<DateCapacity | undefined>;
+  /** Reads the date as last committed, locking nothing: for answers that change nothing. */
+  find(hospitalId: string, date: string): Promise<DateCapacity | undefined>;
+  save(capacity: DateCapacity): Promise<void>;
+}
+
+/**
+ * Where bookings are kept, one per reservation id. In a unit of work `get` locks the reservation id
+ * until commit, even before a booking exists, so repeated calls and events about one reservation
+ * take turns. `save` writes only a new or changed booking.
+ */
+export interface Bookings {
+  get(reservationId: string): Promise<Booking | undefined>;
+  save(booking: Booking): Promise<void>;
+}

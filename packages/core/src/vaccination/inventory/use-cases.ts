@@ -1,0 +1,349 @@
+import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
+import {
+  Booking,
+  type BookingOutcome,
+  type CancellationReason,
+  type ReleaseCause,
+  type ReleasedReservation,
+} from "./booking.ts";
+import { DateCapacity, dayOf, requireBookableDate } from "./date-capacity.ts";
+import { Hospital, type HospitalState } from "./hospital.ts";
+import type { Bookings, DateCapacities, Hospitals, IdPage, Stocks, Supplies, Vaccines } from "./ports.ts";
+import { type StockState, stockId, VaccineStock } from "./stock.ts";
+import { Supply, type SupplyState } from "./supply.ts";
+import { Vaccine, type VaccineState } from "./vaccine.ts";
+
+/**
+ * Inventory's ports. A unit of work that locks several things locks them in one order, so two of
+ * them never wait on each other: the booking (reservation id), then the vaccine or the supply, then
+ * stocks in (hospital id, vaccine id) order, then the date.
+ */
+export interface InventoryPorts extends EventContext {
+  readonly hospitals: Hospitals;
+  readonly vaccines: Vaccines;
+  readonly supplies: Supplies;
+  readonly stocks: Stocks;
+  readonly capacities: DateCapacities;
+  readonly bookings: Bookings;
+}
+
+export interface RegisterHospital {
+  readonly name: string;
+  readonly dailyCapacity: number;
+}
+
+/** The administrator registers a hospital with its daily maximum of vaccinations. */
+export async function registerHospital(
+  ports: Pick<InventoryPorts, "hospitals" | "clock" | "ids">,
+  command: RegisterHospital,
+): Promise<HospitalState> {
+  const hospital = Hospital.register({ ...command, hospitalId: ports.ids.next() }, ports);
+  await ports.hospitals.save(hospital);
+  return hospital.state;
+}
+
+export interface RegisterVaccine {
+  readonly name: string;
+  readonly vials: number;
+  readonly dosesRequired: number;
+}
+
+/** The administrator registers a vaccine with its central stock of vials and the doses a person needs. */
+export async function registerVaccine(
+  ports: Pick<InventoryPorts, "vaccines" | "clock" | "ids">,
+  command: RegisterVaccine,
+): Promise<VaccineState> {
+  const vaccine = Vaccine.register({ ...command, vaccineId: ports.ids.next() }, ports);
+  await ports.vaccines.save(vaccine);
+  return vaccine.state;
+}
+
+export interface SupplyVaccine {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  readonly vials: number;
+}
+
+/** The administrator supplies vials of a vaccine from the central stock to a hospital. */
+export async function supplyVaccine(ports: InventoryPorts, command: SupplyVaccine): Promise<SupplyState> {
+  const hospital = await loadHospital(ports.hospitals, command.hospitalId);
+  const vaccine = await loadVaccine(ports.vaccines, command.vaccineId);
+  const stock = await loadStock(ports.stocks, hospital.id, vaccine.id);
+  const supply = Supply.deliver(
+    { supplyId: ports.ids.next(), hospital: hospital.state, vaccine, vials: command.vials },
+    stock,
+    ports,
+  );
+  await ports.vaccines.save(vaccine);
+  await ports.supplies.save(supply);
+  await ports.stocks.save(stock);
+  return supply.state;
+}
+
+export interface RegisterAvailableDoses {
+  readonly supplyId: string;
+  readonly doses: number;
+}
+
+/** The vaccine manager registers how many doses of a supply can be given; the waitlist is alerted. */
+export async function registerAvailableDoses(
+  ports: InventoryPorts,
+  command: RegisterAvailableDoses,
+): Promise<{ supply: SupplyState; stock: StockState }> {
+  const supply = await ports.supplies.get(requireUuid("supplyId", command.supplyId));
+  if (!supply) throw new NotFound("Supply", command.supplyId);
+  const stock = await loadStock(ports.stocks, supply.state.hospitalId, supply.state.vaccineId);
+  supply.registerAvailableDoses(command.doses, stock, ports);
+  await ports.supplies.save(supply);
+  await ports.stocks.save(stock);
+  return { supply: supply.state, stock: stock.state };
+}
+
+export interface DiscardDoses {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  readonly doses: number;
+  readonly reason: string;
+}
+
+/** The vaccine manager discards doses at a hospital. */
+export async function discardDoses(ports: InventoryPorts, command: DiscardDoses): Promise<StockState> {
+  const hospital = await loadHospital(ports.hospitals, command.hospitalId);
+  const vaccine = await loadKnownVaccine(ports.vaccines, command.vaccineId);
+  const stock = await loadStock(ports.stocks, hospital.id, vaccine);
+  stock.discard(command.doses, command.reason, ports);
+  await ports.stocks.save(stock);
+  return stock.state;
+}
+
+export interface TakeBookingSlot {
+  readonly reservationId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  /** "YYYY-MM-DD", today or later by the clock (UTC). */
+  readonly date: string;
+}
+
+export interface BookingAnswer {
+  readonly outcome: BookingOutcome;
+  /** The hospital's bookable doses of the vaccine after the answer. */
+  readonly bookable: number;
+  /** The date's slots left at the hospital after the answer. */
+  readonly dateSlotsLeft: number;
+}
+
+/**
+ * Reservation's synchronous booking call: one dose and one slot of the date for the reservation,
+ * atomically (the stock and the date are locked together). The same reservation id answers the
+ * same and never takes a second dose; such a repeat locks neither the stock nor the date.
+ */
+export async function takeBookingSlot(
+  ports: InventoryPorts,
+  command: TakeBookingSlot,
+): Promise<BookingAnswer> {
+  const reservationId = requireUuid("reservationId", command.reservationId);
+  const hospitalId = requireUuid("hospitalId", command.hospitalId);
+  const vaccineId = requireUuid("vaccineId", command.vaccineId);
+  const date = requireBookableDate("date", command.date, dayOf(ports.clock.now()));
+  const hospital = await loadHospital(ports.hospitals, hospitalId);
+  await loadKnownVaccine(ports.vaccines, vaccineId);
+  const known = await ports.bookings.get(reservationId);
+  if (known) {
+    const stock =
+      (await ports.stocks.find(hospitalId, vaccineId)) ?? VaccineStock.empty(hospitalId, vaccineId);
+    const capacity = (await ports.capacities.find(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
+    return answer(known, hospital.state, stock, capacity);
+  }
+  const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
+  const capacity = await loadCapacity(ports.capacities, hospitalId, date);
+  const booking = Booking.take(
+    { reservationId, hospitalId, vaccineId, date },
+    hospital.state,
+    stock,
+    capacity,
+    ports,
+  );
+  await ports.stocks.save(stock);
+  await ports.capacities.save(capacity);
+  await ports.bookings.save(booking);
+  return answer(booking, hospital.state, stock, capacity);
+}
+
+function answer(
+  booking: Booking,
+  hospital: HospitalState,
+  stock: VaccineStock,
+  capacity: DateCapacity,
+): BookingAnswer {
+  return {
+    outcome: booking.answer,
+    bookable: stock.bookable,
+    dateSlotsLeft: capacity.slotsLeft(hospital.dailyCapacity),
+  };
+}
+
+export async function getHospital(
+  ports: Pick<InventoryPorts, "hospitals">,
+  query: { hospitalId: string },
+): Promise<HospitalState> {
+  return (await loadHospital(ports.hospitals, query.hospitalId)).state;
+}
+
+/** Hospitals, oldest first, one page at a time. */
+export function listHospitals(
+  ports: Pick<InventoryPorts, "hospitals">,
+  page: IdPage,
+): Promise<HospitalState[]> {
+  return ports.hospitals.list(page);
+}
+
+export async function getVaccine(
+  ports: Pick<InventoryPorts, "vaccines">,
+  query: { vaccineId: string },
+): Promise<VaccineState> {
+  return (await loadVaccine(ports.vaccines, query.vaccineId)).state;
+}
+
+/** Vaccines, oldest first, one page at a time. */
+export function listVaccines(ports: Pick<InventoryPorts, "vaccines">, page: IdPage): Promise<VaccineState[]> {
+  return ports.vaccines.list(page);
+}
+
+/** A hospital's stock of every vaccine it was supplied, in vaccine id order. */
+export async function getHospitalStock(
+  ports: Pick<InventoryPorts, "hospitals" | "stocks">,
+  query: { hospitalId: string },
+): Promise<StockState[]> {
+  const hospital = await loadHospital(ports.hospitals, query.hospitalId);
+  return ports.stocks.ofHospital(hospital.id);
+}
+
+/**
+ * Policy: reservation cancelled a reservation, so its dose and slot are released. Only the person's
+ * own cancellation alerts the waitlist.
+ */
+export function whenReservationCancelled(
+  ports: InventoryPorts,
+  cancelled: ReleasedReservation & { readonly reason: CancellationReason | undefined },
+): Promise<void> {
+  return release(ports, cancelled, { event: "ReservationCancelled", reason: cancelled.reason });
+}
+
+/** Policy: the reservation manager rejected a reservation, so its dose and slot are released. */
+export function whenReservationRejected(ports: InventoryPorts, rejected: ReleasedReservation): Promise<void> {
+  return release(ports, rejected, { event: "ReservationRejected" });
+}
+
+/**
+ * Policy: a Reserve gave up on inventory after possibly reaching it, so whatever was taken for the
+ * reservation id is released; when nothing was yet, a tombstone makes a late call take nothing.
+ */
+export function whenBookingAbandoned(ports: InventoryPorts, abandoned: ReleasedReservation): Promise<void> {
+  return release(ports, abandoned, { event: "BookingAbandoned" });
+}
+
+export interface RecordedVaccination {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  /** The reservation the dose was booked with; empty for a walk-in. */
+  readonly reservationId: string;
+}
+
+/**
+ * Policy: vaccination recorded a dose given at a hospital: it counts as given, and no longer as
+ * booked when the reservation held it. Never refused: the vaccination happened.
+ */
+export async function whenVaccinationRecorded(
+  ports: InventoryPorts,
+  recorded: RecordedVaccination,
+): Promise<void> {
+  const hospitalId = requireUuid("hospitalId", recorded.hospitalId);
+  const vaccineId = requireUuid("vaccineId", recorded.vaccineId);
+  const reservationId =
+    recorded.reservationId === "" ? undefined : requireUuid("reservationId", recorded.reservationId);
+  const booking = reservationId === undefined ? undefined : await ports.bookings.get(reservationId);
+  const given = { hospitalId, vaccineId };
+  // The stock the booking holds its dose from, when it holds one: usually the same one.
+  const held = booking?.holdsDose ? booking.state : given;
+  const stocks = await loadStocks(ports.stocks, [given, held]);
+  const stockAt = (key: StockKey) => stocks.get(stockId(key.hospitalId, key.vaccineId)) as VaccineStock;
+  if (booking) {
+    booking.vaccinate(stockAt(given), stockAt(held), ports);
+    await ports.bookings.save(booking);
+  } else {
+    stockAt(given).recordVaccination(false, ports);
+  }
+  for (const stock of stocks.values()) await ports.stocks.save(stock);
+}
+
+async function release(
+  ports: InventoryPorts,
+  released: ReleasedReservation,
+  cause: ReleaseCause,
+): Promise<void> {
+  const reservationId = requireUuid("reservationId", released.reservationId);
+  const booking =
+    (await ports.bookings.get(reservationId)) ?? Booking.tombstone({ ...released, reservationId }, ports);
+  if (!booking) return;
+  if (booking.holdsDose) {
+    const { hospitalId, vaccineId, date } = booking.state;
+    const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
+    const capacity = await loadCapacity(ports.capacities, hospitalId, date);
+    booking.release(stock, capacity, cause, ports);
+    await ports.stocks.save(stock);
+    await ports.capacities.save(capacity);
+  }
+  await ports.bookings.save(booking);
+}
+
+async function loadHospital(hospitals: Hospitals, hospitalId: string): Promise<Hospital> {
+  const hospital = await hospitals.get(requireUuid("hospitalId", hospitalId));
+  if (!hospital) throw new NotFound("Hospital", hospitalId);
+  return hospital;
+}
+
+async function loadVaccine(vaccines: Vaccines, vaccineId: string): Promise<Vaccine> {
+  const vaccine = await vaccines.get(requireUuid("vaccineId", vaccineId));
+  if (!vaccine) throw new NotFound("Vaccine", vaccineId);
+  return vaccine;
+}
+
+/** Checks the vaccine is registered, without locking it: only supplies change a vaccine. */
+async function loadKnownVaccine(vaccines: Vaccines, vaccineId: string): Promise<string> {
+  if (!(await vaccines.has(requireUuid("vaccineId", vaccineId)))) throw new NotFound("Vaccine", vaccineId);
+  return vaccineId;
+}
+
+async function loadStock(stocks: Stocks, hospitalId: string, vaccineId: string): Promise<VaccineStock> {
+  return (await stocks.get(hospitalId, vaccineId)) ?? VaccineStock.empty(hospitalId, vaccineId);
+}
+
+interface StockKey {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+}
+
+/** Several stocks, each once, locked in (hospital id, vaccine id) order; keyed by stock id. */
+async function loadStocks(stocks: Stocks, keys: readonly StockKey[]): Promise<Map<string, VaccineStock>> {
+  const sorted = [...keys].sort((a, b) =>
+    a.hospitalId === b.hospitalId ? compare(a.vaccineId, b.vaccineId) : compare(a.hospitalId, b.hospitalId),
+  );
+  const loaded = new Map<string, VaccineStock>();
+  for (const { hospitalId, vaccineId } of sorted) {
+    const id = stockId(hospitalId, vaccineId);
+    if (!loaded.has(id)) loaded.set(id, await loadStock(stocks, hospitalId, vaccineId));
+  }
+  return loaded;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function loadCapacity(
+  capacities: DateCapacities,
+  hospitalId: string,
+  date: string,
+): Promise<DateCapacity> {
+  return (await capacities.get(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
+}
