@@ -1,6 +1,7 @@
 import type { EntitySchema } from "@mikro-orm/core";
 import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import pg from "pg";
 import type { Logger } from "pino";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
@@ -69,11 +70,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     },
   });
   try {
-    await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
-    const applied = await orm.migrator.up();
-    for (const migration of applied) {
-      options.logger.info({ schema: options.schema, migration: migration.name }, "migration applied");
-    }
+    await migrate(orm, options);
   } catch (error) {
     await orm.close();
     throw error;
@@ -107,4 +104,24 @@ function sqlMigration(
       for (const statement of statements) this.addSql(statement);
     }
   };
+}
+
+/**
+ * Creates the schema and applies pending migrations. Replicas starting together on a new database
+ * take turns: a session advisory lock per schema, held on a connection of its own while the
+ * migrator runs on the pool.
+ */
+async function migrate(orm: MikroORM, options: ServiceDatabaseOptions): Promise<void> {
+  const guard = new pg.Client({ connectionString: options.url });
+  await guard.connect();
+  try {
+    await guard.query("select pg_advisory_lock(hashtextextended($1, 0))", [`hexa-migrate:${options.schema}`]);
+    await orm.em.getConnection().execute(`create schema if not exists "${options.schema}"`);
+    const applied = await orm.migrator.up();
+    for (const migration of applied) {
+      options.logger.info({ schema: options.schema, migration: migration.name }, "migration applied");
+    }
+  } finally {
+    await guard.end();
+  }
 }

@@ -60,6 +60,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       maxInFlight: env.MAX_IN_FLIGHT,
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
       serviceUrls,
+      drainDelayMs: env.SHUTDOWN_DRAIN_MS,
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
     printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL);

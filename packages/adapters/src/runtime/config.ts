@@ -25,10 +25,29 @@ export const environment = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   MAX_IN_FLIGHT: positive.default(256),
   SHUTDOWN_GRACE_MS: positive.default(10_000),
+  /**
+   * On SIGTERM, how long the service reports not ready while still serving before it stops
+   * accepting, so load balancers (Kubernetes endpoints) stop routing to it first. 0 locally.
+   */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(0),
   CONSUMER_MAX_DELIVER: positive.default(5),
   DATA_DIR: z.string().min(1).default(".data"),
   EMBEDDED_POSTGRES_PORT: port.default(5433),
+  /** Where the notification service sends messages: "log" (one JSON log line each) or "webhook". */
+  NOTIFICATION_CHANNEL: z.enum(["log", "webhook"]).default("log"),
+  /** The http(s) URL the notification service POSTs each message to when NOTIFICATION_CHANNEL is webhook. */
+  NOTIFICATION_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
 });
+
+/** Rules between variables, checked even when other variables are bad, so one start names every problem. */
+const consistentEnvironment = environment.refine(
+  (env) => env.NOTIFICATION_CHANNEL !== "webhook" || env.NOTIFICATION_WEBHOOK_URL !== undefined,
+  {
+    path: ["NOTIFICATION_WEBHOOK_URL"],
+    message: "required when NOTIFICATION_CHANNEL is webhook",
+    when: () => true,
+  },
+);
 
 export type Environment = z.infer<typeof environment>;
 
@@ -44,7 +63,7 @@ export function readEnvironment(source: Record<string, string | undefined> = pro
   const present = Object.fromEntries(
     Object.entries(source).filter(([, value]) => value !== undefined && value !== ""),
   );
-  const parsed = environment.safeParse(present);
+  const parsed = consistentEnvironment.safeParse(present);
   if (parsed.success) return parsed.data;
   throw new ConfigurationError(
     parsed.error.issues.map((issue) => {

@@ -25,6 +25,8 @@ export interface StartServicesOptions {
   readonly outboxIdleMs?: number;
   /** Base URLs of called services that do not run in this process, by module name. */
   readonly serviceUrls?: Readonly<Record<string, string>>;
+  /** At stop, how long to report not ready while still serving before the port stops accepting. */
+  readonly drainDelayMs?: number;
 }
 
 export interface RunningServices {
@@ -112,6 +114,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       port: options.port,
       logger: options.logger,
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.drainDelayMs ? { drainDelayMs: options.drainDelayMs } : {}),
       routes: (router) => {
         for (const { module, runtime } of started) module.routes(router, runtime);
       },

@@ -1,0 +1,384 @@
+// The Helm chart, checked offline: helm lint, helm template with the default and the production
+// values, every rendered object validated against its Kubernetes schema, and what each enabled
+// service must have to run safely (probes, resources, rollout, security, autoscaling, disruption
+// budget, routes, network policies, migrations).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { chartDir, helm, helmBinary } from "../src/helm.ts";
+import {
+  byKind,
+  type Manifest,
+  type RenderOptions,
+  render,
+  renderError,
+  validateAll,
+} from "../src/manifests.ts";
+
+const production = join(chartDir, "values-production.yaml");
+const trial = ["dashboard", "delivery", "marketing", "order", "warehouse"];
+const vaccination = ["inventory", "notification", "reservation", "vaccination", "vaccination-dashboard"];
+
+/** The services as values.yaml declares them: the source of truth for routes and calls. */
+const declared = (
+  parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as {
+    services: Record<string, { connectServices: string[]; calls?: string[] }>;
+  }
+).services;
+
+const scratch = mkdtempSync(join(tmpdir(), "hexa-chart-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A values file in a scratch folder, for the cases a --set cannot express. */
+function valuesFile(name: string, text: string): string {
+  const file = join(scratch, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+beforeAll(() => {
+  helmBinary(); // extracted once, before the tests run helm in parallel
+});
+
+describe("helm lint", () => {
+  it.each([
+    ["the default values", []],
+    ["the production values", ["--values", production]],
+  ])("passes with %s", async (_, args) => {
+    const result = await helm(["lint", chartDir, "--strict", ...args]);
+    expect(result.stderr + result.stdout).toContain("0 chart(s) failed");
+    expect(result.code).toBe(0);
+  });
+});
+
+interface Scenario {
+  readonly name: string;
+  readonly options: RenderOptions;
+  readonly release: string;
+  readonly services: readonly string[];
+  readonly entryPoint: "ingress" | "httproute";
+}
+
+const scenarios: Scenario[] = [
+  { name: "default values", options: {}, release: "hexa", services: trial, entryPoint: "ingress" },
+  {
+    name: "production values",
+    options: { valuesFiles: [production], release: "shop" },
+    release: "shop",
+    services: trial,
+    entryPoint: "ingress",
+  },
+  {
+    name: "a Gateway API entry point and both suites",
+    options: { set: ["entryPoint.kind=httproute", "suites.vaccination.enabled=true"] },
+    release: "hexa",
+    services: [...trial, ...vaccination],
+    entryPoint: "httproute",
+  },
+];
+
+describe.each(scenarios)("helm template with $name", (scenario) => {
+  let manifests: Manifest[];
+  beforeAll(async () => {
+    manifests = await render(scenario.options);
+  });
+
+  const resource = (service: string) => `${scenario.release}-${service}`;
+
+  it("renders only objects that validate against their Kubernetes schema", () => {
+    expect(manifests.length).toBeGreaterThan(0);
+    expect(validateAll(manifests)).toEqual([]);
+  });
+
+  it("renders a Deployment, Service, ConfigMap, autoscaler and disruption budget for each enabled service", () => {
+    for (const kind of [
+      "Deployment",
+      "Service",
+      "ConfigMap",
+      "HorizontalPodAutoscaler",
+      "PodDisruptionBudget",
+    ]) {
+      expect([...byKind(manifests, kind).keys()].sort(), kind).toEqual(
+        scenario.services.map(resource).sort(),
+      );
+    }
+  });
+
+  it("gives every Deployment probes, resources, a zero-downtime rollout and a locked-down pod", () => {
+    const configMaps = byKind(manifests, "ConfigMap");
+    for (const service of scenario.services) {
+      const deployment = byKind(manifests, "Deployment").get(resource(service));
+      const pod = deployment?.spec.template.spec;
+      const [container, ...others] = pod.containers;
+      expect(others, service).toEqual([]);
+
+      expect(container.args, service).toEqual([service]);
+      expect(container.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+      expect(container.startupProbe.httpGet, service).toEqual({ path: "/healthz", port: "http" });
+      expect(container.livenessProbe.httpGet, service).toEqual({ path: "/healthz", port: "http" });
+      expect(container.readinessProbe.httpGet, service).toEqual({ path: "/readyz", port: "http" });
+      for (const bound of ["requests", "limits"]) {
+        expect(container.resources[bound]?.cpu, `${service} ${bound}.cpu`).toBeTruthy();
+        expect(container.resources[bound]?.memory, `${service} ${bound}.memory`).toBeTruthy();
+      }
+
+      expect(deployment?.spec.strategy).toEqual({
+        type: "RollingUpdate",
+        rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+      });
+      expect(pod.topologySpreadConstraints?.length, service).toBeGreaterThan(0);
+
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(container.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      const tmp = container.volumeMounts.find((mount: { mountPath: string }) => mount.mountPath === "/tmp");
+      expect(
+        pod.volumes.find((volume: { name: string }) => volume.name === tmp?.name)?.emptyDir,
+      ).toBeDefined();
+
+      // SIGKILL comes after the drain and the grace period for calls, with room to stop consumers.
+      const env = configMaps.get(resource(service))?.data;
+      const shutdownMs = Number(env.SHUTDOWN_DRAIN_MS) + Number(env.SHUTDOWN_GRACE_MS);
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs);
+
+      expect(container.envFrom).toEqual([{ configMapRef: { name: resource(service) } }]);
+      expect(container.env).toEqual([
+        {
+          name: "DATABASE_URL",
+          valueFrom: { secretKeyRef: expect.objectContaining({ name: expect.any(String) }) },
+        },
+      ]);
+      expect(env).toMatchObject({
+        HOST: "0.0.0.0",
+        PORT: "8080",
+        NATS_URL: expect.stringMatching(/^nats:\/\//),
+      });
+    }
+  });
+
+  it("scales each service on CPU and limits its voluntary disruptions", () => {
+    for (const service of scenario.services) {
+      const hpa = byKind(manifests, "HorizontalPodAutoscaler").get(resource(service));
+      expect(hpa?.spec.scaleTargetRef).toEqual({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: resource(service),
+      });
+      expect(hpa?.spec.minReplicas).toBeLessThanOrEqual(hpa?.spec.maxReplicas);
+      expect(hpa?.spec.metrics[0].resource.name).toBe("cpu");
+      const pdb = byKind(manifests, "PodDisruptionBudget").get(resource(service));
+      expect(pdb?.spec.selector.matchLabels).toEqual(
+        byKind(manifests, "Deployment").get(resource(service))?.spec.selector.matchLabels,
+      );
+    }
+  });
+
+  it("serves each service on port 8080, named http, marked as HTTP/2-capable", () => {
+    for (const service of scenario.services) {
+      expect(byKind(manifests, "Service").get(resource(service))?.spec.ports).toEqual([
+        { name: "http", port: 8080, targetPort: "http", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+      ]);
+    }
+  });
+
+  it("routes every Connect service of every enabled service by its path prefix, and nothing else", () => {
+    const routes = new Map<string, string>();
+    if (scenario.entryPoint === "ingress") {
+      const [ingress, ...more] = byKind(manifests, "Ingress").values();
+      expect(more).toEqual([]);
+      for (const rule of ingress?.spec.rules ?? []) {
+        for (const path of rule.http.paths) {
+          expect(path.pathType).toBe("Prefix");
+          routes.set(path.path, path.backend.service.name);
+        }
+      }
+      expect(byKind(manifests, "HTTPRoute").size).toBe(0);
+    } else {
+      const [route, ...more] = byKind(manifests, "HTTPRoute").values();
+      expect(more).toEqual([]);
+      for (const rule of route?.spec.rules ?? []) {
+        for (const match of rule.matches) {
+          expect(match.path.type).toBe("PathPrefix");
+          routes.set(match.path.value, rule.backendRefs[0].name);
+        }
+      }
+      expect(byKind(manifests, "Ingress").size).toBe(0);
+    }
+    const expected = new Map(
+      scenario.services.flatMap((service) =>
+        (declared[service]?.connectServices ?? []).map(
+          (connect) => [`/${connect}`, resource(service)] as const,
+        ),
+      ),
+    );
+    expect(routes).toEqual(expected);
+  });
+
+  it("denies ingress by default and lets in only the entry point and the callers", () => {
+    const policies = byKind(manifests, "NetworkPolicy");
+    expect(policies.get(`${scenario.release}-default-deny`)?.spec.policyTypes).toContain("Ingress");
+    for (const service of scenario.services) {
+      const policy = policies.get(resource(service));
+      const peers = (policy?.spec.ingress ?? []).flatMap((rule: { from: unknown[] }) => rule.from);
+      const callers = scenario.services.filter((caller) => declared[caller]?.calls?.includes(service));
+      for (const caller of callers) {
+        expect(peers, `${caller} -> ${service}`).toContainEqual({
+          podSelector: { matchLabels: expect.objectContaining({ "app.kubernetes.io/component": caller }) },
+        });
+      }
+      expect(peers.some((peer: { namespaceSelector?: unknown }) => peer.namespaceSelector)).toBe(true);
+    }
+  });
+
+  it("runs the enabled services' migrations in a pre-install and pre-upgrade hook Job", () => {
+    const job = byKind(manifests, "Job").get(`${scenario.release}-migrations`);
+    expect(job?.metadata.annotations?.["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
+    expect(job?.spec.template.spec.containers[0].args).toEqual(["migrate", ...[...scenario.services].sort()]);
+    expect(job?.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+});
+
+describe("the values schema", () => {
+  it.each([
+    ["a misspelled top-level key", "suite:\n  trial:\n    enabled: true\n", "additional properties 'suite'"],
+    ["a misspelled service key", "services:\n  order:\n    replica: 3\n", "additional properties 'replica'"],
+    ["a misspelled default", "serviceDefaults:\n  autoscaling:\n    maxReplica: 3\n", "'maxReplica'"],
+    ["a misspelled nested key", "entryPoint:\n  ingress:\n    clasName: nginx\n", "'clasName'"],
+    ["a wrong type", "config:\n  maxInFlight: many\n", "/config/maxInFlight"],
+    ["an unknown entry point kind", "entryPoint:\n  kind: loadbalancer\n", "/entryPoint/kind"],
+    [
+      "an invalid service name",
+      "services:\n  Order_Service:\n    suite: trial\n    connectServices: []\n",
+      "Order_Service",
+    ],
+  ])("rejects %s", async (name, text, message) => {
+    const file = valuesFile(`${name.replaceAll(" ", "-")}.yaml`, text);
+    const error = await renderError({ valuesFiles: [file] });
+    expect(error).toContain("values don't meet the specifications of the schema");
+    expect(error).toContain(message);
+    const lint = await helm(["lint", chartDir, "--values", file]);
+    expect(lint.code).not.toBe(0);
+  });
+});
+
+describe("switches", () => {
+  const deployments = async (options: RenderOptions) =>
+    [...byKind(await render(options), "Deployment").keys()].sort();
+
+  it("removes a suite's services, routes and policies when the suite is off", async () => {
+    const manifests = await render({
+      set: ["suites.trial.enabled=false", "suites.vaccination.enabled=true"],
+    });
+    const names = manifests.map((m) => m.metadata.name);
+    for (const service of trial) expect(names).not.toContain(`hexa-${service}`);
+    expect([...byKind(manifests, "Deployment").keys()].sort()).toEqual(vaccination.map((s) => `hexa-${s}`));
+    expect(JSON.stringify(byKind(manifests, "Ingress").get("hexa"))).not.toContain("trial.");
+  });
+
+  it("renders no service when every suite is off", async () => {
+    const manifests = await render({ set: ["suites.trial.enabled=false"] });
+    expect(byKind(manifests, "Deployment").size).toBe(0);
+    expect(byKind(manifests, "Job").size).toBe(0);
+    expect(byKind(manifests, "Ingress").size).toBe(0);
+  });
+
+  it("switches one service off, and refuses to leave a caller without the service it calls", async () => {
+    expect(await deployments({ set: ["services.warehouse.enabled=false"] })).toEqual(
+      trial.filter((s) => s !== "warehouse").map((s) => `hexa-${s}`),
+    );
+    expect(await renderError({ set: ["services.order.enabled=false"] })).toContain(
+      "services.marketing calls order, which is not an enabled service",
+    );
+  });
+
+  it("sets replicas instead of an autoscaler when autoscaling is off", async () => {
+    const manifests = await render({
+      set: ["services.order.autoscaling.enabled=false", "services.order.replicas=3"],
+    });
+    expect(byKind(manifests, "Deployment").get("hexa-order")?.spec.replicas).toBe(3);
+    expect(byKind(manifests, "HorizontalPodAutoscaler").has("hexa-order")).toBe(false);
+    expect(byKind(manifests, "Deployment").get("hexa-marketing")?.spec.replicas).toBeUndefined();
+  });
+});
+
+describe("configuration", () => {
+  it("points a caller at the called service's Kubernetes DNS name and lets it through", async () => {
+    const manifests = await render({ release: "shop" });
+    expect(byKind(manifests, "ConfigMap").get("shop-marketing")?.data.ORDER_URL).toBe(
+      "http://shop-order:8080",
+    );
+    expect(byKind(manifests, "ConfigMap").get("shop-order")?.data.MARKETING_URL).toBeUndefined();
+    const egress = byKind(manifests, "NetworkPolicy").get("shop-marketing")?.spec.egress;
+    expect(egress).toContainEqual({
+      to: [
+        { podSelector: { matchLabels: expect.objectContaining({ "app.kubernetes.io/component": "order" }) } },
+      ],
+      ports: [{ port: 8080, protocol: "TCP" }],
+    });
+  });
+
+  it("names the environment variable of a hyphenated service as the runtime reads it", async () => {
+    const file = valuesFile(
+      "dashboard-caller.yaml",
+      "suites:\n  vaccination:\n    enabled: true\nservices:\n  notification:\n    calls: [vaccination-dashboard]\n",
+    );
+    const manifests = await render({ valuesFiles: [file] });
+    expect(byKind(manifests, "ConfigMap").get("hexa-notification")?.data.VACCINATION_DASHBOARD_URL).toBe(
+      "http://hexa-vaccination-dashboard:8080",
+    );
+  });
+
+  it("lets a service's env override the chart's settings", async () => {
+    const manifests = await render({
+      set: ["services.order.env.LOG_LEVEL=debug", "services.order.env.EXTRA=1"],
+    });
+    expect(byKind(manifests, "ConfigMap").get("hexa-order")?.data).toMatchObject({
+      LOG_LEVEL: "debug",
+      EXTRA: "1",
+    });
+    expect(byKind(manifests, "ConfigMap").get("hexa-marketing")?.data.LOG_LEVEL).toBe("info");
+  });
+
+  it("stores database.url in a Secret of its own, also for the hook Job, and never in a ConfigMap", async () => {
+    const url = "postgres://hexa:s3cret@db:5432/hexa";
+    const manifests = await render({ set: [`database.url=${url}`] });
+    const secrets = byKind(manifests, "Secret");
+    expect(secrets.get("hexa-database")?.stringData).toEqual({ DATABASE_URL: url });
+    expect(secrets.get("hexa-migrations-database")?.metadata.annotations?.["helm.sh/hook"]).toBe(
+      "pre-install,pre-upgrade",
+    );
+    for (const configMap of byKind(manifests, "ConfigMap").values())
+      expect(JSON.stringify(configMap)).not.toContain("s3cret");
+    const container = byKind(manifests, "Deployment").get("hexa-order")?.spec.template.spec.containers[0];
+    expect(container.env[0].valueFrom.secretKeyRef).toEqual({ name: "hexa-database", key: "DATABASE_URL" });
+  });
+
+  it("reads DATABASE_URL from an existing Secret", async () => {
+    const manifests = await render({ valuesFiles: [production] });
+    expect(byKind(manifests, "Secret").size).toBe(0);
+    const container = byKind(manifests, "Deployment").get("hexa-order")?.spec.template.spec.containers[0];
+    expect(container.env[0].valueFrom.secretKeyRef).toEqual({ name: "hexa-database", key: "DATABASE_URL" });
+  });
+
+  it("refuses a termination grace period that does not cover the drain and the grace for calls", async () => {
+    const error = await renderError({ set: ["terminationGracePeriodSeconds=10"] });
+    expect(error).toContain("terminationGracePeriodSeconds (10) must be larger than");
+    const manifests = await render({ set: ["config.shutdownGraceMs=20000", "config.shutdownDrainMs=5000"] });
+    expect(
+      byKind(manifests, "Deployment").get("hexa-order")?.spec.template.spec.terminationGracePeriodSeconds,
+    ).toBe(40);
+  });
+});
