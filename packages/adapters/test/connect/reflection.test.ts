@@ -118,6 +118,7 @@ describe.each(["v1", "v1alpha"] as const)("reflection %s", (version) => {
       "StartTrialPlan",
       "EndTrialPlan",
       "GetTrialPlan",
+      "ListTrialPlans",
     ]);
     expect(registry.getMessage("trial.marketing.v1.TrialPlan")?.field.startedAt?.message?.typeName).toBe(
       "google.protobuf.Timestamp",

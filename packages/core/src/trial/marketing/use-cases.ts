@@ -44,9 +44,11 @@ export async function recordOrdersClosing(
   const plan = await loadTrialPlan(ports.plans, command.planId);
   const { outcome } = command;
   if (outcome.closed) {
-    plan.ordersClosed({ cancelledOrders: outcome.cancelledOrders, returnsRequested: outcome.returnsRequested });
-  }
-  else plan.ordersClosingFailed(outcome.error, ports);
+    plan.ordersClosed({
+      cancelledOrders: outcome.cancelledOrders,
+      returnsRequested: outcome.returnsRequested,
+    });
+  } else plan.ordersClosingFailed(outcome.error, ports);
   await ports.plans.save(plan);
   return plan.state;
 }
