@@ -1,0 +1,125 @@
+import { type Client, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { BookingSlot, BookingSlots, SlotAnswer } from "@hexa/core/vaccination/reservation";
+import {
+  InventoryService,
+  TakeBookingSlotResponse_Outcome,
+} from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import { createResilientClient } from "../../resilience/client.ts";
+import {
+  type BreakerOptions,
+  type CallPolicy,
+  createCallPolicy,
+  isUnavailable,
+  type RetryOptions,
+} from "../../resilience/policy.ts";
+import type { ServiceRuntime } from "../../runtime/service-module.ts";
+
+/** How Reserve calls inventory's TakeBookingSlot. */
+export interface InventoryCallSettings {
+  /** Deadline of one attempt. */
+  readonly timeoutMs: number;
+  /** Deadline of the whole call, retries and their waits included: Reserve answers within about this. */
+  readonly budgetMs: number;
+  /** TakeBookingSlot is idempotent by reservation id, so failed attempts are retried within the budget. */
+  readonly retry: RetryOptions;
+  readonly breaker: BreakerOptions;
+}
+
+/**
+ * A 2 s deadline per attempt; up to 3 attempts, all within 2.5 s (so a hanging inventory gets one
+ * full attempt, and a refused connection a few quick ones); a breaker that opens after 5 failures in
+ * a row and lets a trial call through after 10 s.
+ */
+export const INVENTORY_CALL: InventoryCallSettings = {
+  timeoutMs: 2_000,
+  budgetMs: 2_500,
+  retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 400 },
+  breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10_000 },
+};
+
+/** Per call: set once a request for it left for inventory (an open breaker sends none). */
+const SENT = createContextKey<{ sent: boolean } | undefined>(undefined, {
+  description: "booking request sent",
+});
+
+const markSent: Interceptor = (next) => async (request) => {
+  const mark = request.contextValues.get(SENT);
+  if (mark) mark.sent = true;
+  return next(request);
+};
+
+/**
+ * Inventory's booking call through a cockatiel policy (timeout, retries, breaker): one client and
+ * one breaker for everything this module instance books. Business outcomes are answers; inventory's
+ * refusals (e.g. an unknown hospital) are thrown as the Connect errors they are; anything else —
+ * timeout, transport failure, open breaker, the budget spent, an outcome this version does not
+ * know — is UNAVAILABLE.
+ */
+export function inventoryBookingSlots(
+  runtime: ServiceRuntime,
+  settings: InventoryCallSettings,
+): BookingSlots {
+  const policy: CallPolicy = createCallPolicy({
+    name: "inventory",
+    logger: runtime.logger,
+    timeoutMs: settings.timeoutMs,
+    retry: settings.retry,
+    breaker: settings.breaker,
+  });
+  let client: Client<typeof InventoryService> | undefined;
+  const inventory = () => {
+    client ??= createResilientClient(
+      InventoryService,
+      createConnectTransport({
+        baseUrl: runtime.serviceUrl("inventory"),
+        httpVersion: "2",
+        interceptors: [markSent],
+      }),
+      policy,
+      { idempotent: ["takeBookingSlot"] },
+    );
+    return client;
+  };
+
+  const unavailable = (slot: BookingSlot, sent: boolean, error: string): SlotAnswer => {
+    runtime.logger.warn(
+      { reservationId: slot.reservationId, hospitalId: slot.hospitalId, sent, error, breaker: policy.state },
+      "inventory did not answer the booking",
+    );
+    return { outcome: "UNAVAILABLE", mayHaveReached: sent, error };
+  };
+
+  return {
+    async take(slot) {
+      const attempt = { sent: false };
+      const budget = AbortSignal.timeout(settings.budgetMs);
+      let outcome: TakeBookingSlotResponse_Outcome;
+      try {
+        ({ outcome } = await inventory().takeBookingSlot(slot, {
+          signal: budget,
+          contextValues: createContextValues().set(SENT, attempt),
+        }));
+      } catch (error) {
+        if (!budget.aborted && !isUnavailable(error)) throw error;
+        const why = budget.aborted
+          ? `inventory gave no answer within ${settings.budgetMs} ms`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+        return unavailable(slot, attempt.sent, why);
+      }
+      switch (outcome) {
+        case TakeBookingSlotResponse_Outcome.BOOKED:
+          return { outcome: "BOOKED" };
+        case TakeBookingSlotResponse_Outcome.NO_DOSES:
+          return { outcome: "NO_DOSES" };
+        case TakeBookingSlotResponse_Outcome.DATE_FULL:
+          return { outcome: "DATE_FULL" };
+        default:
+          // An answer this version cannot read: inventory may hold a slot, so the attempt is abandoned.
+          return unavailable(slot, true, `inventory answered the unknown outcome ${outcome}`);
+      }
+    },
+  };
+}

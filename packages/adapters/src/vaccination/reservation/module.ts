@@ -1,0 +1,178 @@
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import {
+  acceptReservation,
+  type BookingSlots,
+  cancelReservation,
+  cancelReservationAsManager,
+  getReservation,
+  joinWaitlist,
+  listReservations,
+  type ReservationPorts,
+  type ReserveAnswer,
+  type ReservePorts,
+  rejectReservation,
+  reserve,
+  type WaitlistReason,
+  whenBookableDosesAvailable,
+  whenDosesDiscarded,
+  whenVaccinationRecorded,
+} from "@hexa/core/vaccination/reservation";
+import {
+  BookableDosesAvailableSchema,
+  DosesDiscardedSchema,
+} from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import {
+  ReservationService,
+  type ReserveResponseSchema,
+  WaitlistOffer_Reason,
+} from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { nextPageToken, readPage } from "../../paging.ts";
+import type { EntityManager } from "../../postgres/database.ts";
+import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import { reservationToProto } from "./events.ts";
+import { INVENTORY_CALL, type InventoryCallSettings, inventoryBookingSlots } from "./inventory.ts";
+import {
+  AbandonedBookingRecord,
+  AbandonedBookingStore,
+  cursorOf,
+  isReservationCursor,
+  positionOf,
+  ReservationRecord,
+  ReservationStore,
+  reservationMigrations,
+} from "./store.ts";
+
+export { INVENTORY_CALL, type InventoryCallSettings } from "./inventory.ts";
+
+export interface ReservationModuleOptions {
+  /** How Reserve calls inventory; {@link INVENTORY_CALL} unless given (tests shorten the waits). */
+  readonly inventoryCall?: InventoryCallSettings;
+}
+
+/**
+ * Reservation: people's bookings at hospitals and the hospitals' waitlists. Reserve takes a dose and a
+ * date slot from inventory synchronously, through a circuit breaker, outside any transaction, and
+ * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
+ * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), DosesDiscarded (automatic
+ * cancellations), BookableDosesAvailable (waitlist alerts).
+ */
+export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
+  const settings = options.inventoryCall ?? INVENTORY_CALL;
+  // One client, policy and breaker per running module.
+  const slotsByRuntime = new WeakMap<ServiceRuntime, BookingSlots>();
+  const slotsOf = (runtime: ServiceRuntime): BookingSlots => {
+    let slots = slotsByRuntime.get(runtime);
+    if (!slots) {
+      slots = inventoryBookingSlots(runtime, settings);
+      slotsByRuntime.set(runtime, slots);
+    }
+    return slots;
+  };
+
+  return {
+    name: "reservation",
+    schema: "vaccination_reservation",
+    entities: [ReservationRecord, AbandonedBookingRecord],
+    migrations: reservationMigrations,
+    calls: ["inventory"],
+    routes(router, runtime) {
+      const command = <T>(work: (ports: ReservationPorts) => Promise<T>) =>
+        runtime.unitOfWork((em) => work(ports(runtime, em, true)));
+      const reply = async (state: ReturnType<typeof getReservation>) => ({
+        reservation: reservationToProto(await state),
+      });
+      const reservePorts = (): ReservePorts => ({
+        ...ports(runtime, runtime.db.reader(), false),
+        slots: slotsOf(runtime),
+        unitOfWork: command,
+      });
+      router.service(ReservationService, {
+        reserve: async (request) => toReserveResponse(await reserve(reservePorts(), request)),
+        joinWaitlist: (request) => reply(command((p) => joinWaitlist(p, request))),
+        acceptReservation: (request) => reply(command((p) => acceptReservation(p, request))),
+        rejectReservation: (request) => reply(command((p) => rejectReservation(p, request))),
+        cancelReservation: (request) => reply(command((p) => cancelReservation(p, request))),
+        cancelReservationAsManager: (request) =>
+          reply(command((p) => cancelReservationAsManager(p, request))),
+        getReservation: (request) =>
+          reply(getReservation(ports(runtime, runtime.db.reader(), false), request)),
+        listReservations: async (request) => {
+          const page = readPage(request, isReservationCursor);
+          const reservations = await listReservations(ports(runtime, runtime.db.reader(), false), {
+            personId: request.personId,
+            limit: page.limit,
+            after: page.after && positionOf(page.after),
+          });
+          return {
+            reservations: reservations.map(reservationToProto),
+            nextPageToken: nextPageToken(reservations, page.limit, cursorOf),
+          };
+        },
+      });
+    },
+    policies: (runtime) => {
+      const on = <Desc extends DescMessage>(
+        name: string,
+        schema: Desc,
+        handle: (ports: ReservationPorts, event: MessageShape<Desc>) => Promise<unknown>,
+      ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
+      return [
+        on("vaccination-recorded", VaccinationRecordedSchema, async (p, event) => {
+          const outcome = await whenVaccinationRecorded(p, {
+            reservationId: event.record?.reservationId ?? "",
+          });
+          if (outcome.effect === "unknown-reservation") {
+            runtime.logger.info(
+              { reservationId: outcome.reservationId, recordId: event.record?.recordId },
+              "a vaccination names a reservation this service does not have; ignored",
+            );
+          }
+        }),
+        on("doses-discarded", DosesDiscardedSchema, async (p, event) => {
+          const cancelled = await whenDosesDiscarded(p, event);
+          if (cancelled.length > 0) {
+            runtime.logger.info(
+              {
+                hospitalId: event.hospitalId,
+                vaccineId: event.vaccineId,
+                remaining: event.remaining,
+                cancelled: cancelled.map((reservation) => reservation.reservationId),
+              },
+              "reservations cancelled after a discard",
+            );
+          }
+        }),
+        on("bookable-doses-available", BookableDosesAvailableSchema, whenBookableDosesAvailable),
+      ];
+    },
+  };
+}
+
+/** The reservation module with its production settings. */
+export const reservationModule: ServiceModule = createReservationModule();
+
+function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): ReservationPorts {
+  return {
+    reservations: new ReservationStore(em, runtime.db, { lock }),
+    abandonedBookings: new AbandonedBookingStore(em, runtime.db),
+    clock: runtime.clock,
+    ids: runtime.ids,
+  };
+}
+
+const OFFER_REASON: Record<WaitlistReason, WaitlistOffer_Reason> = {
+  NO_DOSES: WaitlistOffer_Reason.NO_DOSES,
+  DATE_FULL: WaitlistOffer_Reason.DATE_FULL,
+  INVENTORY_UNAVAILABLE: WaitlistOffer_Reason.INVENTORY_UNAVAILABLE,
+};
+
+function toReserveResponse(answer: ReserveAnswer): MessageInitShape<typeof ReserveResponseSchema> {
+  if (answer.reservation) {
+    return { outcome: { case: "reservation", value: reservationToProto(answer.reservation) } };
+  }
+  const offer = answer.waitlistOffer;
+  return {
+    outcome: { case: "waitlistOffer", value: { reason: OFFER_REASON[offer.reason], message: offer.message } },
+  };
+}

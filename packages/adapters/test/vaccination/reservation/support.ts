@@ -1,0 +1,338 @@
+/**
+ * The reservation module started in this process on a fresh database, with the embedded bus, as the
+ * all-in-one runs it. Tests call it through Connect JSON and feed it the events other contexts
+ * publish through the bus (the real consumer path: inbox, then policy).
+ *
+ * Inventory is either the real inventory module in the same process, or a small InventoryService on
+ * its own port that the test controls (it books, refuses, fails or hangs on demand): fault injection
+ * on the far side of the synchronous call.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
+import {
+  type DescMessage,
+  fromJsonString,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
+import {
+  BookableCause,
+  BookableDosesAvailableSchema,
+  DosesDiscardedSchema,
+} from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import {
+  InventoryService,
+  type TakeBookingSlotRequest,
+  TakeBookingSlotResponse_Outcome,
+} from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import {
+  BookingAbandonedSchema,
+  ReservationCancelledSchema,
+  ReservationConfirmedSchema,
+  ReservationRegisteredSchema,
+  ReservationRejectedSchema,
+  ReservationVaccinatedSchema,
+  WaitlistAlertedSchema,
+  WaitlistJoinedSchema,
+} from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import { ReservationService } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
+import { pino } from "pino";
+import { createInProcessBus, type InProcessBus } from "../../../src/inprocess/bus.ts";
+import type { EventEnvelope } from "../../../src/messaging/bus.ts";
+import { encodeEvent } from "../../../src/messaging/encoding.ts";
+import { openServiceDatabase, type ServiceDatabase } from "../../../src/postgres/database.ts";
+import type { ServiceModule } from "../../../src/runtime/service-module.ts";
+import { type RunningServices, startServices } from "../../../src/runtime/start.ts";
+import {
+  createReservationModule,
+  type InventoryCallSettings,
+} from "../../../src/vaccination/reservation/module.ts";
+
+/**
+ * Short waits for tests: 300 ms an attempt, 400 ms for the whole call, a breaker that opens after 5
+ * failures in a row and tries again after 500 ms.
+ */
+export const FAST_CALL: InventoryCallSettings = {
+  timeoutMs: 300,
+  budgetMs: 400,
+  retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 20 },
+  breaker: { consecutiveFailures: 5, halfOpenAfterMs: 500 },
+};
+
+export interface ReservationApp {
+  readonly databaseUrl: string;
+  readonly bus: InProcessBus;
+  readonly clock: FixedClock;
+  readonly url: string;
+  readonly client: Client<typeof ReservationService>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where inventory answers, when it does not run in this process. */
+  readonly inventoryUrl?: string;
+  /** Modules started with reservation in this process (e.g. the real inventory). */
+  readonly alongside?: readonly ServiceModule[];
+  readonly inventoryCall?: InventoryCallSettings;
+  readonly maxInFlight?: number;
+}
+
+/**
+ * Starts reservation on 127.0.0.1, port 0, with a clock that stands still at the real time of the
+ * start until a test moves it. One delivery attempt: a failing handler is dead-lettered at once.
+ */
+export async function startReservation(options: StartOptions): Promise<ReservationApp> {
+  const logger = pino({ level: "silent" });
+  const database: TestDatabase = await createTestDatabase();
+  const clock = new FixedClock(new Date());
+  let busStore: ServiceDatabase | undefined;
+  let services: RunningServices | undefined;
+  try {
+    busStore = await openServiceDatabase({
+      url: database.url,
+      schema: "hexa_bus",
+      entities: [],
+      migrations: [],
+      logger,
+    });
+    const bus = await createInProcessBus({ sql: busStore.execute, logger });
+    const reservation = createReservationModule(
+      options.inventoryCall ? { inventoryCall: options.inventoryCall } : {},
+    );
+    services = await startServices({
+      modules: [...(options.alongside ?? []), reservation],
+      databaseUrl: database.url,
+      bus,
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      clock,
+      ids: new UuidV7Generator(clock),
+      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
+      outboxIdleMs: 20,
+      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.inventoryUrl ? { serviceUrls: { inventory: options.inventoryUrl } } : {}),
+    });
+    const running = services;
+    const store = busStore;
+    return {
+      databaseUrl: database.url,
+      bus,
+      clock,
+      url: running.url,
+      client: connectJsonClient(ReservationService, running.url),
+      stop: async () => {
+        await running.stop(1_000);
+        await store.close();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    await services?.stop(0);
+    await busStore?.close();
+    await database.drop();
+    throw error;
+  }
+}
+
+export type InventoryBehaviour =
+  /** Takes a dose and a slot, once per reservation id (a repeat gets the same answer). */
+  | "book"
+  | "no-doses"
+  | "date-full"
+  /** Answers Unavailable at once, as a failing server or proxy would. */
+  | "fail"
+  /** Never answers; the call ends only when the caller gives up. */
+  | "hang"
+  /** Refuses the hospital as unknown (a business answer). */
+  | "unknown-hospital";
+
+/** An InventoryService on its own port, of which only TakeBookingSlot works, behaving as told. */
+export class ScriptedInventory {
+  behaviour: InventoryBehaviour = "book";
+  /** Every TakeBookingSlot received, in order. */
+  readonly calls: TakeBookingSlotRequest[] = [];
+  /** Reservation ids holding a dose, each once. */
+  readonly booked = new Set<string>();
+  /** Calls being held right now. */
+  hanging = 0;
+  readonly #server: Http2Server;
+  #url = "";
+
+  private constructor() {
+    this.#server = createServer(
+      connectNodeAdapter({
+        routes: (router: ConnectRouter) => {
+          router.service(InventoryService, {
+            takeBookingSlot: async (request, context) => {
+              this.calls.push(request);
+              switch (this.behaviour) {
+                case "book":
+                  this.booked.add(request.reservationId);
+                  return { outcome: TakeBookingSlotResponse_Outcome.BOOKED, bookable: 10, dateSlotsLeft: 10 };
+                case "no-doses":
+                  return { outcome: TakeBookingSlotResponse_Outcome.NO_DOSES };
+                case "date-full":
+                  return { outcome: TakeBookingSlotResponse_Outcome.DATE_FULL, bookable: 3 };
+                case "fail":
+                  throw new ConnectError("inventory is restarting", Code.Unavailable);
+                case "unknown-hospital":
+                  throw new ConnectError(`Hospital ${request.hospitalId} was not found`, Code.NotFound);
+                case "hang":
+                  this.hanging += 1;
+                  try {
+                    await new Promise<void>((done) => {
+                      if (context.signal.aborted) done();
+                      context.signal.addEventListener("abort", () => done(), { once: true });
+                    });
+                  } finally {
+                    this.hanging -= 1;
+                  }
+                  throw new ConnectError("the caller gave up", Code.Canceled);
+              }
+            },
+          });
+        },
+      }),
+    );
+  }
+
+  static async start(): Promise<ScriptedInventory> {
+    const inventory = new ScriptedInventory();
+    await new Promise<void>((done) => inventory.#server.listen(0, "127.0.0.1", done));
+    inventory.#url = `http://127.0.0.1:${(inventory.#server.address() as AddressInfo).port}`;
+    return inventory;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Calls for one reservation id. */
+  callsFor(reservationId: string): number {
+    return this.calls.filter((call) => call.reservationId === reservationId).length;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((done) => this.#server.close(() => done()));
+  }
+}
+
+/** An event as its publisher's outbox relay would put it on the bus. */
+export function envelope<Desc extends DescMessage>(
+  schema: Desc,
+  aggregateId: string,
+  init: MessageInitShape<Desc>,
+): EventEnvelope {
+  return encodeEvent(
+    { id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: new Date() },
+    schema,
+    init,
+  );
+}
+
+export function dosesDiscarded(hospitalId: string, vaccineId: string, remaining: number): EventEnvelope {
+  return envelope(DosesDiscardedSchema, `${hospitalId}/${vaccineId}`, {
+    hospitalId,
+    vaccineId,
+    doses: 1,
+    reason: "expired",
+    remaining,
+    booked: remaining + 1,
+    discardedAt: timestampFromDate(new Date()),
+  });
+}
+
+export function bookableDosesAvailable(
+  hospitalId: string,
+  vaccineId: string,
+  bookable: number,
+): EventEnvelope {
+  return envelope(BookableDosesAvailableSchema, `${hospitalId}/${vaccineId}`, {
+    hospitalId,
+    vaccineId,
+    bookable,
+    cause: BookableCause.NEW_DOSES,
+    at: timestampFromDate(new Date()),
+  });
+}
+
+export function vaccinationRecorded(
+  person: { personId: string; hospitalId: string; vaccineId: string },
+  reservationId: string,
+): EventEnvelope {
+  return envelope(VaccinationRecordedSchema, person.personId, {
+    record: {
+      recordId: randomUUID(),
+      ...person,
+      reservationId,
+      doseNumber: 1,
+      dosesRequired: 2,
+      vaccinatedAt: timestampFromDate(new Date()),
+    },
+  });
+}
+
+const SCHEMAS = {
+  "vaccination.reservation.v1.ReservationRegistered": ReservationRegisteredSchema,
+  "vaccination.reservation.v1.WaitlistJoined": WaitlistJoinedSchema,
+  "vaccination.reservation.v1.ReservationConfirmed": ReservationConfirmedSchema,
+  "vaccination.reservation.v1.ReservationRejected": ReservationRejectedSchema,
+  "vaccination.reservation.v1.ReservationCancelled": ReservationCancelledSchema,
+  "vaccination.reservation.v1.ReservationVaccinated": ReservationVaccinatedSchema,
+  "vaccination.reservation.v1.WaitlistAlerted": WaitlistAlertedSchema,
+  "vaccination.reservation.v1.BookingAbandoned": BookingAbandonedSchema,
+} as const;
+
+export type ReservationMessage = MessageShape<(typeof SCHEMAS)[keyof typeof SCHEMAS]>;
+
+export interface EmittedEvent {
+  readonly type: string;
+  readonly aggregateId: string;
+  readonly message: ReservationMessage;
+}
+
+/** Every event reservation committed to its outbox for these aggregate ids (all when none given), in commit order. */
+export async function emitted(
+  databaseUrl: string,
+  aggregateIds?: readonly string[],
+): Promise<EmittedEvent[]> {
+  const rows = await query<{ event_type: keyof typeof SCHEMAS; aggregate_id: string; payload: string }>(
+    databaseUrl,
+    `select event_type, aggregate_id, payload::text as payload from vaccination_reservation.outbox
+      where $1::text[] is null or aggregate_id = any($1::text[]) order by position`,
+    [aggregateIds ? [...aggregateIds] : null],
+  );
+  return rows.map((row) => ({
+    type: row.event_type,
+    aggregateId: row.aggregate_id,
+    message: fromJsonString(SCHEMAS[row.event_type] as DescMessage, row.payload) as ReservationMessage,
+  }));
+}
+
+/** How many rows reservation's tables and outbox hold. */
+export async function counts(
+  databaseUrl: string,
+): Promise<{ reservations: number; abandoned: number; events: number }> {
+  const [row] = await query<{ reservations: number; abandoned: number; events: number }>(
+    databaseUrl,
+    `select (select count(*)::int from vaccination_reservation.reservation) as reservations,
+            (select count(*)::int from vaccination_reservation.abandoned_booking) as abandoned,
+            (select count(*)::int from vaccination_reservation.outbox) as events`,
+  );
+  return row ?? { reservations: -1, abandoned: -1, events: -1 };
+}
+
+/** The day `days` after the clock's today, "YYYY-MM-DD" (UTC). */
+export function dayAfter(clock: FixedClock, days: number): string {
+  return new Date(clock.now().getTime() + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+export const newId = (): string => randomUUID();

@@ -1,0 +1,237 @@
+import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
+import { AbandonedBooking } from "./abandoned-booking.ts";
+import {
+  type Booking,
+  type BookingSlot,
+  requireBooking,
+  requireNote,
+  requirePersonId,
+  reservationIdOf,
+} from "./booking.ts";
+import type { AbandonedBookings, BookingSlots, ReservationPosition, Reservations } from "./ports.ts";
+import { Reservation, type ReservationState } from "./reservation.ts";
+
+/** What a command works with: reservations and abandoned bookings, bound to one unit of work. */
+export interface ReservationPorts extends EventContext {
+  readonly reservations: Reservations;
+  readonly abandonedBookings: AbandonedBookings;
+}
+
+/**
+ * What Reserve works with: reads outside any transaction, inventory's booking call, and units of
+ * work for recording the outcome. Inventory is called outside any transaction, so a slow inventory
+ * holds no database connection or lock.
+ */
+export interface ReservePorts extends ReservationPorts {
+  readonly slots: BookingSlots;
+  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
+  unitOfWork<T>(work: (ports: ReservationPorts) => Promise<T>): Promise<T>;
+}
+
+/** Why a Reserve offers the waitlist instead of a reservation. */
+export type WaitlistReason = "NO_DOSES" | "DATE_FULL" | "INVENTORY_UNAVAILABLE";
+
+export interface WaitlistOffer {
+  readonly reason: WaitlistReason;
+  /** Why, in words, and what to do. */
+  readonly message: string;
+}
+
+/** Reserve's answer: the booked reservation, or the waitlist offered instead. */
+export type ReserveAnswer =
+  | { readonly reservation: ReservationState; readonly waitlistOffer?: undefined }
+  | { readonly waitlistOffer: WaitlistOffer; readonly reservation?: undefined };
+
+/**
+ * A person books a vaccination. Inventory takes a dose and a slot of the date (BOOKED): the
+ * reservation is REGISTERED, and the person's waitlist entry at that hospital for that vaccine, if
+ * any, closes. No dose, or the date full: the waitlist is offered and nothing is stored. Inventory
+ * unreachable or too slow: the waitlist is offered too, and when the request may have reached
+ * inventory the attempt is recorded as abandoned (BookingAbandoned), so inventory releases what it
+ * may have taken.
+ *
+ * With an idempotency key the reservation id comes from the person and the key, so repeats, even
+ * concurrent ones, converge: a repeat answers the reservation the first one booked and books nothing
+ * more; a repeat of an abandoned attempt answers the waitlist offer again (its id is never booked).
+ */
+export async function reserve(ports: ReservePorts, command: Booking): Promise<ReserveAnswer> {
+  const booking = requireBooking(command, ports.clock);
+  const reservationId = reservationIdOf(booking, () => ports.ids.next());
+  if (booking.idempotencyKey !== undefined) {
+    const known = await ports.reservations.get(reservationId);
+    if (known) return { reservation: known.state };
+    if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
+  }
+  const slot: BookingSlot = {
+    reservationId,
+    hospitalId: booking.hospitalId,
+    vaccineId: booking.vaccineId,
+    date: booking.date,
+  };
+  const answer = await ports.slots.take(slot);
+  switch (answer.outcome) {
+    case "BOOKED":
+      return ports.unitOfWork((work) => registerBooking(work, reservationId, booking));
+    case "NO_DOSES":
+    case "DATE_FULL":
+      return { waitlistOffer: offer(answer.outcome, booking) };
+    case "UNAVAILABLE":
+      if (!answer.mayHaveReached) return { waitlistOffer: offer("INVENTORY_UNAVAILABLE", booking) };
+      return ports.unitOfWork((work) => abandonBooking(work, slot, booking));
+  }
+}
+
+/** Inventory booked the slot: the reservation registers, unless a repeat of the same key got there first. */
+async function registerBooking(
+  ports: ReservationPorts,
+  reservationId: string,
+  booking: Booking,
+): Promise<ReserveAnswer> {
+  const known = await ports.reservations.get(reservationId);
+  if (known) return { reservation: known.state };
+  if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
+  const reservation = Reservation.register({ reservationId, booking }, ports);
+  const entry = await ports.reservations.waitlistEntry(
+    booking.personId,
+    booking.hospitalId,
+    booking.vaccineId,
+  );
+  await ports.reservations.save(reservation);
+  if (entry?.closeWaitlistEntry(ports)) await ports.reservations.save(entry);
+  return { reservation: reservation.state };
+}
+
+/**
+ * Inventory could not answer in time: the attempt is abandoned, unless a repeat of the same key
+ * registered it meanwhile (then that reservation is the answer, and what inventory holds is its own).
+ */
+async function abandonBooking(
+  ports: ReservationPorts,
+  slot: BookingSlot,
+  booking: Booking,
+): Promise<ReserveAnswer> {
+  const known = await ports.reservations.get(slot.reservationId);
+  if (known) return { reservation: known.state };
+  if (!(await ports.abandonedBookings.has(slot.reservationId))) {
+    await ports.abandonedBookings.save(AbandonedBooking.abandon(slot, ports));
+  }
+  return { waitlistOffer: offer("INVENTORY_UNAVAILABLE", booking) };
+}
+
+function offer(reason: WaitlistReason, booking: Booking): WaitlistOffer {
+  const join = `JoinWaitlist with hospital ${booking.hospitalId} and vaccine ${booking.vaccineId} to be alerted when doses become bookable`;
+  switch (reason) {
+    case "NO_DOSES":
+      return { reason, message: `The hospital has no bookable dose of this vaccine. ${join}.` };
+    case "DATE_FULL":
+      return {
+        reason,
+        message: `${booking.date} is fully booked at the hospital. Choose another date, or ${join}.`,
+      };
+    case "INVENTORY_UNAVAILABLE":
+      return {
+        reason,
+        message: `Bookings cannot be taken right now. Try again in a moment, or ${join}.`,
+      };
+  }
+}
+
+function abandonedOffer(): WaitlistOffer {
+  return {
+    reason: "INVENTORY_UNAVAILABLE",
+    message:
+      "This booking attempt was given up on because bookings could not be taken. Reserve again with a new idempotency key, or JoinWaitlist with the same hospital and vaccine.",
+  };
+}
+
+export interface JoinWaitlist {
+  readonly personId: string;
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+}
+
+/** A person joins a hospital's waitlist for a vaccine: WAITLISTED. A person has one entry there; a repeat answers it. */
+export async function joinWaitlist(
+  ports: ReservationPorts,
+  command: JoinWaitlist,
+): Promise<ReservationState> {
+  const personId = requirePersonId(command.personId);
+  const hospitalId = requireUuid("hospitalId", command.hospitalId);
+  const vaccineId = requireUuid("vaccineId", command.vaccineId);
+  const known = await ports.reservations.waitlistEntry(personId, hospitalId, vaccineId);
+  if (known) return known.state;
+  const entry = Reservation.joinWaitlist(
+    { reservationId: ports.ids.next(), personId, hospitalId, vaccineId },
+    ports,
+  );
+  await ports.reservations.save(entry);
+  return entry.state;
+}
+
+/** The reservation manager accepts a REGISTERED booking: CONFIRMED. */
+export async function acceptReservation(
+  ports: ReservationPorts,
+  command: { reservationId: string },
+): Promise<ReservationState> {
+  return change(ports, requireUuid("reservationId", command.reservationId), (r) => r.accept(ports));
+}
+
+/** The reservation manager rejects a REGISTERED booking, saying why: REJECTED; inventory releases its dose and slot. */
+export async function rejectReservation(
+  ports: ReservationPorts,
+  command: { reservationId: string; note: string },
+): Promise<ReservationState> {
+  const reservationId = requireUuid("reservationId", command.reservationId);
+  const note = requireNote(command.note);
+  return change(ports, reservationId, (r) => r.reject(note, ports));
+}
+
+/** The person cancels their booking or leaves the waitlist: CANCELLED, reason PERSON. */
+export async function cancelReservation(
+  ports: ReservationPorts,
+  command: { reservationId: string },
+): Promise<ReservationState> {
+  return change(ports, requireUuid("reservationId", command.reservationId), (r) => r.cancelByPerson(ports));
+}
+
+/** A reservation manager cancels a person's booking, saying why: CANCELLED, reason MANAGER. */
+export async function cancelReservationAsManager(
+  ports: ReservationPorts,
+  command: { reservationId: string; note: string },
+): Promise<ReservationState> {
+  const reservationId = requireUuid("reservationId", command.reservationId);
+  const note = requireNote(command.note);
+  return change(ports, reservationId, (r) => r.cancelByManager(note, ports));
+}
+
+export async function getReservation(
+  ports: Pick<ReservationPorts, "reservations">,
+  query: { reservationId: string },
+): Promise<ReservationState> {
+  return (await load(ports.reservations, requireUuid("reservationId", query.reservationId))).state;
+}
+
+/** A page of a person's reservations: waitlist entries first, then the latest appointment first. */
+export async function listReservations(
+  ports: Pick<ReservationPorts, "reservations">,
+  query: { personId: string; limit: number; after?: ReservationPosition | undefined },
+): Promise<ReservationState[]> {
+  return ports.reservations.ofPerson({ ...query, personId: requirePersonId(query.personId) });
+}
+
+async function change(
+  ports: ReservationPorts,
+  reservationId: string,
+  apply: (reservation: Reservation) => void,
+): Promise<ReservationState> {
+  const reservation = await load(ports.reservations, reservationId);
+  apply(reservation);
+  await ports.reservations.save(reservation);
+  return reservation.state;
+}
+
+async function load(reservations: Reservations, reservationId: string): Promise<Reservation> {
+  const reservation = await reservations.get(reservationId);
+  if (!reservation) throw new NotFound("Reservation", reservationId);
+  return reservation;
+}
