@@ -48,6 +48,8 @@ export interface ServeOptions {
    * RESOURCE_EXHAUSTED. Health, reflection and the probes are never refused. Default 1000.
    */
   readonly maxInFlight?: number;
+  /** Concurrent streaming calls (e.g. watchers), counted apart from unary calls. Default: maxInFlight. */
+  readonly maxStreams?: number;
   /** Server-side deadline of each unary application call (DEADLINE_EXCEEDED after it). Default none. */
   readonly requestTimeoutMs?: number;
   /**
@@ -100,7 +102,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     checkTimeoutMs: options.readinessCheckTimeoutMs,
   });
   const shutdown = new AbortController();
+  // Streaming calls (watchers) are long-lived: they have a limit of their own, so they never take
+  // the slots of unary calls, and they end as soon as shutdown begins, so they never hold it up.
+  const streamsClosing = new AbortController();
+  const maxStreams = options.maxStreams ?? maxInFlight;
   let inFlight = 0;
+  let streams = 0;
 
   /**
    * Runs for every call before its body is read: opens the call's log line (so calls refused
@@ -126,6 +133,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     if (quiet) {
       return;
     }
+    if (context.method.methodKind !== "unary") {
+      if (streams >= maxStreams) throw new ConnectError(SERVER_BUSY_MESSAGE, Code.ResourceExhausted);
+      streams++;
+      context.signal.addEventListener("abort", () => streams--, { once: true });
+      return;
+    }
     if (inFlight >= maxInFlight) {
       throw new ConnectError(SERVER_BUSY_MESSAGE, Code.ResourceExhausted);
     }
@@ -144,6 +157,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       deadlineInterceptor({ timeoutMs: options.requestTimeoutMs, exemptServices: platformServices }),
     );
   }
+  interceptors.push(streamsEndAtShutdown(streamsClosing.signal));
   interceptors.push(...(options.interceptors ?? []));
 
   const connectHandler = connectNodeAdapter({
@@ -219,6 +233,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       if (options.drainDelayMs) {
         await sleep(options.drainDelayMs);
       }
+      streamsClosing.abort(new ConnectError("server is shutting down; reconnect", Code.Unavailable));
       const listenerClosed = new Promise<void>((resolve) => listener.close(() => resolve()));
       const drained = connections.drain();
       if (!(await settlesWithin(drained, graceMs))) {
@@ -460,4 +475,12 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Gives streaming application calls a signal that also fires when shutdown begins. */
+function streamsEndAtShutdown(closing: AbortSignal): Interceptor {
+  return (next) => (req) =>
+    req.method.methodKind === "unary" || platformServices.has(req.service.typeName)
+      ? next(req)
+      : next({ ...req, signal: AbortSignal.any([req.signal, closing]) });
 }
