@@ -1,5 +1,5 @@
-// `./hexa benchmark`: product-trial figures on this machine, each against a baseline measured in
-// the same run on the same PostgreSQL.
+// `./hexa benchmark trial`: product-trial figures on this machine, each against a baseline measured
+// in the same run on the same PostgreSQL.
 //
 // 1. Baseline: raw single-row INSERT + COMMIT at CONCURRENCY connections.
 // 2. PlaceOrder through Connect JSON at the same concurrency: throughput, p50 and p99 latency, and
@@ -12,20 +12,15 @@
 // database on DATABASE_URL's server (default: an embedded PostgreSQL it starts). Bounded: a fixed
 // number of requests, all to 127.0.0.1.
 //
-//   ./hexa benchmark [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+//   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { startApp } from "@hexa/testing/apps";
-import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
+import { allInOneWithNats, closedLoop, log, ms, runBenchmark, summary } from "./benchmarking.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,80 +34,9 @@ const ORDERS = Number(flags.orders);
 const CONCURRENCY = Number(flags.concurrency);
 const RATE = Number(flags.rate);
 const SECONDS = Number(flags.seconds);
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
-function log(text: string): void {
-  console.error(`[benchmark] ${text}`);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-function summary(latenciesMs: number[]): { p50: number; p99: number; max: number } {
-  const sorted = [...latenciesMs].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
-}
-
-/** Runs `total` calls of `call(i)` with `concurrency` in flight; returns elapsed ms and each call's latency. */
-async function closedLoop(total: number, concurrency: number, call: (i: number) => Promise<unknown>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < total; i = next++) {
-        const t0 = performance.now();
-        await call(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { elapsedMs: performance.now() - started, latencies };
-}
-
-const cleanups: Array<() => Promise<void>> = [];
-async function main(): Promise<void> {
-  // The database server: DATABASE_URL's, or an embedded one; a fresh database on it either way.
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
-    const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });
-    cleanups.push(async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    serverUrl = embedded.url;
-    log("PostgreSQL: embedded (DATABASE_URL not set)");
-  }
-  const database = `hexa_bench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  cleanups.push(async () => {
-    await admin.query(`drop database if exists ${database} with (force)`);
-    await admin.end();
-  });
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  const databaseUrl = url.toString();
-
-  log(`starting the all-in-one with NATS at ${NATS_URL}`);
-  const app = await startApp(
-    "all-in-one",
-    {
-      PORT: String(await freePort()),
-      DATABASE_URL: databaseUrl,
-      NATS_URL,
-      BUS_NAMESPACE: `bench${Date.now().toString(36)}`,
-      MAX_IN_FLIGHT: "100000",
-      LOG_LEVEL: "warn",
-    },
-    60_000,
-  );
-  cleanups.push(async () => {
-    await app.stop();
-  });
+await runBenchmark(async (cleanups) => {
+  const { app, databaseUrl } = await allInOneWithNats("trial", cleanups);
   const transport = createConnectTransport({ baseUrl: app.url, httpVersion: "1.1", useBinaryFormat: false });
   const orders = createClient(OrderService, transport);
   const product = "bench-product";
@@ -123,11 +47,12 @@ async function main(): Promise<void> {
     trialDays: 30,
   });
   const planId = plan?.planId ?? "";
+
   // Every order the dashboard has shown, from the start: the propagation phase waits for the
   // earlier phases' orders to be through, so it measures propagation, not a backlog.
   const listener = new pg.Client({ connectionString: databaseUrl });
   await listener.connect();
-  cleanups.push(() => listener.end());
+  cleanups.add(() => listener.end());
   const seenAt = new Map<string, number>();
   listener.on("notification", (message) => {
     const orderId = message.payload ?? "";
@@ -163,18 +88,13 @@ async function main(): Promise<void> {
   await pool.query(
     "create table bench_baseline (id bigserial primary key, customer_id text, plan_id uuid, quantity int, address text, placed_at timestamptz)",
   );
-  await closedLoop(200, CONCURRENCY, () =>
-    pool.query(
-      "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ('w', $1, 1, 'a', now())",
-      [planId],
-    ),
-  );
-  const baseline = await closedLoop(ORDERS, CONCURRENCY, (i) =>
+  const insert = (i: number) =>
     pool.query(
       "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ($1, $2, 1, '1 Bench Road', now())",
       [`c-${i}`, planId],
-    ),
-  );
+    );
+  await closedLoop(200, CONCURRENCY, insert);
+  const baseline = await closedLoop(ORDERS, CONCURRENCY, insert);
   await pool.end();
 
   log(`PlaceOrder: ${ORDERS} orders through Connect JSON at concurrency ${CONCURRENCY}`);
@@ -193,8 +113,7 @@ async function main(): Promise<void> {
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
+    const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((resume) => setTimeout(resume, wait));
     inFlight.push(
       place(i).then(({ order }) => {
@@ -203,11 +122,11 @@ async function main(): Promise<void> {
     );
   }
   await Promise.all(inFlight);
+  const offeredRate = total / ((performance.now() - start) / 1000);
   const deadline = performance.now() + 15_000;
   while ([...committedAt.keys()].some((id) => !seenAt.has(id)) && performance.now() < deadline) {
     await new Promise((resume) => setTimeout(resume, 50));
   }
-  const achievedRate = total / ((performance.now() - start) / 1000);
   const propagation = [...committedAt].flatMap(([id, at]) => {
     const seen = seenAt.get(id);
     // A notification can beat the client's receipt of the answer; that counts as 0 ms.
@@ -215,33 +134,21 @@ async function main(): Promise<void> {
   });
   const missing = committedAt.size - propagation.length;
 
-  const baselineRate = ORDERS / (baseline.elapsedMs / 1000);
-  const placeRate = ORDERS / (placing.elapsedMs / 1000);
   const base = summary(baseline.latencies);
   const placed = summary(placing.latencies);
   const spread = summary(propagation);
-  const ms = (value: number) => `${value.toFixed(1)} ms`;
   console.log(
     [
       `product-trial benchmark (${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY})`,
       "",
       "| measure | throughput | p50 | p99 |",
       "|---|---|---|---|",
-      `| baseline: single-row INSERT + COMMIT | ${baselineRate.toFixed(0)}/s | ${ms(base.p50)} | ${ms(base.p99)} |`,
-      `| PlaceOrder via Connect JSON | ${placeRate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
-      `| propagation, order commit -> dashboard (${achievedRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
+      `| baseline: single-row INSERT + COMMIT | ${baseline.rate.toFixed(0)}/s | ${ms(base.p50)} | ${ms(base.p99)} |`,
+      `| PlaceOrder via Connect JSON | ${placing.rate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
+      `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
       "",
-      `PlaceOrder / baseline throughput: ${(placeRate / baselineRate).toFixed(2)}x (target >= 0.5x)`,
+      `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x (target >= 0.5x)`,
       `propagation p99: ${ms(spread.p99)} (target <= 50 ms at 200 orders/s); max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
     ].join("\n"),
   );
-}
-
-try {
-  await main();
-} catch (error) {
-  console.error(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
-  process.exitCode = 1;
-} finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-}
+});

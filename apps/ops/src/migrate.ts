@@ -7,20 +7,8 @@ import { openServiceDatabase } from "@hexa/adapters/postgres/database";
 import { platformTables } from "@hexa/adapters/postgres/platform-tables";
 import { type Environment, readEnvironment } from "@hexa/adapters/runtime/config";
 import type { ServiceModule } from "@hexa/adapters/runtime/service-module";
-import { dashboardModule } from "@hexa/adapters/trial/dashboard/module";
-import { deliveryModule } from "@hexa/adapters/trial/delivery/module";
-import { marketingModule } from "@hexa/adapters/trial/marketing/module";
-import { orderModule } from "@hexa/adapters/trial/order/module";
-import { warehouseModule } from "@hexa/adapters/trial/warehouse/module";
+import { services as modules } from "@hexa/adapters/services";
 import { pino } from "pino";
-
-/** Every service whose schema this command knows, by the name the chart and the apps use. */
-const modules: ReadonlyMap<string, ServiceModule> = new Map(
-  [marketingModule, orderModule, warehouseModule, deliveryModule, dashboardModule].map((module) => [
-    module.name,
-    module,
-  ]),
-);
 
 const usage = `usage: migrate <service>...   (services: ${[...modules.keys()].join(", ")})`;
 

@@ -1,0 +1,119 @@
+// What both benchmarks share: a fresh database on the PostgreSQL they measure, the all-in-one
+// started against it with NATS, closed-loop load, and latency summaries.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { type RunningApp, startApp } from "@hexa/testing/apps";
+import { freePort } from "@hexa/testing/global-setup";
+import pg from "pg";
+
+export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+export function log(text: string): void {
+  console.error(`[benchmark] ${text}`);
+}
+
+export function summary(latenciesMs: number[]): { p50: number; p99: number; max: number } {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  return { p50: at(50), p99: at(99), max: sorted.at(-1) ?? Number.NaN };
+}
+
+export const ms = (value: number): string => `${value.toFixed(1)} ms`;
+
+/** Runs `total` calls of `call(i)` with `concurrency` in flight; returns the elapsed time and each call's latency. */
+export async function closedLoop(
+  total: number,
+  concurrency: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<{ elapsedMs: number; latencies: number[]; rate: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        const t0 = performance.now();
+        await call(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  return { elapsedMs, latencies, rate: total / (elapsedMs / 1000) };
+}
+
+/** Cleanups run in reverse order of registration when the benchmark ends, however it ends. */
+export class Cleanups {
+  readonly #steps: Array<() => Promise<unknown>> = [];
+  add(step: () => Promise<unknown>): void {
+    this.#steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.#steps.reverse()) await step().catch(() => {});
+  }
+}
+
+/**
+ * A fresh database on DATABASE_URL's server, or on an embedded PostgreSQL started for the run, and
+ * the all-in-one serving it with NATS. Everything is undone by `cleanups`.
+ */
+export async function allInOneWithNats(
+  name: string,
+  cleanups: Cleanups,
+): Promise<{ app: RunningApp; databaseUrl: string }> {
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
+    const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });
+    cleanups.add(async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    serverUrl = embedded.url;
+    log("PostgreSQL: embedded (DATABASE_URL not set)");
+  }
+  const database = `hexa_bench_${name}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${database}`);
+  cleanups.add(async () => {
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.end();
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+
+  log(`starting the all-in-one with NATS at ${NATS_URL}`);
+  const app = await startApp(
+    "all-in-one",
+    {
+      PORT: String(await freePort()),
+      DATABASE_URL: databaseUrl,
+      NATS_URL,
+      BUS_NAMESPACE: `bench${Date.now().toString(36)}`,
+      // The benchmarks measure; they must not be shed.
+      MAX_IN_FLIGHT: "100000",
+      LOG_LEVEL: "warn",
+    },
+    60_000,
+  );
+  cleanups.add(() => app.stop());
+  return { app, databaseUrl };
+}
+
+/** Runs a benchmark's main, always undoing what it set up, and sets the exit code. */
+export async function runBenchmark(main: (cleanups: Cleanups) => Promise<void>): Promise<void> {
+  const cleanups = new Cleanups();
+  try {
+    await main(cleanups);
+  } catch (error) {
+    console.error(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanups.run();
+  }
+}
