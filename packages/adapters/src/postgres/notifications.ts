@@ -1,0 +1,311 @@
+import { Unavailable } from "@hexa/core/shared";
+import pg from "pg";
+import type { Logger } from "pino";
+import type { EntityManager } from "./database.ts";
+
+/**
+ * Fan-out of changes across replicas through Postgres LISTEN/NOTIFY.
+ *
+ * A writer calls {@link notifyChannel} inside the transaction that makes a change: Postgres delivers
+ * the notification when the transaction commits, and never for one rolled back. Each process keeps
+ * one {@link ChannelListener} per channel: a dedicated connection LISTENing, which wakes the
+ * process's own listeners of the topic a notification names (a person, an order, …), whichever
+ * replica committed the change.
+ */
+
+const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Postgres refuses payloads of 8000 bytes or more. */
+const MAX_PAYLOAD_BYTES = 7_999;
+
+/**
+ * Announces `message` to the listeners of `topic` on `channel`, when the transaction `em` works in
+ * commits. Within one transaction, the same topic and message are announced once.
+ */
+export async function notifyChannel(
+  em: EntityManager,
+  channel: string,
+  topic: string,
+  message: string,
+): Promise<void> {
+  const payload = JSON.stringify([topic, message]);
+  if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+    throw new Error(`a notification on ${channel} is limited to ${MAX_PAYLOAD_BYTES} bytes`);
+  }
+  await em.execute("select pg_notify(?, ?)", [checkedChannel(channel), payload]);
+}
+
+/** What a listener heard since it last asked. */
+export interface Heard {
+  /** The messages announced to its topic, oldest first, without repeats. */
+  readonly messages: readonly string[];
+  /**
+   * False when messages may have been lost: the connection dropped and is back (what was announced
+   * meanwhile was not heard), or more piled up than the listener keeps.
+   */
+  readonly complete: boolean;
+}
+
+/** One listener of one topic. */
+export interface TopicListener {
+  /**
+   * Resolves with what was heard since the previous answer, as soon as there is something (a
+   * message, or a loss); rejects with the signal's reason once the signal aborts. Called again
+   * before it answered, it gives the same answer.
+   */
+  next(): Promise<Heard>;
+  /** Stops listening. */
+  close(): void;
+}
+
+export interface ChannelListenerOptions {
+  /** The database the writers notify in. */
+  readonly connectionString: string;
+  /** The notification channel: a plain lowercase identifier. */
+  readonly channel: string;
+  readonly logger: Logger;
+  /** The name the listening connection shows in `pg_stat_activity`. */
+  readonly applicationName?: string;
+  /** What is listened to, in words, for logs and for the Unavailable error; default: the channel. */
+  readonly description?: string;
+  /** Waits before each attempt to reconnect after the connection dropped; the last one repeats. */
+  readonly reconnectMs?: readonly number[];
+  /** Messages a listener keeps between two calls before it forgets them and reports a loss. */
+  readonly maxPending?: number;
+}
+
+/**
+ * One process's listening end of a channel. The connection opens with the first listener and
+ * closes when the last one leaves, so an idle process holds none. When it drops it is opened again,
+ * with backoff, for as long as anyone listens; once back, every listener is told that it may have
+ * missed messages.
+ */
+export class ChannelListener {
+  readonly #options: ChannelListenerOptions;
+  readonly #channel: string;
+  readonly #listeners = new Map<string, Set<Listener>>();
+  #client: pg.Client | undefined;
+  #connecting: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  /** Whether the connection was up since the first listener came: a new connection then means a loss. */
+  #everConnected = false;
+
+  constructor(options: ChannelListenerOptions) {
+    this.#options = options;
+    this.#channel = checkedChannel(options.channel);
+  }
+
+  /**
+   * Starts listening to one topic. Resolves once listening: every message committed afterwards is
+   * heard (or reported lost). Rejects with Unavailable when the database cannot be listened to.
+   */
+  async listen(topic: string, signal: AbortSignal): Promise<TopicListener> {
+    signal.throwIfAborted();
+    const listener = new Listener(signal, this.#options.maxPending ?? 1_000, () =>
+      this.#remove(topic, listener),
+    );
+    let listeners = this.#listeners.get(topic);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(topic, listeners);
+    }
+    listeners.add(listener);
+    try {
+      await this.#listening();
+    } catch (error) {
+      listener.close();
+      this.#options.logger.warn({ err: error, channel: this.#channel }, "cannot listen");
+      throw new Unavailable(`${this.#description} cannot be listened to right now, retry later`);
+    }
+    return listener;
+  }
+
+  get #description(): string {
+    return this.#options.description ?? this.#channel;
+  }
+
+  #listening(): Promise<void> {
+    if (this.#client) return Promise.resolve();
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      application_name: this.#options.applicationName ?? `hexa listen ${this.#channel}`,
+      keepAlive: true,
+    });
+    client.on("error", (error) => this.#lost(client, error));
+    client.on("end", () => this.#lost(client, undefined));
+    client.on("notification", (notification) => {
+      if (notification.channel === this.#channel && notification.payload) this.#heard(notification.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`listen "${this.#channel}"`);
+    } catch (error) {
+      this.#end(client);
+      throw error;
+    }
+    if (this.#listeners.size === 0) {
+      this.#end(client); // everyone left while it was connecting
+      return;
+    }
+    const reconnected = this.#everConnected;
+    this.#everConnected = true;
+    this.#client = client;
+    // Whatever was announced while nobody listened was not heard.
+    if (reconnected) for (const listener of this.#all()) listener.lost();
+  }
+
+  #lost(client: pg.Client, error: Error | undefined): void {
+    if (client !== this.#client) return;
+    this.#client = undefined;
+    this.#end(client);
+    this.#options.logger.warn(
+      { err: error, channel: this.#channel },
+      `${this.#description}: listening connection lost; reconnecting`,
+    );
+    this.#reconnect(0);
+  }
+
+  #reconnect(attempt: number): void {
+    if (this.#retry || this.#listeners.size === 0) return;
+    const delays = this.#options.reconnectMs ?? [100, 500, 2_000, 5_000];
+    const delay = delays[Math.min(attempt, delays.length - 1)] ?? 1_000;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#listeners.size === 0) return;
+      this.#listening().then(
+        () => this.#options.logger.info({ channel: this.#channel }, `${this.#description}: listening again`),
+        (error: unknown) => {
+          this.#options.logger.warn(
+            { err: error, channel: this.#channel, attempt: attempt + 1 },
+            `${this.#description}: reconnecting failed`,
+          );
+          this.#reconnect(attempt + 1);
+        },
+      );
+    }, delay);
+    this.#retry.unref();
+  }
+
+  #heard(payload: string): void {
+    let topic: unknown;
+    let message: unknown;
+    try {
+      [topic, message] = JSON.parse(payload) as unknown[];
+    } catch {
+      topic = undefined;
+    }
+    if (typeof topic !== "string" || typeof message !== "string") {
+      this.#options.logger.debug(
+        { channel: this.#channel, payload },
+        "ignored a notification of another shape",
+      );
+      return;
+    }
+    for (const listener of this.#listeners.get(topic) ?? []) listener.heard(message);
+  }
+
+  *#all(): Iterable<Listener> {
+    for (const listeners of this.#listeners.values()) yield* listeners;
+  }
+
+  #remove(topic: string, listener: Listener): void {
+    const listeners = this.#listeners.get(topic);
+    listeners?.delete(listener);
+    if (listeners?.size === 0) this.#listeners.delete(topic);
+    if (this.#listeners.size > 0) return;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#everConnected = false;
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) this.#end(client);
+  }
+
+  #end(client: pg.Client): void {
+    client
+      .end()
+      .catch((error: unknown) =>
+        this.#options.logger.debug(
+          { err: error, channel: this.#channel },
+          "listening connection did not close cleanly",
+        ),
+      );
+  }
+}
+
+/** One listener of one topic: collects messages between calls, ended by its signal or `close`. */
+class Listener implements TopicListener {
+  readonly #signal: AbortSignal;
+  readonly #maxPending: number;
+  readonly #onClose: () => void;
+  #messages = new Set<string>();
+  #complete = true;
+  #waiting:
+    | { promise: Promise<Heard>; resolve: (heard: Heard) => void; reject: (reason: unknown) => void }
+    | undefined;
+  #closed = false;
+
+  constructor(signal: AbortSignal, maxPending: number, onClose: () => void) {
+    this.#signal = signal;
+    this.#maxPending = maxPending;
+    this.#onClose = onClose;
+    signal.addEventListener("abort", this.#aborted, { once: true });
+  }
+
+  heard(message: string): void {
+    if (!this.#complete) return; // a loss is already reported: the listener looks at everything
+    this.#messages.add(message);
+    if (this.#messages.size > this.#maxPending) this.lost();
+    else this.#deliver();
+  }
+
+  lost(): void {
+    this.#messages.clear();
+    this.#complete = false;
+    this.#deliver();
+  }
+
+  next(): Promise<Heard> {
+    if (this.#signal.aborted) return Promise.reject(this.#signal.reason);
+    if (this.#waiting) return this.#waiting.promise; // asked again before an answer: the same answer
+    const { promise, resolve, reject } = Promise.withResolvers<Heard>();
+    this.#waiting = { promise, resolve, reject };
+    this.#deliver();
+    return promise;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#signal.removeEventListener("abort", this.#aborted);
+    this.#onClose();
+  }
+
+  #deliver(): void {
+    const waiting = this.#waiting;
+    if (!waiting || (this.#complete && this.#messages.size === 0)) return;
+    this.#waiting = undefined;
+    const heard: Heard = { messages: [...this.#messages], complete: this.#complete };
+    this.#messages = new Set();
+    this.#complete = true;
+    waiting.resolve(heard);
+  }
+
+  readonly #aborted = (): void => {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.reject(this.#signal.reason);
+    this.close();
+  };
+}
+
+function checkedChannel(channel: string): string {
+  if (!CHANNEL.test(channel)) throw new Error(`channel ${channel} is not a plain lowercase identifier`);
+  return channel;
+}

@@ -1,0 +1,259 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { isUuid } from "@hexa/core/shared";
+import {
+  attemptDelivery,
+  claimDueNotifications,
+  DEFAULT_RETRY,
+  listNotifications,
+  type NotificationPorts,
+  type NotificationSender,
+  type NotificationState,
+  type RetrySchedule,
+  recordDelivery,
+  sendDueReminders,
+  watchNotifications,
+  whenReservationChanged,
+} from "@hexa/core/vaccination/notification";
+import {
+  DeliveryState,
+  NotificationKind,
+  type NotificationSchema,
+  NotificationService,
+} from "@hexa/proto/vaccination/notification/v1/notification_pb";
+import { nextPageToken, readPage } from "../../paging.ts";
+import type { EntityManager } from "../../postgres/database.ts";
+import { readEnvironment } from "../../runtime/config.ts";
+import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import { NotificationChangeFeed } from "./changes.ts";
+import { channelFromEnvironment, createSender, type NotificationChannel } from "./channels.ts";
+import { CONSUMED_EVENTS } from "./events.ts";
+import {
+  AppointmentRecord,
+  AppointmentStore,
+  NotificationRecord,
+  NotificationStore,
+  notificationMigrations,
+} from "./store.ts";
+
+/** The sending job: how often it looks, how many it sends at once, how long a replica holds one, the retries. */
+export interface SendingSettings {
+  readonly everyMs: number;
+  readonly batch: number;
+  /** Longer than one attempt can take (the webhook's timeout), so no other replica sends it meanwhile. */
+  readonly leaseMs: number;
+  readonly retry: RetrySchedule;
+}
+
+/** The reminder scheduler: how often it looks, and how many appointments it takes a round. */
+export interface ReminderSettings {
+  readonly everyMs: number;
+  readonly batch: number;
+}
+
+export const SENDING: SendingSettings = { everyMs: 500, batch: 20, leaseMs: 60_000, retry: DEFAULT_RETRY };
+export const REMINDERS: ReminderSettings = { everyMs: 10_000, batch: 100 };
+
+export interface NotificationModuleOptions {
+  /**
+   * Where notifications go. Default: what NOTIFICATION_CHANNEL and NOTIFICATION_WEBHOOK_URL say,
+   * read when the module starts.
+   */
+  readonly channel?: NotificationChannel;
+  /** A sender of one's own instead of a channel (tests, other messengers). */
+  readonly sender?: (runtime: ServiceRuntime) => NotificationSender;
+  readonly sending?: Partial<SendingSettings>;
+  readonly reminders?: Partial<ReminderSettings>;
+  /** Waits before reconnecting the listening connection of WatchNotifications after it dropped. */
+  readonly watchReconnectMs?: readonly number[];
+}
+
+/**
+ * Notification: a message to the person on every change of their reservation and on waitlist
+ * alerts, and a reminder the day before the appointment. Each is stored PENDING in the transaction
+ * of the event it answers (one per event, through the inbox), then sent by a job that every replica
+ * runs, claiming notifications with a lease and retrying with backoff until SENT, or FAILED (a
+ * dead letter that stays listable). People read theirs with ListNotifications and follow them with
+ * WatchNotifications, which hears changes made by any replica through Postgres LISTEN/NOTIFY.
+ */
+export function createNotificationModule(options: NotificationModuleOptions = {}): ServiceModule {
+  const sending: SendingSettings = { ...SENDING, ...options.sending };
+  const reminders: ReminderSettings = { ...REMINDERS, ...options.reminders };
+  return {
+    name: "notification",
+    schema: "vaccination_notification",
+    entities: [NotificationRecord, AppointmentRecord],
+    migrations: notificationMigrations,
+    routes(router, runtime) {
+      // One listening connection per process, open while anyone watches.
+      const changes = new NotificationChangeFeed({
+        connectionString: runtime.db.url,
+        logger: runtime.logger,
+        ...(options.watchReconnectMs ? { reconnectMs: options.watchReconnectMs } : {}),
+      });
+      router.service(NotificationService, {
+        listNotifications: async (request) => {
+          const page = readPage(request, isCursor);
+          const notifications = await listNotifications(
+            { notifications: readingStore(runtime) },
+            {
+              personId: request.personId,
+              limit: page.limit,
+              after: page.after && {
+                createdAt: new Date(page.after.createdAt),
+                notificationId: page.after.notificationId,
+              },
+            },
+          );
+          return {
+            notifications: notifications.map(toProto),
+            nextPageToken: nextPageToken(notifications, page.limit, cursorOf),
+          };
+        },
+        async *watchNotifications(request, context) {
+          const ports = { notifications: readingStore(runtime), changes };
+          for await (const notification of watchNotifications(ports, request, context.signal)) {
+            yield { notification: toProto(notification) };
+          }
+        },
+      });
+    },
+    policies: (runtime) =>
+      CONSUMED_EVENTS.map(({ policy, schema, read }) =>
+        eventPolicy(runtime, policy, schema, (em, event) =>
+          whenReservationChanged(ports(runtime, em), read(event)),
+        ),
+      ),
+    jobs: (runtime) => {
+      const sender =
+        options.sender?.(runtime) ??
+        createSender(options.channel ?? channelFromEnvironment(readEnvironment()), runtime.logger);
+      const deliver = async (notificationId: string) => {
+        const result = await attemptDelivery(
+          { notifications: readingStore(runtime), sender },
+          { notificationId },
+        );
+        if (!result) return;
+        const recorded = await runtime.unitOfWork((em) =>
+          recordDelivery({ ...ports(runtime, em), retry: sending.retry }, { notificationId, result }),
+        );
+        logOutcome(runtime, recorded);
+      };
+      return [
+        {
+          name: "notification-sending",
+          everyMs: sending.everyMs,
+          run: async () => {
+            let claimed: string[];
+            do {
+              claimed = await runtime.unitOfWork((em) =>
+                claimDueNotifications(ports(runtime, em), { limit: sending.batch, leaseMs: sending.leaseMs }),
+              );
+              // Each attempt on its own: one failing to record leaves the others' outcomes recorded,
+              // and its notification is tried again once its lease ends.
+              const failed = (await Promise.allSettled(claimed.map(deliver))).find(
+                (outcome) => outcome.status === "rejected",
+              );
+              if (failed) throw failed.reason;
+            } while (claimed.length === sending.batch);
+          },
+        },
+        {
+          name: "notification-reminders",
+          everyMs: reminders.everyMs,
+          run: async () => {
+            let handled: number;
+            do {
+              handled = await runtime.unitOfWork((em) =>
+                sendDueReminders(ports(runtime, em), { limit: reminders.batch }),
+              );
+            } while (handled === reminders.batch);
+          },
+        },
+      ];
+    },
+  };
+}
+
+/** The notification service as configured by the environment (NOTIFICATION_CHANNEL, NOTIFICATION_WEBHOOK_URL). */
+export const notificationModule: ServiceModule = createNotificationModule();
+
+function ports(runtime: ServiceRuntime, em: EntityManager): NotificationPorts {
+  return {
+    notifications: new NotificationStore(em, runtime.db, { lock: true }),
+    appointments: new AppointmentStore(em, { lock: true }),
+    clock: runtime.clock,
+    ids: runtime.ids,
+  };
+}
+
+/** A store for queries outside any unit of work. */
+function readingStore(runtime: ServiceRuntime): NotificationStore {
+  return new NotificationStore(runtime.db.reader(), runtime.db, { lock: false });
+}
+
+function logOutcome(runtime: ServiceRuntime, notification: NotificationState | undefined): void {
+  if (!notification || notification.delivery === "SENT") return;
+  const { notificationId, personId, kind, attempts, lastError } = notification;
+  if (notification.delivery === "FAILED") {
+    runtime.logger.error(
+      { notificationId, personId, kind, attempts, error: lastError },
+      "notification could not be sent; kept as FAILED",
+    );
+  } else {
+    runtime.logger.warn(
+      { notificationId, attempts, error: lastError, nextAttemptAt: notification.nextAttemptAt },
+      "sending a notification failed; will retry",
+    );
+  }
+}
+
+/** A page token: the sort key of the last notification of the page. */
+interface Cursor {
+  readonly createdAt: string;
+  readonly notificationId: string;
+}
+
+function isCursor(value: unknown): value is Cursor {
+  if (typeof value !== "object" || value === null) return false;
+  const { createdAt, notificationId } = value as Record<string, unknown>;
+  if (typeof createdAt !== "string" || typeof notificationId !== "string" || !isUuid(notificationId))
+    return false;
+  const time = new Date(createdAt);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === createdAt;
+}
+
+function cursorOf(notification: NotificationState): Cursor {
+  return { createdAt: notification.createdAt.toISOString(), notificationId: notification.notificationId };
+}
+
+const KIND: Record<NotificationState["kind"], NotificationKind> = {
+  RESERVATION_REGISTERED: NotificationKind.RESERVATION_REGISTERED,
+  RESERVATION_CONFIRMED: NotificationKind.RESERVATION_CONFIRMED,
+  RESERVATION_REJECTED: NotificationKind.RESERVATION_REJECTED,
+  RESERVATION_CANCELLED: NotificationKind.RESERVATION_CANCELLED,
+  RESERVATION_VACCINATED: NotificationKind.RESERVATION_VACCINATED,
+  WAITLIST_JOINED: NotificationKind.WAITLIST_JOINED,
+  WAITLIST_ALERT: NotificationKind.WAITLIST_ALERT,
+  APPOINTMENT_REMINDER: NotificationKind.APPOINTMENT_REMINDER,
+};
+
+const DELIVERY: Record<NotificationState["delivery"], DeliveryState> = {
+  PENDING: DeliveryState.PENDING,
+  SENT: DeliveryState.SENT,
+  FAILED: DeliveryState.FAILED,
+};
+
+export function toProto(notification: NotificationState): MessageInitShape<typeof NotificationSchema> {
+  return {
+    notificationId: notification.notificationId,
+    personId: notification.personId,
+    kind: KIND[notification.kind],
+    reservationId: notification.reservationId,
+    text: notification.text,
+    delivery: DELIVERY[notification.delivery],
+    attempts: notification.attempts,
+    createdAt: timestampFromDate(notification.createdAt),
+    ...(notification.sentAt ? { sentAt: timestampFromDate(notification.sentAt) } : {}),
+  };
+}
