@@ -19,6 +19,19 @@ import {
 /** An RFC 3339 UTC time as protobuf JSON writes a Timestamp: 0, 3, 6 or 9 fractional digits. */
 const RFC3339_UTC = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{3}|\\.\\d{6}|\\.\\d{9})?Z$";
 
+const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/** The aggregate id of a hospital's stock of a vaccine: `<hospital id>/<vaccine id>`. */
+export const STOCK_ID_PATTERN = `^${UUID}/${UUID}$`;
+
+/** The aggregate id of a person's vaccination: the person id, 1 to 64 characters. */
+export const PERSON_ID_PATTERN = "^\\S.{0,63}$";
+
+/** A matcher: a "YYYY-MM-DD" day, `example` in the consumer test. */
+export function anyDay(example: string) {
+  return MatchersV3.regex("^\\d{4}-\\d{2}-\\d{2}$", example);
+}
+
 /** A matcher: any UUID, `example` in the consumer test. */
 export function anyUuid(example: string) {
   return MatchersV3.uuid(example);
@@ -49,18 +62,27 @@ export interface EnvelopeExample {
   readonly eventId: string;
   readonly aggregateId: string;
   readonly occurredAt: string;
+  /**
+   * A regular expression the aggregate id matches, for aggregates whose id is not a UUID (a
+   * person id, a hospital's stock of a vaccine); any UUID when left out.
+   */
+  readonly aggregateIdPattern?: string;
 }
 
 /**
  * The headers a consumer relies on: the event id (its inbox key), the type (it picks the decoder),
- * the aggregate id (the correlation key) and the time. Ids and times match any value; the type
- * must be exactly the event's full proto name.
+ * the aggregate id (the correlation key) and the time. Ids and times match any value (of the
+ * aggregate id's pattern, when the example gives one); the type must be exactly the event's full
+ * proto name.
  */
 export function eventMetadata(schema: DescMessage, example: EnvelopeExample): Metadata {
   return {
     [Headers.eventId]: anyUuid(example.eventId),
     [Headers.eventType]: schema.typeName,
-    [Headers.aggregateId]: anyUuid(example.aggregateId),
+    [Headers.aggregateId]:
+      example.aggregateIdPattern === undefined
+        ? anyUuid(example.aggregateId)
+        : MatchersV3.regex(example.aggregateIdPattern, example.aggregateId),
     [Headers.occurredAt]: anyTimestamp(example.occurredAt),
   };
 }

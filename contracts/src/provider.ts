@@ -3,6 +3,7 @@
  * for the gate (contracts/test/gate/verified.test.ts).
  */
 import { spawnSync } from "node:child_process";
+import { testToken } from "@hexa/testing";
 import { type MessageProviders, Verifier, type VerifierOptions } from "@pact-foundation/pact";
 import { expect, inject, it } from "vitest";
 import { type PactFile, pactsOf, recordVerification } from "./pacts.ts";
@@ -72,12 +73,23 @@ async function verifyBrokerPacts(provider: string, underTest: ProviderUnderTest)
     providerVersionBranch,
     logLevel: "error",
     ...verifierTargets(underTest),
+    ...(await callerCredentials(underTest)),
   }).verifyProvider();
 }
 
 function gitOutput(...args: string[]): string | undefined {
   const run = spawnSync("git", args, { encoding: "utf8" });
   return run.status === 0 && run.stdout.trim() ? run.stdout.trim() : undefined;
+}
+
+/**
+ * The synchronous calls between services carry the calling service's token (role `service`); the
+ * verifier replays each recorded request with one of its own, signed with the run's key.
+ */
+async function callerCredentials(provider: ProviderUnderTest) {
+  if (!provider.providerBaseUrl) return {};
+  const token = await testToken({ subject: "service:pact-verifier", roles: ["service"] });
+  return { customProviderHeaders: { Authorization: `Bearer ${token}` } };
 }
 
 function verifierTargets(provider: ProviderUnderTest) {
@@ -103,6 +115,7 @@ export async function verifyPact(
     pactUrls: [pact.path],
     logLevel: "error",
     ...verifierTargets(provider),
+    ...(await callerCredentials(provider)),
   });
   const record = (success: boolean, failure?: string) => {
     if (options.record === false) return;

@@ -17,6 +17,7 @@ import { parseAllDocuments } from "yaml";
 import { chartDir, helm } from "./helm.ts";
 import { validateHttpRoute } from "./httproute.ts";
 import { modelDeclaration, unknownFields } from "./known-fields.ts";
+import { validatePrometheusRule, validateServiceMonitor } from "./monitoring.ts";
 
 /** A rendered Kubernetes object, as plain data. */
 export interface Manifest {
@@ -107,6 +108,9 @@ const validators: ReadonlyMap<string, Validator> = new Map([
   ["batch/v1/Job", model(Job, "batch/v1/Job")],
   // kubernetes-models has no Gateway API kinds: a check of our own (see httproute.ts).
   ["gateway.networking.k8s.io/v1/HTTPRoute", validateHttpRoute],
+  // Nor the Prometheus Operator's (see monitoring.ts).
+  ["monitoring.coreos.com/v1/ServiceMonitor", validateServiceMonitor],
+  ["monitoring.coreos.com/v1/PrometheusRule", validatePrometheusRule],
 ]);
 
 /**

@@ -382,3 +382,98 @@ describe("configuration", () => {
     ).toBe(40);
   });
 });
+
+describe("monitoring", () => {
+  const labelsOf = (manifest: Manifest | undefined) =>
+    (manifest?.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+
+  it("renders no ServiceMonitor, PrometheusRule, scrape annotations or tracing settings by default", async () => {
+    const manifests = await render();
+    expect(byKind(manifests, "ServiceMonitor").size).toBe(0);
+    expect(byKind(manifests, "PrometheusRule").size).toBe(0);
+    const deployment = byKind(manifests, "Deployment").get("hexa-order");
+    expect(deployment?.spec.template.metadata.annotations).not.toHaveProperty("prometheus.io/scrape");
+    expect(Object.keys(byKind(manifests, "ConfigMap").get("hexa-order")?.data ?? {})).not.toContain(
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+    );
+  });
+
+  it("renders a ServiceMonitor, a PrometheusRule, scrape annotations and the OTLP endpoint when enabled", async () => {
+    const manifests = await render({
+      valuesFiles: [
+        valuesFile(
+          "monitoring.yaml",
+          [
+            "metrics:",
+            "  podAnnotations: true",
+            "  serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}",
+            "  prometheusRule: {enabled: true, labels: {release: prometheus}, breakerOpenFor: 2m}",
+            "tracing: {otlpEndpoint: 'http://otel-collector:4318', sampler: parentbased_traceidratio, samplerArg: 0.25}",
+          ].join("\n"),
+        ),
+      ],
+    });
+    expect(validateAll(manifests)).toEqual([]);
+
+    const [monitor, ...moreMonitors] = byKind(manifests, "ServiceMonitor").values();
+    expect(moreMonitors).toEqual([]);
+    expect(labelsOf(monitor)).toMatchObject({ release: "prometheus" });
+    expect(monitor?.spec.endpoints).toEqual([
+      { port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "10s" },
+    ]);
+    // It selects the Services of every enabled service, by the port name they declare.
+    for (const service of byKind(manifests, "Service").values()) {
+      expect(labelsOf(service)).toMatchObject(monitor?.spec.selector.matchLabels);
+      expect(service.spec.ports.map((port: { name: string }) => port.name)).toContain("http");
+    }
+
+    const [rule, ...moreRules] = byKind(manifests, "PrometheusRule").values();
+    expect(moreRules).toEqual([]);
+    const alerts = new Map<string, { expr: string; for: string }>(
+      rule?.spec.groups.flatMap((group: { rules: Array<{ alert: string; expr: string; for: string }> }) =>
+        group.rules.map((entry) => [entry.alert, entry] as const),
+      ),
+    );
+    expect([...alerts.keys()].sort()).toEqual([
+      "HexaCircuitBreakerOpen",
+      "HexaDeadLetters",
+      "HexaOutboxBacklogGrowing",
+    ]);
+    expect(alerts.get("HexaOutboxBacklogGrowing")?.expr).toContain("hexa_outbox_unpublished_events");
+    expect(alerts.get("HexaDeadLetters")?.expr).toContain("hexa_dead_letters");
+    expect(alerts.get("HexaCircuitBreakerOpen")?.expr).toContain("hexa_circuit_breaker_state");
+    expect(alerts.get("HexaCircuitBreakerOpen")?.expr).toContain("== 2");
+    expect(alerts.get("HexaCircuitBreakerOpen")?.for).toBe("2m");
+    // Alert templates reach Prometheus unexpanded by Helm.
+    expect(JSON.stringify(rule)).toContain("{{ $labels.consumer }}");
+
+    const deployment = byKind(manifests, "Deployment").get("hexa-order");
+    expect(deployment?.spec.template.metadata.annotations).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "8080",
+      "prometheus.io/path": "/metrics",
+    });
+    expect(byKind(manifests, "ConfigMap").get("hexa-order")?.data).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.25",
+    });
+  });
+
+  it("rejects a misspelled monitoring key and a malformed duration", async () => {
+    expect(await renderError({ set: ["metrics.serviceMonitor.enable=true"] })).toContain("enable");
+    expect(await renderError({ set: ["metrics.serviceMonitor.interval=30 seconds"] })).toContain("interval");
+  });
+
+  it("catches a malformed monitoring object in the structural checks", () => {
+    const broken = {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "ServiceMonitor",
+      metadata: { name: "x" },
+      spec: { selector: { matchLabels: {} }, endpoints: [{ port: "http", intervl: "30s" }] },
+    };
+    expect(validateAll([broken])).toEqual([
+      "monitoring.coreos.com/v1/ServiceMonitor x: ServiceMonitor.spec.endpoints[0].intervl: unknown field",
+    ]);
+  });
+});

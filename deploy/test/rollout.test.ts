@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import {
+  adminToken,
   createTestDatabase,
   describeWithNats,
   eventually,
@@ -237,7 +238,7 @@ function migrate(services: readonly string[], databaseUrl: string): Promise<void
 async function call<T>(baseUrl: string, procedure: string, body: unknown): Promise<T> {
   const response = await fetch(`${baseUrl}/${procedure}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${await adminToken()}` },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService, OrderStatus } from "@hexa/proto/trial/order/v1/order_pb";
-import { connectJsonClient, eventually, GrpcJsClient, query } from "@hexa/testing";
+import { adminToken, connectJsonClient, eventually, GrpcJsClient, query } from "@hexa/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
 export interface SliceDeployment {
@@ -122,7 +122,7 @@ export function trialSliceScenario(deployment: () => SliceDeployment): void {
     it("answers malformed JSON with invalid_argument", async () => {
       const response = await fetch(`${deployment().orderUrl}/trial.order.v1.OrderService/PlaceOrder`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${await adminToken()}` },
         body: '{"customerId": "c", "quantity": ',
       });
       expect(response.status).toBe(400);
@@ -134,7 +134,7 @@ export function trialSliceScenario(deployment: () => SliceDeployment): void {
         `${deployment().marketingUrl}/trial.marketing.v1.MarketingService/StartTrialPlan`,
         {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${await adminToken()}` },
           body: JSON.stringify({ productId: "p", name: "n", trialDays: "seven" }),
         },
       );

@@ -24,6 +24,7 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import pg from "pg";
 import { allInOneWithNats, closedLoop, log, ms, runBenchmark, summary } from "./benchmarking.ts";
+import { callingAs } from "./dev-tokens.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,7 +41,13 @@ const HOSPITALS = Number(flags.hospitals);
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl } = await allInOneWithNats("vaccination", cleanups);
-  const transport = createConnectTransport({ baseUrl: app.url, httpVersion: "1.1", useBinaryFormat: false });
+  // One admin token for every call: a service verifies it once and remembers it until it expires.
+  const transport = createConnectTransport({
+    baseUrl: app.url,
+    httpVersion: "1.1",
+    useBinaryFormat: false,
+    interceptors: [callingAs("admin", "benchmark")],
+  });
   const inventory = createClient(InventoryService, transport);
   const reservations = createClient(ReservationService, transport);
   const { vaccine } = await inventory.registerVaccine({ name: "bench", vials: 1_000_000, dosesRequired: 2 });

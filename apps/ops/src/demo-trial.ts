@@ -11,15 +11,24 @@ import { DeliveryService } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
+import { callingAs } from "./dev-tokens.ts";
 
 const urlFlag = process.argv.indexOf("--url");
 const baseUrl = urlFlag > 0 ? (process.argv[urlFlag + 1] ?? "") : "http://127.0.0.1:8080";
-const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false });
-const marketing = createClient(MarketingService, transport);
-const orders = createClient(OrderService, transport);
-const warehouse = createClient(WarehouseService, transport);
-const delivery = createClient(DeliveryService, transport);
-const dashboard = createClient(DashboardService, transport);
+/** Each actor calls with a development token of its own role (see ./dev-tokens.ts). */
+const as = (role: string, subject: string) =>
+  createConnectTransport({
+    baseUrl,
+    httpVersion: "1.1",
+    useBinaryFormat: false,
+    interceptors: [callingAs(role, subject)],
+  });
+const marketing = createClient(MarketingService, as("marketer", "demo-marketer"));
+/** A customer acts on their own orders only. */
+const ordersOf = (customerId: string) => createClient(OrderService, as("customer", customerId));
+const warehouse = createClient(WarehouseService, as("warehouse", "demo-warehouse"));
+const delivery = createClient(DeliveryService, as("courier", "demo-courier"));
+const dashboard = createClient(DashboardService, as("marketer", "demo-marketer"));
 const started = Date.now();
 
 function say(text: string): void {
@@ -60,7 +69,7 @@ async function placeOrder(planId: string, customerId: string, quantity: number):
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const { order } = await orders.placeOrder({
+      const { order } = await ordersOf(customerId).placeOrder({
         customerId,
         planId,
         quantity,
@@ -98,7 +107,7 @@ async function story(): Promise<void> {
   await delivery.completeDelivery({ orderId: first });
   await until(first, OrderState.DELIVERED);
   say("  alice asks to return it");
-  await orders.requestReturn({ orderId: first });
+  await ordersOf("alice").requestReturn({ orderId: first });
   await until(first, OrderState.RETURN_REQUESTED);
   say("  courier confirms the pickup");
   await delivery.completePickup({ orderId: first });
@@ -108,7 +117,7 @@ async function story(): Promise<void> {
   const second = await placeOrder(planId, "bob", 1);
   watchers.push(watch(second, "bob", stop.signal));
   await until(second, OrderState.DELIVERING);
-  await orders.cancelOrder({ orderId: second });
+  await ordersOf("bob").cancelOrder({ orderId: second });
   await until(second, OrderState.CANCELLED);
   const refused = await delivery
     .completeDelivery({ orderId: second })
@@ -130,7 +139,7 @@ async function story(): Promise<void> {
   const endedAt = ended?.endedAt ? timestampDate(ended.endedAt).toISOString() : "?";
   say(`  plan ended at ${endedAt}; orders closed: ${ended?.ordersClosing?.cancelledOrders ?? 0} cancelled`);
   await until(fourth, OrderState.CANCELLED);
-  const late = await orders
+  const late = await ordersOf("erin")
     .placeOrder({ customerId: "erin", planId, quantity: 1, address: "x" })
     .catch((e: unknown) => ConnectError.from(e));
   say(`  a new order for the ended plan: ${late instanceof ConnectError ? late.message : "accepted?!"}`);

@@ -19,15 +19,28 @@ import {
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { callingAs } from "./dev-tokens.ts";
 
 const urlFlag = process.argv.indexOf("--url");
 const baseUrl = urlFlag > 0 ? (process.argv[urlFlag + 1] ?? "") : "http://127.0.0.1:8080";
-const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false });
-const inventory = createClient(InventoryService, transport);
-const reservations = createClient(ReservationService, transport);
-const vaccination = createClient(VaccinationService, transport);
-const notifications = createClient(NotificationService, transport);
-const dashboard = createClient(VaccinationDashboardService, transport);
+/** Each actor calls with a development token of its own role (see ./dev-tokens.ts). */
+const as = (role: string, subject: string) =>
+  createConnectTransport({
+    baseUrl,
+    httpVersion: "1.1",
+    useBinaryFormat: false,
+    interceptors: [callingAs(role, subject)],
+  });
+const inventory = createClient(InventoryService, as("vaccine-manager", "demo-vaccine-manager"));
+/** The reservation manager; a person books and cancels through `reservationsOf`. */
+const reservations = createClient(ReservationService, as("reservation-manager", "demo-reservation-manager"));
+const reservationsOf = (personId: string) => createClient(ReservationService, as("person", personId));
+const vaccination = createClient(VaccinationService, as("vaccine-manager", "demo-vaccine-manager"));
+const notificationsOf = (personId: string) => createClient(NotificationService, as("person", personId));
+const dashboard = createClient(
+  VaccinationDashboardService,
+  as("reservation-manager", "demo-reservation-manager"),
+);
 const started = Date.now();
 const run = Date.now().toString(36);
 
@@ -42,7 +55,10 @@ function say(text: string): void {
 async function watch(personId: string, stop: AbortSignal): Promise<void> {
   const printed = new Set<string>();
   try {
-    for await (const { notification } of notifications.watchNotifications({ personId }, { signal: stop })) {
+    for await (const { notification } of notificationsOf(personId).watchNotifications(
+      { personId },
+      { signal: stop },
+    )) {
       if (!notification || printed.has(notification.notificationId)) continue;
       printed.add(notification.notificationId);
       say(`  [notification to ${personId.split("-")[0]}] ${notification.text}`);
@@ -96,7 +112,7 @@ async function story(): Promise<void> {
 
   const reserve = async (personId: string) => {
     const answer = await eventually(`${personId} reserves`, async () => {
-      const reply = await reservations.reserve({ personId, hospitalId, vaccineId, date });
+      const reply = await reservationsOf(personId).reserve({ personId, hospitalId, vaccineId, date });
       // Until vaccination, reservation and the dashboards have the hospital, a booking may wait.
       return reply.outcome.case === "waitlistOffer" &&
         reply.outcome.value.reason === WaitlistOffer_Reason.NO_DOSES
@@ -119,11 +135,11 @@ async function story(): Promise<void> {
   say("  the reservation manager accepts alice's booking: CONFIRMED");
 
   say("2. dave tries the same day: it is full, so the answer offers the waitlist, and he joins it");
-  const full = await reservations.reserve({ personId: dave, hospitalId, vaccineId, date });
+  const full = await reservationsOf(dave).reserve({ personId: dave, hospitalId, vaccineId, date });
   if (full.outcome.case === "waitlistOffer") {
     say(`  offer: ${WaitlistOffer_Reason[full.outcome.value.reason]}: ${full.outcome.value.message}`);
   }
-  await reservations.joinWaitlist({ personId: dave, hospitalId, vaccineId });
+  await reservationsOf(dave).joinWaitlist({ personId: dave, hospitalId, vaccineId });
 
   say("3. the vaccine manager discards 2 doses: 2 remain for 3 bookings, so the latest booking is cancelled");
   await inventory.discardDoses({ hospitalId, vaccineId, doses: 2, reason: "cold chain broken" });
@@ -143,10 +159,10 @@ async function story(): Promise<void> {
   await statusOf(booked[alice] ?? "", ReservationStatus.VACCINATED);
 
   say("5. bob cancels his own booking: a dose is bookable again, so dave (waitlisted) is alerted");
-  await reservations.cancelReservation({ reservationId: booked[bob] ?? "" });
+  await reservationsOf(bob).cancelReservation({ reservationId: booked[bob] ?? "" });
   await statusOf(booked[bob] ?? "", ReservationStatus.CANCELLED);
   await eventually("dave's waitlist alert", async () => {
-    const { notifications: received } = await notifications.listNotifications({ personId: dave });
+    const { notifications: received } = await notificationsOf(dave).listNotifications({ personId: dave });
     return received.some((notification) => notification.kind === NotificationKind.WAITLIST_ALERT)
       ? true
       : undefined;

@@ -1,9 +1,11 @@
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { bearerInterceptor } from "@hexa/adapters/auth/tokens";
 import { createResilientClient } from "@hexa/adapters/resilience/client";
 import { createCallPolicy } from "@hexa/adapters/resilience/policy";
 import { marketingModule, ORDER_CALL } from "@hexa/adapters/trial/marketing/module";
 import { orderModule } from "@hexa/adapters/trial/order/module";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
+import { testToken } from "@hexa/testing";
 import { MatchersV3, type PactV4 } from "@pact-foundation/pact";
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +29,15 @@ const DELIVERED_ORDER = "01970000-0000-7000-8000-0000000000b2";
 function marketingsOrderClient(baseUrl: string) {
   return createResilientClient(
     OrderService,
-    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: false,
+      // Marketing's own identity, as runtime.callCredentials attaches it.
+      interceptors: [
+        bearerInterceptor({ token: () => testToken({ subject: "service:marketing", roles: ["service"] }) }),
+      ],
+    }),
     createCallPolicy({ name: orderModule.name, logger: pino({ level: "silent" }), ...ORDER_CALL }),
     { idempotent: ["cancelOrdersForPlan"] },
   );
@@ -40,7 +50,15 @@ function closeOrdersOf(pact: PactV4, state: string, description: string, respons
     .uponReceiving(description)
     .withRequest("POST", PATH, (request) =>
       request
-        .headers({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" })
+        .headers({
+          "Content-Type": "application/json",
+          "Connect-Protocol-Version": "1",
+          // Marketing calls as itself (role service); the verifier sends a token of its own.
+          Authorization: MatchersV3.regex(
+            "^Bearer [A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+            "Bearer a.b.c",
+          ),
+        })
         // The provider state names the plan it set up; the mock server answers for PLAN.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: a Pact provider-state expression
         .jsonBody({ planId: MatchersV3.fromProviderState("${planId}", PLAN) }),

@@ -33,6 +33,8 @@ export async function startApp(
       HOME: process.env.HOME ?? "",
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
+      // The run's development key and its lifted rate limit (see the global setup).
+      ...pick(["AUTH_DEV_KEY_DIR", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST"]),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -73,6 +75,10 @@ export async function startApp(
       await exited;
     },
   };
+}
+
+function pick(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
 }
 
 /** Polls `attempt` until it stops throwing or the time is up; returns its value or rethrows its last error. */

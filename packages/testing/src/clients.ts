@@ -9,15 +9,27 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { authorization, type TokenOption, tokenOf } from "./auth.ts";
+
+/** What a harness client sends as the caller's bearer token; default: an admin token. */
+export interface ClientOptions {
+  readonly token?: TokenOption;
+}
 
 /** A generated Connect client speaking Connect's JSON mode over HTTP/1.1, as a REST caller would. */
 export function connectJsonClient<Service extends DescService>(
   service: Service,
   baseUrl: string,
+  options: ClientOptions = {},
 ): Client<Service> {
   return createClient(
     service,
-    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: false,
+      interceptors: [authorization(options.token)],
+    }),
   );
 }
 
@@ -32,22 +44,34 @@ export type GrpcResult<Output> =
  */
 export class GrpcJsClient {
   readonly #client: grpc.Client;
+  readonly #token: TokenOption | undefined;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, options: ClientOptions = {}) {
     this.#client = new grpc.Client(new URL(baseUrl).host, grpc.credentials.createInsecure());
+    this.#token = options.token;
   }
 
   call<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     request: MessageInitShape<I>,
   ): Promise<GrpcResult<MessageShape<O>>> {
+    return tokenOf(this.#token).then((token) => this.#call(method, request, token));
+  }
+
+  #call<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    request: MessageInitShape<I>,
+    token: string | undefined,
+  ): Promise<GrpcResult<MessageShape<O>>> {
+    const metadata = new grpc.Metadata();
+    if (token) metadata.set("authorization", `Bearer ${token}`);
     return new Promise((resolve) => {
       this.#client.makeUnaryRequest(
         `/${method.parent.typeName}/${method.name}`,
         (message: MessageShape<I>) => Buffer.from(toBinary(method.input, message)),
         (bytes: Buffer) => fromBinary(method.output, bytes),
         create(method.input, request),
-        new grpc.Metadata(),
+        metadata,
         { deadline: Date.now() + 10_000 },
         (error, response) => {
           if (error)

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDevKeys } from "@hexa/adapters/auth/tokens";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { connect } from "@nats-io/transport-node";
 import type { TestProject } from "vitest/node";
@@ -13,6 +14,8 @@ declare module "vitest" {
     databaseUrl: string;
     /** URL of a NATS server with JetStream, or "" when none is reachable (JetStream tests skip). */
     natsUrl: string;
+    /** Directory of the run's signing key (AUTH_DEV_KEY_DIR of every service the tests start). */
+    authKeyDir: string;
   }
 }
 
@@ -68,6 +71,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.log(`[tests] NATS: ${natsUrl}`);
   }
 
+  // One development key pair for the run: services started in the workers (startServices,
+  // startApp) verify with it, and the harness's clients sign their tokens with it. Test callers
+  // share one subject, so the per-caller rate limit is lifted; its own test sets it.
+  const authKeyDir = mkdtempSync(join(tmpdir(), "hexa-test-auth-"));
+  await ensureDevKeys(authKeyDir);
+  cleanups.push(() => rmSync(authKeyDir, { recursive: true, force: true }));
+  process.env.AUTH_DEV_KEY_DIR = authKeyDir;
+  process.env.RATE_LIMIT_PER_SECOND ??= "1000000";
+  process.env.RATE_LIMIT_BURST ??= "1000000";
+  project.provide("authKeyDir", authKeyDir);
   project.provide("databaseUrl", databaseUrl);
   project.provide("natsUrl", natsUrl);
   return async () => {

@@ -49,7 +49,8 @@ export function uniqueNamespace(): string {
   return `t${randomBytes(5).toString("hex")}`;
 }
 export { eventually, type RunningApp, startApp } from "./apps.ts";
-export { connectJsonClient, GrpcJsClient, type GrpcResult } from "./clients.ts";
+export { adminToken, authorization, type TokenOption, testKeyDir, testToken } from "./auth.ts";
+export { type ClientOptions, connectJsonClient, GrpcJsClient, type GrpcResult } from "./clients.ts";
 
 /** Runs one SQL query against `url` (for tests that check what was, or was not, written). */
 export async function query<Row = Record<string, unknown>>(

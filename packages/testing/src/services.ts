@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { createInProcessBus, type InProcessBus } from "@hexa/adapters/inprocess/bus";
-import type { DeliveryPolicy, EventEnvelope } from "@hexa/adapters/messaging/bus";
+import type { DeliveryPolicy, EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { encodeEvent } from "@hexa/adapters/messaging/encoding";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
+import { readEnvironment } from "@hexa/adapters/runtime/config";
+import { type Security, securityFromEnvironment } from "@hexa/adapters/runtime/security";
 import type { ServiceModule } from "@hexa/adapters/runtime/service-module";
 import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import type { Clock } from "@hexa/core/shared";
@@ -26,6 +28,14 @@ export interface ModulesInProcessOptions {
   readonly deliveryPolicy?: DeliveryPolicy;
   /** A database shared with other instances (replicas); default: a fresh one, dropped at stop. */
   readonly databaseUrl?: string;
+  /** The bus the services use, built on the embedded bus (e.g. one that fails on demand); default: the embedded bus. */
+  readonly bus?: (embedded: InProcessBus) => EventBus;
+  /** Concurrent application calls before the server answers RESOURCE_EXHAUSTED; default: startServices' own. */
+  readonly maxInFlight?: number;
+  /** Base URLs of called services that do not run in this process, by module name. */
+  readonly serviceUrls?: Readonly<Record<string, string>>;
+  /** Token checks and limits; default: the run's development key (AUTH_DEV_KEY_DIR) and limits. */
+  readonly security?: Security;
 }
 
 /** Starts `modules` as the all-in-one runs them, on 127.0.0.1, port 0. */
@@ -50,13 +60,18 @@ export async function startModules(
     services = await startServices({
       modules,
       databaseUrl,
-      bus,
+      bus: options.bus ? options.bus(bus) : bus,
       host: "127.0.0.1",
       port: 0,
       logger,
       deliveryPolicy: options.deliveryPolicy ?? { maxDeliver: 1, backoffMs: [0] },
       outboxIdleMs: 20,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.serviceUrls ? { serviceUrls: options.serviceUrls } : {}),
+      security:
+        options.security ??
+        (await securityFromEnvironment(readEnvironment(), { allInOne: false, callsServices: true })),
     });
     const running = services;
     const store = busStore;

@@ -205,6 +205,23 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
 {{- with $config.busNamespace -}}
 {{- $_ := set $env "BUS_NAMESPACE" . -}}
 {{- end -}}
+{{- $auth := $root.Values.auth -}}
+{{- $_ := set $env "AUTH_ROLE_CLAIM" $auth.roleClaim -}}
+{{- $_ := set $env "RATE_LIMIT_PER_SECOND" (include "hexa.int" $auth.rateLimit.perSecond) -}}
+{{- $_ := set $env "RATE_LIMIT_BURST" (include "hexa.int" $auth.rateLimit.burst) -}}
+{{- $_ := set $env "MAX_REQUEST_BYTES" (include "hexa.int" $auth.maxRequestBytes) -}}
+{{- with $auth.jwksUrl }}{{ $_ := set $env "AUTH_JWKS_URL" . }}{{ end -}}
+{{- with $auth.issuer }}{{ $_ := set $env "AUTH_ISSUER" . }}{{ end -}}
+{{- with $auth.audience }}{{ $_ := set $env "AUTH_AUDIENCE" . }}{{ end -}}
+{{- if and $auth.clientTokenUrl .svc.calls }}{{ $_ := set $env "AUTH_CLIENT_TOKEN_URL" $auth.clientTokenUrl }}{{ end -}}
+{{- with $auth.corsAllowedOrigins }}{{ $_ := set $env "CORS_ALLOWED_ORIGINS" (join "," .) }}{{ end -}}
+{{- with $root.Values.tracing.otlpEndpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER" $root.Values.tracing.sampler -}}
+{{- if not (kindIs "invalid" $root.Values.tracing.samplerArg) -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (toString $root.Values.tracing.samplerArg) -}}
+{{- end -}}
+{{- end -}}
 {{- range $called := .svc.calls -}}
 {{- $_ := set $env (include "hexa.urlVariable" $called) (printf "http://%s-%s:%d" (include "hexa.fullname" $root) $called (int64 $root.Values.service.port)) -}}
 {{- end -}}

@@ -59,6 +59,8 @@ export function domainErrorToConnectError(error: DomainError): ConnectError {
       return new ConnectError(error.message, Code.ResourceExhausted);
     case "Unavailable":
       return new ConnectError(error.message, Code.Unavailable);
+    case "PermissionDenied":
+      return new ConnectError(error.message, Code.PermissionDenied);
     default:
       // A DomainError subclass outside the known kinds: treat as a programming error.
       return new ConnectError(INTERNAL_ERROR_MESSAGE, Code.Internal);

@@ -1,7 +1,7 @@
 /**
  * The inbound server of every service: one TCP port serving gRPC (HTTP/2 cleartext), gRPC-Web
  * and Connect (JSON and binary, HTTP/1.1 or HTTP/2) for the same handlers, plus gRPC health,
- * gRPC server reflection and the `/healthz` and `/readyz` probes.
+ * gRPC server reflection and the `/healthz` and `/readyz` probes (and `/metrics` when given).
  *
  * Node's HTTP/2 server does not fall back to HTTP/1.1 on cleartext connections, so a plain TCP
  * listener reads the first bytes of each connection and hands it to an HTTP/2 server when they
@@ -21,6 +21,9 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@hexa/proto/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
+import type { ServiceMetrics } from "../telemetry/metrics.ts";
+import { tracingInterceptor } from "../telemetry/rpc.ts";
+import { handleCors } from "./cors.ts";
 import { handleProbe, healthService, Readiness, type ReadinessCheck } from "./health.ts";
 import {
   attachCallLogState,
@@ -66,6 +69,15 @@ export interface ServeOptions {
    * logging, so what they throw is mapped and logged like a handler's error.
    */
   readonly interceptors?: readonly Interceptor[];
+  /** Largest request message accepted, in bytes; a larger one gets RESOURCE_EXHAUSTED. Default 1 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Browser origins given CORS headers (gRPC-Web, Connect); preflights are answered. Default none. */
+  readonly corsAllowedOrigins?: readonly string[];
+  /**
+   * Counts every application call, and answers `GET /metrics` beside the probes (so, like them,
+   * it needs no credentials). Default: no metrics.
+   */
+  readonly metrics?: ServiceMetrics;
 }
 
 export interface RunningServer {
@@ -117,6 +129,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     const started = performance.now();
     const state = attachCallLogState(context.values);
     const quiet = platformServices.has(context.service.typeName);
+    context.signal.addEventListener("abort", () => blameUnparseableRequest(context.signal.reason), {
+      once: true,
+    });
     context.signal.addEventListener(
       "abort",
       () =>
@@ -149,6 +164,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   };
 
   const interceptors: Interceptor[] = [
+    // Outermost: the span is active while the call is logged, and the metrics see the final code.
+    tracingInterceptor(platformServices),
+    ...(options.metrics ? [options.metrics.interceptor(platformServices)] : []),
     loggingInterceptor(logger, { quietServices: platformServices }),
     errorMappingInterceptor(logger),
   ];
@@ -177,10 +195,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     },
     interceptors,
     requestGate,
+    readMaxBytes: options.maxRequestBytes ?? 1_048_576,
     shutdownSignal: shutdown.signal,
   });
 
   const connections = new ConnectionTracker(logger);
+  const corsOrigins: ReadonlySet<string> = new Set(options.corsAllowedOrigins ?? []);
   const onRequest = (
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
@@ -189,7 +209,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     if (req instanceof http2.Http2ServerRequest && res instanceof http2.Http2ServerResponse) {
       spellGrpcMessageBySpec(req, res);
     }
-    if (!handleProbe(readiness, req, res)) {
+    if (handleCors(corsOrigins, req, res)) return;
+    if (!handleProbe(readiness, req, res) && !options.metrics?.handle(req, res)) {
       connectHandler(req, res);
     }
   };
@@ -290,6 +311,21 @@ function percentDecode(text: string): string {
     return decodeURIComponent(text);
   } catch {
     return text;
+  }
+}
+
+/**
+ * connect-es answers a request body that is not valid protobuf binary with INTERNAL, as if the
+ * server had failed. The caller sent it, so it is answered INVALID_ARGUMENT, like malformed JSON.
+ * Runs while the call is aborted with the error, before the answer is written.
+ */
+function blameUnparseableRequest(reason: unknown): void {
+  if (
+    reason instanceof ConnectError &&
+    reason.code === Code.Internal &&
+    reason.rawMessage.startsWith("parse binary:")
+  ) {
+    (reason as { code: Code }).code = Code.InvalidArgument;
   }
 }
 

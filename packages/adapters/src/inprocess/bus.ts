@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import {
+  type BusMetrics,
   type Consumer,
   type DeliveryPolicy,
   defaultDeliveryPolicy,
@@ -170,6 +171,25 @@ export class InProcessBus implements EventBus {
 
   async isReady(): Promise<boolean> {
     return this.#closed === undefined;
+  }
+
+  /**
+   * Events in hand per consumer (the embedded bus delivers at once, so that is its lag), and the
+   * dead letters of the consumers subscribed here.
+   */
+  async metrics(): Promise<BusMetrics> {
+    const groups = [...this.#groups.values()];
+    const stored = await this.#store.list();
+    return {
+      consumers: groups.map((group) => ({
+        name: group.name,
+        pending: group.replicas.reduce((sum, replica) => sum + replica.inHand.size, 0),
+      })),
+      deadLetters: groups.map((group) => ({
+        consumer: group.name,
+        count: stored.filter((letter) => letter.consumer === group.name).length,
+      })),
+    };
   }
 
   /** Stops the replay poller, cuts backoff waits short, and waits for the handler calls in hand. */

@@ -8,6 +8,7 @@ import {
 import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import {
+  type BusMetrics,
   type Consumer,
   type DeliveryPolicy,
   defaultDeliveryPolicy,
@@ -112,6 +113,8 @@ export class JetStreamBus implements EventBus {
   /** Streams known to exist with our settings, by name (the promise of the check). */
   readonly #streams = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<PullSubscription>();
+  /** Durable consumers subscribed through this bus, by consumer name (for `metrics()`). */
+  readonly #durables = new Map<string, { stream: string; durable: string }>();
   #closing: Promise<void> | undefined;
 
   /** Use `connectJetStreamBus`; this takes an open connection it then owns. */
@@ -213,6 +216,7 @@ export class JetStreamBus implements EventBus {
       () => this.#subscriptions.delete(subscription),
     );
     this.#subscriptions.add(subscription);
+    this.#durables.set(consumer.name, { stream, durable });
     return subscription;
   }
 
@@ -230,6 +234,29 @@ export class JetStreamBus implements EventBus {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Consumer lag (`num_pending` of each durable consumer subscribed here) and the dead letters of
+   * those consumers (messages on their subjects of the dead-letter stream).
+   */
+  async metrics(): Promise<BusMetrics> {
+    const durables = [...this.#durables];
+    const consumers = await Promise.all(
+      durables.map(async ([name, { stream, durable }]) => ({
+        name,
+        pending: (await this.#manager.consumers.info(stream, durable)).num_pending,
+      })),
+    );
+    const info = await this.#manager.streams.info(this.#deadLetterStream.stream, {
+      subjects_filter: this.#deadLetterStream.subjects,
+    });
+    const perSubject = info.state.subjects ?? {};
+    const deadLetters = durables.map(([name, { durable }]) => ({
+      consumer: name,
+      count: perSubject[deadLetterSubjectOf(durable, this.namespace)] ?? 0,
+    }));
+    return { consumers, deadLetters };
   }
 
   /**

@@ -73,6 +73,14 @@ export interface DeadLetters {
   replay(id: string): Promise<void>;
 }
 
+/** What `/metrics` reports of a bus, sampled at each scrape. */
+export interface BusMetrics {
+  /** Messages not yet delivered, per consumer subscribed in this process. */
+  readonly consumers: ReadonlyArray<{ readonly name: string; readonly pending: number }>;
+  /** Dead letters waiting for a replay, per consumer subscribed in this process. */
+  readonly deadLetters: ReadonlyArray<{ readonly consumer: string; readonly count: number }>;
+}
+
 export interface Subscription {
   /** Stops taking new messages and waits for those in hand. */
   stop(): Promise<void>;
@@ -84,6 +92,8 @@ export interface EventBus {
   readonly deadLetters: DeadLetters;
   /** True when the bus can take publishes now (readiness). */
   isReady(): Promise<boolean>;
+  /** Consumer lag and dead letters of the consumers subscribed here, for `/metrics`. */
+  metrics?(): Promise<BusMetrics>;
   /** Stops every subscription, flushes, closes connections. */
   close(): Promise<void>;
 }

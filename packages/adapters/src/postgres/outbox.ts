@@ -1,18 +1,31 @@
 import type { Logger } from "pino";
 import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
+import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
-/** Writes events into the outbox inside the caller's transaction: they commit with the change, or not at all. */
+/**
+ * Writes events into the outbox inside the caller's transaction: they commit with the change, or not at all.
+ * An event without a traceparent of its own records the active span's (the RPC or the consumer
+ * that caused it), so its consumers continue that trace.
+ */
 export async function appendToOutbox(
   em: EntityManager,
   db: Pick<ServiceDatabase, "table">,
   events: readonly EventEnvelope[],
 ): Promise<void> {
+  const traceparent = activeTraceparent();
   for (const event of events) {
     await em.execute(
       `insert into ${db.table("outbox")} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
        values (?, ?, ?, ?, ?::jsonb, ?)`,
-      [event.id, event.type, event.aggregateId, event.occurredAt, event.payload, event.traceparent ?? null],
+      [
+        event.id,
+        event.type,
+        event.aggregateId,
+        event.occurredAt,
+        event.payload,
+        event.traceparent ?? traceparent ?? null,
+      ],
     );
   }
 }
@@ -75,6 +88,15 @@ export class OutboxRelay {
       total += published;
       if (published < this.#options.batchSize) return total;
     }
+  }
+
+  /** Rows committed and not yet published (the backlog `/metrics` reports). */
+  async unpublished(): Promise<number> {
+    const { db } = this.#options;
+    const rows = await db.execute<{ count: string | number }>(
+      `select count(*) as count from ${db.table("outbox")} where published_at is null`,
+    );
+    return Number(rows[0]?.count ?? 0);
   }
 
   /** Stops the loop after publishing what is pending (bounded by the caller's shutdown grace). */

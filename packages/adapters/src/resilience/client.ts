@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
+import { inClientSpan } from "../telemetry/rpc.ts";
 import type { CallPolicy } from "./policy.ts";
 
 /**
@@ -9,6 +10,9 @@ import type { CallPolicy } from "./policy.ts";
  * goes through its breaker, and is retried on transport failures when its method is declared
  * idempotent. Idempotent calls carry an idempotency key header, the same on every retry of one
  * call, so a server that saw the first attempt can recognise the repeat.
+ *
+ * Each unary call runs in a CLIENT span whose `traceparent` travels in its headers (see
+ * ../telemetry/rpc.ts), so the callee's server span joins the caller's trace.
  *
  * Streaming methods are passed through untouched: a policy cannot replay a stream.
  */
@@ -55,10 +59,12 @@ export function withCallPolicy<S extends DescService>(
         callOptions.timeoutMs && callOptions.timeoutMs > 0
           ? Math.min(callOptions.timeoutMs, policy.timeoutMs)
           : policy.timeoutMs;
-      return policy.execute((signal) => call(request, { ...callOptions, headers, signal, timeoutMs }), {
-        idempotent: isIdempotent,
-        signal: callOptions.signal,
-      });
+      return inClientSpan(service.typeName, method.name, headers, () =>
+        policy.execute((signal) => call(request, { ...callOptions, headers, signal, timeoutMs }), {
+          idempotent: isIdempotent,
+          signal: callOptions.signal,
+        }),
+      );
     };
   }
   return wrapped as Client<S>;

@@ -157,7 +157,27 @@ export async function withFallback<T, F>(
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
+/** The newest policy of each name created in this process, weakly held (for `/metrics`). */
+const policiesByName = new Map<string, WeakRef<CallPolicy>>();
+
+/** The call policies of this process (the newest of each name), for the breaker state gauge. */
+export function callPolicies(): CallPolicy[] {
+  const live: CallPolicy[] = [];
+  for (const [name, ref] of policiesByName) {
+    const policy = ref.deref();
+    if (policy) live.push(policy);
+    else policiesByName.delete(name);
+  }
+  return live;
+}
+
 export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
+  const policy = buildCallPolicy(options);
+  policiesByName.set(policy.name, new WeakRef(policy));
+  return policy;
+}
+
+function buildCallPolicy(options: CallPolicyOptions): CallPolicy {
   const { name, timeoutMs, logger } = options;
   const codes = options.failureCodes ?? transportFailureCodes;
   const isFailure = (error: unknown) => isTransportFailure(error, codes);

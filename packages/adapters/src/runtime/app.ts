@@ -5,7 +5,9 @@ import { connectJetStreamBus } from "../jetstream/bus.ts";
 import type { EventBus } from "../messaging/bus.ts";
 import { openServiceDatabase } from "../postgres/database.ts";
 import { startEmbeddedPostgres } from "../postgres/embedded.ts";
+import { otlpTracesEndpoint, startTracing, traceLogFields } from "../telemetry/tracing.ts";
 import { ConfigurationError, type Environment, readEnvironment, readServiceUrls } from "./config.ts";
+import { securityFromEnvironment } from "./security.ts";
 import type { ServiceModule } from "./service-module.ts";
 import { startServices } from "./start.ts";
 
@@ -32,7 +34,13 @@ export async function runApp(options: AppOptions): Promise<void> {
     console.error(error instanceof Error ? error.message : error);
     process.exit(2);
   }
-  const logger = pino({ level: env.LOG_LEVEL, base: { app: options.name } });
+  const logger = pino({ level: env.LOG_LEVEL, base: { app: options.name }, mixin: traceLogFields });
+  const tracing = startTracing({
+    serviceName: env.OTEL_SERVICE_NAME ?? options.name,
+    endpoint: otlpTracesEndpoint(env),
+    sampler: env.OTEL_TRACES_SAMPLER,
+    samplerArg: env.OTEL_TRACES_SAMPLER_ARG,
+  });
   const stops: Array<() => Promise<void>> = [];
   try {
     let databaseUrl = env.DATABASE_URL;
@@ -49,6 +57,10 @@ export async function runApp(options: AppOptions): Promise<void> {
       databaseUrl = postgres.url;
       stops.push(() => postgres.stop());
     }
+    const security = await securityFromEnvironment(env, {
+      allInOne: options.allInOne,
+      callsServices: options.modules.some((module) => (module.calls ?? []).length > 0),
+    });
     const bus = await openBus(env, databaseUrl, options.name, logger, stops);
     const running = await startServices({
       modules: options.modules,
@@ -61,9 +73,12 @@ export async function runApp(options: AppOptions): Promise<void> {
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
+      security,
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
-    printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL);
+    // Last of the stops: the spans still buffered, those of the shutdown included, are exported.
+    stops.push(() => tracing.shutdown());
+    printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL, security.description);
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
@@ -121,18 +136,25 @@ function requireVariables(env: Environment, names: Array<keyof Environment>): vo
   }
 }
 
-function printBanner(options: AppOptions, env: Environment, url: string, externalDatabase: boolean): void {
+function printBanner(
+  options: AppOptions,
+  env: Environment,
+  url: string,
+  externalDatabase: boolean,
+  auth: string,
+): void {
   const services = options.modules.map((module) => module.name).join(", ");
   const lines = [
     `${options.name} is serving ${services} on ${url} (gRPC, gRPC-Web and Connect on one port)`,
     `  database: ${externalDatabase ? "DATABASE_URL" : `embedded PostgreSQL, data in ${join(env.DATA_DIR, "postgres")}`}`,
     `  events:   ${env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus"}`,
     `  probes:   ${url}/healthz  ${url}/readyz`,
+    `  auth:     ${auth}`,
   ];
   if (options.modules.some((module) => module.name === "marketing")) {
     lines.push(
       "  try:",
-      `    curl -s -H 'Content-Type: application/json' -d '{"productId":"espresso-machine","name":"Espresso week","trialDays":7}' ${url}/trial.marketing.v1.MarketingService/StartTrialPlan`,
+      `    curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $(./hexa token --role marketer --sub m1)" -d '{"productId":"espresso-machine","name":"Espresso week","trialDays":7}' ${url}/trial.marketing.v1.MarketingService/StartTrialPlan`,
     );
   }
   console.log(lines.join("\n"));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { samplerNames } from "../telemetry/tracing.ts";
 
 /**
  * Configuration from environment variables, validated at start. Every variable is documented in
@@ -37,17 +38,71 @@ export const environment = z.object({
   NOTIFICATION_CHANNEL: z.enum(["log", "webhook"]).default("log"),
   /** The http(s) URL the notification service POSTs each message to when NOTIFICATION_CHANNEL is webhook. */
   NOTIFICATION_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  /** Security: the identity provider's JWKS; without it, tokens are checked against the development key. */
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  /** The `iss` and `aud` every token must carry (required with AUTH_JWKS_URL). */
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** The claim holding the roles: a name, or a dotted path such as realm_access.roles. */
+  AUTH_ROLE_CLAIM: z.string().min(1).default("roles"),
+  /** Directory of the development signing key (a service on its own without AUTH_JWKS_URL). */
+  AUTH_DEV_KEY_DIR: z.string().min(1).optional(),
+  /** Client credentials a service presents to get its own token (with AUTH_JWKS_URL). */
+  AUTH_CLIENT_TOKEN_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  AUTH_CLIENT_ID: z.string().min(1).optional(),
+  AUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Largest request body accepted, in bytes; larger ones get resource_exhausted. */
+  MAX_REQUEST_BYTES: positive.default(1_048_576),
+  /** Per caller (token subject): calls per second on average, and at once after a pause. */
+  RATE_LIMIT_PER_SECOND: positive.default(50),
+  RATE_LIMIT_BURST: positive.default(100),
+  /** Browser origins allowed to call (gRPC-Web, Connect), comma-separated; none by default. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .transform((list) =>
+      list
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, "must be origins such as https://app.example.com")),
+    )
+    .default([]),
+  /** OpenTelemetry: where spans are sent (OTLP/HTTP); without either, tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .optional(),
+  /** `service.name` of the spans; default the app's name (e.g. order, all-in-one). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_TRACES_SAMPLER: z.enum(samplerNames).default("parentbased_always_on"),
+  /** Ratio of the traceidratio samplers. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
 });
 
 /** Rules between variables, checked even when other variables are bad, so one start names every problem. */
-const consistentEnvironment = environment.refine(
-  (env) => env.NOTIFICATION_CHANNEL !== "webhook" || env.NOTIFICATION_WEBHOOK_URL !== undefined,
-  {
+const consistentEnvironment = environment
+  .refine((env) => env.NOTIFICATION_CHANNEL !== "webhook" || env.NOTIFICATION_WEBHOOK_URL !== undefined, {
     path: ["NOTIFICATION_WEBHOOK_URL"],
     message: "required when NOTIFICATION_CHANNEL is webhook",
     when: () => true,
-  },
-);
+  })
+  .refine((env) => !env.AUTH_JWKS_URL || env.AUTH_ISSUER !== undefined, {
+    path: ["AUTH_ISSUER"],
+    message: "required with AUTH_JWKS_URL",
+    when: () => true,
+  })
+  .refine((env) => !env.AUTH_JWKS_URL || env.AUTH_AUDIENCE !== undefined, {
+    path: ["AUTH_AUDIENCE"],
+    message: "required with AUTH_JWKS_URL",
+    when: () => true,
+  })
+  .refine((env) => !env.AUTH_CLIENT_TOKEN_URL || (env.AUTH_CLIENT_ID && env.AUTH_CLIENT_SECRET), {
+    path: ["AUTH_CLIENT_ID"],
+    message: "AUTH_CLIENT_ID and AUTH_CLIENT_SECRET are required with AUTH_CLIENT_TOKEN_URL",
+    when: () => true,
+  });
 
 export type Environment = z.infer<typeof environment>;
 

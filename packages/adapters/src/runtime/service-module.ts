@@ -1,8 +1,9 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Clock, DomainEvent, IdGenerator } from "@hexa/core/shared";
 import type { EntitySchema } from "@mikro-orm/core";
 import type { Logger } from "pino";
+import type { ServiceAccess } from "../connect/auth.ts";
 import type { Consumer, EventEnvelope } from "../messaging/bus.ts";
 import { decodeEvent } from "../messaging/encoding.ts";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../postgres/database.ts";
@@ -29,6 +30,11 @@ export interface ServiceRuntime {
    * `<NAME>_URL`, or this process's own port when the service runs in the same process.
    */
   serviceUrl(service: string): string;
+  /**
+   * A client interceptor that sends this service's own bearer token (role `service`); every
+   * transport to another service uses it.
+   */
+  readonly callCredentials: Interceptor;
 }
 
 /** One deployable service: its schema, its RPCs and its policies. An app composes one or several. */
@@ -43,6 +49,11 @@ export interface ServiceModule {
   readonly migrations: readonly SchemaMigration[];
   /** Mounts its Connect services. */
   routes(router: ConnectRouter, runtime: ServiceRuntime): void;
+  /**
+   * Who may call each RPC it mounts (see connect/auth.ts); a mounted RPC without a declaration
+   * stops the start.
+   */
+  readonly access?: readonly ServiceAccess[];
   /** Its policies, each reacting to one event type. */
   policies?(runtime: ServiceRuntime): Consumer[];
   /** Services it calls synchronously, by module name; each needs `<NAME>_URL` unless it runs in the same process. */

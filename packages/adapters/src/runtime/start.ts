@@ -1,13 +1,20 @@
 import { type Clock, type IdGenerator, systemClock, UuidV7Generator } from "@hexa/core/shared";
 import type { Logger } from "pino";
+import { bearerInterceptor } from "../auth/tokens.ts";
+import { accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
+import { storableTextInterceptor } from "../connect/input.ts";
 import { serve } from "../connect/server.ts";
 import type { DeliveryPolicy, EventBus, Subscription } from "../messaging/bus.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
 import { handledOnce } from "../postgres/inbox.ts";
 import { OutboxRelay } from "../postgres/outbox.ts";
 import { platformTables } from "../postgres/platform-tables.ts";
-import { ConfigurationError, serviceUrlVariable } from "./config.ts";
+import { callPolicies } from "../resilience/policy.ts";
+import { inConsumerSpan } from "../telemetry/events.ts";
+import { ServiceMetrics } from "../telemetry/metrics.ts";
+import { ConfigurationError, readEnvironment, serviceUrlVariable } from "./config.ts";
 import { JobRunner } from "./jobs.ts";
+import { type Security, securityFromEnvironment } from "./security.ts";
 import type { ServiceModule, ServiceRuntime } from "./service-module.ts";
 
 export interface StartServicesOptions {
@@ -27,6 +34,13 @@ export interface StartServicesOptions {
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** At stop, how long to report not ready while still serving before the port stops accepting. */
   readonly drainDelayMs?: number;
+  /**
+   * Token checks, service identity and request limits; default: from the environment
+   * (AUTH_JWKS_URL, or the development key of AUTH_DEV_KEY_DIR).
+   */
+  readonly security?: Security;
+  /** Where `/metrics` counts calls and samples the services; default: a registry of their own. */
+  readonly metrics?: ServiceMetrics;
 }
 
 export interface RunningServices {
@@ -53,6 +67,13 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   const subscriptions: Subscription[] = [];
   const jobs = new JobRunner(options.logger);
   const serviceUrl = serviceDirectory(options);
+  const security =
+    options.security ??
+    (await securityFromEnvironment(readEnvironment(), {
+      allInOne: false,
+      callsServices: options.modules.some((module) => (module.calls ?? []).length > 0),
+    }));
+  const accessRules = accessByProcedure(options.modules.flatMap((module) => module.access ?? []));
   let ownUrl: string | undefined;
   try {
     for (const module of options.modules) {
@@ -86,10 +107,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           return {
             name: consumer,
             eventType,
-            handle: async (event) => {
-              await once(event);
-              relay.nudge();
-            },
+            handle: (event) =>
+              inConsumerSpan(consumer, event, async () => {
+                await once(event);
+                relay.nudge();
+              }),
           };
         },
         serviceUrl: (service) => {
@@ -97,6 +119,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           if (!url) throw new Error(`${service} is called before this process serves`);
           return url;
         },
+        callCredentials: (module.calls ?? []).length
+          ? bearerInterceptor(security.serviceTokens(module.name))
+          : (next) => next,
       };
       started.push({ module, db, relay, runtime });
     }
@@ -109,7 +134,18 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     for (const { module, runtime } of started) {
       for (const job of module.jobs?.(runtime) ?? []) jobs.start(job);
     }
+    const metrics = options.metrics ?? new ServiceMetrics({ logger: options.logger });
+    const bus = options.bus;
+    metrics.sample({
+      outboxes: started.map(({ module, relay }) => ({
+        schema: module.schema,
+        unpublished: () => relay.unpublished(),
+      })),
+      bus: async () => (await bus.metrics?.()) ?? { consumers: [], deadLetters: [] },
+      breakers: callPolicies,
+    });
     const server = await serve({
+      metrics,
       host: options.host,
       port: options.port,
       logger: options.logger,
@@ -117,7 +153,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       ...(options.drainDelayMs ? { drainDelayMs: options.drainDelayMs } : {}),
       routes: (router) => {
         for (const { module, runtime } of started) module.routes(router, runtime);
+        requireAccessDeclared(router, accessRules);
       },
+      interceptors: [
+        authInterceptor({ verifier: security.verifier, rules: accessRules, rateLimit: security.rateLimit }),
+        storableTextInterceptor(),
+      ],
+      maxRequestBytes: security.maxRequestBytes,
+      corsAllowedOrigins: security.corsAllowedOrigins,
       readiness: [
         ...started.map(({ module, db }) => ({
           name: `postgres:${module.schema}`,

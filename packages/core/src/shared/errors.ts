@@ -2,7 +2,7 @@
  * Typed domain errors. Adapters map each kind to a transport code:
  * NotFound -> NOT_FOUND, InvalidArgument -> INVALID_ARGUMENT (with the field),
  * FailedPrecondition -> FAILED_PRECONDITION (with the rule), ResourceExhausted -> RESOURCE_EXHAUSTED,
- * Unavailable -> UNAVAILABLE.
+ * Unavailable -> UNAVAILABLE, PermissionDenied -> PERMISSION_DENIED.
  */
 export abstract class DomainError extends Error {
   abstract readonly kind:
@@ -10,7 +10,8 @@ export abstract class DomainError extends Error {
     | "InvalidArgument"
     | "FailedPrecondition"
     | "ResourceExhausted"
-    | "Unavailable";
+    | "Unavailable"
+    | "PermissionDenied";
 }
 
 export class NotFound extends DomainError {
@@ -64,5 +65,14 @@ export class Unavailable extends DomainError {
   constructor(message: string) {
     super(message);
     this.name = "Unavailable";
+  }
+}
+
+/** The caller is known but may not do this, e.g. a customer touching another customer's order. */
+export class PermissionDenied extends DomainError {
+  readonly kind = "PermissionDenied";
+  constructor(message: string) {
+    super(message);
+    this.name = "PermissionDenied";
   }
 }

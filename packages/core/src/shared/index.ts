@@ -1,3 +1,4 @@
+export * from "./access.ts";
 export * from "./aggregate.ts";
 export * from "./clock.ts";
 export * from "./errors.ts";

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { InvalidArgument, isUuid } from "@hexa/core/shared";
+import type { HandlerContext } from "@connectrpc/connect";
+import { InvalidArgument, isUuid, requireOwnership } from "@hexa/core/shared";
 import {
   type DashboardPorts,
   getOrderStatus,
@@ -15,6 +16,7 @@ import {
   OrderState,
   type OrderStatusViewSchema,
 } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
+import { accessOf, actorOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
 import { OrderChangeFeed } from "./changes.ts";
@@ -32,12 +34,20 @@ export const dashboardModule: ServiceModule = {
   schema: "trial_dashboard",
   entities: [OrderStatusRecord],
   migrations: dashboardMigrations,
+  // Customers follow their own orders; marketers see every order.
+  access: [
+    accessOf(DashboardService, {
+      getOrderStatus: { roles: ["marketer"], own: { role: "customer" } },
+      listOrderStatuses: { roles: ["marketer"], own: { role: "customer", field: "customerId" } },
+      watchOrder: { roles: ["marketer"], own: { role: "customer" } },
+    }),
+  ],
   routes(router, runtime) {
     // One listening connection per process, opened while anyone watches.
     const changes = new OrderChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
     router.service(DashboardService, {
-      getOrderStatus: async (request) => ({
-        order: toProto(await getOrderStatus(readPorts(runtime), request)),
+      getOrderStatus: async (request, context) => ({
+        order: toProto(owned(await getOrderStatus(readPorts(runtime), request), context)),
       }),
       listOrderStatuses: async (request) => {
         const page = readPage(request, isCursor);
@@ -58,7 +68,7 @@ export const dashboardModule: ServiceModule = {
       async *watchOrder(request, context) {
         const ports = { ...readPorts(runtime), changes };
         for await (const status of watchOrderStatus(ports, request, context.signal)) {
-          yield { order: toProto(status) };
+          yield { order: toProto(owned(status, context)) };
         }
       },
     });
@@ -73,6 +83,12 @@ export const dashboardModule: ServiceModule = {
       }),
     ),
 };
+
+/** The view, once the caller is known to be allowed to see it (a customer: only their own order). */
+function owned(status: OrderStatus, context: HandlerContext): OrderStatus {
+  requireOwnership(actorOf(context), status.customerId, `order ${status.orderId}`);
+  return status;
+}
 
 function readPorts(runtime: ServiceRuntime): DashboardPorts {
   return { statuses: new OrderStatusStore(runtime.db.reader(), { lock: false }) };

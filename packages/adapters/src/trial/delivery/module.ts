@@ -24,6 +24,7 @@ import {
 } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { OrderCancelledSchema, ReturnRequestedSchema } from "@hexa/proto/trial/order/v1/events_pb";
 import { StockReservedSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
+import { accessOf } from "../../connect/auth.ts";
 import { decodeEvent } from "../../messaging/encoding.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
@@ -39,6 +40,14 @@ export const deliveryModule: ServiceModule = {
   schema: "trial_delivery",
   entities: [ShipmentRecord],
   migrations: deliveryMigrations,
+  access: [
+    accessOf(DeliveryService, {
+      completeDelivery: { roles: ["courier"] },
+      completePickup: { roles: ["courier"] },
+      getShipment: { roles: ["courier", "warehouse"] },
+      listShipments: { roles: ["courier", "warehouse"] },
+    }),
+  ],
   routes(router, runtime) {
     const inUnitOfWork = <T>(work: (ports: DeliveryPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));

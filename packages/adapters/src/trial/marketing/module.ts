@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
+import type { Client, HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { InvalidArgument } from "@hexa/core/shared";
 import {
@@ -19,6 +19,7 @@ import {
   TrialPlanStatus,
 } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
+import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { createResilientClient } from "../../resilience/client.ts";
@@ -46,6 +47,14 @@ export const marketingModule: ServiceModule = {
   entities: [TrialPlanRecord],
   migrations: marketingMigrations,
   calls: ["order"],
+  access: [
+    accessOf(MarketingService, {
+      startTrialPlan: { roles: ["marketer"] },
+      endTrialPlan: { roles: ["marketer"] },
+      getTrialPlan: { roles: ["marketer", "customer"] },
+      listTrialPlans: { roles: ["marketer", "customer"] },
+    }),
+  ],
   routes(router, runtime) {
     const closing = ordersClosingOf(runtime);
     const command = <T>(work: (ports: MarketingPorts) => Promise<T>) =>
@@ -54,9 +63,9 @@ export const marketingModule: ServiceModule = {
       startTrialPlan: async (request) => ({
         plan: toProto(await command((p) => startTrialPlan(p, request))),
       }),
-      endTrialPlan: async (request) => {
+      endTrialPlan: async (request, context) => {
         const ended = await command((p) => endTrialPlan(p, request));
-        return { plan: toProto(await closing.attempt(ended.planId)) };
+        return { plan: toProto(await closing.attempt(ended.planId, context)) };
       },
       getTrialPlan: async (request) => ({
         plan: toProto(await getTrialPlan(ports(runtime, runtime.db.reader(), false), request)),
@@ -100,7 +109,8 @@ export const marketingModule: ServiceModule = {
 };
 
 interface OrdersClosingAttempts {
-  attempt(planId: string): Promise<TrialPlanState>;
+  /** With the RPC's context, the call to order gets its cancellation and what is left of its deadline. */
+  attempt(planId: string, call?: HandlerContext): Promise<TrialPlanState>;
 }
 
 const closings = new WeakMap<ServiceRuntime, OrdersClosingAttempts>();
@@ -125,16 +135,21 @@ function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
   const orders = () => {
     client ??= createResilientClient(
       OrderService,
-      createConnectTransport({ baseUrl: runtime.serviceUrl("order"), httpVersion: "2" }),
+      createConnectTransport({
+        baseUrl: runtime.serviceUrl("order"),
+        httpVersion: "2",
+        interceptors: [runtime.callCredentials],
+      }),
       policy,
       { idempotent: ["cancelOrdersForPlan"] },
     );
     return client;
   };
   return {
-    attempt: async (planId) => {
+    attempt: async (planId, call) => {
+      const deadline = call ? { signal: call.signal, timeoutMs: call.timeoutMs() } : {};
       const outcome: OrdersClosingOutcome = await orders()
-        .cancelOrdersForPlan({ planId })
+        .cancelOrdersForPlan({ planId }, deadline)
         .then(
           (closed) => ({
             closed: true as const,

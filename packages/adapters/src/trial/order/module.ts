@@ -1,6 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { InvalidArgument, requireUuid } from "@hexa/core/shared";
+import type { HandlerContext } from "@connectrpc/connect";
+import { InvalidArgument, requireOwnership, requireUuid } from "@hexa/core/shared";
 import {
   cancelOrder,
   cancelOrdersForPlan,
@@ -26,6 +27,7 @@ import {
 import { PlanEndedSchema, PlanStartedSchema } from "@hexa/proto/trial/marketing/v1/events_pb";
 import { type OrderSchema, OrderService, OrderStatus } from "@hexa/proto/trial/order/v1/order_pb";
 import { StockShortageSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
+import { accessOf, actorOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
@@ -47,18 +49,48 @@ export const orderModule: ServiceModule = {
   schema: "trial_order",
   entities: [OrderRecord, OfferedPlanRecord],
   migrations: orderMigrations,
+  // Customers act on their own orders only; marketing's service closes a plan's orders.
+  access: [
+    accessOf(OrderService, {
+      placeOrder: { roles: [], own: { role: "customer", field: "customerId" } },
+      cancelOrder: { roles: [], own: { role: "customer" } },
+      requestReturn: { roles: [], own: { role: "customer" } },
+      cancelOrdersForPlan: { roles: ["service"] },
+      getOrder: { roles: ["marketer"], own: { role: "customer" } },
+      listOrders: { roles: ["marketer"], own: { role: "customer", field: "customerId" } },
+    }),
+  ],
   routes(router, runtime) {
     const command = <T>(work: (ports: OrderPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));
     const placing = (request: PlaceOrder) =>
       runtime.unitOfWork((em) => placeOrder(ports(runtime, em, true, "share"), request));
     const reply = async (state: Promise<OrderState>) => ({ order: toProto(await state) });
+    /** The order, once the caller is known to be allowed to touch it. */
+    const owned = async (p: OrderPorts, request: { orderId: string }, context: HandlerContext) => {
+      const order = await getOrder(p, request);
+      requireOwnership(actorOf(context), order.customerId, `order ${order.orderId}`);
+      return order;
+    };
     router.service(OrderService, {
       placeOrder: (request) => reply(placing(request)),
-      cancelOrder: (request) => reply(command((p) => cancelOrder(p, request))),
-      requestReturn: (request) => reply(command((p) => requestReturn(p, request))),
+      cancelOrder: (request, context) =>
+        reply(
+          command(async (p) => {
+            await owned(p, request, context);
+            return cancelOrder(p, request);
+          }),
+        ),
+      requestReturn: (request, context) =>
+        reply(
+          command(async (p) => {
+            await owned(p, request, context);
+            return requestReturn(p, request);
+          }),
+        ),
       cancelOrdersForPlan: (request) => command((p) => cancelOrdersForPlan(p, request)),
-      getOrder: (request) => reply(getOrder(ports(runtime, runtime.db.reader(), false), request)),
+      getOrder: (request, context) =>
+        reply(owned(ports(runtime, runtime.db.reader(), false), request, context)),
       listOrders: async (request) => {
         const page = readPage(request, isOrderCursor);
         const orders = await new OrderStore(runtime.db.reader(), runtime.db, { lock: false }).list({

@@ -18,6 +18,7 @@ import {
 } from "@hexa/proto/trial/delivery/v1/events_pb";
 import { OrderPlacedSchema } from "@hexa/proto/trial/order/v1/events_pb";
 import { type StockSchema, WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
+import { accessOf } from "../../connect/auth.ts";
 import { decodeEvent } from "../../messaging/encoding.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
@@ -39,6 +40,13 @@ export const warehouseModule: ServiceModule = {
   schema: "trial_warehouse",
   entities: [StockRecord, ReservationRecord],
   migrations: warehouseMigrations,
+  access: [
+    accessOf(WarehouseService, {
+      restock: { roles: ["warehouse"] },
+      getStock: { roles: ["warehouse", "marketer"] },
+      listStock: { roles: ["warehouse", "marketer"] },
+    }),
+  ],
   routes(router, runtime) {
     router.service(WarehouseService, {
       restock: async (request) => ({

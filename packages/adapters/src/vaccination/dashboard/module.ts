@@ -41,6 +41,7 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import type { Reservation } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { accessOf } from "../../connect/auth.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule } from "../../runtime/service-module.ts";
@@ -62,11 +63,23 @@ import {
  * (CQRS); it never reads another service's data. Vaccination counts are key-value shaped (see
  * counters.ts); the other models are relational tables (see schema.ts).
  */
+const MANAGERS = ["vaccine-manager", "reservation-manager"] as const;
+
 export const vaccinationDashboardModule: ServiceModule = {
   name: "vaccination-dashboard",
   schema: SCHEMA,
   entities: [],
   migrations: dashboardMigrations,
+  // Managers see the whole picture; a person sees their own reservations.
+  access: [
+    accessOf(VaccinationDashboardService, {
+      getVaccinationCount: { roles: MANAGERS },
+      listHospitalRates: { roles: MANAGERS },
+      getPersonReservations: { roles: MANAGERS, own: { role: "person", field: "personId" } },
+      getDailyReservations: { roles: MANAGERS },
+      listHospitalStock: { roles: MANAGERS },
+    }),
+  ],
   routes(router, runtime) {
     const read = () => ports(runtime.db.reader(), false);
     router.service(VaccinationDashboardService, {

@@ -44,6 +44,7 @@ import {
   type Reservation,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
@@ -68,11 +69,29 @@ import {
  * vaccine, and the bookable capacity: reservation's synchronous TakeBookingSlot takes a dose and a
  * date slot; reservation's and vaccination's events give them back or use them.
  */
+const READERS = ["person", "vaccine-manager", "reservation-manager"] as const;
+
 export const inventoryModule: ServiceModule = {
   name: "inventory",
   schema: "vaccination_inventory",
   entities: [HospitalRecord, VaccineRecord, SupplyRecord, StockRecord, DateCapacityRecord, BookingRecord],
   migrations: inventoryMigrations,
+  // Vaccine managers keep the stock; reservation's service books; everyone of the suite reads.
+  access: [
+    accessOf(InventoryService, {
+      registerHospital: { roles: ["vaccine-manager"] },
+      registerVaccine: { roles: ["vaccine-manager"] },
+      supplyVaccine: { roles: ["vaccine-manager"] },
+      registerAvailableDoses: { roles: ["vaccine-manager"] },
+      discardDoses: { roles: ["vaccine-manager"] },
+      takeBookingSlot: { roles: ["service"] },
+      getHospital: { roles: READERS },
+      listHospitals: { roles: READERS },
+      getVaccine: { roles: READERS },
+      listVaccines: { roles: READERS },
+      getHospitalStock: { roles: READERS },
+    }),
+  ],
   routes(router, runtime) {
     const command = <T>(work: (ports: InventoryPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));

@@ -21,6 +21,7 @@ import {
   type NotificationSchema,
   NotificationService,
 } from "@hexa/proto/vaccination/notification/v1/notification_pb";
+import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { readEnvironment } from "../../runtime/config.ts";
@@ -84,6 +85,13 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
     schema: "vaccination_notification",
     entities: [NotificationRecord, AppointmentRecord],
     migrations: notificationMigrations,
+    // A person reads and watches their own notifications.
+    access: [
+      accessOf(NotificationService, {
+        listNotifications: { roles: [], own: { role: "person", field: "personId" } },
+        watchNotifications: { roles: [], own: { role: "person", field: "personId" } },
+      }),
+    ],
     routes(router, runtime) {
       // One listening connection per process, open while anyone watches.
       const changes = new NotificationChangeFeed({

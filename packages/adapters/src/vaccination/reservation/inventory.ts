@@ -59,7 +59,7 @@ const markSent: Interceptor = (next) => async (request) => {
 export function inventoryBookingSlots(
   runtime: ServiceRuntime,
   settings: InventoryCallSettings,
-): BookingSlots {
+): BookingSlots & { take(slot: BookingSlot, caller?: AbortSignal): Promise<SlotAnswer> } {
   const policy: CallPolicy = createCallPolicy({
     name: "inventory",
     logger: runtime.logger,
@@ -74,7 +74,7 @@ export function inventoryBookingSlots(
       createConnectTransport({
         baseUrl: runtime.serviceUrl("inventory"),
         httpVersion: "2",
-        interceptors: [markSent],
+        interceptors: [markSent, runtime.callCredentials],
       }),
       policy,
       { idempotent: ["takeBookingSlot"] },
@@ -91,22 +91,28 @@ export function inventoryBookingSlots(
   };
 
   return {
-    async take(slot) {
+    /**
+     * `caller` is the Reserve call's signal: when it is cancelled or its deadline passes, the
+     * booking call stops too, and is treated like one inventory did not answer (abandoned).
+     */
+    async take(slot: BookingSlot, caller?: AbortSignal) {
       const attempt = { sent: false };
       const budget = AbortSignal.timeout(settings.budgetMs);
       let outcome: TakeBookingSlotResponse_Outcome;
       try {
         ({ outcome } = await inventory().takeBookingSlot(slot, {
-          signal: budget,
+          signal: caller ? AbortSignal.any([budget, caller]) : budget,
           contextValues: createContextValues().set(SENT, attempt),
         }));
       } catch (error) {
-        if (!budget.aborted && !isUnavailable(error)) throw error;
-        const why = budget.aborted
-          ? `inventory gave no answer within ${settings.budgetMs} ms`
-          : error instanceof Error
-            ? error.message
-            : String(error);
+        if (!budget.aborted && !caller?.aborted && !isUnavailable(error)) throw error;
+        const why = caller?.aborted
+          ? "the Reserve call was cancelled or ran out of time"
+          : budget.aborted
+            ? `inventory gave no answer within ${settings.budgetMs} ms`
+            : error instanceof Error
+              ? error.message
+              : String(error);
         return unavailable(slot, attempt.sent, why);
       }
       switch (outcome) {

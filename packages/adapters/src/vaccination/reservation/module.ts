@@ -1,7 +1,8 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { requireOwnership } from "@hexa/core/shared";
 import {
   acceptReservation,
-  type BookingSlots,
   cancelReservation,
   cancelReservationAsManager,
   getReservation,
@@ -27,6 +28,7 @@ import {
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { accessOf, actorOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
@@ -60,8 +62,9 @@ export interface ReservationModuleOptions {
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
   // One client, policy and breaker per running module.
-  const slotsByRuntime = new WeakMap<ServiceRuntime, BookingSlots>();
-  const slotsOf = (runtime: ServiceRuntime): BookingSlots => {
+  type Slots = ReturnType<typeof inventoryBookingSlots>;
+  const slotsByRuntime = new WeakMap<ServiceRuntime, Slots>();
+  const slotsOf = (runtime: ServiceRuntime): Slots => {
     let slots = slotsByRuntime.get(runtime);
     if (!slots) {
       slots = inventoryBookingSlots(runtime, settings);
@@ -76,27 +79,56 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
     entities: [ReservationRecord, AbandonedBookingRecord],
     migrations: reservationMigrations,
     calls: ["inventory"],
+    // People book and cancel for themselves; reservation managers decide.
+    access: [
+      accessOf(ReservationService, {
+        reserve: { roles: [], own: { role: "person", field: "personId" } },
+        joinWaitlist: { roles: [], own: { role: "person", field: "personId" } },
+        acceptReservation: { roles: ["reservation-manager"] },
+        rejectReservation: { roles: ["reservation-manager"] },
+        cancelReservation: { roles: [], own: { role: "person" } },
+        cancelReservationAsManager: { roles: ["reservation-manager"] },
+        getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
+        listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
+      }),
+    ],
     routes(router, runtime) {
       const command = <T>(work: (ports: ReservationPorts) => Promise<T>) =>
         runtime.unitOfWork((em) => work(ports(runtime, em, true)));
       const reply = async (state: ReturnType<typeof getReservation>) => ({
         reservation: reservationToProto(await state),
       });
-      const reservePorts = (): ReservePorts => ({
-        ...ports(runtime, runtime.db.reader(), false),
-        slots: slotsOf(runtime),
-        unitOfWork: command,
-      });
+      /** The caller's cancellation and deadline travel with the booking call to inventory. */
+      const reservePorts = (call: HandlerContext): ReservePorts => {
+        const slots = slotsOf(runtime);
+        return {
+          ...ports(runtime, runtime.db.reader(), false),
+          slots: { take: (slot) => slots.take(slot, call.signal) },
+          unitOfWork: command,
+        };
+      };
+      /** The reservation, once the caller is known to be allowed to touch it. */
+      const owned = async (p: Pick<ReservationPorts, "reservations">, id: string, call: HandlerContext) => {
+        const reservation = await getReservation(p, { reservationId: id });
+        requireOwnership(actorOf(call), reservation.personId, `reservation ${id}`);
+        return reservation;
+      };
       router.service(ReservationService, {
-        reserve: async (request) => toReserveResponse(await reserve(reservePorts(), request)),
+        reserve: async (request, context) => toReserveResponse(await reserve(reservePorts(context), request)),
         joinWaitlist: (request) => reply(command((p) => joinWaitlist(p, request))),
         acceptReservation: (request) => reply(command((p) => acceptReservation(p, request))),
         rejectReservation: (request) => reply(command((p) => rejectReservation(p, request))),
-        cancelReservation: (request) => reply(command((p) => cancelReservation(p, request))),
+        cancelReservation: (request, context) =>
+          reply(
+            command(async (p) => {
+              await owned(p, request.reservationId, context);
+              return cancelReservation(p, request);
+            }),
+          ),
         cancelReservationAsManager: (request) =>
           reply(command((p) => cancelReservationAsManager(p, request))),
-        getReservation: (request) =>
-          reply(getReservation(ports(runtime, runtime.db.reader(), false), request)),
+        getReservation: (request, context) =>
+          reply(owned(ports(runtime, runtime.db.reader(), false), request.reservationId, context)),
         listReservations: async (request) => {
           const page = readPage(request, isReservationCursor);
           const reservations = await listReservations(ports(runtime, runtime.db.reader(), false), {

@@ -14,6 +14,7 @@ import {
   VaccineRegisteredSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import { VaccinationService } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { accessOf } from "../../connect/auth.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
@@ -40,6 +41,16 @@ export const vaccinationModule: ServiceModule = {
   schema: "vaccination_vaccination",
   entities: [VaccinationRecordRow, RegisteredVaccineRow, RegisteredHospitalRow, HospitalStockRow],
   migrations: vaccinationMigrations,
+  // Hospital staff (vaccine managers) record doses; a person reads their own status.
+  access: [
+    accessOf(VaccinationService, {
+      recordVaccination: { roles: ["vaccine-manager"] },
+      getPersonStatus: {
+        roles: ["vaccine-manager", "reservation-manager"],
+        own: { role: "person", field: "personId" },
+      },
+    }),
+  ],
   routes(router, runtime) {
     router.service(VaccinationService, {
       recordVaccination: async (request) => {

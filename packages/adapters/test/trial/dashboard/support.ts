@@ -4,15 +4,9 @@
  * them, so they take the real consumer path: the bus, the inbox and the policy. Several replicas
  * may share the database, each with its own bus, so a test decides which replica handles an event.
  */
-import { randomUUID } from "node:crypto";
-import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
-import { createInProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
-import { encodeEvent } from "@hexa/adapters/messaging/encoding";
-import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { startServices } from "@hexa/adapters/runtime/start";
 import { dashboardModule } from "@hexa/adapters/trial/dashboard/module";
 import { DashboardService } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import {
@@ -30,10 +24,7 @@ import {
   ReturnReason,
   ReturnRequestedSchema,
 } from "@hexa/proto/trial/order/v1/events_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
-
-const logger = pino({ level: "silent" });
+import { connectJsonClient, createTestDatabase, envelope, query, startModules } from "@hexa/testing";
 
 export interface DashboardReplica {
   readonly url: string;
@@ -56,39 +47,26 @@ export interface DashboardHarness {
 }
 
 export async function startDashboard(): Promise<DashboardHarness> {
-  const database: TestDatabase = await createTestDatabase();
-  const busStore: ServiceDatabase = await openServiceDatabase({
-    url: database.url,
-    schema: "hexa_bus",
-    entities: [],
-    migrations: [],
-    logger,
-  });
+  const database = await createTestDatabase();
   const replicas: DashboardReplica[] = [];
   return {
     databaseUrl: database.url,
     async startReplica() {
-      const bus = await createInProcessBus({ sql: busStore.execute, logger });
-      const running = await startServices({
-        modules: [dashboardModule],
+      const { url, bus, publish, stop } = await startModules([dashboardModule], {
         databaseUrl: database.url,
-        bus,
-        host: "127.0.0.1",
-        port: 0,
-        logger,
         // A failing event is retried once, quickly, then dead-lettered: tests stay fast.
         deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
       });
       const replica: DashboardReplica = {
-        url: running.url,
-        client: connectJsonClient(DashboardService, running.url),
-        publish: (event) => bus.publish(event),
+        url,
+        client: connectJsonClient(DashboardService, url),
+        publish,
         deadLetters: async () =>
           (await bus.deadLetters.list()).map((letter) => ({
             consumer: letter.consumer,
             eventId: letter.event.id,
           })),
-        stop: () => running.stop(1_000),
+        stop,
       };
       replicas.push(replica);
       return replica;
@@ -103,7 +81,6 @@ export async function startDashboard(): Promise<DashboardHarness> {
     },
     async stop() {
       await Promise.all(replicas.map((replica) => replica.stop()));
-      await busStore.close();
       await database.drop();
     },
   };
@@ -133,84 +110,111 @@ export function minute(n: number): Date {
   return new Date(PLACED_AT.getTime() + n * 60_000);
 }
 
-function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  orderId: string,
-  at: Date,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent(
-    { id: randomUUID(), type: schema.typeName, aggregateId: orderId, occurredAt: at },
-    schema,
-    init,
-  );
-}
-
 const item = { productId: ORDER.productId, quantity: ORDER.quantity };
 
 /** The events of one order, as order and delivery publish them; each happens at its own minute. */
 export function eventsOf(orderId: string, planId: string, customerId = ORDER.customerId) {
   return {
     orderPlaced: (at = PLACED_AT) =>
-      envelope(OrderPlacedSchema, orderId, at, {
+      envelope(
+        OrderPlacedSchema,
         orderId,
-        ...ORDER,
-        customerId,
-        planId,
-        placedAt: timestampFromDate(at),
-        returnDueAt: timestampFromDate(RETURN_DUE_AT),
-      }),
+        {
+          orderId,
+          ...ORDER,
+          customerId,
+          planId,
+          placedAt: timestampFromDate(at),
+          returnDueAt: timestampFromDate(RETURN_DUE_AT),
+        },
+        at,
+      ),
     orderRejected: (at = minute(1)) =>
-      envelope(OrderRejectedSchema, orderId, at, {
+      envelope(
+        OrderRejectedSchema,
         orderId,
-        ...item,
-        reason: "2 requested, 1 available",
-        rejectedAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          reason: "2 requested, 1 available",
+          rejectedAt: timestampFromDate(at),
+        },
+        at,
+      ),
     deliveryStarted: (at = minute(2)) =>
-      envelope(DeliveryStartedSchema, orderId, at, {
+      envelope(
+        DeliveryStartedSchema,
         orderId,
-        ...item,
-        customerId,
-        address: ORDER.address,
-        startedAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          customerId,
+          address: ORDER.address,
+          startedAt: timestampFromDate(at),
+        },
+        at,
+      ),
     orderCancelled: (at = minute(3)) =>
-      envelope(OrderCancelledSchema, orderId, at, {
+      envelope(
+        OrderCancelledSchema,
         orderId,
-        planId,
-        ...item,
-        reason: CancellationReason.CUSTOMER,
-        cancelledAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          planId,
+          ...item,
+          reason: CancellationReason.CUSTOMER,
+          cancelledAt: timestampFromDate(at),
+        },
+        at,
+      ),
     deliveryCancelled: (at = minute(4)) =>
-      envelope(DeliveryCancelledSchema, orderId, at, {
+      envelope(
+        DeliveryCancelledSchema,
         orderId,
-        ...item,
-        cancelledAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          cancelledAt: timestampFromDate(at),
+        },
+        at,
+      ),
     deliveryCompleted: (at = minute(5)) =>
-      envelope(DeliveryCompletedSchema, orderId, at, {
+      envelope(
+        DeliveryCompletedSchema,
         orderId,
-        ...item,
-        deliveredAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          deliveredAt: timestampFromDate(at),
+        },
+        at,
+      ),
     returnRequested: (at = minute(6), reason = ReturnReason.CUSTOMER) =>
-      envelope(ReturnRequestedSchema, orderId, at, {
+      envelope(
+        ReturnRequestedSchema,
         orderId,
-        ...item,
-        address: ORDER.address,
-        reason,
-        requestedAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          address: ORDER.address,
+          reason,
+          requestedAt: timestampFromDate(at),
+        },
+        at,
+      ),
     pickupRequested: (at = minute(7)) =>
-      envelope(PickupRequestedSchema, orderId, at, {
+      envelope(
+        PickupRequestedSchema,
         orderId,
-        ...item,
-        address: ORDER.address,
-        requestedAt: timestampFromDate(at),
-      }),
+        {
+          orderId,
+          ...item,
+          address: ORDER.address,
+          requestedAt: timestampFromDate(at),
+        },
+        at,
+      ),
     pickupCompleted: (at = minute(8)) =>
-      envelope(PickupCompletedSchema, orderId, at, { orderId, ...item, pickedUpAt: timestampFromDate(at) }),
+      envelope(PickupCompletedSchema, orderId, { orderId, ...item, pickedUpAt: timestampFromDate(at) }, at),
   };
 }

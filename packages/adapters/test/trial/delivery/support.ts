@@ -6,11 +6,9 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
-import { createInProcessBus, type InProcessBus } from "@hexa/adapters/inprocess/bus";
+import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { encodeEvent } from "@hexa/adapters/messaging/encoding";
-import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import { deliveryModule } from "@hexa/adapters/trial/delivery/module";
 import { FixedClock } from "@hexa/core/shared";
 import { DeliveryService } from "@hexa/proto/trial/delivery/v1/delivery_pb";
@@ -21,8 +19,7 @@ import {
   ReturnRequestedSchema,
 } from "@hexa/proto/trial/order/v1/events_pb";
 import { StockReservedSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
+import { connectJsonClient, query, startModules } from "@hexa/testing";
 
 const DELIVERY_EVENTS = [
   "trial.delivery.v1.DeliveryStarted",
@@ -50,72 +47,48 @@ export interface DeliveryHarness {
 }
 
 export async function startDelivery(): Promise<DeliveryHarness> {
-  const logger = pino({ level: "silent" });
-  const database: TestDatabase = await createTestDatabase();
-  const busStore: ServiceDatabase = await openServiceDatabase({
-    url: database.url,
-    schema: "hexa_bus",
-    entities: [],
-    migrations: [],
-    logger,
-  });
-  const bus = await createInProcessBus({ sql: busStore.execute, logger, replayPollMs: 50 });
-  const published: EventEnvelope[] = [];
-  for (const eventType of DELIVERY_EVENTS) {
-    await bus.subscribe({
-      name: `test-observer-${eventType}`,
-      eventType,
-      handle: async (event) => {
-        published.push(event);
-      },
-    });
-  }
   const clock = new FixedClock(new Date("2026-05-01T08:00:00.000Z"));
-  let running: RunningServices;
+  const { url, databaseUrl, bus, publish, stop } = await startModules([deliveryModule], {
+    clock,
+    deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
+  });
+  const published: EventEnvelope[] = [];
   try {
-    running = await startServices({
-      modules: [deliveryModule],
-      databaseUrl: database.url,
-      bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      clock,
-      deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
-      outboxIdleMs: 20,
-    });
+    for (const eventType of DELIVERY_EVENTS) {
+      await bus.subscribe({
+        name: `test-observer-${eventType}`,
+        eventType,
+        handle: async (event) => {
+          published.push(event);
+        },
+      });
+    }
   } catch (error) {
-    await bus.close();
-    await busStore.close();
-    await database.drop();
+    await stop();
     throw error;
   }
   return {
-    databaseUrl: database.url,
+    databaseUrl,
     bus,
     clock,
-    client: connectJsonClient(DeliveryService, running.url),
+    client: connectJsonClient(DeliveryService, url),
     published,
-    publish: (event) => bus.publish(event),
+    publish,
     outbox: async (orderId) =>
       query<{ type: string; payload: Record<string, unknown> }>(
-        database.url,
+        databaseUrl,
         `select event_type as type, payload from trial_delivery.outbox where aggregate_id = $1 order by position`,
         [orderId],
       ),
     rowCounts: async () => {
       const [row] = await query<{ shipments: number; outbox: number }>(
-        database.url,
+        databaseUrl,
         `select (select count(*)::int from trial_delivery.shipment) as shipments,
                 (select count(*)::int from trial_delivery.outbox) as outbox`,
       );
       return row ?? { shipments: -1, outbox: -1 };
     },
-    stop: async () => {
-      await running.stop(1_000);
-      await busStore.close();
-      await database.drop();
-    },
+    stop,
   };
 }
 

@@ -4,12 +4,7 @@
  * contexts publish through the bus, the real consumer path (inbox, then policy).
  */
 import { randomUUID } from "node:crypto";
-import {
-  type DescMessage,
-  fromJsonString,
-  type MessageInitShape,
-  type MessageShape,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import {
@@ -24,13 +19,9 @@ import {
   StockShortageSchema,
 } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
-import { createInProcessBus, type InProcessBus } from "../../../src/inprocess/bus.ts";
+import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
+import type { InProcessBus } from "../../../src/inprocess/bus.ts";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
-import { encodeEvent } from "../../../src/messaging/encoding.ts";
-import { openServiceDatabase, type ServiceDatabase } from "../../../src/postgres/database.ts";
-import { type RunningServices, startServices } from "../../../src/runtime/start.ts";
 import { warehouseModule } from "../../../src/trial/warehouse/module.ts";
 
 export interface Warehouse {
@@ -45,60 +36,8 @@ export interface Warehouse {
  * dead-lettered at once, so a test sees every failure.
  */
 export async function startWarehouse(): Promise<Warehouse> {
-  const logger = pino({ level: "silent" });
-  const database: TestDatabase = await createTestDatabase();
-  let busStore: ServiceDatabase | undefined;
-  let services: RunningServices | undefined;
-  try {
-    busStore = await openServiceDatabase({
-      url: database.url,
-      schema: "hexa_bus",
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    const bus = await createInProcessBus({ sql: busStore.execute, logger });
-    services = await startServices({
-      modules: [warehouseModule],
-      databaseUrl: database.url,
-      bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
-      outboxIdleMs: 20,
-    });
-    const running = services;
-    const store = busStore;
-    return {
-      databaseUrl: database.url,
-      bus,
-      client: connectJsonClient(WarehouseService, running.url),
-      stop: async () => {
-        await running.stop(1_000);
-        await store.close();
-        await database.drop();
-      },
-    };
-  } catch (error) {
-    await services?.stop(0);
-    await busStore?.close();
-    await database.drop();
-    throw error;
-  }
-}
-
-/** An event as its publisher's outbox relay would put it on the bus. */
-export function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  aggregateId: string,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent(
-    { id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: new Date() },
-    schema,
-    init,
-  );
+  const { url, databaseUrl, bus, stop } = await startModules([warehouseModule]);
+  return { databaseUrl, bus, client: connectJsonClient(WarehouseService, url), stop };
 }
 
 export interface Order {

@@ -31,16 +31,9 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
-import { createInProcessBus } from "../../../src/inprocess/bus.ts";
+import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
-import { encodeEvent } from "../../../src/messaging/encoding.ts";
-import { openServiceDatabase, type ServiceDatabase } from "../../../src/postgres/database.ts";
-import { type RunningServices, startServices } from "../../../src/runtime/start.ts";
 import { vaccinationDashboardModule } from "../../../src/vaccination/dashboard/module.ts";
-
-const logger = pino({ level: "silent" });
 
 /** The dashboard's tables, and the inbox: what a refused call or event must leave untouched. */
 export const TABLES = [
@@ -70,61 +63,31 @@ export interface Dashboard {
 
 /** Starts the module on 127.0.0.1, port 0. A failing event is retried once, quickly, then dead-lettered. */
 export async function startDashboard(): Promise<Dashboard> {
-  const database: TestDatabase = await createTestDatabase();
-  let busStore: ServiceDatabase | undefined;
-  let services: RunningServices | undefined;
-  try {
-    busStore = await openServiceDatabase({
-      url: database.url,
-      schema: "hexa_bus",
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    const bus = await createInProcessBus({ sql: busStore.execute, logger });
-    services = await startServices({
-      modules: [vaccinationDashboardModule],
-      databaseUrl: database.url,
-      bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
-    });
-    const running = services;
-    const store = busStore;
-    return {
-      databaseUrl: database.url,
-      client: connectJsonClient(VaccinationDashboardService, running.url),
-      publish: (event) => bus.publish(event),
-      feed: async (...events) => {
-        for (const event of events) await bus.publish(event);
-      },
-      deadLetters: async () =>
-        (await bus.deadLetters.list()).map((letter) => ({
-          consumer: letter.consumer,
-          eventId: letter.event.id,
-        })),
-      rowCounts: async () => {
-        const [row] = await query<Record<(typeof TABLES)[number], number>>(
-          database.url,
-          `select ${TABLES.map((name) => `(select count(*)::int from vaccination_dashboard.${name}) as ${name}`).join(", ")}`,
-        );
-        if (!row) throw new Error("no row counts");
-        return row;
-      },
-      stop: async () => {
-        await running.stop(1_000);
-        await store.close();
-        await database.drop();
-      },
-    };
-  } catch (error) {
-    await services?.stop(1_000);
-    await busStore?.close();
-    await database.drop();
-    throw error;
-  }
+  const { url, databaseUrl, bus, publish, stop } = await startModules([vaccinationDashboardModule], {
+    deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
+  });
+  return {
+    databaseUrl,
+    client: connectJsonClient(VaccinationDashboardService, url),
+    publish,
+    feed: async (...events) => {
+      for (const event of events) await bus.publish(event);
+    },
+    deadLetters: async () =>
+      (await bus.deadLetters.list()).map((letter) => ({
+        consumer: letter.consumer,
+        eventId: letter.event.id,
+      })),
+    rowCounts: async () => {
+      const [row] = await query<Record<(typeof TABLES)[number], number>>(
+        databaseUrl,
+        `select ${TABLES.map((name) => `(select count(*)::int from vaccination_dashboard.${name}) as ${name}`).join(", ")}`,
+      );
+      if (!row) throw new Error("no row counts");
+      return row;
+    },
+    stop,
+  };
 }
 
 /** The caller's error from a call expected to be refused. */
@@ -144,47 +107,58 @@ export function minute(n: number): Date {
   return new Date(START.getTime() + n * 60_000);
 }
 
-function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  aggregateId: string,
-  at: Date,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent({ id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: at }, schema, init);
-}
-
 /** Inventory's events, as inventory publishes them. */
 export const inventory = {
   hospitalRegistered: (hospitalId: string, name: string, dailyCapacity: number, at = START) =>
-    envelope(HospitalRegisteredSchema, hospitalId, at, {
+    envelope(
+      HospitalRegisteredSchema,
       hospitalId,
-      name,
-      dailyCapacity,
-      registeredAt: timestampFromDate(at),
-    }),
+      {
+        hospitalId,
+        name,
+        dailyCapacity,
+        registeredAt: timestampFromDate(at),
+      },
+      at,
+    ),
   vaccineRegistered: (vaccineId: string, name: string, at = START) =>
-    envelope(VaccineRegisteredSchema, vaccineId, at, {
+    envelope(
+      VaccineRegisteredSchema,
       vaccineId,
-      name,
-      dosesRequired: 2,
-      registeredAt: timestampFromDate(at),
-    }),
+      {
+        vaccineId,
+        name,
+        dosesRequired: 2,
+        registeredAt: timestampFromDate(at),
+      },
+      at,
+    ),
   availableDosesRegistered: (hospitalId: string, vaccineId: string, doses: number, at = START) =>
-    envelope(AvailableDosesRegisteredSchema, hospitalId, at, {
-      supplyId: randomUUID(),
+    envelope(
+      AvailableDosesRegisteredSchema,
       hospitalId,
-      vaccineId,
-      doses,
-      registeredAt: timestampFromDate(at),
-    }),
+      {
+        supplyId: randomUUID(),
+        hospitalId,
+        vaccineId,
+        doses,
+        registeredAt: timestampFromDate(at),
+      },
+      at,
+    ),
   dosesDiscarded: (hospitalId: string, vaccineId: string, doses: number, at = START) =>
-    envelope(DosesDiscardedSchema, hospitalId, at, {
+    envelope(
+      DosesDiscardedSchema,
       hospitalId,
-      vaccineId,
-      doses,
-      reason: "expired",
-      discardedAt: timestampFromDate(at),
-    }),
+      {
+        hospitalId,
+        vaccineId,
+        doses,
+        reason: "expired",
+        discardedAt: timestampFromDate(at),
+      },
+      at,
+    ),
   stockChanged: (
     hospitalId: string,
     vaccineId: string,
@@ -192,15 +166,20 @@ export const inventory = {
     at: Date,
   ) => {
     const remaining = counts.available - counts.given - counts.discarded;
-    return envelope(StockChangedSchema, hospitalId, at, {
+    return envelope(
+      StockChangedSchema,
       hospitalId,
-      vaccineId,
-      suppliedVials: 10,
-      ...counts,
-      remaining,
-      bookable: remaining - counts.booked,
-      changedAt: timestampFromDate(at),
-    });
+      {
+        hospitalId,
+        vaccineId,
+        suppliedVials: 10,
+        ...counts,
+        remaining,
+        bookable: remaining - counts.booked,
+        changedAt: timestampFromDate(at),
+      },
+      at,
+    );
   },
 };
 
@@ -209,18 +188,23 @@ export function vaccinationRecorded(
   dose: { personId: string; hospitalId: string; vaccineId: string; completed: boolean },
   at = START,
 ): EventEnvelope {
-  return envelope(VaccinationRecordedSchema, dose.personId, at, {
-    record: {
-      recordId: randomUUID(),
-      personId: dose.personId,
-      hospitalId: dose.hospitalId,
-      vaccineId: dose.vaccineId,
-      doseNumber: dose.completed ? 2 : 1,
-      dosesRequired: 2,
-      status: dose.completed ? VaccinationStatus.COMPLETED : VaccinationStatus.IN_PROGRESS,
-      vaccinatedAt: timestampFromDate(at),
+  return envelope(
+    VaccinationRecordedSchema,
+    dose.personId,
+    {
+      record: {
+        recordId: randomUUID(),
+        personId: dose.personId,
+        hospitalId: dose.hospitalId,
+        vaccineId: dose.vaccineId,
+        doseNumber: dose.completed ? 2 : 1,
+        dosesRequired: 2,
+        status: dose.completed ? VaccinationStatus.COMPLETED : VaccinationStatus.IN_PROGRESS,
+        vaccinatedAt: timestampFromDate(at),
+      },
     },
-  });
+    at,
+  );
 }
 
 const RESERVATION_EVENT = {
@@ -249,16 +233,21 @@ export function reservationOf(reservation: {
     at: Date,
     extra: Partial<MessageInitShape<typeof ReservationSchema>> = {},
   ): EventEnvelope =>
-    envelope(RESERVATION_EVENT[status] as DescMessage, reservationId, at, {
-      reservation: {
-        ...reservation,
-        reservationId,
-        status,
-        createdAt: timestampFromDate(START),
-        updatedAt: timestampFromDate(at),
-        ...extra,
-      },
-    } as MessageInitShape<DescMessage>);
+    envelope(
+      RESERVATION_EVENT[status] as DescMessage,
+      reservationId,
+      {
+        reservation: {
+          ...reservation,
+          reservationId,
+          status,
+          createdAt: timestampFromDate(START),
+          updatedAt: timestampFromDate(at),
+          ...extra,
+        },
+      } as MessageInitShape<DescMessage>,
+      at,
+    );
   return {
     reservationId,
     waitlisted: (at = START) => event(ReservationStatus.WAITLISTED, at, { date: "" }),

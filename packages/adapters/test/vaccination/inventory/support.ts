@@ -4,19 +4,11 @@
  * vaccination publish through the bus: the real consumer path (inbox, then policy).
  */
 import { randomUUID } from "node:crypto";
-import {
-  type DescMessage,
-  fromJsonString,
-  type MessageInitShape,
-  type MessageShape,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { createInProcessBus, type InProcessBus } from "@hexa/adapters/inprocess/bus";
+import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
-import { encodeEvent } from "@hexa/adapters/messaging/encoding";
-import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
 import { FixedClock } from "@hexa/core/shared";
 import {
@@ -37,8 +29,7 @@ import {
 import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
+import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
 
 /** The services' clock stands at 09:00 UTC on this day: the first bookable date. */
 export const TODAY = "2031-05-10";
@@ -56,61 +47,10 @@ export interface Inventory {
  * dead-lettered at once, so a test sees every failure.
  */
 export async function startInventory(): Promise<Inventory> {
-  const logger = pino({ level: "silent" });
-  const database: TestDatabase = await createTestDatabase();
-  let busStore: ServiceDatabase | undefined;
-  let services: RunningServices | undefined;
-  try {
-    busStore = await openServiceDatabase({
-      url: database.url,
-      schema: "hexa_bus",
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    const bus = await createInProcessBus({ sql: busStore.execute, logger });
-    services = await startServices({
-      modules: [inventoryModule],
-      databaseUrl: database.url,
-      bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      clock: new FixedClock(new Date(`${TODAY}T09:00:00.000Z`)),
-      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
-      outboxIdleMs: 20,
-    });
-    const running = services;
-    const store = busStore;
-    return {
-      databaseUrl: database.url,
-      bus,
-      client: connectJsonClient(InventoryService, running.url),
-      stop: async () => {
-        await running.stop(1_000);
-        await store.close();
-        await database.drop();
-      },
-    };
-  } catch (error) {
-    await services?.stop(0);
-    await busStore?.close();
-    await database.drop();
-    throw error;
-  }
-}
-
-/** An event as its publisher's outbox relay would put it on the bus. */
-export function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  aggregateId: string,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent(
-    { id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: new Date() },
-    schema,
-    init,
-  );
+  const { url, databaseUrl, bus, stop } = await startModules([inventoryModule], {
+    clock: new FixedClock(new Date(`${TODAY}T09:00:00.000Z`)),
+  });
+  return { databaseUrl, bus, client: connectJsonClient(InventoryService, url), stop };
 }
 
 /** A reservation as reservation's events carry it. */

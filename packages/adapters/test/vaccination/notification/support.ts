@@ -8,14 +8,9 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError } from "@connectrpc/connect";
-import { createInProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
-import { encodeEvent } from "@hexa/adapters/messaging/encoding";
-import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { startServices } from "@hexa/adapters/runtime/start";
 import {
   createNotificationModule,
   type NotificationModuleOptions,
@@ -39,10 +34,7 @@ import {
   WaitlistJoinedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
-
-const logger = pino({ level: "silent" });
+import { connectJsonClient, createTestDatabase, envelope, query, startModules } from "@hexa/testing";
 
 /** Fast rounds and short waits, so retries and reminders happen within a test's time. */
 export const FAST: NotificationModuleOptions = {
@@ -98,33 +90,19 @@ export interface NotificationRow {
 }
 
 export async function startNotification(): Promise<NotificationHarness> {
-  const database: TestDatabase = await createTestDatabase();
-  const busStore: ServiceDatabase = await openServiceDatabase({
-    url: database.url,
-    schema: "hexa_bus",
-    entities: [],
-    migrations: [],
-    logger,
-  });
+  const database = await createTestDatabase();
   const running = new Set<NotificationReplica>();
   return {
     databaseUrl: database.url,
     async startReplica(options = {}) {
-      const bus = await createInProcessBus({ sql: busStore.execute, logger });
       const recording = new RecordingSender();
-      const services = await startServices({
-        modules: [
-          createNotificationModule({
-            ...FAST,
-            ...(options.module?.channel ? {} : { sender: () => recording }),
-            ...options.module,
-          }),
-        ],
+      const module = createNotificationModule({
+        ...FAST,
+        ...(options.module?.channel ? {} : { sender: () => recording }),
+        ...options.module,
+      });
+      const services = await startModules([module], {
         databaseUrl: database.url,
-        bus,
-        host: "127.0.0.1",
-        port: 0,
-        logger,
         ...(options.clock ? { clock: options.clock } : {}),
         // A failing event is retried once, quickly, then dead-lettered: tests stay fast.
         deliveryPolicy: { maxDeliver: 2, backoffMs: [10] },
@@ -133,16 +111,16 @@ export async function startNotification(): Promise<NotificationHarness> {
         url: services.url,
         client: connectJsonClient(NotificationService, services.url),
         sent: recording.sent,
-        publish: (event) => bus.publish(event),
+        publish: services.publish,
         deadLetters: async () =>
-          (await bus.deadLetters.list()).map((letter) => ({
+          (await services.bus.deadLetters.list()).map((letter) => ({
             consumer: letter.consumer,
             eventId: letter.event.id,
             error: letter.error,
           })),
         stop: async () => {
           if (!running.delete(replica)) return;
-          await services.stop(1_000);
+          await services.stop();
         },
       };
       running.add(replica);
@@ -168,7 +146,6 @@ export async function startNotification(): Promise<NotificationHarness> {
     },
     async stop() {
       await Promise.all([...running].map((replica) => replica.stop()));
-      await busStore.close();
       await database.drop();
     },
   };
@@ -280,18 +257,6 @@ export function aReservation(overrides: Partial<TestReservation> = {}): TestRese
     date: "2026-12-01",
     ...overrides,
   };
-}
-
-function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  reservationId: string,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent(
-    { id: randomUUID(), type: schema.typeName, aggregateId: reservationId, occurredAt: new Date() },
-    schema,
-    init,
-  );
 }
 
 /** Reservation's events about one reservation, each with a new event id. */

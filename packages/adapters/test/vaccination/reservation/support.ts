@@ -10,16 +10,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
-import {
-  type DescMessage,
-  fromJsonString,
-  type MessageInitShape,
-  type MessageShape,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
+import { FixedClock } from "@hexa/core/shared";
 import {
   BookableCause,
   BookableDosesAvailableSchema,
@@ -42,14 +37,10 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { ReservationService } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
-import { createInProcessBus, type InProcessBus } from "../../../src/inprocess/bus.ts";
+import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
+import type { InProcessBus } from "../../../src/inprocess/bus.ts";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
-import { encodeEvent } from "../../../src/messaging/encoding.ts";
-import { openServiceDatabase, type ServiceDatabase } from "../../../src/postgres/database.ts";
 import type { ServiceModule } from "../../../src/runtime/service-module.ts";
-import { type RunningServices, startServices } from "../../../src/runtime/start.ts";
 import {
   createReservationModule,
   type InventoryCallSettings,
@@ -89,57 +80,16 @@ export interface StartOptions {
  * start until a test moves it. One delivery attempt: a failing handler is dead-lettered at once.
  */
 export async function startReservation(options: StartOptions): Promise<ReservationApp> {
-  const logger = pino({ level: "silent" });
-  const database: TestDatabase = await createTestDatabase();
   const clock = new FixedClock(new Date());
-  let busStore: ServiceDatabase | undefined;
-  let services: RunningServices | undefined;
-  try {
-    busStore = await openServiceDatabase({
-      url: database.url,
-      schema: "hexa_bus",
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    const bus = await createInProcessBus({ sql: busStore.execute, logger });
-    const reservation = createReservationModule(
-      options.inventoryCall ? { inventoryCall: options.inventoryCall } : {},
-    );
-    services = await startServices({
-      modules: [...(options.alongside ?? []), reservation],
-      databaseUrl: database.url,
-      bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      clock,
-      ids: new UuidV7Generator(clock),
-      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
-      outboxIdleMs: 20,
-      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
-      ...(options.inventoryUrl ? { serviceUrls: { inventory: options.inventoryUrl } } : {}),
-    });
-    const running = services;
-    const store = busStore;
-    return {
-      databaseUrl: database.url,
-      bus,
-      clock,
-      url: running.url,
-      client: connectJsonClient(ReservationService, running.url),
-      stop: async () => {
-        await running.stop(1_000);
-        await store.close();
-        await database.drop();
-      },
-    };
-  } catch (error) {
-    await services?.stop(0);
-    await busStore?.close();
-    await database.drop();
-    throw error;
-  }
+  const reservation = createReservationModule(
+    options.inventoryCall ? { inventoryCall: options.inventoryCall } : {},
+  );
+  const { url, databaseUrl, bus, stop } = await startModules([...(options.alongside ?? []), reservation], {
+    clock,
+    ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+    ...(options.inventoryUrl ? { serviceUrls: { inventory: options.inventoryUrl } } : {}),
+  });
+  return { databaseUrl, bus, clock, url, client: connectJsonClient(ReservationService, url), stop };
 }
 
 export type InventoryBehaviour =
@@ -223,19 +173,6 @@ export class ScriptedInventory {
   async stop(): Promise<void> {
     await new Promise<void>((done) => this.#server.close(() => done()));
   }
-}
-
-/** An event as its publisher's outbox relay would put it on the bus. */
-export function envelope<Desc extends DescMessage>(
-  schema: Desc,
-  aggregateId: string,
-  init: MessageInitShape<Desc>,
-): EventEnvelope {
-  return encodeEvent(
-    { id: randomUUID(), type: schema.typeName, aggregateId, occurredAt: new Date() },
-    schema,
-    init,
-  );
 }
 
 export function dosesDiscarded(hospitalId: string, vaccineId: string, remaining: number): EventEnvelope {

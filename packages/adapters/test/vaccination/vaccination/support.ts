@@ -7,11 +7,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { fromJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import { createInProcessBus, type InProcessBus } from "@hexa/adapters/inprocess/bus";
+import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { encodeEvent } from "@hexa/adapters/messaging/encoding";
-import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import { FixedClock } from "@hexa/core/shared";
 import {
@@ -24,8 +22,7 @@ import {
   VaccinationRecordedSchema,
 } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { VaccinationService } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { connectJsonClient, createTestDatabase, query, type TestDatabase } from "@hexa/testing";
-import { pino } from "pino";
+import { connectJsonClient, query, startModules } from "@hexa/testing";
 
 export const STARTED_AT = new Date("2026-06-01T09:00:00.000Z");
 
@@ -51,53 +48,21 @@ export interface StartOptions {
  * is dead-lettered at once, so a test sees every failure.
  */
 export async function startVaccination(options: StartOptions = {}): Promise<VaccinationHarness> {
-  const logger = pino({ level: "silent" });
-  const database: TestDatabase = await createTestDatabase();
-  let busStore: ServiceDatabase | undefined;
-  let services: RunningServices | undefined;
-  try {
-    busStore = await openServiceDatabase({
-      url: database.url,
-      schema: "hexa_bus",
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    const bus = await createInProcessBus({ sql: busStore.execute, logger });
-    const clock = new FixedClock(STARTED_AT);
-    services = await startServices({
-      modules: [vaccinationModule],
-      databaseUrl: database.url,
-      bus: options.bus ? options.bus(bus) : bus,
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      clock,
-      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
-      outboxIdleMs: 20,
-    });
-    const running = services;
-    const store = busStore;
-    return {
-      databaseUrl: database.url,
-      bus,
-      clock,
-      client: connectJsonClient(VaccinationService, running.url),
-      publish: async (...events) => {
-        for (const event of events) await bus.publish(event);
-      },
-      stop: async () => {
-        await running.stop(1_000);
-        await store.close();
-        await database.drop();
-      },
-    };
-  } catch (error) {
-    await services?.stop(0);
-    await busStore?.close();
-    await database.drop();
-    throw error;
-  }
+  const clock = new FixedClock(STARTED_AT);
+  const { url, databaseUrl, bus, stop } = await startModules([vaccinationModule], {
+    clock,
+    ...(options.bus ? { bus: options.bus } : {}),
+  });
+  return {
+    databaseUrl,
+    bus,
+    clock,
+    client: connectJsonClient(VaccinationService, url),
+    publish: async (...events) => {
+      for (const event of events) await bus.publish(event);
+    },
+    stop,
+  };
 }
 
 /** Event ids that sort in the order they are made (like inventory's UUIDv7 ids), unique to one test. */

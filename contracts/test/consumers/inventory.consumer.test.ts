@@ -1,0 +1,208 @@
+import type { Client } from "@connectrpc/connect";
+import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
+import { reservationModule } from "@hexa/adapters/vaccination/reservation/module";
+import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
+import { BookableDosesAvailableSchema } from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import {
+  InventoryService,
+  TakeBookingSlotResponse_Outcome,
+} from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import {
+  BookingAbandonedSchema,
+  ReservationCancelledSchema,
+  ReservationRejectedSchema,
+} from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
+import { eventually } from "@hexa/testing";
+import type { PactV4 } from "@pact-foundation/pact";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consumerPact, EXAMPLE_TIME, exampleId, receivesEvent } from "../../src/consumer.ts";
+import { type RunningContext, startContext } from "../../src/context.ts";
+import { anyDay, anyUuid, PERSON_ID_PATTERN } from "../../src/messages.ts";
+
+/**
+ * Inventory consumes reservation's releases (a cancellation, a rejection, an abandoned booking
+ * give the dose and the slot back) and vaccination's recorded doses (given, no longer booked).
+ * Each example names a booking inventory took through its own TakeBookingSlot; the effect is read
+ * through GetHospitalStock, and from what inventory's outbox publishes.
+ */
+
+/** The appointment day of the examples (a pact file must not change from run to run). */
+const DAY = "2030-06-03";
+
+describe(`${inventoryModule.name} consumes events`, () => {
+  let inventory: RunningContext;
+  let stock: Client<typeof InventoryService>;
+  let fromReservation: PactV4;
+  let fromVaccination: PactV4;
+
+  beforeAll(async () => {
+    inventory = await startContext([inventoryModule]);
+    stock = inventory.client(InventoryService);
+    fromReservation = consumerPact(inventoryModule.name, reservationModule.name);
+    fromVaccination = consumerPact(inventoryModule.name, vaccinationModule.name);
+  });
+
+  afterAll(async () => {
+    await inventory?.stop();
+  });
+
+  /**
+   * Set-up, not under contract: a hospital and a vaccine with the examples' ids, 5 doses of it
+   * there, and one of them booked for `reservationId` on DAY.
+   */
+  async function booked(hospitalId: string, vaccineId: string, reservationId: string): Promise<void> {
+    inventory.ids.nextAre(hospitalId);
+    const { hospital } = await stock.registerHospital({ name: "St Mary's", dailyCapacity: 20 });
+    expect(hospital?.hospitalId).toBe(hospitalId);
+    inventory.ids.nextAre(vaccineId);
+    const { vaccine } = await stock.registerVaccine({ name: "Comirnaty", vials: 10, dosesRequired: 2 });
+    expect(vaccine?.vaccineId).toBe(vaccineId);
+    const { supply } = await stock.supplyVaccine({ hospitalId, vaccineId, vials: 1 });
+    await stock.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses: 5 });
+    const { outcome } = await stock.takeBookingSlot({ reservationId, hospitalId, vaccineId, date: DAY });
+    expect(outcome).toBe(TakeBookingSlotResponse_Outcome.BOOKED);
+    expect(await stockOf(hospitalId)).toMatchObject({ remaining: 5, booked: 1, bookable: 4 });
+  }
+
+  async function stockOf(hospitalId: string) {
+    return (await stock.getHospitalStock({ hospitalId })).stocks[0];
+  }
+
+  /** The BookableDosesAvailable events inventory published for `hospitalId`. */
+  function alertsOf(hospitalId: string) {
+    return inventory.bus
+      .published(BookableDosesAvailableSchema.typeName)
+      .map((event) => JSON.parse(event.payload))
+      .filter((event) => event.hospitalId === hospitalId);
+  }
+
+  /** The booked reservation, as reservation's events carry it: the fields inventory reads. */
+  function reservationBody(ids: { reservationId: string; hospitalId: string; vaccineId: string }) {
+    return {
+      reservationId: anyUuid(ids.reservationId),
+      hospitalId: anyUuid(ids.hospitalId),
+      vaccineId: anyUuid(ids.vaccineId),
+      date: anyDay(DAY),
+    };
+  }
+
+  describe(`from ${reservationModule.name}`, () => {
+    it("ReservationCancelled by the person: the dose and the slot are back, the waitlist is alerted", async () => {
+      const ids = {
+        hospitalId: exampleId(0x8a1),
+        vaccineId: exampleId(0x8b1),
+        reservationId: exampleId(0x8c1),
+      };
+      await booked(ids.hospitalId, ids.vaccineId, ids.reservationId);
+      await receivesEvent(
+        fromReservation,
+        {
+          schema: ReservationCancelledSchema,
+          eventId: exampleId(0x81),
+          aggregateId: ids.reservationId,
+          occurredAt: EXAMPLE_TIME,
+          // Only the person's own cancellation alerts the waitlist: the reason is part of the contract.
+          body: {
+            reservation: { ...reservationBody(ids), cancellationReason: "CANCELLATION_REASON_PERSON" },
+          },
+        },
+        async (event) => {
+          await inventory.consumer(ReservationCancelledSchema.typeName).handle(event);
+          expect(await stockOf(ids.hospitalId)).toMatchObject({ booked: 0, bookable: 5 });
+          const [alert] = await eventually(async () => {
+            const alerts = alertsOf(ids.hospitalId).filter(
+              (published) => published.cause === "BOOKABLE_CAUSE_PERSON_CANCELLED",
+            );
+            expect(alerts).toHaveLength(1);
+            return alerts;
+          });
+          expect(alert).toMatchObject({ vaccineId: ids.vaccineId, bookable: 5 });
+        },
+      );
+    });
+
+    it("ReservationRejected: the dose and the slot are back", async () => {
+      const ids = {
+        hospitalId: exampleId(0x8a2),
+        vaccineId: exampleId(0x8b2),
+        reservationId: exampleId(0x8c2),
+      };
+      await booked(ids.hospitalId, ids.vaccineId, ids.reservationId);
+      await receivesEvent(
+        fromReservation,
+        {
+          schema: ReservationRejectedSchema,
+          eventId: exampleId(0x82),
+          aggregateId: ids.reservationId,
+          occurredAt: EXAMPLE_TIME,
+          body: { reservation: reservationBody(ids) },
+        },
+        async (event) => {
+          await inventory.consumer(ReservationRejectedSchema.typeName).handle(event);
+          expect(await stockOf(ids.hospitalId)).toMatchObject({ booked: 0, bookable: 5 });
+        },
+      );
+    });
+
+    it("BookingAbandoned: whatever was taken for the reservation id is released", async () => {
+      const ids = {
+        hospitalId: exampleId(0x8a3),
+        vaccineId: exampleId(0x8b3),
+        reservationId: exampleId(0x8c3),
+      };
+      await booked(ids.hospitalId, ids.vaccineId, ids.reservationId);
+      await receivesEvent(
+        fromReservation,
+        {
+          schema: BookingAbandonedSchema,
+          eventId: exampleId(0x83),
+          aggregateId: ids.reservationId,
+          occurredAt: EXAMPLE_TIME,
+          body: reservationBody(ids),
+        },
+        async (event) => {
+          await inventory.consumer(BookingAbandonedSchema.typeName).handle(event);
+          expect(await stockOf(ids.hospitalId)).toMatchObject({ booked: 0, bookable: 5 });
+        },
+      );
+    });
+  });
+
+  describe(`from ${vaccinationModule.name}`, () => {
+    it("VaccinationRecorded: the booked dose counts as given", async () => {
+      const ids = {
+        hospitalId: exampleId(0x8a4),
+        vaccineId: exampleId(0x8b4),
+        reservationId: exampleId(0x8c4),
+      };
+      await booked(ids.hospitalId, ids.vaccineId, ids.reservationId);
+      await receivesEvent(
+        fromVaccination,
+        {
+          schema: VaccinationRecordedSchema,
+          eventId: exampleId(0x84),
+          aggregateId: "person-7",
+          aggregateIdPattern: PERSON_ID_PATTERN,
+          occurredAt: EXAMPLE_TIME,
+          body: {
+            record: {
+              hospitalId: anyUuid(ids.hospitalId),
+              vaccineId: anyUuid(ids.vaccineId),
+              reservationId: anyUuid(ids.reservationId),
+            },
+          },
+        },
+        async (event) => {
+          await inventory.consumer(VaccinationRecordedSchema.typeName).handle(event);
+          expect(await stockOf(ids.hospitalId)).toMatchObject({
+            given: 1,
+            remaining: 4,
+            booked: 0,
+            bookable: 4,
+          });
+        },
+      );
+    });
+  });
+});

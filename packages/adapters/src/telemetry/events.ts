@@ -1,0 +1,32 @@
+/**
+ * Trace context across events: the outbox records the `traceparent` of the span that committed
+ * an event, the bus carries it (a NATS header on JetStream), and each consumer handles the event
+ * in a CONSUMER span that is its child, so one trace runs from a command through every policy it
+ * sets off, and on through the events those policies publish.
+ */
+import { SpanKind } from "@opentelemetry/api";
+import type { EventEnvelope } from "../messaging/bus.ts";
+import { contextFromTraceparent, inSpan } from "./tracing.ts";
+
+/** Runs `handle` in a CONSUMER span `process <event type>`, child of the event's traceparent. */
+export function inConsumerSpan<T>(
+  consumer: string,
+  event: EventEnvelope,
+  handle: () => Promise<T>,
+): Promise<T> {
+  return inSpan(
+    `process ${event.type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromTraceparent(event.traceparent),
+      attributes: {
+        "messaging.operation.type": "process",
+        "messaging.destination.name": event.type,
+        "messaging.consumer.group.name": consumer,
+        "messaging.message.id": event.id,
+        "hexa.aggregate_id": event.aggregateId,
+      },
+    },
+    handle,
+  );
+}

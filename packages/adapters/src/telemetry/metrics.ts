@@ -1,0 +1,243 @@
+/**
+ * Prometheus metrics of one process, served as text on `GET /metrics` of the service port.
+ *
+ * Counted as calls happen: RPC requests by procedure and code, failed RPCs, RPC durations.
+ * Sampled at each scrape (each source bounded by a timeout, a failing one is left out of that
+ * scrape): consumer lag (messages pending per durable consumer), outbox backlog (unpublished rows
+ * per service schema), dead letters per consumer, and the circuit breaker state of every call
+ * policy. Node's process metrics (`process_*`, `nodejs_*`) come with them.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import type { Logger } from "pino";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BusMetrics } from "../messaging/bus.ts";
+import type { BreakerState } from "../resilience/policy.ts";
+
+export const METRICS_PATH = "/metrics";
+
+/** Gauge value of each breaker state: 0 closed, 1 half-open, 2 open (3 isolated by hand). */
+export const breakerStateValue: Readonly<Record<BreakerState, number>> = {
+  closed: 0,
+  "half-open": 1,
+  open: 2,
+  isolated: 3,
+};
+
+/** The names of the platform's own metrics. */
+export const metricNames = {
+  rpcRequests: "hexa_rpc_server_requests_total",
+  rpcErrors: "hexa_rpc_server_errors_total",
+  rpcDuration: "hexa_rpc_server_duration_seconds",
+  consumerPending: "hexa_consumer_pending_messages",
+  outboxBacklog: "hexa_outbox_unpublished_events",
+  deadLetters: "hexa_dead_letters",
+  breakerState: "hexa_circuit_breaker_state",
+} as const;
+
+export interface MetricSources {
+  /** Unpublished outbox rows of each service schema in this process. */
+  readonly outboxes?: ReadonlyArray<{ readonly schema: string; unpublished(): Promise<number> }>;
+  /** The bus's consumer lag and dead letters. */
+  readonly bus?: () => Promise<BusMetrics>;
+  /** The call policies whose breakers are reported, by policy name. */
+  readonly breakers?: () => ReadonlyArray<{ readonly name: string; readonly state: BreakerState }>;
+}
+
+export interface ServiceMetricsOptions {
+  readonly logger?: Logger;
+  /** Longest a scrape waits for one sampled source. Default 2000 ms. */
+  readonly sampleTimeoutMs?: number;
+}
+
+/** The metrics registry of one running set of services, with the RPC interceptor that feeds it. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<"procedure" | "code">;
+  readonly #errors: Counter<"procedure" | "code">;
+  readonly #duration: Histogram<"procedure">;
+  #sources: MetricSources = {};
+
+  constructor(options: ServiceMetricsOptions = {}) {
+    const registers = [this.registry];
+    const timeoutMs = options.sampleTimeoutMs ?? 2_000;
+    const sample = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await withTimeout(read(), timeoutMs);
+      } catch (error) {
+        options.logger?.warn({ err: error, metric: what }, "metrics source failed; left out of this scrape");
+        return undefined;
+      }
+    };
+    collectDefaultMetrics({ register: this.registry });
+    this.#requests = new Counter({
+      name: metricNames.rpcRequests,
+      help: "RPCs handled, by procedure and Connect code (ok for success).",
+      labelNames: ["procedure", "code"],
+      registers,
+    });
+    this.#errors = new Counter({
+      name: metricNames.rpcErrors,
+      help: "RPCs that ended with a code other than ok, by procedure and code.",
+      labelNames: ["procedure", "code"],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: metricNames.rpcDuration,
+      help: "Time from the start of an RPC to its end, by procedure.",
+      labelNames: ["procedure"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const sources = () => this.#sources;
+    let busSample: Promise<BusMetrics | undefined> | undefined;
+    // Both bus gauges come from one read of the bus per scrape.
+    const busMetrics = () => {
+      const read = sources().bus;
+      if (!read) return Promise.resolve(undefined);
+      busSample ??= sample("bus", read).finally(() => {
+        setImmediate(() => {
+          busSample = undefined;
+        });
+      });
+      return busSample;
+    };
+    new Gauge({
+      name: metricNames.consumerPending,
+      help: "Messages not yet delivered to a durable consumer (JetStream num_pending; events in hand on the embedded bus).",
+      labelNames: ["consumer"],
+      registers,
+      async collect() {
+        const bus = await busMetrics();
+        this.reset();
+        for (const consumer of bus?.consumers ?? []) this.set({ consumer: consumer.name }, consumer.pending);
+      },
+    });
+    new Gauge({
+      name: metricNames.deadLetters,
+      help: "Dead letters waiting for a replay, by consumer.",
+      labelNames: ["consumer"],
+      registers,
+      async collect() {
+        const bus = await busMetrics();
+        this.reset();
+        for (const entry of bus?.deadLetters ?? []) this.set({ consumer: entry.consumer }, entry.count);
+      },
+    });
+    new Gauge({
+      name: metricNames.outboxBacklog,
+      help: "Outbox rows committed but not yet published to the bus, by service schema.",
+      labelNames: ["schema"],
+      registers,
+      async collect() {
+        const outboxes = sources().outboxes ?? [];
+        const counts = await Promise.all(
+          outboxes.map((outbox) => sample(`outbox ${outbox.schema}`, () => outbox.unpublished())),
+        );
+        this.reset();
+        outboxes.forEach((outbox, index) => {
+          const count = counts[index];
+          if (count !== undefined) this.set({ schema: outbox.schema }, count);
+        });
+      },
+    });
+    new Gauge({
+      name: metricNames.breakerState,
+      help: "Circuit breaker state of each call policy: 0 closed, 1 half-open, 2 open.",
+      labelNames: ["policy"],
+      registers,
+      collect() {
+        this.reset();
+        for (const breaker of sources().breakers?.() ?? []) {
+          this.set({ policy: breaker.name }, breakerStateValue[breaker.state]);
+        }
+      },
+    });
+  }
+
+  /** Where the sampled gauges read from; set once the services are started. */
+  sample(sources: MetricSources): void {
+    this.#sources = sources;
+  }
+
+  /**
+   * Counts every application RPC: its code, and its duration until the answer (unary) or the
+   * end of the stream. `exemptServices` (health, reflection) are not counted.
+   */
+  interceptor(exemptServices: ReadonlySet<string> = new Set()): Interceptor {
+    return (next) => async (req) => {
+      if (exemptServices.has(req.service.typeName)) return next(req);
+      const procedure = `/${req.service.typeName}/${req.method.name}`;
+      const started = performance.now();
+      const finish = (error?: unknown) => {
+        const code = error === undefined ? "ok" : codeToString(ConnectError.from(error).code);
+        this.#requests.inc({ procedure, code });
+        if (error !== undefined) this.#errors.inc({ procedure, code });
+        this.#duration.observe({ procedure }, (performance.now() - started) / 1_000);
+      };
+      try {
+        const res = await next(req);
+        if (!res.stream) {
+          finish();
+          return res;
+        }
+        return { ...res, message: observeEnd(res.message, finish) } satisfies StreamResponse;
+      } catch (error) {
+        finish(error);
+        throw error;
+      }
+    };
+  }
+
+  /** Answers `GET /metrics` with the text exposition; false (untouched) for any other request. */
+  handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== METRICS_PATH || (req.method !== "GET" && req.method !== "HEAD")) return false;
+    // Both response kinds share this part of the API; the union's overloads do not unify in types.
+    const out = res as ServerResponse;
+    const send = (status: number, contentType: string, text: string) => {
+      const bytes = Buffer.from(text);
+      out.writeHead(status, {
+        "content-type": contentType,
+        "content-length": String(bytes.byteLength),
+        "cache-control": "no-store",
+      });
+      out.end(req.method === "HEAD" ? undefined : bytes);
+    };
+    this.registry.metrics().then(
+      (body) => send(200, this.registry.contentType, body),
+      () => send(500, "text/plain", "metrics unavailable\n"),
+    );
+    return true;
+  }
+}
+
+/** Passes a stream through and reports once how it ended. */
+async function* observeEnd<T>(source: AsyncIterable<T>, finish: (error?: unknown) => void) {
+  let ended = false;
+  try {
+    yield* source;
+    ended = true;
+    finish();
+  } catch (error) {
+    ended = true;
+    finish(error);
+    throw error;
+  } finally {
+    if (!ended) finish(new ConnectError("call was canceled", Code.Canceled));
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
