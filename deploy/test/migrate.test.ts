@@ -4,6 +4,7 @@
 // wrong argument or a missing DATABASE_URL stops it with exit code 2.
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
+import { services as registry } from "@hexa/adapters/services";
 import { createTestDatabase, query, type TestDatabase } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { byKind, render } from "../src/manifests.ts";
@@ -55,7 +56,10 @@ describe("the migrations Job's command", () => {
       database.url,
       "select table_schema as schema from information_schema.tables where table_name = 'schema_migrations' order by 1",
     );
-    expect(schemas.map((row) => row.schema)).toEqual(services.map((service) => `trial_${service}`).sort());
+    const expected = services.map(
+      (service) => registry.get(service)?.schema ?? `(unknown service ${service})`,
+    );
+    expect(schemas.map((row) => row.schema)).toEqual(expected.sort());
     for (const { schema } of schemas) {
       const [applied] = await query<{ count: string }>(
         database.url,
