@@ -1,4 +1,4 @@
-import { InvalidArgument } from "@hexa/core/shared";
+import { InvalidArgument, isUuid } from "@hexa/core/shared";
 
 /** A list request's paging, checked: how many rows, and the position after which to continue. */
 export interface Page<Cursor> {
@@ -51,4 +51,24 @@ export function nextPageToken<Row, Cursor>(
   const last = rows.at(-1);
   if (rows.length < limit || last === undefined) return "";
   return Buffer.from(JSON.stringify(cursorOf(last)), "utf8").toString("base64url");
+}
+
+/** The position in a list ordered newest first: the last row's time (ISO 8601) and id (a UUID, the tie-break). */
+export type NewestFirstCursor = [time: string, id: string];
+
+export function isNewestFirstCursor(value: unknown): value is NewestFirstCursor {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === "string" &&
+    !Number.isNaN(Date.parse(value[0])) &&
+    typeof value[1] === "string" &&
+    isUuid(value[1])
+  );
+}
+
+/** The filter for the rows after `cursor` in a list ordered by `timeField`, then `idField`, both descending. */
+export function olderThan(cursor: NewestFirstCursor, timeField: string, idField: string): object {
+  const time = new Date(cursor[0]);
+  return { $or: [{ [timeField]: { $lt: time } }, { [timeField]: time, [idField]: { $lt: cursor[1] } }] };
 }

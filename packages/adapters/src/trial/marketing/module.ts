@@ -20,12 +20,12 @@ import {
 } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { accessOf } from "../../connect/auth.ts";
-import { nextPageToken, readPage } from "../../paging.ts";
+import { isNewestFirstCursor, nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { createResilientClient } from "../../resilience/client.ts";
 import { type CallPolicy, createCallPolicy } from "../../resilience/policy.ts";
 import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
-import { isPlanCursor, marketingMigrations, TrialPlanRecord, TrialPlanStore } from "./store.ts";
+import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "./store.ts";
 
 /**
  * The synchronous call to order when a plan ends: a 2 s deadline per attempt, two retries (the call
@@ -71,7 +71,7 @@ export const marketingModule: ServiceModule = {
         plan: toProto(await getTrialPlan(ports(runtime, runtime.db.reader(), false), request)),
       }),
       listTrialPlans: async (request) => {
-        const page = readPage(request, isPlanCursor);
+        const page = readPage(request, isNewestFirstCursor);
         const plans = await new TrialPlanStore(runtime.db.reader(), runtime.db, { lock: false }).list({
           status: statusFilter(request.status),
           limit: page.limit,

@@ -1,4 +1,3 @@
-import { isUuid } from "@hexa/core/shared";
 import {
   TrialPlan,
   type TrialPlan as TrialPlanAggregate,
@@ -6,6 +5,7 @@ import {
   type TrialPlans,
 } from "@hexa/core/trial/marketing";
 import { defineEntity, type FilterQuery, type InferEntity, LockMode, p } from "@mikro-orm/core";
+import { type NewestFirstCursor, olderThan } from "../../paging.ts";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeMarketingEvent } from "./events.ts";
@@ -66,20 +66,7 @@ export const marketingMigrations: SchemaMigration[] = [
 export interface PlanListing {
   readonly status?: TrialPlanState["status"] | undefined;
   readonly limit: number;
-  readonly after?: PlanCursor | undefined;
-}
-
-export type PlanCursor = [startedAt: string, planId: string];
-
-export function isPlanCursor(value: unknown): value is PlanCursor {
-  return (
-    Array.isArray(value) &&
-    value.length === 2 &&
-    typeof value[0] === "string" &&
-    !Number.isNaN(Date.parse(value[0])) &&
-    typeof value[1] === "string" &&
-    isUuid(value[1])
-  );
+  readonly after?: NewestFirstCursor | undefined;
 }
 
 /** Trial plans in marketing's schema. In a unit of work, `get` locks the row until commit. */
@@ -137,15 +124,7 @@ export class TrialPlanStore implements TrialPlans {
     const after = listing.after;
     const page = after
       ? {
-          $and: [
-            where,
-            {
-              $or: [
-                { startedAt: { $lt: new Date(after[0]) } },
-                { startedAt: new Date(after[0]), planId: { $lt: after[1] } },
-              ],
-            },
-          ],
+          $and: [where, olderThan(after, "startedAt", "planId")],
         }
       : where;
     const records = await this.#em.find(TrialPlanRecord, page, {

@@ -28,17 +28,10 @@ import { PlanEndedSchema, PlanStartedSchema } from "@hexa/proto/trial/marketing/
 import { type OrderSchema, OrderService, OrderStatus } from "@hexa/proto/trial/order/v1/order_pb";
 import { StockShortageSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { accessOf, actorOf } from "../../connect/auth.ts";
-import { nextPageToken, readPage } from "../../paging.ts";
+import { isNewestFirstCursor, nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
-import {
-  isOrderCursor,
-  OfferedPlanRecord,
-  OfferedPlanStore,
-  OrderRecord,
-  OrderStore,
-  orderMigrations,
-} from "./store.ts";
+import { OfferedPlanRecord, OfferedPlanStore, OrderRecord, OrderStore, orderMigrations } from "./store.ts";
 
 /** How often the scheduler looks for delivered orders whose trial is over, and how many it takes a round. */
 const DUE_RETURNS = { everyMs: 1_000, batch: 100 };
@@ -92,7 +85,7 @@ export const orderModule: ServiceModule = {
       getOrder: (request, context) =>
         reply(owned(ports(runtime, runtime.db.reader(), false), request, context)),
       listOrders: async (request) => {
-        const page = readPage(request, isOrderCursor);
+        const page = readPage(request, isNewestFirstCursor);
         const orders = await new OrderStore(runtime.db.reader(), runtime.db, { lock: false }).list({
           customerId: request.customerId || undefined,
           planId: request.planId ? requireUuid("planId", request.planId) : undefined,

@@ -1,4 +1,3 @@
-import { isUuid } from "@hexa/core/shared";
 import {
   type OfferedPlan,
   type OfferedPlans,
@@ -15,6 +14,7 @@ import {
   LockMode,
   p,
 } from "@mikro-orm/core";
+import { type NewestFirstCursor, olderThan } from "../../paging.ts";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
@@ -103,20 +103,7 @@ export interface OrderListing {
   readonly planId?: string | undefined;
   readonly status?: OrderState["status"] | undefined;
   readonly limit: number;
-  readonly after?: OrderCursor | undefined;
-}
-
-export type OrderCursor = [placedAt: string, orderId: string];
-
-export function isOrderCursor(value: unknown): value is OrderCursor {
-  return (
-    Array.isArray(value) &&
-    value.length === 2 &&
-    typeof value[0] === "string" &&
-    !Number.isNaN(Date.parse(value[0])) &&
-    typeof value[1] === "string" &&
-    isUuid(value[1])
-  );
+  readonly after?: NewestFirstCursor | undefined;
 }
 
 /** Orders in order's schema. In a unit of work, `get` locks the row until commit. */
@@ -178,15 +165,7 @@ export class OrderStore implements Orders {
     const after = listing.after;
     const page = after
       ? {
-          $and: [
-            where,
-            {
-              $or: [
-                { placedAt: { $lt: new Date(after[0]) } },
-                { placedAt: new Date(after[0]), orderId: { $lt: after[1] } },
-              ],
-            },
-          ],
+          $and: [where, olderThan(after, "placedAt", "orderId")],
         }
       : where;
     const records = await this.#em.find(OrderRecord, page, {
