@@ -12,3 +12,13 @@ export class SequentialIds implements IdGenerator {
 export function testContext(start = "2026-03-01T09:00:00.000Z"): EventContext & { clock: FixedClock } {
   return { clock: new FixedClock(new Date(start)), ids: new SequentialIds() };
 }
+
+/** What a use case was refused with; fails the test when it was accepted. */
+export async function refusal(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => {
+      throw new Error("the call was accepted");
+    },
+    (caught: unknown) => caught,
+  );
+}

@@ -6,7 +6,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { authorization, type TokenOption, tokenOf } from "./auth.ts";
@@ -85,4 +85,14 @@ export class GrpcJsClient {
   close(): void {
     this.#client.close();
   }
+}
+
+/** The error a call was refused with; fails the test when the call was accepted. */
+export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
+  const outcome = await call.then(
+    () => undefined,
+    (caught: unknown) => ConnectError.from(caught),
+  );
+  if (!outcome) throw new Error("the call was accepted");
+  return outcome;
 }

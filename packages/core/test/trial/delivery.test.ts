@@ -14,7 +14,7 @@ import {
   whenStockReserved,
 } from "@hexa/core/trial/delivery";
 import { beforeEach, describe, expect, it } from "vitest";
-import { testContext } from "../support.ts";
+import { refusal, testContext } from "../support.ts";
 
 /** Shipments in memory, in the work list's order; `saves` counts writes, `events` collects what was recorded. */
 class ShipmentsInMemory implements Shipments {
@@ -60,15 +60,6 @@ const T2 = new Date("2026-03-01T11:00:00.000Z");
 const T3 = new Date("2026-03-01T12:00:00.000Z");
 const HOUR = 3_600_000;
 const id = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, "0")}`;
-
-async function refusal(work: Promise<unknown>): Promise<unknown> {
-  return work.then(
-    () => {
-      throw new Error("expected a refusal");
-    },
-    (caught: unknown) => caught,
-  );
-}
 
 describe("Shipment", () => {
   let ports: ReturnType<typeof deliveryPorts>;

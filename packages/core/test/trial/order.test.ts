@@ -20,7 +20,7 @@ import {
   whenStockShortage,
 } from "@hexa/core/trial/order";
 import { beforeEach, describe, expect, it } from "vitest";
-import { testContext } from "../support.ts";
+import { refusal, testContext } from "../support.ts";
 
 class OrdersInMemory implements Orders {
   readonly saved = new Map<string, Order>();
@@ -85,13 +85,6 @@ async function delivered(ports: Ports) {
 
 function eventsOf(ports: Ports, type: OrderEvent["type"]) {
   return ports.orders.events.filter((event) => event.type === type);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
 }
 
 describe("placing an order", () => {

@@ -20,7 +20,7 @@ import {
   whenPickupCompleted,
 } from "@hexa/core/trial/warehouse";
 import { beforeEach, describe, expect, it } from "vitest";
-import { testContext } from "../support.ts";
+import { refusal, testContext } from "../support.ts";
 
 /** Both stores append to one log, so a test sees every event in the order it was saved. */
 class StocksInMemory implements Stocks {
@@ -114,15 +114,6 @@ function stockChanged(
     occurredAt: at,
     data: { productId: PRODUCT, ...data, available: data.onHand - data.reserved, changedAt: at },
   };
-}
-
-async function refusal(work: Promise<unknown>): Promise<unknown> {
-  return work.then(
-    () => {
-      throw new Error("accepted");
-    },
-    (caught: unknown) => caught,
-  );
 }
 
 describe("Stock", () => {

@@ -29,6 +29,7 @@ import {
   withChange,
 } from "@hexa/core/vaccination/dashboard";
 import { beforeEach, describe, expect, it } from "vitest";
+import { refusal } from "../support.ts";
 
 const HOSPITAL = "0196b000-0000-7000-8000-0000000000a1";
 const VACCINE = "0196b000-0000-7000-8000-0000000000b1";
@@ -170,16 +171,6 @@ function reservation(status: ReservationState["status"], minutes: number): Reser
     updatedAt: at(minutes),
     eventId: eventId(minutes),
   };
-}
-
-/** The error a call is refused with. */
-async function refusal(call: Promise<unknown>): Promise<unknown> {
-  return call.then(
-    () => {
-      throw new Error("the call was accepted");
-    },
-    (error: unknown) => error,
-  );
 }
 
 describe("vaccination counts", () => {

@@ -39,7 +39,7 @@ import {
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/inventory";
 import { beforeEach, describe, expect, it } from "vitest";
-import { testContext } from "../support.ts";
+import { refusal, testContext } from "../support.ts";
 
 /** Every store appends to one log, so a test sees each event in the order it was saved. */
 class HospitalsInMemory implements Hospitals {
@@ -205,15 +205,6 @@ function drain(ports: Ports): Array<[string, string, unknown]> {
     event.aggregateId,
     event.data,
   ]);
-}
-
-async function refusal(work: Promise<unknown>): Promise<unknown> {
-  return work.then(
-    () => {
-      throw new Error("accepted");
-    },
-    (caught: unknown) => caught,
-  );
 }
 
 interface Counts {

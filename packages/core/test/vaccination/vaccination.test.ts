@@ -18,7 +18,7 @@ import {
   whenVaccineRegistered,
 } from "@hexa/core/vaccination/vaccination";
 import { beforeEach, describe, expect, it } from "vitest";
-import { testContext } from "../support.ts";
+import { refusal, testContext } from "../support.ts";
 
 class PersonVaccinationsInMemory implements PersonVaccinations {
   readonly saved = new Map<string, PersonVaccination>();
@@ -134,13 +134,6 @@ async function registered(ports: Ports, bookable = 10): Promise<void> {
   await whenStockChanged(
     ports,
     stock(ONE_DOSE, bookable, REGISTERED_AT, "eeeeeeee-0000-7000-8000-000000000002"),
-  );
-}
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
   );
 }
 

@@ -5,7 +5,7 @@
  * may share the database, each with its own bus, so a test decides which replica handles an event.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { dashboardModule } from "@hexa/adapters/trial/dashboard/module";
 import { DashboardService } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
@@ -25,6 +25,8 @@ import {
   ReturnRequestedSchema,
 } from "@hexa/proto/trial/order/v1/events_pb";
 import { connectJsonClient, createTestDatabase, envelope, query, startModules } from "@hexa/testing";
+
+export { refusal } from "@hexa/testing";
 
 export interface DashboardReplica {
   readonly url: string;
@@ -84,16 +86,6 @@ export async function startDashboard(): Promise<DashboardHarness> {
       await database.drop();
     },
   };
-}
-
-/** The caller's error from a call expected to be refused. */
-export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const outcome = await call.then(
-    () => undefined,
-    (caught: unknown) => ConnectError.from(caught),
-  );
-  if (!outcome) throw new Error("the call was accepted");
-  return outcome;
 }
 
 export const PLACED_AT = new Date("2026-05-01T08:00:00.000Z");

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { encodeEvent } from "@hexa/adapters/messaging/encoding";
@@ -20,6 +20,8 @@ import {
 } from "@hexa/proto/trial/order/v1/events_pb";
 import { StockReservedSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { connectJsonClient, query, startModules } from "@hexa/testing";
+
+export { refusal } from "@hexa/testing";
 
 const DELIVERY_EVENTS = [
   "trial.delivery.v1.DeliveryStarted",
@@ -140,14 +142,4 @@ export function returnRequested(orderId: string, eventId = randomUUID()): EventE
       requestedAt: timestampFromDate(sentAt),
     },
   );
-}
-
-/** The error a call was refused with; fails when the call was accepted. */
-export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const outcome = await call.then(
-    () => undefined,
-    (caught: unknown) => ConnectError.from(caught),
-  );
-  if (!outcome) throw new Error("the call was accepted");
-  return outcome;
 }

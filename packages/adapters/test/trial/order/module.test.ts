@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { marketingModule } from "@hexa/adapters/trial/marketing/module";
 import { orderModule } from "@hexa/adapters/trial/order/module";
 import { FixedClock } from "@hexa/core/shared";
@@ -15,20 +15,12 @@ import {
   eventually,
   type ModulesInProcess,
   query,
+  refusal,
   startModules,
 } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const DAY = 86_400_000;
-
-async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const outcome = await call.then(
-    () => undefined,
-    (error: unknown) => ConnectError.from(error),
-  );
-  if (!outcome) throw new Error("the call was accepted");
-  return outcome;
-}
 
 function planStarted(planId: string, trialDays = 7) {
   return envelope(PlanStartedSchema, planId, {

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
 import {
   AvailableDosesRegisteredSchema,
@@ -34,6 +34,8 @@ import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccin
 import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import { vaccinationDashboardModule } from "../../../src/vaccination/dashboard/module.ts";
+
+export { refusal } from "@hexa/testing";
 
 /** The dashboard's tables, and the inbox: what a refused call or event must leave untouched. */
 export const TABLES = [
@@ -88,16 +90,6 @@ export async function startDashboard(): Promise<Dashboard> {
     },
     stop,
   };
-}
-
-/** The caller's error from a call expected to be refused. */
-export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const outcome = await call.then(
-    () => undefined,
-    (caught: unknown) => ConnectError.from(caught),
-  );
-  if (!outcome) throw new Error("the call was accepted");
-  return outcome;
 }
 
 export const START = new Date("2026-06-01T09:00:00.000Z");

@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
 import {
   createNotificationModule,
@@ -35,6 +35,8 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { connectJsonClient, createTestDatabase, envelope, query, startModules } from "@hexa/testing";
+
+export { refusal } from "@hexa/testing";
 
 /** Fast rounds and short waits, so retries and reminders happen within a test's time. */
 export const FAST: NotificationModuleOptions = {
@@ -223,16 +225,6 @@ export class TravelClock implements Clock {
   travelTo(time: Date): void {
     this.#offsetMs = time.getTime() - Date.now();
   }
-}
-
-/** The caller's error from a call expected to be refused. */
-export async function refusal(call: Promise<unknown>): Promise<ConnectError> {
-  const outcome = await call.then(
-    () => undefined,
-    (caught: unknown) => ConnectError.from(caught),
-  );
-  if (!outcome) throw new Error("the call was accepted");
-  return outcome;
 }
 
 /** The reservation fields reservation's events carry, as a test sets them. */
