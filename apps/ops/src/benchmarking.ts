@@ -1,8 +1,9 @@
 // What both benchmarks share: a fresh database on the PostgreSQL they measure, the all-in-one
 // started against it with NATS, closed-loop load, and latency summaries.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
 import { freePort } from "@hexa/testing/global-setup";
@@ -44,6 +45,36 @@ export async function closedLoop(
   );
   const elapsedMs = performance.now() - started;
   return { elapsedMs, latencies, rate: total / (elapsedMs / 1000) };
+}
+
+/**
+ * CPU seconds (user + system) used so far by the all-in-one (`appPid`) and by all processes named
+ * `postgres`, read from Linux's /proc; undefined where there is no /proc.
+ */
+export function cpuSeconds(appPid: number): { app: number; postgres: number } | undefined {
+  const ofProcess = (pid: string) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+    return {
+      name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      seconds: (Number(fields[11]) + Number(fields[12])) / 100,
+    };
+  };
+  try {
+    let postgres = 0;
+    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+      try {
+        const process = ofProcess(pid);
+        if (process.name === "postgres") postgres += process.seconds;
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+    return { app: ofProcess(String(appPid)).seconds, postgres };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Cleanups run in reverse order of registration when the benchmark ends, however it ends. */
@@ -89,13 +120,19 @@ export async function allInOneWithNats(
   const databaseUrl = url.toString();
 
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
+  // The run's streams go with it; cleanups run in reverse, so this runs after the app has stopped.
+  const namespace = `bench${Date.now().toString(36)}`;
+  cleanups.add(async () => {
+    const deleted = await deleteNamespaceStreams(NATS_URL, namespace);
+    log(`deleted the run's ${deleted} streams from NATS`);
+  });
   const app = await startApp(
     "all-in-one",
     {
       PORT: String(await freePort()),
       DATABASE_URL: databaseUrl,
       NATS_URL,
-      BUS_NAMESPACE: `bench${Date.now().toString(36)}`,
+      BUS_NAMESPACE: namespace,
       // The benchmarks measure; they must not be shed, nor held to one caller's rate.
       MAX_IN_FLIGHT: "100000",
       RATE_LIMIT_PER_SECOND: "1000000",

@@ -43,7 +43,7 @@ export interface JetStreamBusOptions {
   readonly duplicateWindowMs?: number;
   /** How long the server waits for an ack before redelivering. Default 30 s (handlers report progress). */
   readonly ackWaitMs?: number;
-  /** Messages one pull request of a subscription asks for (buffered ahead of its handler). Default 10. */
+  /** Messages one pull request of a subscription asks for (buffered ahead of its handler), and the largest batch a consumer gets. Default 32. */
   readonly batchSize?: number;
   /** Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 8. */
   readonly concurrency?: number;
@@ -62,7 +62,7 @@ export interface JetStreamBusOptions {
 const defaults = {
   duplicateWindowMs: 120_000,
   ackWaitMs: 30_000,
-  batchSize: 10,
+  batchSize: 32,
   concurrency: 8,
   pullExpiresMs: 2_000,
   maxAckPending: 1_000,

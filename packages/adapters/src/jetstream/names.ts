@@ -34,7 +34,8 @@ function subjectPrefix(namespace: string): string {
   return namespace ? `${namespace}.` : "";
 }
 
-function streamPrefix(namespace: string): string {
+/** What the names of a namespace's streams start with: `<NS>_`, or nothing without a namespace. */
+export function streamPrefix(namespace: string): string {
   return namespace ? `${namespace.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_` : "";
 }
 

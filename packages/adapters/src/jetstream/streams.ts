@@ -6,10 +6,12 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
+  jetstreamManager,
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { connect, nanos } from "@nats-io/transport-node";
+import { streamPrefix } from "./names.ts";
 
 /** What the bus needs of a stream; anything else an operator set on it is left alone. */
 export interface StreamSpec {
@@ -134,4 +136,24 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
 
 export function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
+}
+
+/**
+ * Deletes every stream of a bus namespace, its events' and its dead letters', on the server at
+ * `url`: the clean-up of a namespace made for one run (a test, a benchmark). Returns how many.
+ */
+export async function deleteNamespaceStreams(url: string, namespace: string): Promise<number> {
+  if (!namespace) throw new Error("only the streams of a namespace are deleted");
+  const prefix = streamPrefix(namespace);
+  const connection = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(connection);
+    let deleted = 0;
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(prefix) && (await jsm.streams.delete(name))) deleted++;
+    }
+    return deleted;
+  } finally {
+    await connection.close();
+  }
 }

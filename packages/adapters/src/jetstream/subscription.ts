@@ -11,8 +11,14 @@ import { envelopeOf, errorText, MalformedEventError } from "./envelope.ts";
 import { isApiError } from "./streams.ts";
 
 /**
- * One subscription: a pull loop on a durable consumer that hands one message at a time to the
- * consumer's handler, so events of one aggregate are handled in stream order (retries aside).
+ * One subscription: a pull loop on a durable consumer that hands its messages to the consumer.
+ *
+ * Handing over. Up to `concurrency` lanes each take waiting messages until none is left. For most
+ * consumers a lane takes one message at a time. A consumer that handles batches (`handleAll`) gets
+ * one message at a time while they come slowly; when they pile up behind busy lanes, each lane
+ * takes its share of them as one batch, in one unit of work, so a busy consumer commits once per
+ * batch rather than once per event. A batch that fails is handed over again one message at a time,
+ * so only the failing message is retried and dead-lettered.
  *
  * Pulling. The loop issues one pull request at a time for up to `batchSize` messages that stays
  * open at most `pullExpiresMs`, and handles what arrives before it asks again. It never abandons an
@@ -36,12 +42,11 @@ export interface PullLoopSettings {
   readonly durable: string;
   readonly consumer: Consumer;
   readonly policy: DeliveryPolicy;
-  /** Messages one pull request asks for (pulled ahead of the handler). */
+  /** Messages one pull request asks for (pulled ahead of the handler); also the largest batch. */
   readonly batchSize: number;
   /**
-   * Messages handled at once. Above 1, events of one subscription may finish out of order; the
-   * project's handlers lock what they change and tolerate any order. Concurrent transactions also
-   * share Postgres's commit flushes, which is where a consumer's time goes.
+   * Lanes handling messages at once. Above 1, events of one subscription may finish out of order;
+   * the project's handlers lock what they change and tolerate any order.
    */
   readonly concurrency: number;
   /** How long one pull request stays open; also the longest `stop()` waits while idle. */
@@ -93,8 +98,11 @@ export class PullSubscription implements Subscription {
   readonly #log: Logger;
   #stopping = false;
   #wake: () => void = () => {};
-  /** The handling of the messages in hand. */
+  /** Messages pulled and not yet taken by a lane, in stream order. */
+  readonly #waiting: JsMsg[] = [];
+  /** Lanes at work: each takes waiting messages until none is left. */
   readonly #inHand = new Set<Promise<void>>();
+  #lanesBusy = 0;
   readonly #finished: Promise<void>;
   readonly #onStopped: () => void;
 
@@ -155,35 +163,114 @@ export class PullSubscription implements Subscription {
 
   /** One pull request: handles what it brings until it is filled or expires. */
   async #pullOnce(pullConsumer: PullConsumer): Promise<void> {
-    const { batchSize, pullExpiresMs } = this.#settings;
+    const { batchSize, pullExpiresMs, concurrency } = this.#settings;
     if (this.#stopping) return;
     const openUntil = Date.now() + pullExpiresMs;
     const messages: ConsumerMessages = await pullConsumer.fetch({
       max_messages: batchSize,
       expires: pullExpiresMs,
     });
+    // Pulled but not handled: give it back. While this pull request may still be open, delay the
+    // redelivery until it has expired, or the server would hand the message straight back here.
+    const giveBack = (message: JsMsg) => {
+      const requestFilled = messages.getReceived() >= batchSize;
+      message.nak(requestFilled ? 0 : Math.max(0, openUntil - Date.now()) + expiryMarginMs);
+    };
+    // Leaving this loop early would abandon the open pull request (see above).
     for await (const message of messages) {
       if (this.#stopping) {
-        // Pulled but not handled: give it back. While this pull request may still be open, delay the
-        // redelivery until it has expired, or the server would hand the message straight back here.
-        const requestFilled = messages.getReceived() >= batchSize;
-        message.nak(requestFilled ? 0 : Math.max(0, openUntil - Date.now()) + expiryMarginMs);
+        giveBack(message);
         continue;
       }
-      // Leaving the loop would abandon the open pull request (see above): an unexpected error is
-      // logged and the message is redelivered after the ack wait.
-      const handling: Promise<void> = this.#process(message)
-        .catch((error: unknown) => {
-          this.#log.error(
-            { err: error, streamSequence: message.info.streamSequence },
-            "could not process a message",
-          );
-        })
-        .finally(() => this.#inHand.delete(handling));
-      this.#inHand.add(handling);
-      if (this.#inHand.size >= this.#settings.concurrency) await Promise.race(this.#inHand);
+      this.#waiting.push(message);
+      if (this.#lanesBusy < concurrency) this.#startLane(giveBack);
     }
     await Promise.all(this.#inHand);
+  }
+
+  /**
+   * A lane: takes waiting messages and handles them, until none is waiting. A consumer that handles
+   * batches takes its share of what is waiting (split between the lanes); any other takes one.
+   */
+  #startLane(giveBack: (message: JsMsg) => void): void {
+    const { consumer, concurrency, batchSize } = this.#settings;
+    const share = () =>
+      consumer.handleAll ? Math.min(batchSize, Math.ceil(this.#waiting.length / concurrency)) : 1;
+    this.#lanesBusy++;
+    const lane: Promise<void> = (async () => {
+      try {
+        while (this.#waiting.length > 0) {
+          if (this.#stopping) {
+            for (const message of this.#waiting.splice(0)) giveBack(message);
+            return;
+          }
+          const taken = this.#waiting.splice(0, share());
+          await this.#handleTaken(taken).catch((error: unknown) => {
+            // Unexpected: the messages are redelivered after the ack wait.
+            this.#log.error(
+              { err: error, streamSequences: taken.map((message) => message.info.streamSequence) },
+              "could not process messages",
+            );
+          });
+        }
+      } finally {
+        // Synchronously with the last look at #waiting, so a message pushed next starts a lane.
+        this.#lanesBusy--;
+      }
+    })().finally(() => this.#inHand.delete(lane));
+    this.#inHand.add(lane);
+  }
+
+  /** Messages taken together: one batch for a consumer that handles batches, else one by one. */
+  async #handleTaken(messages: JsMsg[]): Promise<void> {
+    const { consumer, policy } = this.#settings;
+    const handleAll = consumer.handleAll?.bind(consumer);
+    if (!handleAll || messages.length === 1) {
+      for (const message of messages) await this.#process(message);
+      return;
+    }
+    const batch: Array<{ message: JsMsg; event: EventEnvelope }> = [];
+    for (const message of messages) {
+      const event = message.info.deliveryCount <= policy.maxDeliver ? envelopeOrNothing(message) : undefined;
+      // Malformed, or out of attempts: dead-lettered on its own.
+      if (event) batch.push({ message, event });
+      else await this.#process(message);
+    }
+    if (batch.length === 0) return;
+    let handled = true;
+    try {
+      await this.#working(
+        batch.map(({ message }) => message),
+        () => handleAll(batch.map(({ event }) => event)),
+      );
+    } catch (error) {
+      handled = false;
+      this.#log.debug(
+        { err: error, messages: batch.length },
+        "a batch failed; handling its messages one at a time",
+      );
+    }
+    for (const { message } of batch) {
+      if (handled) message.ack();
+      else await this.#process(message);
+    }
+  }
+
+  /** Runs `work`, telling the server meanwhile that the messages are in hand, so none is redelivered. */
+  async #working<T>(messages: readonly JsMsg[], work: () => Promise<T>): Promise<T> {
+    const { ackWaitMs } = this.#settings;
+    const progress = setInterval(
+      () => {
+        for (const message of messages) message.working();
+      },
+      Math.max(1_000, Math.floor(ackWaitMs / 3)),
+    );
+    progress.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(progress);
+    }
   }
 
   async #recreate(): Promise<void> {
@@ -196,7 +283,7 @@ export class PullSubscription implements Subscription {
   }
 
   async #process(message: JsMsg): Promise<void> {
-    const { consumer, policy, ackWaitMs } = this.#settings;
+    const { consumer, policy } = this.#settings;
     const attempt = message.info.deliveryCount;
     let event: EventEnvelope;
     try {
@@ -214,18 +301,13 @@ export class PullSubscription implements Subscription {
       });
       return;
     }
-    // Tells the server the handler is still at work, so a slow handler is not redelivered meanwhile.
-    const progress = setInterval(() => message.working(), Math.max(1_000, Math.floor(ackWaitMs / 3)));
-    progress.unref();
     let failure: unknown;
     let failed = false;
     try {
-      await consumer.handle(event);
+      await this.#working([message], () => consumer.handle(event));
     } catch (error) {
       failed = true;
       failure = error;
-    } finally {
-      clearInterval(progress);
     }
     if (!failed) {
       message.ack();
@@ -282,5 +364,14 @@ export class PullSubscription implements Subscription {
         resolve();
       };
     });
+  }
+}
+
+function envelopeOrNothing(message: JsMsg): EventEnvelope | undefined {
+  try {
+    return envelopeOf(message.headers, message.data);
+  } catch (error) {
+    if (error instanceof MalformedEventError) return undefined;
+    throw error;
   }
 }

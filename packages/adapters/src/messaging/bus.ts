@@ -37,6 +37,13 @@ export interface Consumer {
   readonly eventType: string;
   /** Handles one event. Throwing means "retry later"; after the last attempt it is dead-lettered. */
   handle(event: EventEnvelope): Promise<void>;
+  /**
+   * Handles several events, in the order given, as one unit of work: all of their effects or none.
+   * A bus may hand over what has piled up this way instead of one event at a time. When it throws,
+   * the bus hands each of the events to `handle` on its own, so only a failing event is retried
+   * and dead-lettered.
+   */
+  handleAll?(events: readonly EventEnvelope[]): Promise<void>;
 }
 
 export interface DeliveryPolicy {

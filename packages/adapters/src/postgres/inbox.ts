@@ -1,23 +1,49 @@
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
+import { wroteEvents } from "./outbox.ts";
 
 /**
- * Makes a consumer idempotent: the handler's effect and the inbox row (consumer, event id) commit in
- * one transaction, so a redelivered event is skipped. Two replicas racing on one event serialize on
- * the inbox's primary key; the second finds it handled.
+ * Makes a consumer idempotent: the handler's effects and the inbox rows (consumer, event id) commit
+ * in one transaction, so a redelivered event is skipped. Two replicas racing on one event serialize
+ * on the inbox's primary key; the second finds it handled.
+ *
+ * The returned function takes one event or several, and tells whether handling them wrote events
+ * to the outbox. Several are claimed in one statement and handled in one transaction, each on a
+ * cleared entity manager so none sees another's loaded entities; a failure of any undoes them all.
+ * They are claimed and handled in order of aggregate id (events of one aggregate keep their order),
+ * so that batches running at once lock aggregates in the same order rather than deadlock.
  */
 export function handledOnce(
   db: ServiceDatabase,
   consumer: string,
   handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
-): (event: EventEnvelope) => Promise<void> {
-  return (event) =>
+): (events: readonly EventEnvelope[]) => Promise<{ wroteEvents: boolean }> {
+  return (events) =>
     db.transaction(async (em) => {
-      const claimed: unknown[] = await em.execute(
-        `insert into ${db.table("inbox")} (consumer, event_id) values (?, ?) on conflict do nothing returning event_id`,
-        [consumer, event.id],
+      const inLockOrder = [...events].sort((a, b) =>
+        a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
       );
-      if (claimed.length === 0) return;
-      await handle(em, event);
+      for (const event of await claim(em, db, consumer, inLockOrder)) {
+        await handle(em, event);
+        em.clear();
+      }
+      return { wroteEvents: wroteEvents(em) };
     });
+}
+
+/** The events not handled before, in the order given, each once. */
+async function claim(
+  em: EntityManager,
+  db: ServiceDatabase,
+  consumer: string,
+  events: readonly EventEnvelope[],
+): Promise<EventEnvelope[]> {
+  if (events.length === 0) return [];
+  const rows: Array<{ event_id: string }> = await em.execute(
+    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map(() => "(?, ?)").join(", ")}
+     on conflict do nothing returning event_id`,
+    events.flatMap((event) => [consumer, event.id]),
+  );
+  const unclaimed = new Set(rows.map((row) => row.event_id.toLowerCase()));
+  return events.filter((event) => unclaimed.delete(event.id.toLowerCase()));
 }

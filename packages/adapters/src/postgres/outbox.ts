@@ -3,6 +3,14 @@ import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
+/** Entity managers whose transaction has written events to the outbox. */
+const withEvents = new WeakSet<EntityManager>();
+
+/** True when `em`'s transaction has written events to the outbox: once it commits, the relay has work. */
+export function wroteEvents(em: EntityManager): boolean {
+  return withEvents.has(em);
+}
+
 /**
  * Writes events into the outbox inside the caller's transaction: they commit with the change, or not at all.
  * An event without a traceparent of its own records the active span's (the RPC or the consumer
@@ -13,21 +21,21 @@ export async function appendToOutbox(
   db: Pick<ServiceDatabase, "table">,
   events: readonly EventEnvelope[],
 ): Promise<void> {
-  const traceparent = activeTraceparent();
-  for (const event of events) {
-    await em.execute(
-      `insert into ${db.table("outbox")} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-       values (?, ?, ?, ?, ?::jsonb, ?)`,
-      [
-        event.id,
-        event.type,
-        event.aggregateId,
-        event.occurredAt,
-        event.payload,
-        event.traceparent ?? traceparent ?? null,
-      ],
-    );
-  }
+  if (events.length === 0) return;
+  withEvents.add(em);
+  const traceparent = activeTraceparent() ?? null;
+  await em.execute(
+    `insert into ${db.table("outbox")} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+     values ${events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
+    events.flatMap((event) => [
+      event.id,
+      event.type,
+      event.aggregateId,
+      event.occurredAt,
+      event.payload,
+      event.traceparent ?? traceparent,
+    ]),
+  );
 }
 
 export interface OutboxRelayOptions {
@@ -117,10 +125,10 @@ export class OutboxRelay {
     let failures = 0;
     while (this.#running) {
       try {
-        const published = await this.publishPending();
+        // Drains the backlog; then waits for a nudge (at once if one came meanwhile) or the idle time.
+        await this.publishPending();
         failures = 0;
         await this.#cleanup();
-        if (published > 0) continue;
       } catch (error) {
         failures += 1;
         logger.warn({ err: error, schema: db.schema, failures }, "outbox relay round failed; retrying");

@@ -4,10 +4,10 @@ import { bearerInterceptor } from "../auth/tokens.ts";
 import { accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
 import { storableTextInterceptor } from "../connect/input.ts";
 import { serve } from "../connect/server.ts";
-import type { DeliveryPolicy, EventBus, Subscription } from "../messaging/bus.ts";
+import type { DeliveryPolicy, EventBus, EventEnvelope, Subscription } from "../messaging/bus.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
 import { handledOnce } from "../postgres/inbox.ts";
-import { OutboxRelay } from "../postgres/outbox.ts";
+import { OutboxRelay, wroteEvents } from "../postgres/outbox.ts";
 import { platformTables } from "../postgres/platform-tables.ts";
 import { callPolicies } from "../resilience/policy.ts";
 import { inConsumerSpan } from "../telemetry/events.ts";
@@ -97,22 +97,24 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         ids,
         logger,
         unitOfWork: async (work) => {
-          const result = await db.transaction(work);
-          relay.nudge();
+          let withEvents = false;
+          const result = await db.transaction(async (em) => {
+            const done = await work(em);
+            withEvents = wroteEvents(em);
+            return done;
+          });
+          if (withEvents) relay.nudge();
           return result;
         },
         policy: (name, eventType, handle) => {
           const consumer = `${module.name}-${name}`;
-          const once = handledOnce(db, consumer, handle);
-          return {
-            name: consumer,
-            eventType,
-            handle: (event) =>
-              inConsumerSpan(consumer, event, async () => {
-                await once(event);
-                relay.nudge();
-              }),
+          const once = handledOnce(db, consumer, (em, event) =>
+            inConsumerSpan(consumer, event, () => handle(em, event)),
+          );
+          const handleAll = async (events: readonly EventEnvelope[]) => {
+            if ((await once(events)).wroteEvents) relay.nudge();
           };
+          return { name: consumer, eventType, handle: (event) => handleAll([event]), handleAll };
         },
         serviceUrl: (service) => {
           const url = serviceUrl(service) ?? ownUrl;

@@ -5,6 +5,7 @@ import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import { connectJetStreamBus, type JetStreamBus, type JetStreamBusOptions } from "../../src/jetstream/bus.ts";
+import { deleteNamespaceStreams } from "../../src/jetstream/streams.ts";
 import type { Consumer, EventEnvelope } from "../../src/messaging/bus.ts";
 
 /** Polls until `condition` holds; fails with `what` after `timeoutMs`. */
@@ -103,11 +104,7 @@ export class BusFixture {
 
   async cleanUp(): Promise<void> {
     await Promise.all(this.#buses.splice(0).map((bus) => bus.close()));
-    const manager = await this.manager();
-    const prefixes = [...this.#namespaces].map((ns) => `${ns.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_`);
-    for await (const name of manager.streams.names()) {
-      if (prefixes.some((prefix) => name.startsWith(prefix))) await manager.streams.delete(name);
-    }
+    for (const namespace of this.#namespaces) await deleteNamespaceStreams(natsUrl(), namespace);
     await this.#admin?.connection.close();
     this.#admin = undefined;
   }

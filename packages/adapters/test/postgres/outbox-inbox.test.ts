@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
-import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
+import { appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformTables } from "@hexa/adapters/postgres/platform-tables";
 import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
 import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
@@ -155,29 +156,80 @@ describe("inbox", () => {
     occurredAt: "2026-05-01T08:00:00.000Z",
     payload: "{}",
   };
+  const withId = (n: number): EventEnvelope => ({ ...event, id: `0196a000-0000-7000-8000-00000000000${n}` });
   const effects = async () => (await db.execute<{ n: number }>(`select n from ${db.table("effect")}`))[0]?.n;
 
   it("gives a redelivered event exactly one effect, even when deliveries race", async () => {
     const handle = handledOnce(db, "test-count", async (em) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
     });
-    await handle(event);
-    await handle(event);
-    await Promise.all([handle(event), handle(event), handle(event)]);
+    await handle([event]);
+    await handle([event]);
+    await Promise.all([handle([event]), handle([event]), handle([event])]);
     expect(await effects()).toBe(1);
   });
 
   it("keeps no inbox row when the handler fails, so the redelivery is handled", async () => {
-    const second = { ...event, id: "0196a000-0000-7000-8000-000000000002" };
+    const second = withId(2);
     let fail = true;
     const handle = handledOnce(db, "test-count", async (em) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
       if (fail) throw new Error("transient");
     });
-    await expect(handle(second)).rejects.toThrow("transient");
+    await expect(handle([second])).rejects.toThrow("transient");
     expect(await effects()).toBe(1);
     fail = false;
-    await handle(second);
+    await handle([second]);
     expect(await effects()).toBe(2);
+  });
+
+  it("handles a batch in order in one transaction, each new event once, skipping those handled before", async () => {
+    const [third, fourth] = [withId(3), withId(4)];
+    const seen: string[] = [];
+    const handle = handledOnce(db, "test-count", async (em, handled) => {
+      seen.push(handled.id);
+      await em.execute(`update ${db.table("effect")} set n = n + 1`);
+    });
+    // `event` was handled by the first test; `third` comes twice in the batch.
+    await handle([third, event, fourth, third]);
+    expect(seen).toEqual([third.id, fourth.id]);
+    expect(await effects()).toBe(4);
+  });
+
+  it("undoes a whole batch when one of its events fails, inbox rows included", async () => {
+    const [fifth, sixth] = [withId(5), withId(6)];
+    const failing = handledOnce(db, "test-count", async (em, handled) => {
+      await em.execute(`update ${db.table("effect")} set n = n + 1`);
+      if (handled.id === sixth.id) throw new Error("sixth fails");
+    });
+    await expect(failing([fifth, sixth])).rejects.toThrow("sixth fails");
+    expect(await effects()).toBe(4);
+    const counting = handledOnce(db, "test-count", async (em) => {
+      await em.execute(`update ${db.table("effect")} set n = n + 1`);
+    });
+    await counting([fifth]);
+    expect(await effects()).toBe(5);
+  });
+
+  it("handles a batch in order of aggregate id, each aggregate's events in the order given", async () => {
+    const batch = [
+      { ...withId(7), aggregateId: "plan-b" },
+      { ...withId(8), aggregateId: "plan-a" },
+      { ...withId(9), aggregateId: "plan-b" },
+    ];
+    const seen: string[] = [];
+    await handledOnce(db, "test-order", async (_em, handled) => {
+      seen.push(handled.id);
+    })(batch);
+    expect(seen).toEqual([batch[1]?.id, batch[0]?.id, batch[2]?.id]);
+  });
+
+  it("tells whether the handling wrote events to the outbox, so the relay is woken only then", async () => {
+    const writing = handledOnce(db, "test-writes", async (em, handled) => {
+      await appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
+    });
+    const quiet = handledOnce(db, "test-quiet", async () => {});
+    expect(await writing([withId(7)])).toEqual({ wroteEvents: true });
+    expect(await quiet([withId(7)])).toEqual({ wroteEvents: false });
   });
 });

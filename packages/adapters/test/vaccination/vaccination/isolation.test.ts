@@ -6,7 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
-import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
+import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
+import { type EventBus, type EventEnvelope, streamOf } from "@hexa/adapters/messaging/bus";
 import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
@@ -129,14 +130,8 @@ describeWithNats("recording with only vaccination running, on JetStream", () => 
   it("builds its replicas from what inventory published earlier, records, and keeps the events in the stream for later consumers", async () => {
     const logger = pino({ level: "silent" });
     const namespace = uniqueNamespace();
-    const streamPrefix = namespace.toUpperCase().replace(/[^A-Z0-9]/g, "_");
     cleanups.push(async () => {
-      const connection = await connect({ servers: natsUrl() });
-      const manager = await jetstreamManager(connection);
-      for await (const name of manager.streams.names()) {
-        if (name.startsWith(`${streamPrefix}_`)) await manager.streams.delete(name);
-      }
-      await connection.close();
+      await deleteNamespaceStreams(natsUrl(), namespace);
     });
     const open = async () => {
       const bus = await connectJetStreamBus({ url: natsUrl(), namespace, logger, pullExpiresMs: 1_000 });
@@ -191,7 +186,7 @@ describeWithNats("recording with only vaccination running, on JetStream", () => 
     const admin = await connect({ servers: natsUrl() });
     cleanups.push(() => admin.close());
     const manager = await jetstreamManager(admin);
-    const stream = await manager.streams.info(`${streamPrefix}_VACCINATION_VACCINATION`);
+    const stream = await manager.streams.info(streamOf("vaccination.vaccination.v1.Any", namespace).stream);
     expect(stream.state.messages).toBe(2);
 
     // Reservation comes up later: its new durable consumer receives both, keyed by the person.
