@@ -1,9 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureDevKeys } from "@hexa/adapters/auth/tokens";
+import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { connect } from "@nats-io/transport-node";
 import type { TestProject } from "vitest/node";
@@ -16,6 +18,8 @@ declare module "vitest" {
     natsUrl: string;
     /** Directory of the run's signing key (AUTH_DEV_KEY_DIR of every service the tests start). */
     authKeyDir: string;
+    /** The bus namespace every test's own namespace extends; its streams are deleted when the run ends. */
+    busNamespaceOfRun: string;
   }
 }
 
@@ -83,6 +87,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("authKeyDir", authKeyDir);
   project.provide("databaseUrl", databaseUrl);
   project.provide("natsUrl", natsUrl);
+  const busNamespaceOfRun = `t${randomBytes(3).toString("hex")}`;
+  project.provide("busNamespaceOfRun", busNamespaceOfRun);
+  if (natsUrl) {
+    // Registered after any nats-server of the run's own, so it runs before that server stops.
+    cleanups.push(async () => {
+      const deleted = await deleteNamespaceStreams(natsUrl, busNamespaceOfRun);
+      console.log(`[tests] deleted the run's ${deleted} streams from NATS`);
+    });
+  }
   return async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   };

@@ -44,9 +44,12 @@ export function natsUrl(): string {
 /** `describe` for tests that need JetStream; the global setup prints why when they are skipped. */
 export const describeWithNats = describe.skipIf(inject("natsUrl") === "");
 
-/** A bus namespace no other test uses, so streams and subjects never collide. */
+/**
+ * A bus namespace no other test uses, so streams and subjects never collide. It extends the run's
+ * namespace, whose streams the global setup deletes when the run ends.
+ */
 export function uniqueNamespace(): string {
-  return `t${randomBytes(5).toString("hex")}`;
+  return `${inject("busNamespaceOfRun")}-${randomBytes(4).toString("hex")}`;
 }
 export { eventually, type RunningApp, startApp } from "./apps.ts";
 export { adminToken, authorization, type TokenOption, testKeyDir, testToken } from "./auth.ts";

@@ -139,8 +139,9 @@ export function isApiError(error: unknown, code: number): boolean {
 }
 
 /**
- * Deletes every stream of a bus namespace, its events' and its dead letters', on the server at
- * `url`: the clean-up of a namespace made for one run (a test, a benchmark). Returns how many.
+ * Deletes every stream of a bus namespace (its events' and its dead letters') on the server at
+ * `url`, and those of the namespaces that extend it after a separator (`<namespace>-…`): the
+ * clean-up of namespaces made for one run (a test run, a benchmark). Returns how many.
  */
 export async function deleteNamespaceStreams(url: string, namespace: string): Promise<number> {
   if (!namespace) throw new Error("only the streams of a namespace are deleted");

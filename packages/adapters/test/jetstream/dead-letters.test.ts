@@ -3,6 +3,7 @@ import { headers } from "@nats-io/transport-node";
 import { afterAll, expect, it } from "vitest";
 import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
 import { runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
+import { deadLetterStreamOf } from "../../src/jetstream/names.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, capturingLogger, recordingConsumer, waitFor } from "./support.ts";
 
@@ -53,7 +54,7 @@ describeWithNats("JetStream bus: retries and dead letters", () => {
 
     // Stored on `<ns>.deadletter.<consumer>` with the original body and headers.
     const manager = await fixture.manager();
-    const stored = await manager.streams.getMessage(`${ns.toUpperCase()}_DEAD_LETTERS`, {
+    const stored = await manager.streams.getMessage(deadLetterStreamOf(ns).stream, {
       seq: Number(letter?.id),
     });
     expect(stored?.subject).toBe(`${ns}.deadletter.notification-on-dose-reserved`);

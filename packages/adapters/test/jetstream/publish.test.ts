@@ -1,5 +1,6 @@
 import { describeWithNats } from "@hexa/testing";
 import { afterAll, expect, it } from "vitest";
+import { deadLetterStreamOf } from "../../src/jetstream/names.ts";
 import type { EventEnvelope } from "../../src/messaging/bus.ts";
 import { streamOf, subjectOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";
@@ -76,7 +77,7 @@ describeWithNats("JetStream bus: publishing", () => {
     expect(marketing.state.messages).toBe(2);
     const order = await manager.streams.info(streamOf("trial.order.v1.OrderPlaced", ns).stream);
     expect(order.state.messages).toBe(1);
-    const deadLetters = await manager.streams.info(`${ns.toUpperCase()}_DEAD_LETTERS`);
+    const deadLetters = await manager.streams.info(deadLetterStreamOf(ns).stream);
     expect(deadLetters.config.subjects).toEqual([`${ns}.deadletter.>`]);
   });
 
@@ -84,7 +85,7 @@ describeWithNats("JetStream bus: publishing", () => {
     const ns = fixture.namespace();
     const manager = await fixture.manager();
     const { stream, subjects } = streamOf(planStarted, ns);
-    const deadLetters = `${ns.toUpperCase()}_DEAD_LETTERS`;
+    const deadLetters = deadLetterStreamOf(ns).stream;
     await manager.streams.add({ name: stream, subjects: [subjects], duplicate_window: 10_000_000_000 });
     await manager.streams.add({ name: deadLetters, subjects: [`${ns}.deadletter.>`], allow_direct: false });
     await manager.jetstream().publish(subjectOf(planStarted, ns), "{}");
