@@ -139,6 +139,8 @@ export async function allInOneWithNats(
       RATE_LIMIT_BURST: "1000000",
       AUTH_DEV_KEY_DIR: devKeyDir(),
       LOG_LEVEL: "warn",
+      // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
+      ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
     },
     60_000,
   );

@@ -51,6 +51,7 @@ export interface OutboxRelayOptions {
 }
 
 interface OutboxRow {
+  position: string | number;
   event_id: string;
   event_type: string;
   aggregate_id: string;
@@ -62,7 +63,8 @@ interface OutboxRow {
 /**
  * Publishes committed outbox rows in commit order and marks them published. Several replicas may
  * run: each round locks its rows with FOR UPDATE SKIP LOCKED. A crash after publishing and before
- * marking republishes the rows; the bus deduplicates on the event id and consumers are idempotent.
+ * the round commits republishes the rows; the bus deduplicates on the event id and consumers are
+ * idempotent.
  */
 export class OutboxRelay {
   readonly #options: Required<OutboxRelayOptions>;
@@ -137,23 +139,23 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * One round: marks up to a batch of unpublished rows published and takes them in one statement,
+   * publishes them, then commits. A failed publish rolls the marks back, and the rows stay locked
+   * (FOR UPDATE SKIP LOCKED) until then, so no other relay takes them meanwhile.
+   */
   async #round(): Promise<number> {
     const { db, bus, batchSize } = this.#options;
     return db.transaction(async (em) => {
       const rows: OutboxRow[] = await em.execute(
-        `select event_id, event_type, aggregate_id, occurred_at, payload::text as payload, traceparent
-           from ${db.table("outbox")} where published_at is null
-          order by position limit ? for update skip locked`,
+        `update ${db.table("outbox")} set published_at = now()
+          where position in (select position from ${db.table("outbox")} where published_at is null
+                              order by position limit ? for update skip locked)
+          returning position, event_id, event_type, aggregate_id, occurred_at, payload::text as payload, traceparent`,
         [batchSize],
       );
+      rows.sort((a, b) => Number(a.position) - Number(b.position));
       for (const row of rows) await bus.publish(toEnvelope(row));
-      if (rows.length > 0) {
-        const placeholders = rows.map(() => "?").join(", ");
-        await em.execute(
-          `update ${db.table("outbox")} set published_at = now() where event_id in (${placeholders})`,
-          rows.map((row) => row.event_id),
-        );
-      }
       return rows.length;
     });
   }
