@@ -3,6 +3,7 @@ import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
+import { writeAppendedEvents } from "./outbox.ts";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 
@@ -28,7 +29,10 @@ export interface ServiceDatabase {
   readonly schema: string;
   /** The connection URL, for the few things MikroORM does not do (LISTEN). */
   readonly url: string;
-  /** Runs `work` in one transaction on a fresh entity manager: a unit of work. Commits when it returns. */
+  /**
+   * Runs `work` in one transaction on a fresh entity manager: a unit of work. When it returns, writes
+   * the events it appended to the outbox, then commits.
+   */
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /** A fresh entity manager for reads outside a transaction. */
   reader(): EntityManager;
@@ -78,7 +82,12 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   return {
     schema: options.schema,
     url: options.url,
-    transaction: (work) => orm.em.fork().transactional(work),
+    transaction: (work) =>
+      orm.em.fork().transactional(async (em) => {
+        const result = await work(em);
+        await writeAppendedEvents(em);
+        return result;
+      }),
     reader: () => orm.em.fork(),
     table: (name) => `"${options.schema}"."${name}"`,
     execute: (sql, params = []) => orm.em.getConnection().execute(sql, [...params]),

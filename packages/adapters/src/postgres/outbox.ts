@@ -3,37 +3,51 @@ import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
-/** Entity managers whose transaction has written events to the outbox. */
+/** Events each unit of work has appended and not yet written, with the outbox they go to. */
+const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[] }>();
+/** Units of work that have appended events, written yet or not. */
 const withEvents = new WeakSet<EntityManager>();
 
-/** True when `em`'s transaction has written events to the outbox: once it commits, the relay has work. */
+/** True when `em`'s unit of work has events for the outbox: once it commits, the relay has work. */
 export function wroteEvents(em: EntityManager): boolean {
   return withEvents.has(em);
 }
 
 /**
- * Writes events into the outbox inside the caller's transaction: they commit with the change, or not at all.
- * An event without a traceparent of its own records the active span's (the RPC or the consumer
- * that caused it), so its consumers continue that trace.
+ * Adds events to the outbox of the unit of work `em` works in: they commit with the change, or not
+ * at all. The unit of work writes all it appended in one insert just before it commits
+ * ({@link writeAppendedEvents}). An event without a traceparent of its own records the active
+ * span's (the RPC or the consumer that caused it), so its consumers continue that trace.
  */
-export async function appendToOutbox(
+export function appendToOutbox(
   em: EntityManager,
   db: Pick<ServiceDatabase, "table">,
   events: readonly EventEnvelope[],
-): Promise<void> {
+): void {
   if (events.length === 0) return;
   withEvents.add(em);
-  const traceparent = activeTraceparent() ?? null;
+  const traceparent = activeTraceparent();
+  const pending = appended.get(em) ?? { outbox: db.table("outbox"), events: [] };
+  appended.set(em, pending);
+  for (const event of events)
+    pending.events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
+}
+
+/** Writes the events appended in `em`'s unit of work, in the order appended, in one insert. */
+export async function writeAppendedEvents(em: EntityManager): Promise<void> {
+  const pending = appended.get(em);
+  appended.delete(em);
+  if (!pending || pending.events.length === 0) return;
   await em.execute(
-    `insert into ${db.table("outbox")} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-     values ${events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
-    events.flatMap((event) => [
+    `insert into ${pending.outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+     values ${pending.events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
+    pending.events.flatMap((event) => [
       event.id,
       event.type,
       event.aggregateId,
       event.occurredAt,
       event.payload,
-      event.traceparent ?? traceparent,
+      event.traceparent ?? null,
     ]),
   );
 }

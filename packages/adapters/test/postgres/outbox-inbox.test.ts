@@ -226,7 +226,7 @@ describe("inbox", () => {
 
   it("tells whether the handling wrote events to the outbox, so the relay is woken only then", async () => {
     const writing = handledOnce(db, "test-writes", async (em, handled) => {
-      await appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
+      appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
     });
     const quiet = handledOnce(db, "test-quiet", async () => {});
     expect(await writing([withId(7)])).toEqual({ wroteEvents: true });

@@ -101,7 +101,7 @@ export class ShipmentStore implements Shipments {
       pickupRequestedAt: state.pickupRequestedAt ?? null,
       pickedUpAt: state.pickedUpAt ?? null,
     });
-    await appendToOutbox(this.#em, this.#db, shipment.pullEvents().map(encodeDeliveryEvent));
+    appendToOutbox(this.#em, this.#db, shipment.pullEvents().map(encodeDeliveryEvent));
   }
 
   /** Keyset paging on (recorded_at, order_id): stable while shipments are added. */

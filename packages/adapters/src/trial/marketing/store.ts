@@ -102,7 +102,7 @@ export class TrialPlanStore implements TrialPlans {
       closingCancelledOrders: ordersClosing?.cancelledOrders ?? 0,
       closingReturnsRequested: ordersClosing?.returnsRequested ?? 0,
     });
-    await appendToOutbox(this.#em, this.#db, plan.pullEvents().map(encodeMarketingEvent));
+    appendToOutbox(this.#em, this.#db, plan.pullEvents().map(encodeMarketingEvent));
   }
 
   async claimDueClosings(now: Date, limit: number, leaseMs: number): Promise<string[]> {

@@ -134,7 +134,7 @@ export class OrderStore implements Orders {
       cancellationReason: cancellationReason ?? null,
       returnReason: returnReason ?? null,
     });
-    await appendToOutbox(this.#em, this.#db, order.pullEvents().map(encodeOrderEvent));
+    appendToOutbox(this.#em, this.#db, order.pullEvents().map(encodeOrderEvent));
   }
 
   async ofPlan(planId: string): Promise<OrderAggregate[]> {

@@ -100,7 +100,7 @@ export class StockStore implements Stocks {
     const { productId, onHand, reserved, updatedAt } = stock.state;
     if (!updatedAt) throw new Error(`stock of ${productId} changed without a time`);
     await this.#em.upsert(StockRecord, { productId, onHand, reserved, updatedAt });
-    await appendToOutbox(this.#em, this.#db, events.map(encodeWarehouseEvent));
+    appendToOutbox(this.#em, this.#db, events.map(encodeWarehouseEvent));
   }
 
   async list(page: StockPage): Promise<StockState[]> {
@@ -133,6 +133,6 @@ export class ReservationStore implements Reservations {
 
   async save(reservation: ReservationAggregate): Promise<void> {
     await this.#em.upsert(ReservationRecord, { ...reservation.state });
-    await appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeWarehouseEvent));
+    appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeWarehouseEvent));
   }
 }

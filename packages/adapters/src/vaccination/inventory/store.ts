@@ -213,7 +213,7 @@ export class HospitalStore implements Hospitals {
 
   async save(hospital: HospitalAggregate): Promise<void> {
     await this.#em.upsert(HospitalRecord, { ...hospital.state });
-    await appendToOutbox(this.#em, this.#db, hospital.pullEvents().map(encodeInventoryEvent));
+    appendToOutbox(this.#em, this.#db, hospital.pullEvents().map(encodeInventoryEvent));
   }
 
   async list(page: IdPage): Promise<HospitalState[]> {
@@ -258,7 +258,7 @@ export class VaccineStore implements Vaccines {
 
   async save(vaccine: VaccineAggregate): Promise<void> {
     await this.#em.upsert(VaccineRecord, { ...vaccine.state });
-    await appendToOutbox(this.#em, this.#db, vaccine.pullEvents().map(encodeInventoryEvent));
+    appendToOutbox(this.#em, this.#db, vaccine.pullEvents().map(encodeInventoryEvent));
   }
 
   async list(page: IdPage): Promise<VaccineState[]> {
@@ -310,7 +310,7 @@ export class SupplyStore implements Supplies {
   async save(supply: SupplyAggregate): Promise<void> {
     const { dosesRegisteredAt, ...state } = supply.state;
     await this.#em.upsert(SupplyRecord, { ...state, dosesRegisteredAt: dosesRegisteredAt ?? null });
-    await appendToOutbox(this.#em, this.#db, supply.pullEvents().map(encodeInventoryEvent));
+    appendToOutbox(this.#em, this.#db, supply.pullEvents().map(encodeInventoryEvent));
   }
 }
 
@@ -366,7 +366,7 @@ export class StockStore implements Stocks {
       booked,
       updatedAt,
     });
-    await appendToOutbox(this.#em, this.#db, events.map(encodeInventoryEvent));
+    appendToOutbox(this.#em, this.#db, events.map(encodeInventoryEvent));
   }
 
   async ofHospital(hospitalId: string): Promise<StockState[]> {

@@ -172,7 +172,7 @@ export class ReservationStore implements Reservations {
       cancellationReason: cancellationReason ?? null,
       note: note ?? null,
     });
-    await appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeReservationEvent));
+    appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeReservationEvent));
   }
 
   async waitlistEntry(
@@ -286,6 +286,6 @@ export class AbandonedBookingStore implements AbandonedBookings {
        values (?, ?, ?, ?, ?) on conflict (reservation_id) do nothing`,
       [reservationId, hospitalId, vaccineId, date, abandonedAt],
     );
-    await appendToOutbox(this.#em, this.#db, abandoned.pullEvents().map(encodeReservationEvent));
+    appendToOutbox(this.#em, this.#db, abandoned.pullEvents().map(encodeReservationEvent));
   }
 }

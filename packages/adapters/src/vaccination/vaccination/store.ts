@@ -146,7 +146,7 @@ export class PersonVaccinationStore implements PersonVaccinations {
     for (const dose of vaccination.state.doses) {
       await this.#em.upsert(VaccinationRecordRow, { ...dose, reservationId: dose.reservationId ?? null });
     }
-    await appendToOutbox(this.#em, this.#db, vaccination.pullEvents().map(encodeVaccinationEvent));
+    appendToOutbox(this.#em, this.#db, vaccination.pullEvents().map(encodeVaccinationEvent));
   }
 
   async recordOfReservation(reservationId: string): Promise<VaccinationRecord | undefined> {
