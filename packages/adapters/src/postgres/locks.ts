@@ -7,3 +7,20 @@ import type { EntityManager } from "./database.ts";
 export async function lockKey(em: EntityManager, namespace: string, key: string): Promise<void> {
   await em.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [`${namespace}:${key}`]);
 }
+
+/**
+ * Reads a row under a write lock held until commit (`read` selects FOR UPDATE). When the row does not
+ * exist yet, the key's advisory lock serializes the transactions that would create it, and the row
+ * is read again: the one that waited sees the row the first one committed. The usual case, a row
+ * that exists, costs one statement. Without `lock` (outside a unit of work) it only reads.
+ */
+export async function lockedRow<Row>(
+  em: EntityManager,
+  lock: { readonly namespace: string; readonly key: string } | undefined,
+  read: () => Promise<Row | null | undefined>,
+): Promise<Row | null | undefined> {
+  const row = await read();
+  if (row || !lock) return row;
+  await lockKey(em, lock.namespace, lock.key);
+  return read();
+}

@@ -10,7 +10,7 @@ import {
 } from "@hexa/core/trial/warehouse";
 import { defineEntity, LockMode, p } from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeWarehouseEvent } from "./events.ts";
 
@@ -69,8 +69,8 @@ export const warehouseMigrations: SchemaMigration[] = [
 ];
 
 /**
- * Products' stock in warehouse's schema. In a unit of work, `get` takes the product's key lock
- * (so two first restocks of a new product serialize) and then its row lock until commit.
+ * Products' stock in warehouse's schema. In a unit of work, `get` locks the product's row until
+ * commit, or its key while it has no row, so two first restocks of a new product serialize.
  */
 export class StockStore implements Stocks {
   readonly #em: EntityManager;
@@ -84,11 +84,15 @@ export class StockStore implements Stocks {
   }
 
   async get(productId: string): Promise<StockAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "stock", productId);
-    const record = await this.#em.findOne(
-      StockRecord,
-      { productId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+    const record = await lockedRow(
+      this.#em,
+      this.#lock ? { namespace: "stock", key: productId } : undefined,
+      () =>
+        this.#em.findOne(
+          StockRecord,
+          { productId },
+          this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+        ),
     );
     return record ? Stock.restore(record) : undefined;
   }

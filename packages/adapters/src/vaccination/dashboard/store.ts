@@ -17,7 +17,7 @@ import {
   type TallyChange,
 } from "@hexa/core/vaccination/dashboard";
 import type { EntityManager } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey } from "../../postgres/locks.ts";
 import { rows, SCHEMA, table } from "./schema.ts";
 
 /**
@@ -296,12 +296,17 @@ export class HospitalStockStore implements HospitalStocks {
   }
 
   async get(hospitalId: string, vaccineId: string): Promise<StockLevels | undefined> {
-    if (this.#lock) await lockKey(this.#em, `${SCHEMA}.hospital_stock`, `${hospitalId}/${vaccineId}`);
-    const [row] = await rows<StockRow>(
-      this.#em,
-      `select ${STOCK_COLUMNS} from ${table("hospital_stock")} s where s.hospital_id = ? and s.vaccine_id = ?`,
-      [hospitalId, vaccineId],
-    );
+    const lock = this.#lock
+      ? { namespace: `${SCHEMA}.hospital_stock`, key: `${hospitalId}/${vaccineId}` }
+      : undefined;
+    const row = await lockedRow(this.#em, lock, async () => {
+      const [found] = await rows<StockRow>(
+        this.#em,
+        `select ${STOCK_COLUMNS} from ${table("hospital_stock")} s where s.hospital_id = ? and s.vaccine_id = ?${lock ? " for update" : ""}`,
+        [hospitalId, vaccineId],
+      );
+      return found;
+    });
     return row ? stockOf(row) : undefined;
   }
 

@@ -25,7 +25,7 @@ import {
 } from "@hexa/core/vaccination/inventory";
 import { defineEntity, type InferEntity, LockMode, p } from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeInventoryEvent } from "./events.ts";
 
@@ -173,23 +173,6 @@ export const inventoryMigrations: SchemaMigration[] = [
     ],
   },
 ];
-
-/**
- * Reads a row under a write lock held until commit. When the row does not exist yet, the key's
- * advisory lock serializes the transactions that would create it, and the row is read again: the
- * one that waited sees the row the first one committed. The usual case, a row that exists, costs
- * one statement.
- */
-async function lockedRow<Row>(
-  em: EntityManager,
-  lock: { readonly namespace: string; readonly key: string } | undefined,
-  read: () => Promise<Row | null>,
-): Promise<Row | null> {
-  const row = await read();
-  if (row || !lock) return row;
-  await lockKey(em, lock.namespace, lock.key);
-  return read();
-}
 
 interface StoreOptions {
   /** In a unit of work: lock what `get` reads until commit. */

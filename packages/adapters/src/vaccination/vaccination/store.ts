@@ -9,9 +9,9 @@ import {
   type RegisteredVaccines,
   type VaccinationRecord,
 } from "@hexa/core/vaccination/vaccination";
-import { defineEntity, type EntityDTO, type InferEntity, p } from "@mikro-orm/core";
+import { defineEntity, type EntityDTO, type InferEntity, LockMode, p } from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeVaccinationEvent } from "./events.ts";
 
@@ -246,8 +246,14 @@ export class HospitalStockStore implements HospitalStocks {
   }
 
   async get(hospitalId: string, vaccineId: string): Promise<HospitalStock | undefined> {
-    if (this.#lock) await lockKey(this.#em, "hospital_stock", `${hospitalId}:${vaccineId}`);
-    const row = await this.#em.findOne(HospitalStockRow, { hospitalId, vaccineId });
+    const lock = this.#lock ? { namespace: "hospital_stock", key: `${hospitalId}:${vaccineId}` } : undefined;
+    const row = await lockedRow(this.#em, lock, () =>
+      this.#em.findOne(
+        HospitalStockRow,
+        { hospitalId, vaccineId },
+        lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
+      ),
+    );
     return row
       ? {
           hospitalId: row.hospitalId,
