@@ -4,7 +4,7 @@
 // release before any new pod starts. Services still migrate at start; after this command that is a
 // no-op. Exit codes: 0 done, 1 a migration failed, 2 bad arguments or configuration.
 import { openServiceDatabase } from "@hexa/adapters/postgres/database";
-import { platformTables } from "@hexa/adapters/postgres/platform-tables";
+import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { type Environment, readEnvironment } from "@hexa/adapters/runtime/config";
 import type { ServiceModule } from "@hexa/adapters/runtime/service-module";
 import { services as modules } from "@hexa/adapters/services";
@@ -44,7 +44,7 @@ for (const name of new Set(names)) {
       url: databaseUrl,
       schema: module.schema,
       entities: module.entities,
-      migrations: [platformTables, ...module.migrations],
+      migrations: [...platformMigrations, ...module.migrations],
       logger: logger.child({ service: name }),
       poolSize: 1,
     });

@@ -1,14 +1,14 @@
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
-import { wroteEvents } from "./outbox.ts";
+import { appendedEvents } from "./outbox.ts";
 
 /**
  * Makes a consumer idempotent: the handler's effects and the inbox rows (consumer, event id) commit
  * in one transaction, so a redelivered event is skipped. Two replicas racing on one event serialize
  * on the inbox's primary key; the second finds it handled.
  *
- * The returned function takes one event or several, and tells whether handling them wrote events
- * to the outbox. Several are claimed in one statement and handled in one transaction, each on a
+ * The returned function takes one event or several, and returns the events that handling them
+ * wrote to the outbox (to publish once it resolves, the transaction having committed). Several are claimed in one statement and handled in one transaction, each on a
  * cleared entity manager so none sees another's loaded entities; a failure of any undoes them all.
  * They are claimed and handled in order of aggregate id (events of one aggregate keep their order),
  * so that batches running at once lock aggregates in the same order rather than deadlock.
@@ -17,7 +17,7 @@ export function handledOnce(
   db: ServiceDatabase,
   consumer: string,
   handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
-): (events: readonly EventEnvelope[]) => Promise<{ wroteEvents: boolean }> {
+): (events: readonly EventEnvelope[]) => Promise<{ written: readonly EventEnvelope[] }> {
   return (events) =>
     db.transaction(async (em) => {
       const inLockOrder = [...events].sort((a, b) =>
@@ -27,7 +27,7 @@ export function handledOnce(
         await handle(em, event);
         em.clear();
       }
-      return { wroteEvents: wroteEvents(em) };
+      return { written: appendedEvents(em) };
     });
 }
 

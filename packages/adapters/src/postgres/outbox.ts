@@ -3,15 +3,8 @@ import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
-/** Events each unit of work has appended and not yet written, with the outbox they go to. */
-const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[] }>();
-/** Units of work that have appended events, written yet or not. */
-const withEvents = new WeakSet<EntityManager>();
-
-/** True when `em`'s unit of work has events for the outbox: once it commits, the relay has work. */
-export function wroteEvents(em: EntityManager): boolean {
-  return withEvents.has(em);
-}
+/** Events each unit of work has appended, with the outbox they go to, and whether they are written. */
+const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[]; written: boolean }>();
 
 /**
  * Adds events to the outbox of the unit of work `em` works in: they commit with the change, or not
@@ -25,23 +18,22 @@ export function appendToOutbox(
   events: readonly EventEnvelope[],
 ): void {
   if (events.length === 0) return;
-  withEvents.add(em);
   const traceparent = activeTraceparent();
-  const pending = appended.get(em) ?? { outbox: db.table("outbox"), events: [] };
-  appended.set(em, pending);
+  const unit = appended.get(em) ?? { outbox: db.table("outbox"), events: [], written: false };
+  if (unit.written) throw new Error("events appended after the unit of work wrote its outbox");
+  appended.set(em, unit);
   for (const event of events)
-    pending.events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
+    unit.events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
 }
 
 /** Writes the events appended in `em`'s unit of work, in the order appended, in one insert. */
 export async function writeAppendedEvents(em: EntityManager): Promise<void> {
-  const pending = appended.get(em);
-  appended.delete(em);
-  if (!pending || pending.events.length === 0) return;
+  const unit = appended.get(em);
+  if (!unit || unit.written || unit.events.length === 0) return;
   await em.execute(
-    `insert into ${pending.outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-     values ${pending.events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
-    pending.events.flatMap((event) => [
+    `insert into ${unit.outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+     values ${unit.events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
+    unit.events.flatMap((event) => [
       event.id,
       event.type,
       event.aggregateId,
@@ -50,6 +42,15 @@ export async function writeAppendedEvents(em: EntityManager): Promise<void> {
       event.traceparent ?? null,
     ]),
   );
+  unit.written = true;
+}
+
+/**
+ * The events `em`'s unit of work has appended. They reach the outbox when it commits, so they may be
+ * published only after that ({@link OutboxRelay.publishCommitted}).
+ */
+export function appendedEvents(em: EntityManager): readonly EventEnvelope[] {
+  return appended.get(em)?.events ?? [];
 }
 
 export interface OutboxRelayOptions {
@@ -58,8 +59,13 @@ export interface OutboxRelayOptions {
   readonly logger: Logger;
   /** Rows taken per round. */
   readonly batchSize?: number;
-  /** Wait between rounds when nothing was pending and nobody nudged. */
+  /** Wait between rounds. */
   readonly idleMs?: number;
+  /**
+   * Rows younger than this are left to the process that committed them, which publishes them at
+   * once ({@link OutboxRelay.publishCommitted}); the rounds take only older ones.
+   */
+  readonly graceMs?: number;
   /** Published rows are kept this long for inspection, then deleted. */
   readonly retentionMs?: number;
 }
@@ -75,21 +81,29 @@ interface OutboxRow {
 }
 
 /**
- * Publishes committed outbox rows in commit order and marks them published. Several replicas may
- * run: each round locks its rows with FOR UPDATE SKIP LOCKED. A crash after publishing and before
- * the round commits republishes the rows; the bus deduplicates on the event id and consumers are
- * idempotent.
+ * Publishes committed outbox rows and marks them published, two ways:
+ * - At once: a unit of work that committed events hands them over ({@link publishCommitted}); they
+ *   are published from memory, and marked published soon after, many in one statement.
+ * - In rounds, every `idleMs`: rows older than `graceMs` still unpublished (their process died
+ *   before publishing them, or publishing failed), in commit order. Several replicas may run: each
+ *   round locks its rows with FOR UPDATE SKIP LOCKED.
+ * An event may so be published twice (a crash after publishing and before marking, or a round
+ * meeting a slow publish); the bus deduplicates on the event id and consumers are idempotent.
  */
 export class OutboxRelay {
   readonly #options: Required<OutboxRelayOptions>;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
-  #nudged = false;
   #lastCleanup = 0;
+  /** Publishing at once, not finished yet. */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Ids published at once and not yet marked. */
+  #toMark: string[] = [];
+  #marking: Promise<void> | undefined;
 
   constructor(options: OutboxRelayOptions) {
-    this.#options = { batchSize: 100, idleMs: 250, retentionMs: 24 * 3_600_000, ...options };
+    this.#options = { batchSize: 100, idleMs: 250, graceMs: 1_000, retentionMs: 24 * 3_600_000, ...options };
   }
 
   start(): void {
@@ -98,19 +112,60 @@ export class OutboxRelay {
     this.#loop = this.#run();
   }
 
-  /** Asks for a round now, e.g. right after a unit of work committed events. */
-  nudge(): void {
-    this.#nudged = true;
-    this.#wake?.();
+  /**
+   * Publishes events a unit of work has just committed, without waiting for a round, then marks them
+   * published. When publishing fails, a round publishes them once they are older than `graceMs`.
+   */
+  publishCommitted(events: readonly EventEnvelope[]): void {
+    if (events.length === 0) return;
+    const { bus, logger, db } = this.#options;
+    const publishing: Promise<void> = Promise.all(events.map((event) => bus.publish(event)))
+      .then(() => {
+        for (const event of events) this.#toMark.push(event.id);
+        this.#marking ??= this.#markPublished();
+      })
+      .catch((error: unknown) =>
+        logger.warn({ err: error, schema: db.schema }, "publishing committed events failed; a round will"),
+      )
+      .finally(() => this.#inFlight.delete(publishing));
+    this.#inFlight.add(publishing);
   }
 
-  /** Publishes everything pending now; returns how many rows were published. */
+  /** Publishes every unpublished row now, whatever its age; returns how many were published. */
   async publishPending(): Promise<number> {
+    return this.#drain(0);
+  }
+
+  async #drain(minAgeMs: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const published = await this.#round();
+      const published = await this.#round(minAgeMs);
       total += published;
       if (published < this.#options.batchSize) return total;
+    }
+  }
+
+  /** Marks what was published at once, in one statement per batch, until nothing is left to mark. */
+  async #markPublished(): Promise<void> {
+    const { db, logger } = this.#options;
+    try {
+      while (this.#toMark.length > 0) {
+        // Lets the events of units of work committing meanwhile join this statement.
+        await new Promise((resolve) => setImmediate(resolve));
+        const ids = this.#toMark.splice(0, 1_000);
+        await db
+          .execute(
+            `update ${db.table("outbox")} set published_at = now()
+              where event_id in (${ids.map(() => "?").join(", ")}) and published_at is null`,
+            ids,
+          )
+          .catch((error: unknown) =>
+            // The rows stay unpublished: a round publishes them again, and the bus drops the repeat.
+            logger.warn({ err: error, schema: db.schema }, "marking published events failed"),
+          );
+      }
+    } finally {
+      this.#marking = undefined;
     }
   }
 
@@ -128,6 +183,8 @@ export class OutboxRelay {
     this.#running = false;
     this.#wake?.();
     await this.#loop;
+    await Promise.all(this.#inFlight);
+    await this.#marking;
     await this.publishPending().catch((error) =>
       this.#options.logger.warn(
         { err: error, schema: this.#options.db.schema },
@@ -137,12 +194,11 @@ export class OutboxRelay {
   }
 
   async #run(): Promise<void> {
-    const { logger, db, idleMs } = this.#options;
+    const { logger, db, idleMs, graceMs } = this.#options;
     let failures = 0;
     while (this.#running) {
       try {
-        // Drains the backlog; then waits for a nudge (at once if one came meanwhile) or the idle time.
-        await this.publishPending();
+        await this.#drain(graceMs);
         failures = 0;
         await this.#cleanup();
       } catch (error) {
@@ -158,15 +214,16 @@ export class OutboxRelay {
    * publishes them, then commits. A failed publish rolls the marks back, and the rows stay locked
    * (FOR UPDATE SKIP LOCKED) until then, so no other relay takes them meanwhile.
    */
-  async #round(): Promise<number> {
+  async #round(minAgeMs: number): Promise<number> {
     const { db, bus, batchSize } = this.#options;
     return db.transaction(async (em) => {
       const rows: OutboxRow[] = await em.execute(
         `update ${db.table("outbox")} set published_at = now()
-          where position in (select position from ${db.table("outbox")} where published_at is null
+          where position in (select position from ${db.table("outbox")}
+                              where published_at is null and created_at <= now() - (? * interval '1 millisecond')
                               order by position limit ? for update skip locked)
           returning position, event_id, event_type, aggregate_id, occurred_at, payload::text as payload, traceparent`,
-        [batchSize],
+        [minAgeMs, batchSize],
       );
       rows.sort((a, b) => Number(a.position) - Number(b.position));
       for (const row of rows) await bus.publish(toEnvelope(row));
@@ -187,10 +244,6 @@ export class OutboxRelay {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#nudged) {
-      this.#nudged = false;
-      return Promise.resolve();
-    }
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
@@ -199,7 +252,6 @@ export class OutboxRelay {
       }
       this.#wake = () => {
         this.#wake = undefined;
-        this.#nudged = false;
         done();
       };
     });

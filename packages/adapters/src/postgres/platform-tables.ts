@@ -4,9 +4,10 @@ import type { SchemaMigration } from "./database.ts";
  * Tables every service has in its own schema:
  * - outbox: events committed with the change that caused them, until the relay has published them;
  * - inbox: which consumer has already handled which event, so a redelivery has no second effect.
- * Migration names start with 0000 so the platform tables exist before a service's own.
+ * Migration names start with 0000 so the platform tables exist before a service's own (applied in
+ * name order, so a later platform migration's name must sort after the earlier ones').
  */
-export const platformTables: SchemaMigration = {
+const outboxAndInbox: SchemaMigration = {
   name: "0000_platform_outbox_inbox",
   sql: [
     `create table outbox (
@@ -28,3 +29,11 @@ export const platformTables: SchemaMigration = {
     )`,
   ],
 };
+
+/** When a row was written, so the relay's rounds leave fresh rows to the process that committed them. */
+const outboxCreatedAt: SchemaMigration = {
+  name: "0000_platform_outbox_row_created_at",
+  sql: ["alter table outbox add column created_at timestamptz not null default now()"],
+};
+
+export const platformMigrations: readonly SchemaMigration[] = [outboxAndInbox, outboxCreatedAt];

@@ -7,8 +7,8 @@ import { serve } from "../connect/server.ts";
 import type { DeliveryPolicy, EventBus, EventEnvelope, Subscription } from "../messaging/bus.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
 import { handledOnce } from "../postgres/inbox.ts";
-import { OutboxRelay, wroteEvents } from "../postgres/outbox.ts";
-import { platformTables } from "../postgres/platform-tables.ts";
+import { appendedEvents, OutboxRelay } from "../postgres/outbox.ts";
+import { platformMigrations } from "../postgres/platform-tables.ts";
 import { callPolicies } from "../resilience/policy.ts";
 import { inConsumerSpan } from "../telemetry/events.ts";
 import { ServiceMetrics } from "../telemetry/metrics.ts";
@@ -82,7 +82,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         url: options.databaseUrl,
         schema: module.schema,
         entities: module.entities,
-        migrations: [platformTables, ...module.migrations],
+        migrations: [...platformMigrations, ...module.migrations],
         logger,
       });
       const relay = new OutboxRelay({
@@ -97,13 +97,13 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         ids,
         logger,
         unitOfWork: async (work) => {
-          let withEvents = false;
+          let committed: readonly EventEnvelope[] = [];
           const result = await db.transaction(async (em) => {
             const done = await work(em);
-            withEvents = wroteEvents(em);
+            committed = appendedEvents(em);
             return done;
           });
-          if (withEvents) relay.nudge();
+          relay.publishCommitted(committed);
           return result;
         },
         policy: (name, eventType, handle) => {
@@ -112,7 +112,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
             inConsumerSpan(consumer, event, () => handle(em, event)),
           );
           const handleAll = async (events: readonly EventEnvelope[]) => {
-            if ((await once(events)).wroteEvents) relay.nudge();
+            relay.publishCommitted((await once(events)).written);
           };
           return { name: consumer, eventType, handle: (event) => handleAll([event]), handleAll };
         },

@@ -1,5 +1,5 @@
 import { openServiceDatabase } from "@hexa/adapters/postgres/database";
-import { platformTables } from "@hexa/adapters/postgres/platform-tables";
+import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { OfferedPlanRecord, OrderRecord, orderMigrations } from "@hexa/adapters/trial/order/store";
 import { createTestDatabase, query } from "@hexa/testing";
 import { pino } from "pino";
@@ -14,7 +14,7 @@ describe("migrations at start", () => {
           url: database.url,
           schema: "trial_order",
           entities: [OrderRecord, OfferedPlanRecord],
-          migrations: [platformTables, ...orderMigrations],
+          migrations: [...platformMigrations, ...orderMigrations],
           logger: pino({ level: "silent" }),
         });
       const replicas = await Promise.all([open(), open(), open(), open()]);
@@ -24,7 +24,7 @@ describe("migrations at start", () => {
         "select name from trial_order.schema_migrations order by name",
       );
       expect(applied.map((row) => row.name)).toEqual([
-        platformTables.name,
+        ...platformMigrations.map((migration) => migration.name),
         ...orderMigrations.map((migration) => migration.name),
       ]);
     } finally {

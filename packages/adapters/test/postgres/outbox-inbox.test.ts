@@ -4,7 +4,7 @@ import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
 import { appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
-import { platformTables } from "@hexa/adapters/postgres/platform-tables";
+import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
 import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
 import { startTrialPlan } from "@hexa/core/trial/marketing";
@@ -32,7 +32,7 @@ function openMarketing(): Promise<ServiceDatabase> {
     url: database.url,
     schema: "trial_marketing",
     entities: [TrialPlanRecord],
-    migrations: [platformTables, ...marketingMigrations],
+    migrations: [...platformMigrations, ...marketingMigrations],
     logger,
   });
 }
@@ -138,7 +138,7 @@ describe("inbox", () => {
       schema: "inbox_test",
       entities: [],
       migrations: [
-        platformTables,
+        ...platformMigrations,
         { name: "0001_effects", sql: ["create table effect (n integer not null)"] },
       ],
       logger,
@@ -224,12 +224,13 @@ describe("inbox", () => {
     expect(seen).toEqual([batch[1]?.id, batch[0]?.id, batch[2]?.id]);
   });
 
-  it("tells whether the handling wrote events to the outbox, so the relay is woken only then", async () => {
+  it("returns the events the handling wrote to the outbox, for the relay to publish at once", async () => {
     const writing = handledOnce(db, "test-writes", async (em, handled) => {
       appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
     });
     const quiet = handledOnce(db, "test-quiet", async () => {});
-    expect(await writing([withId(7)])).toEqual({ wroteEvents: true });
-    expect(await quiet([withId(7)])).toEqual({ wroteEvents: false });
+    const { written } = await writing([withId(7)]);
+    expect(written.map((event) => event.type)).toEqual(["trial.marketing.v1.PlanEnded"]);
+    expect(await quiet([withId(7)])).toEqual({ written: [] });
   });
 });
