@@ -3,7 +3,7 @@ import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
-import { appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
+import { appendedEvents, appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
 import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
@@ -48,6 +48,30 @@ async function commitPlanStarted(db: ServiceDatabase): Promise<string> {
     ),
   );
   return plan.planId;
+}
+
+/** Commits a plan as the runtime's unit of work does, keeping the events it wrote to the outbox. */
+async function commitPlanStartedKeepingEvents(
+  db: ServiceDatabase,
+): Promise<{ planId: string; committed: readonly EventEnvelope[] }> {
+  let committed: readonly EventEnvelope[] = [];
+  const plan = await db.transaction(async (em) => {
+    const started = await startTrialPlan(
+      { ...context, plans: new TrialPlanStore(em, db, { lock: true }) },
+      { productId: "p-1", name: "n", trialDays: 3 },
+    );
+    committed = appendedEvents(em);
+    return started;
+  });
+  return { planId: plan.planId, committed };
+}
+
+async function unpublished(db: ServiceDatabase, aggregateId: string): Promise<number | undefined> {
+  const [row] = await db.execute<{ n: number }>(
+    `select count(*)::int as n from ${db.table("outbox")} where published_at is null and aggregate_id = ?`,
+    [aggregateId],
+  );
+  return row?.n;
 }
 
 function received(bus: EventBus, eventType: string, name: string): { events: EventEnvelope[] } {
@@ -101,13 +125,59 @@ describeWithNats("transactional outbox with JetStream", () => {
       productId: "p-1",
       trialDays: 3,
     });
-    const pending = async () =>
-      (
-        await db.execute<{ n: number }>(
-          `select count(*)::int as n from ${db.table("outbox")} where published_at is null`,
-        )
-      )[0]?.n;
-    await until(async () => (await pending()) === 0);
+    await until(async () => (await unpublished(db, planId)) === 0);
+  });
+
+  it("publishes the events a unit of work committed at once, without a round, and marks them published", async () => {
+    const namespace = uniqueNamespace();
+    const bus = await connectJetStreamBus({ url: natsUrl(), namespace, logger });
+    const db = await openMarketing();
+    // Never started: no round runs.
+    const relay = new OutboxRelay({ db, bus, logger });
+    cleanups.push(
+      () => bus.close(),
+      () => db.close(),
+      () => relay.stop(),
+    );
+    const seen = received(bus, "trial.marketing.v1.PlanStarted", "test-at-once");
+    const { planId, committed } = await commitPlanStartedKeepingEvents(db);
+    relay.publishCommitted(committed);
+    await until(() => seen.events.some((event) => event.aggregateId === planId));
+    await until(async () => (await unpublished(db, planId)) === 0);
+  });
+
+  it("leaves an event whose publish failed to a round once it is older than the grace", async () => {
+    const namespace = uniqueNamespace();
+    const bus = await connectJetStreamBus({ url: natsUrl(), namespace, logger });
+    const db = await openMarketing();
+    const attempts: number[] = [];
+    const started = Date.now();
+    const flaky: EventBus = {
+      publish: async (event) => {
+        attempts.push(Date.now() - started);
+        if (attempts.length === 1) throw new Error("NATS is away");
+        await bus.publish(event);
+      },
+      subscribe: (consumer, policy) => bus.subscribe(consumer, policy),
+      deadLetters: bus.deadLetters,
+      isReady: () => bus.isReady(),
+      close: () => bus.close(),
+    };
+    const relay = new OutboxRelay({ db, bus: flaky, logger, idleMs: 20, graceMs: 300 });
+    cleanups.push(
+      () => bus.close(),
+      () => db.close(),
+      () => relay.stop(),
+    );
+    const seen = received(bus, "trial.marketing.v1.PlanStarted", "test-failed-publish");
+    const { planId, committed } = await commitPlanStartedKeepingEvents(db);
+    relay.start();
+    relay.publishCommitted(committed);
+    await until(() => seen.events.some((event) => event.aggregateId === planId));
+    await until(async () => (await unpublished(db, planId)) === 0);
+    // The first attempt failed; a round took the row only after the grace.
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]).toBeGreaterThanOrEqual(250);
   });
 
   it("delivers once when a crash after publishing makes the relay publish the same rows again", async () => {
