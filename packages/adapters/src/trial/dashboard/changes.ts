@@ -1,21 +1,15 @@
 import type { OrderChangeListener, OrderStatusChanges } from "@hexa/core/trial/dashboard";
 import type { Logger } from "pino";
-import type { EntityManager } from "../../postgres/database.ts";
-import { ChannelListener, notifyChannel } from "../../postgres/notifications.ts";
+import { ChannelListener } from "../../postgres/notifications.ts";
 
-/** The Postgres notification channel on which every change of an order's view is announced (topic: the order id). */
+/**
+ * The Postgres notification channel on which every change of an order's view is announced (topic:
+ * the order id), by a trigger on the view's table (store.ts), when the change commits.
+ */
 export const ORDER_CHANGES_CHANNEL = "trial_dashboard_order";
 
 /** Name the listening connection shows in `pg_stat_activity`. */
 export const LISTENER_APPLICATION_NAME = "hexa dashboard order changes";
-
-/**
- * Announces that an order's view changed. Called inside the transaction that changes it:
- * Postgres delivers the notification at commit, and never for a rolled-back change.
- */
-export function notifyOrderChanged(em: EntityManager, orderId: string): Promise<void> {
-  return notifyChannel(em, ORDER_CHANGES_CHANNEL, orderId, "changed");
-}
 
 /**
  * Changes of orders' views made by any replica: one listening connection per process, open while

@@ -12,7 +12,7 @@ import {
 import { defineEntity, p } from "@mikro-orm/core";
 import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
-import { notifyOrderChanged } from "./changes.ts";
+import { ORDER_CHANGES_CHANNEL } from "./changes.ts";
 
 /** An order's view as stored: JSON, with times as RFC 3339 strings; keys of unknown details are left out. */
 export interface OrderStatusDocument {
@@ -84,12 +84,26 @@ export const dashboardMigrations: SchemaMigration[] = [
       `create index order_status_by_state on order_status (state, ${paged})`,
     ],
   },
+  {
+    // Every write of a view announces it (payload [order id, "changed"]) when its transaction
+    // commits, without a statement of its own.
+    name: "0002_order_status_change_notifications",
+    sql: [
+      `create function notify_order_status_changed() returns trigger language plpgsql as $$
+       begin
+         perform pg_notify('${ORDER_CHANGES_CHANNEL}', json_build_array(new.order_id, 'changed')::text);
+         return null;
+       end $$`,
+      `create trigger order_status_changed after insert or update on order_status
+       for each row execute function notify_order_status_changed()`,
+    ],
+  },
 ];
 
 /**
  * Order views in the dashboard's schema. In a policy's unit of work (`lock`), `get` holds the
  * order id until commit, even before the order has a row, so two consumers updating one order
- * serialize; `save` then signals the change to every replica's watchers at commit.
+ * serialize. Each save is announced to every replica's watchers at commit, by the table's trigger.
  */
 export class OrderStatusStore implements OrderStatuses {
   readonly #em: EntityManager;
@@ -116,7 +130,6 @@ export class OrderStatusStore implements OrderStatuses {
       updatedAt: status.updatedAt,
       document: toDocument(status),
     });
-    await notifyOrderChanged(this.#em, status.orderId);
   }
 
   async list(
