@@ -43,7 +43,11 @@ export interface JetStreamBusOptions {
   readonly duplicateWindowMs?: number;
   /** How long the server waits for an ack before redelivering. Default 30 s (handlers report progress). */
   readonly ackWaitMs?: number;
-  /** Messages one pull request of a subscription asks for (buffered ahead of its handler), and the largest batch a consumer gets. Default 32. */
+  /**
+   * Messages one pull request of a subscription asks for (buffered ahead of its handler), and the
+   * largest batch a consumer gets. Default 128: a subscription pulls again only once a request is
+   * used up and its messages handled, so a larger request leaves fewer such pauses under load.
+   */
   readonly batchSize?: number;
   /** Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 8. */
   readonly concurrency?: number;
@@ -62,7 +66,7 @@ export interface JetStreamBusOptions {
 const defaults = {
   duplicateWindowMs: 120_000,
   ackWaitMs: 30_000,
-  batchSize: 32,
+  batchSize: 128,
   concurrency: 8,
   pullExpiresMs: 2_000,
   maxAckPending: 1_000,
