@@ -53,6 +53,9 @@ export function appendedEvents(em: EntityManager): readonly EventEnvelope[] {
   return appended.get(em)?.events ?? [];
 }
 
+/** How long events published at once wait to be marked published together. */
+const MARK_DELAY_MS = 20;
+
 export interface OutboxRelayOptions {
   readonly db: ServiceDatabase;
   readonly bus: EventBus;
@@ -150,8 +153,9 @@ export class OutboxRelay {
     const { db, logger } = this.#options;
     try {
       while (this.#toMark.length > 0) {
-        // Lets the events of units of work committing meanwhile join this statement.
-        await new Promise((resolve) => setImmediate(resolve));
+        // Lets the events of units of work committing meanwhile join this statement: marking is off
+        // the path to consumers, so it can wait a little.
+        await new Promise((resolve) => setTimeout(resolve, MARK_DELAY_MS));
         const ids = this.#toMark.splice(0, 1_000);
         await db
           .execute(
