@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
 import pg from "pg";
 import { describe, inject } from "vitest";
 
@@ -68,5 +69,40 @@ export async function query<Row = Record<string, unknown>>(
   } finally {
     await client.end();
   }
+}
+
+/** An event as a service committed it to its outbox, its payload decoded. */
+export interface OutboxEvent<Message> {
+  readonly type: string;
+  readonly aggregateId: string;
+  readonly message: Message;
+}
+
+/**
+ * The events a service committed to its outbox (in `schema`), in commit order, each decoded with the
+ * proto message its type names in `messages`. `where` filters the rows, with `params` as $1, $2, ….
+ */
+export async function outboxEvents<Messages extends Record<string, DescMessage>>(
+  url: string,
+  schema: string,
+  messages: Messages,
+  where: string,
+  params: unknown[],
+): Promise<Array<OutboxEvent<MessageShape<Messages[keyof Messages]>>>> {
+  const rows = await query<{ event_type: string; aggregate_id: string; payload: string }>(
+    url,
+    `select event_type, aggregate_id, payload::text as payload from ${schema}.outbox where ${where} order by position`,
+    params,
+  );
+  return rows.map((row) => {
+    const message = messages[row.event_type];
+    if (!message)
+      throw new Error(`${schema}'s outbox holds ${row.event_type}, which the test does not decode`);
+    return {
+      type: row.event_type,
+      aggregateId: row.aggregate_id,
+      message: fromJsonString(message, row.payload) as MessageShape<Messages[keyof Messages]>,
+    };
+  });
 }
 export { envelope, type ModulesInProcess, type ModulesInProcessOptions, startModules } from "./services.ts";

@@ -8,8 +8,9 @@ import { appendedEvents } from "./outbox.ts";
  * on the inbox's primary key; the second finds it handled.
  *
  * The returned function takes one event or several, and returns the events that handling them
- * wrote to the outbox (to publish once it resolves, the transaction having committed). Several are claimed in one statement and handled in one transaction, each on a
- * cleared entity manager so none sees another's loaded entities; a failure of any undoes them all.
+ * wrote to the outbox (to publish once it resolves, the transaction having committed). Several are
+ * claimed in one statement and handled in one transaction, each on a cleared entity manager so none
+ * sees another's loaded entities; a failure of any undoes them all.
  * They are claimed and handled in order of aggregate id (events of one aggregate keep their order),
  * so that batches running at once lock aggregates in the same order rather than deadlock.
  */

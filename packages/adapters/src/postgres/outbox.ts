@@ -3,8 +3,8 @@ import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
-/** Events each unit of work has appended, with the outbox they go to, and whether they are written. */
-const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[]; written: boolean }>();
+/** Events each unit of work has appended, with the outbox they go to. */
+const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[] }>();
 
 /**
  * Adds events to the outbox of the unit of work `em` works in: they commit with the change, or not
@@ -19,8 +19,7 @@ export function appendToOutbox(
 ): void {
   if (events.length === 0) return;
   const traceparent = activeTraceparent();
-  const unit = appended.get(em) ?? { outbox: db.table("outbox"), events: [], written: false };
-  if (unit.written) throw new Error("events appended after the unit of work wrote its outbox");
+  const unit = appended.get(em) ?? { outbox: db.table("outbox"), events: [] };
   appended.set(em, unit);
   for (const event of events)
     unit.events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
@@ -29,7 +28,7 @@ export function appendToOutbox(
 /** Writes the events appended in `em`'s unit of work, in the order appended, in one insert. */
 export async function writeAppendedEvents(em: EntityManager): Promise<void> {
   const unit = appended.get(em);
-  if (!unit || unit.written || unit.events.length === 0) return;
+  if (!unit || unit.events.length === 0) return;
   await em.execute(
     `insert into ${unit.outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
      values ${unit.events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
@@ -42,7 +41,6 @@ export async function writeAppendedEvents(em: EntityManager): Promise<void> {
       event.traceparent ?? null,
     ]),
   );
-  unit.written = true;
 }
 
 /**

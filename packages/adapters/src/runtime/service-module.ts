@@ -14,7 +14,10 @@ export interface ServiceRuntime {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly logger: Logger;
-  /** Runs one command's unit of work in a transaction; once it commits, hands its events to the outbox relay to publish. */
+  /**
+   * Runs one command's unit of work in a transaction; once it commits, hands the events it wrote to
+   * the outbox relay to publish.
+   */
   unitOfWork<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * A policy as a durable consumer `<service>-<policy>` of one event type; its effect and the

@@ -4,7 +4,7 @@
  * contexts publish through the bus, the real consumer path (inbox, then policy).
  */
 import { randomUUID } from "node:crypto";
-import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
+import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import {
@@ -19,7 +19,14 @@ import {
   StockShortageSchema,
 } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
+import {
+  connectJsonClient,
+  envelope,
+  type OutboxEvent,
+  outboxEvents,
+  query,
+  startModules,
+} from "@hexa/testing";
 import type { InProcessBus } from "../../../src/inprocess/bus.ts";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import { warehouseModule } from "../../../src/trial/warehouse/module.ts";
@@ -94,25 +101,11 @@ export type WarehouseMessage =
   | MessageShape<typeof StockReservedSchema>
   | MessageShape<typeof StockShortageSchema>;
 
-export interface EmittedEvent {
-  readonly type: string;
-  readonly aggregateId: string;
-  readonly message: WarehouseMessage;
-}
+export type EmittedEvent = OutboxEvent<WarehouseMessage>;
 
 /** Every event warehouse committed to its outbox about `productId`, in commit order, decoded. */
-export async function emitted(databaseUrl: string, productId: string): Promise<EmittedEvent[]> {
-  const rows = await query<{ event_type: keyof typeof SCHEMAS; aggregate_id: string; payload: string }>(
-    databaseUrl,
-    `select event_type, aggregate_id, payload::text as payload from trial_warehouse.outbox
-      where payload->>'productId' = $1 order by position`,
-    [productId],
-  );
-  return rows.map((row) => ({
-    type: row.event_type,
-    aggregateId: row.aggregate_id,
-    message: fromJsonString(SCHEMAS[row.event_type] as DescMessage, row.payload) as WarehouseMessage,
-  }));
+export function emitted(databaseUrl: string, productId: string): Promise<EmittedEvent[]> {
+  return outboxEvents(databaseUrl, "trial_warehouse", SCHEMAS, "payload->>'productId' = $1", [productId]);
 }
 
 /** The reservation row of an order, as warehouse stored it. */

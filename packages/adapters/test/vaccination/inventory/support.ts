@@ -4,7 +4,7 @@
  * vaccination publish through the bus: the real consumer path (inbox, then policy).
  */
 import { randomUUID } from "node:crypto";
-import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
+import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
@@ -29,7 +29,14 @@ import {
 import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
+import {
+  connectJsonClient,
+  envelope,
+  type OutboxEvent,
+  outboxEvents,
+  query,
+  startModules,
+} from "@hexa/testing";
 
 /** The services' clock stands at 09:00 UTC on this day: the first bookable date. */
 export const TODAY = "2031-05-10";
@@ -130,25 +137,13 @@ const SCHEMAS = {
 
 export type InventoryMessage = MessageShape<(typeof SCHEMAS)[keyof typeof SCHEMAS]>;
 
-export interface EmittedEvent {
-  readonly type: string;
-  readonly aggregateId: string;
-  readonly message: InventoryMessage;
-}
+export type EmittedEvent = OutboxEvent<InventoryMessage>;
 
 /** Every event inventory committed to its outbox about `hospitalId`, in commit order, decoded. */
-export async function emitted(databaseUrl: string, hospitalId: string): Promise<EmittedEvent[]> {
-  const rows = await query<{ event_type: keyof typeof SCHEMAS; aggregate_id: string; payload: string }>(
-    databaseUrl,
-    `select event_type, aggregate_id, payload::text as payload from vaccination_inventory.outbox
-      where payload->>'hospitalId' = $1 order by position`,
-    [hospitalId],
-  );
-  return rows.map((row) => ({
-    type: row.event_type,
-    aggregateId: row.aggregate_id,
-    message: fromJsonString(SCHEMAS[row.event_type] as DescMessage, row.payload) as InventoryMessage,
-  }));
+export function emitted(databaseUrl: string, hospitalId: string): Promise<EmittedEvent[]> {
+  return outboxEvents(databaseUrl, "vaccination_inventory", SCHEMAS, "payload->>'hospitalId' = $1", [
+    hospitalId,
+  ]);
 }
 
 /** The booking row of a reservation, as inventory stored it. */

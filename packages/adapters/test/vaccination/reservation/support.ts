@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { type DescMessage, fromJsonString, type MessageShape } from "@bufbuild/protobuf";
+import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -37,7 +37,14 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { ReservationService } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
-import { connectJsonClient, envelope, query, startModules } from "@hexa/testing";
+import {
+  connectJsonClient,
+  envelope,
+  type OutboxEvent,
+  outboxEvents,
+  query,
+  startModules,
+} from "@hexa/testing";
 import type { InProcessBus } from "../../../src/inprocess/bus.ts";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import type { ServiceModule } from "../../../src/runtime/service-module.ts";
@@ -230,28 +237,17 @@ const SCHEMAS = {
 
 export type ReservationMessage = MessageShape<(typeof SCHEMAS)[keyof typeof SCHEMAS]>;
 
-export interface EmittedEvent {
-  readonly type: string;
-  readonly aggregateId: string;
-  readonly message: ReservationMessage;
-}
+export type EmittedEvent = OutboxEvent<ReservationMessage>;
 
 /** Every event reservation committed to its outbox for these aggregate ids (all when none given), in commit order. */
-export async function emitted(
-  databaseUrl: string,
-  aggregateIds?: readonly string[],
-): Promise<EmittedEvent[]> {
-  const rows = await query<{ event_type: keyof typeof SCHEMAS; aggregate_id: string; payload: string }>(
+export function emitted(databaseUrl: string, aggregateIds?: readonly string[]): Promise<EmittedEvent[]> {
+  return outboxEvents(
     databaseUrl,
-    `select event_type, aggregate_id, payload::text as payload from vaccination_reservation.outbox
-      where $1::text[] is null or aggregate_id = any($1::text[]) order by position`,
+    "vaccination_reservation",
+    SCHEMAS,
+    "$1::text[] is null or aggregate_id = any($1::text[])",
     [aggregateIds ? [...aggregateIds] : null],
   );
-  return rows.map((row) => ({
-    type: row.event_type,
-    aggregateId: row.aggregate_id,
-    message: fromJsonString(SCHEMAS[row.event_type] as DescMessage, row.payload) as ReservationMessage,
-  }));
 }
 
 /** How many rows reservation's tables and outbox hold. */
