@@ -2,11 +2,13 @@
 // in the same run on the same PostgreSQL.
 //
 // 1. Baseline: raw single-row INSERT + COMMIT at CONCURRENCY connections.
-// 2. PlaceOrder through Connect JSON at the same concurrency: throughput, p50 and p99 latency, and
+// 2. The ceiling: GetOrder calls turned away at validation, before any database or bus. No RPC through
+//    this client and server can go faster on this machine.
+// 3. PlaceOrder through Connect JSON at the same concurrency: throughput, p50 and p99 latency, and
 //    the ratio to the baseline (target >= 0.5). Then the rate at which those orders went all the
 //    way through (warehouse, delivery, the dashboard showing the delivery), and the CPU the
 //    all-in-one and PostgreSQL spent per order meanwhile (from /proc, on Linux).
-// 3. Propagation: orders placed at RATE per second; the time from PlaceOrder's answer (the order and
+// 4. Propagation: orders placed at RATE per second; the time from PlaceOrder's answer (the order and
 //    its OrderPlaced are committed) to the dashboard committing its view, observed through the
 //    dashboard's notification channel: p50 and p99 (target p99 <= 50 ms at 200 orders/s).
 //
@@ -22,7 +24,17 @@ import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import pg from "pg";
-import { allInOneWithNats, closedLoop, cpuSeconds, log, ms, runBenchmark, summary } from "./benchmarking.ts";
+import {
+  allInOneWithNats,
+  closedLoop,
+  cpuSeconds,
+  insertBaseline,
+  log,
+  ms,
+  rejectedAtValidation,
+  runBenchmark,
+  summary,
+} from "./benchmarking.ts";
 import { callingAs } from "./dev-tokens.ts";
 
 const { values: flags } = parseArgs({
@@ -103,18 +115,12 @@ await runBenchmark(async (cleanups) => {
   }
 
   log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY });
-  await pool.query(
-    "create table bench_baseline (id bigserial primary key, customer_id text, plan_id uuid, quantity int, address text, placed_at timestamptz)",
-  );
-  const insert = (i: number) =>
-    pool.query(
-      "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ($1, $2, 1, '1 Bench Road', now())",
-      [`c-${i}`, planId],
-    );
-  await closedLoop(200, CONCURRENCY, insert);
-  const baseline = await closedLoop(ORDERS, CONCURRENCY, insert);
-  await pool.end();
+  const baseline = await insertBaseline(databaseUrl, ORDERS, CONCURRENCY);
+
+  log(`ceiling: ${ORDERS} GetOrder calls that fail validation (no database, no bus)`);
+  const invalid = () => rejectedAtValidation(() => orders.getOrder({ orderId: "not-an-order-id" }));
+  await closedLoop(200, CONCURRENCY, invalid);
+  const ceiling = await closedLoop(ORDERS, CONCURRENCY, invalid);
 
   log(`PlaceOrder: ${ORDERS} orders through Connect JSON at concurrency ${CONCURRENCY}`);
   const cpuBefore = cpuSeconds(app.process.pid ?? 0);
@@ -164,6 +170,7 @@ await runBenchmark(async (cleanups) => {
   const missing = committedAt.size - propagation.length;
 
   const base = summary(baseline.latencies);
+  const refused = summary(ceiling.latencies);
   const placed = summary(placing.latencies);
   const spread = summary(propagation);
   console.log(
@@ -173,11 +180,12 @@ await runBenchmark(async (cleanups) => {
       "| measure | throughput | p50 | p99 |",
       "|---|---|---|---|",
       `| baseline: single-row INSERT + COMMIT | ${baseline.rate.toFixed(0)}/s | ${ms(base.p50)} | ${ms(base.p99)} |`,
+      `| ceiling: GetOrder failing validation (Connect JSON, no database) | ${ceiling.rate.toFixed(0)}/s | ${ms(refused.p50)} | ${ms(refused.p99)} |`,
       `| PlaceOrder via Connect JSON | ${placing.rate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
       `| the same orders end to end, until each showed its delivery | ${(ORDERS / endToEndSeconds).toFixed(0)}/s | | |`,
       `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
       "",
-      `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x (target >= 0.5x)`,
+      `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x (target >= 0.5x); ceiling / baseline: ${(ceiling.rate / baseline.rate).toFixed(2)}x`,
       cpu,
       `propagation p99: ${ms(spread.p99)} (target <= 50 ms at 200 orders/s); max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
     ].join("\n"),

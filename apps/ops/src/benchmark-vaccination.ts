@@ -7,6 +7,8 @@
 // remaining > 0` (one row, or one row per hospital) at the same concurrency; Reserve goes through
 // Connect JSON, reservation's synchronous booking call to inventory (behind its breaker), and both
 // services' transactions. Printed: throughput, p50 and p99, outcomes, and the ratio (target >= 0.4x).
+// The ceiling: GetReservation calls turned away at validation, before any database or bus, show
+// what any RPC through this client and server can reach on this machine.
 // Then the overbooking check: per hospital, REGISTERED reservations <= doses, and per date <= capacity.
 //
 // It starts the all-in-one itself, with NATS (NATS_URL) and a fresh database on DATABASE_URL's
@@ -23,7 +25,15 @@ import {
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import pg from "pg";
-import { allInOneWithNats, closedLoop, log, ms, runBenchmark, summary } from "./benchmarking.ts";
+import {
+  allInOneWithNats,
+  closedLoop,
+  log,
+  ms,
+  rejectedAtValidation,
+  runBenchmark,
+  summary,
+} from "./benchmarking.ts";
 import { callingAs } from "./dev-tokens.ts";
 
 const { values: flags } = parseArgs({
@@ -111,6 +121,12 @@ await runBenchmark(async (cleanups) => {
     reservations.reserve({ personId: `warm-${i}`, hospitalId: warm, vaccineId, date }),
   );
 
+  log(`ceiling: ${CALLS} GetReservation calls that fail validation (no database, no bus)`);
+  const invalid = () =>
+    rejectedAtValidation(() => reservations.getReservation({ reservationId: "not-a-reservation-id" }));
+  await closedLoop(100, CONCURRENCY, invalid);
+  const ceiling = await closedLoop(CALLS, CONCURRENCY, invalid);
+
   log(
     `contended: ${CALLS} calls at one hospital and date holding ${DOSES} doses, concurrency ${CONCURRENCY}`,
   );
@@ -147,6 +163,7 @@ await runBenchmark(async (cleanups) => {
       "",
       "| measure | throughput | p50 | p99 |",
       "|---|---|---|---|",
+      row("ceiling: GetReservation failing validation (Connect JSON, no database)", ceiling),
       row(`baseline, one row: UPDATE … WHERE remaining > 0 (${contendedBase.taken} taken)`, contendedBase),
       row(`Reserve, one hospital and date (${DOSES} doses)`, contended),
       row(`baseline, ${HOSPITALS} rows (${spreadBase.taken} taken)`, spreadBase),
@@ -155,6 +172,7 @@ await runBenchmark(async (cleanups) => {
       `contended outcomes: ${outcomes(contended.outcomes)}`,
       `spread outcomes: ${outcomes(spread.outcomes)}`,
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,
+      `ceiling / baseline: contended ${(ceiling.rate / contendedBase.rate).toFixed(2)}x, spread ${(ceiling.rate / spreadBase.rate).toFixed(2)}x`,
       `overbooked hospitals: ${over.rowCount} (must be 0)`,
     ].join("\n"),
   );

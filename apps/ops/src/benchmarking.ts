@@ -1,8 +1,10 @@
 // What both benchmarks share: a fresh database on the PostgreSQL they measure, the all-in-one
 // started against it with NATS, closed-loop load, and latency summaries.
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
@@ -48,6 +50,48 @@ export async function closedLoop(
 }
 
 /**
+ * The baseline the targets compare with: `total` raw single-row INSERT + COMMIT (autocommit) on a
+ * pool of `concurrency` connections to `databaseUrl`, after 200 to warm up.
+ */
+export async function insertBaseline(
+  databaseUrl: string,
+  total: number,
+  concurrency: number,
+): Promise<Awaited<ReturnType<typeof closedLoop>>> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  try {
+    await pool.query(
+      "create table if not exists bench_baseline (id bigserial primary key, customer_id text, plan_id uuid, quantity int, address text, placed_at timestamptz)",
+    );
+    const planId = randomUUID();
+    const insert = (i: number) =>
+      pool.query(
+        "insert into bench_baseline (customer_id, plan_id, quantity, address, placed_at) values ($1, $2, 1, '1 Bench Road', now())",
+        [`c-${i}`, planId],
+      );
+    await closedLoop(200, concurrency, insert);
+    return await closedLoop(total, concurrency, insert);
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * Runs `call`, which must be turned away as InvalidArgument: a call that crosses Connect JSON,
+ * authentication and validation and stops there, before any database or bus. Its rate is the ceiling
+ * of any RPC on this machine with this client.
+ */
+export async function rejectedAtValidation(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (ConnectError.from(error).code === Code.InvalidArgument) return;
+    throw error;
+  }
+  throw new Error("the ceiling's call was accepted; it must fail validation");
+}
+
+/**
  * CPU seconds (user + system) used so far by the all-in-one (`appPid`) and by all processes named
  * `postgres`, read from Linux's /proc; undefined where there is no /proc.
  */
@@ -89,13 +133,10 @@ export class Cleanups {
 }
 
 /**
- * A fresh database on DATABASE_URL's server, or on an embedded PostgreSQL started for the run, and
- * the all-in-one serving it with NATS. Everything is undone by `cleanups`.
+ * A fresh database on DATABASE_URL's server, or on an embedded PostgreSQL started for the run; it is
+ * dropped by `cleanups`.
  */
-export async function allInOneWithNats(
-  name: string,
-  cleanups: Cleanups,
-): Promise<{ app: RunningApp; databaseUrl: string }> {
+export async function freshDatabase(name: string, cleanups: Cleanups): Promise<string> {
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
@@ -117,8 +158,18 @@ export async function allInOneWithNats(
   });
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
-  const databaseUrl = url.toString();
+  return url.toString();
+}
 
+/**
+ * A fresh database (see `freshDatabase`) and the all-in-one serving it with NATS. Everything is
+ * undone by `cleanups`.
+ */
+export async function allInOneWithNats(
+  name: string,
+  cleanups: Cleanups,
+): Promise<{ app: RunningApp; databaseUrl: string }> {
+  const databaseUrl = await freshDatabase(name, cleanups);
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
   // The run's streams go with it; cleanups run in reverse, so this runs after the app has stopped.
   const namespace = `bench${Date.now().toString(36)}`;
