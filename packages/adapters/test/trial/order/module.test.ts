@@ -91,10 +91,10 @@ describe("order module", () => {
       expect(error.findDetails(FieldViolationSchema), field).toEqual([expect.objectContaining({ field })]);
     }
     for (const call of [
-      orders.cancelOrder({ orderId: unknown }),
-      orders.requestReturn({ orderId: unknown }),
+      () => orders.cancelOrder({ orderId: unknown }),
+      () => orders.requestReturn({ orderId: unknown }),
     ]) {
-      expect((await refusal(call)).code).toBe(Code.NotFound);
+      expect((await refusal(call())).code).toBe(Code.NotFound);
     }
     expect(await counts()).toEqual(before);
   });
