@@ -16,7 +16,6 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { freePort } from "@hexa/testing/global-setup";
 import {
@@ -29,6 +28,7 @@ import {
   runBenchmark,
   summary,
 } from "./benchmarking.ts";
+import { jsonTransport } from "./clients.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -58,14 +58,7 @@ await runBenchmark(async (cleanups) => {
   });
   const [started] = await Promise.race([once(server.stdout, "data"), once(server, "exit")]);
   if (!String(started).includes("listening")) throw new Error("the bare Connect server did not start");
-  const orders = createClient(
-    OrderService,
-    createConnectTransport({
-      baseUrl: `http://127.0.0.1:${port}`,
-      httpVersion: "1.1",
-      useBinaryFormat: false,
-    }),
-  );
+  const orders = createClient(OrderService, jsonTransport(`http://127.0.0.1:${port}`));
   const call = () => orders.getOrder({ orderId: "any" });
   await closedLoop(500, CONCURRENCY, call);
 

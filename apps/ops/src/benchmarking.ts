@@ -77,18 +77,26 @@ export async function insertBaseline(
 }
 
 /**
- * Runs `call`, which must be turned away as InvalidArgument: a call that crosses Connect JSON,
- * authentication and validation and stops there, before any database or bus. Its rate is the ceiling
- * of any RPC on this machine with this client.
+ * The ceiling: `total` calls of `call`, each of which must be turned away as InvalidArgument, after
+ * 200 to warm up. Such a call crosses Connect JSON, authentication and validation and stops there,
+ * before any database or bus: no RPC of the service goes faster on this machine with this client.
  */
-export async function rejectedAtValidation(call: () => Promise<unknown>): Promise<void> {
-  try {
-    await call();
-  } catch (error) {
-    if (ConnectError.from(error).code === Code.InvalidArgument) return;
-    throw error;
-  }
-  throw new Error("the ceiling's call was accepted; it must fail validation");
+export async function ceiling(
+  total: number,
+  concurrency: number,
+  call: () => Promise<unknown>,
+): Promise<Awaited<ReturnType<typeof closedLoop>>> {
+  const refused = async () => {
+    try {
+      await call();
+    } catch (error) {
+      if (ConnectError.from(error).code === Code.InvalidArgument) return;
+      throw error;
+    }
+    throw new Error("the ceiling's call was accepted; it must fail validation");
+  };
+  await closedLoop(200, concurrency, refused);
+  return closedLoop(total, concurrency, refused);
 }
 
 /**

@@ -5,30 +5,19 @@
 //   ./hexa demo [--url http://127.0.0.1:8080]
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { DeliveryService } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { callingAs } from "./dev-tokens.ts";
+import { actingAs, runDemo } from "./demo.ts";
 
-const urlFlag = process.argv.indexOf("--url");
-const baseUrl = urlFlag > 0 ? (process.argv[urlFlag + 1] ?? "") : "http://127.0.0.1:8080";
-/** Each actor calls with a development token of its own role (see ./dev-tokens.ts). */
-const as = (role: string, subject: string) =>
-  createConnectTransport({
-    baseUrl,
-    httpVersion: "1.1",
-    useBinaryFormat: false,
-    interceptors: [callingAs(role, subject)],
-  });
-const marketing = createClient(MarketingService, as("marketer", "demo-marketer"));
+const marketing = createClient(MarketingService, actingAs("marketer", "demo-marketer"));
 /** A customer acts on their own orders only. */
-const ordersOf = (customerId: string) => createClient(OrderService, as("customer", customerId));
-const warehouse = createClient(WarehouseService, as("warehouse", "demo-warehouse"));
-const delivery = createClient(DeliveryService, as("courier", "demo-courier"));
-const dashboard = createClient(DashboardService, as("marketer", "demo-marketer"));
+const ordersOf = (customerId: string) => createClient(OrderService, actingAs("customer", customerId));
+const warehouse = createClient(WarehouseService, actingAs("warehouse", "demo-warehouse"));
+const delivery = createClient(DeliveryService, actingAs("courier", "demo-courier"));
+const dashboard = createClient(DashboardService, actingAs("marketer", "demo-marketer"));
 const started = Date.now();
 
 function say(text: string): void {
@@ -154,12 +143,4 @@ async function story(): Promise<void> {
   say("done");
 }
 
-try {
-  await story();
-} catch (error) {
-  console.error(
-    `demo failed: ${error instanceof Error ? error.message : error}\n` +
-      `Is the all-in-one running at ${baseUrl}? Start it with ./hexa start, or pass --url.`,
-  );
-  process.exit(1);
-}
+await runDemo(story);

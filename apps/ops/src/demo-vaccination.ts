@@ -4,7 +4,6 @@
 //
 //   ./hexa demo vaccination [--url http://127.0.0.1:8080]
 import { ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import {
@@ -19,27 +18,20 @@ import {
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { callingAs } from "./dev-tokens.ts";
+import { actingAs, runDemo } from "./demo.ts";
 
-const urlFlag = process.argv.indexOf("--url");
-const baseUrl = urlFlag > 0 ? (process.argv[urlFlag + 1] ?? "") : "http://127.0.0.1:8080";
-/** Each actor calls with a development token of its own role (see ./dev-tokens.ts). */
-const as = (role: string, subject: string) =>
-  createConnectTransport({
-    baseUrl,
-    httpVersion: "1.1",
-    useBinaryFormat: false,
-    interceptors: [callingAs(role, subject)],
-  });
-const inventory = createClient(InventoryService, as("vaccine-manager", "demo-vaccine-manager"));
+const inventory = createClient(InventoryService, actingAs("vaccine-manager", "demo-vaccine-manager"));
 /** The reservation manager; a person books and cancels through `reservationsOf`. */
-const reservations = createClient(ReservationService, as("reservation-manager", "demo-reservation-manager"));
-const reservationsOf = (personId: string) => createClient(ReservationService, as("person", personId));
-const vaccination = createClient(VaccinationService, as("vaccine-manager", "demo-vaccine-manager"));
-const notificationsOf = (personId: string) => createClient(NotificationService, as("person", personId));
+const reservations = createClient(
+  ReservationService,
+  actingAs("reservation-manager", "demo-reservation-manager"),
+);
+const reservationsOf = (personId: string) => createClient(ReservationService, actingAs("person", personId));
+const vaccination = createClient(VaccinationService, actingAs("vaccine-manager", "demo-vaccine-manager"));
+const notificationsOf = (personId: string) => createClient(NotificationService, actingAs("person", personId));
 const dashboard = createClient(
   VaccinationDashboardService,
-  as("reservation-manager", "demo-reservation-manager"),
+  actingAs("reservation-manager", "demo-reservation-manager"),
 );
 const started = Date.now();
 const run = Date.now().toString(36);
@@ -199,12 +191,4 @@ async function story(): Promise<void> {
   say("done");
 }
 
-try {
-  await story();
-} catch (error) {
-  console.error(
-    `demo failed: ${error instanceof Error ? error.message : error}\n` +
-      `Is the all-in-one running at ${baseUrl}? Start it with ./hexa start, or pass --url.`,
-  );
-  process.exit(1);
-}
+await runDemo(story);

@@ -295,7 +295,7 @@ async function* mapIterableErrors<T>(source: AsyncIterable<T>, map: (error: unkn
 }
 
 /** Passes a stream through and reports once how it ended: done, failed, or abandoned by the reader. */
-async function* observeIterable<T>(source: AsyncIterable<T>, finish: (error?: unknown) => void) {
+export async function* observeIterable<T>(source: AsyncIterable<T>, finish: (error?: unknown) => void) {
   let ended = false;
   try {
     yield* source;

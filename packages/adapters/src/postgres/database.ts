@@ -13,6 +13,11 @@ export interface SchemaMigration {
   readonly sql: readonly string[];
 }
 
+/** Values as an SQL list of text literals, `'a', 'b'`: for CHECK constraints in migrations, never for input. */
+export function quotedList(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(", ");
+}
+
 export interface ServiceDatabaseOptions {
   readonly url: string;
   /** The service's own Postgres schema; no other service reads or writes it. */

@@ -9,10 +9,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { observeIterable } from "../connect/interceptors.ts";
 import type { BusMetrics } from "../messaging/bus.ts";
 import type { BreakerState } from "../resilience/policy.ts";
 
@@ -183,7 +184,7 @@ export class ServiceMetrics {
           finish();
           return res;
         }
-        return { ...res, message: observeEnd(res.message, finish) } satisfies StreamResponse;
+        return { ...res, message: observeIterable(res.message, finish) } satisfies StreamResponse;
       } catch (error) {
         finish(error);
         throw error;
@@ -211,22 +212,6 @@ export class ServiceMetrics {
       () => send(500, "text/plain", "metrics unavailable\n"),
     );
     return true;
-  }
-}
-
-/** Passes a stream through and reports once how it ended. */
-async function* observeEnd<T>(source: AsyncIterable<T>, finish: (error?: unknown) => void) {
-  let ended = false;
-  try {
-    yield* source;
-    ended = true;
-    finish();
-  } catch (error) {
-    ended = true;
-    finish(error);
-    throw error;
-  } finally {
-    if (!ended) finish(new ConnectError("call was canceled", Code.Canceled));
   }
 }
 

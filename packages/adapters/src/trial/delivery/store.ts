@@ -8,7 +8,12 @@ import {
   type Shipments,
 } from "@hexa/core/trial/delivery";
 import { defineEntity, type FilterQuery, type InferEntity, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
+import {
+  type EntityManager,
+  quotedList,
+  type SchemaMigration,
+  type ServiceDatabase,
+} from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeDeliveryEvent } from "./events.ts";
@@ -40,8 +45,6 @@ export const ShipmentRecord = defineEntity({
   },
 });
 
-const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
-
 export const deliveryMigrations: SchemaMigration[] = [
   {
     name: "0001_shipment",
@@ -52,8 +55,8 @@ export const deliveryMigrations: SchemaMigration[] = [
         product_id text not null,
         quantity integer not null check (quantity > 0),
         address text not null,
-        delivery_status text not null check (delivery_status in (${quoted(DELIVERY_STATUSES)})),
-        pickup_status text not null check (pickup_status in (${quoted(PICKUP_STATUSES)})),
+        delivery_status text not null check (delivery_status in (${quotedList(DELIVERY_STATUSES)})),
+        pickup_status text not null check (pickup_status in (${quotedList(PICKUP_STATUSES)})),
         recorded_at timestamptz not null,
         delivery_started_at timestamptz null,
         delivered_at timestamptz null,

@@ -1,5 +1,5 @@
 import { COUNTED_STATUSES, RESERVATION_STATUSES } from "@hexa/core/vaccination/dashboard";
-import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 
 /** The dashboard's own Postgres schema; no other service reads or writes it. */
 export const SCHEMA = "vaccination_dashboard";
@@ -17,8 +17,6 @@ export async function rows<Row>(
 ): Promise<Row[]> {
   return (await em.execute(sql, [...params])) as Row[];
 }
-
-const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
 
 /**
  * One table per status query, plus the directory of names they share:
@@ -62,7 +60,7 @@ export const dashboardMigrations: SchemaMigration[] = [
         hospital_id uuid not null,
         vaccine_id uuid not null,
         day date null,
-        status text not null check (status in (${quoted(RESERVATION_STATUSES)})),
+        status text not null check (status in (${quotedList(RESERVATION_STATUSES)})),
         updated_at timestamptz not null,
         event_id uuid not null
       )`,

@@ -24,7 +24,12 @@ import {
   type Vaccines,
 } from "@hexa/core/vaccination/inventory";
 import { defineEntity, type InferEntity, LockMode, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
+import {
+  type EntityManager,
+  quotedList,
+  type SchemaMigration,
+  type ServiceDatabase,
+} from "../../postgres/database.ts";
 import { lockedRow, lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeInventoryEvent } from "./events.ts";
@@ -109,8 +114,6 @@ export const BookingRecord = defineEntity({
   },
 });
 
-const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
-
 /**
  * Inventory stays relational: bookings lock a stock row and a date row together, and CHECK
  * constraints are the last line of defence behind the aggregates' counts.
@@ -165,8 +168,8 @@ export const inventoryMigrations: SchemaMigration[] = [
         hospital_id text not null,
         vaccine_id text not null,
         date text not null,
-        outcome text not null check (outcome in (${quoted(BOOKING_OUTCOMES)})),
-        status text not null check (status in (${quoted(BOOKING_STATUSES)})),
+        outcome text not null check (outcome in (${quotedList(BOOKING_OUTCOMES)})),
+        status text not null check (status in (${quotedList(BOOKING_STATUSES)})),
         created_at timestamptz not null,
         updated_at timestamptz not null
       )`,

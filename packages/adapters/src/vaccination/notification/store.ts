@@ -8,7 +8,12 @@ import {
   type Notifications,
 } from "@hexa/core/vaccination/notification";
 import { defineEntity, type InferEntity, LockMode, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
+import {
+  type EntityManager,
+  quotedList,
+  type SchemaMigration,
+  type ServiceDatabase,
+} from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
 import { notifyChannel } from "../../postgres/notifications.ts";
 
@@ -65,8 +70,6 @@ export const AppointmentRecord = defineEntity({
 type NotificationRow = InferEntity<typeof NotificationRecord>;
 type AppointmentRow = InferEntity<typeof AppointmentRecord>;
 
-const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
-
 export const notificationMigrations: SchemaMigration[] = [
   {
     name: "0001_notification_and_appointment",
@@ -74,10 +77,10 @@ export const notificationMigrations: SchemaMigration[] = [
       `create table notification (
         notification_id uuid primary key,
         person_id varchar(64) not null,
-        kind text not null check (kind in (${quoted(KINDS)})),
+        kind text not null check (kind in (${quotedList(KINDS)})),
         reservation_id varchar(64) not null,
         text varchar(1000) not null,
-        delivery text not null check (delivery in (${quoted(DELIVERY)})),
+        delivery text not null check (delivery in (${quotedList(DELIVERY)})),
         attempts integer not null check (attempts >= 0),
         created_at timestamptz not null,
         updated_at timestamptz not null,
@@ -97,7 +100,7 @@ export const notificationMigrations: SchemaMigration[] = [
         hospital_id varchar(64) not null,
         vaccine_id varchar(64) not null,
         date varchar(10) not null,
-        status text not null check (status in (${quoted(APPOINTMENT_STATUSES)})),
+        status text not null check (status in (${quotedList(APPOINTMENT_STATUSES)})),
         remind_at timestamptz null
       )`,
       "create index appointment_reminders_due on appointment (remind_at) where status = 'SCHEDULED'",

@@ -20,7 +20,12 @@ import {
   QueryOrder,
   types,
 } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
+import {
+  type EntityManager,
+  quotedList,
+  type SchemaMigration,
+  type ServiceDatabase,
+} from "../../postgres/database.ts";
 import { lockKey } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeReservationEvent } from "./events.ts";
@@ -73,8 +78,6 @@ export const AbandonedBookingRecord = defineEntity({
 
 type ReservationRow = InferEntity<typeof ReservationRecord>;
 
-const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
-
 export const reservationMigrations: SchemaMigration[] = [
   {
     name: "0001_reservation",
@@ -85,8 +88,8 @@ export const reservationMigrations: SchemaMigration[] = [
         hospital_id uuid not null,
         vaccine_id uuid not null,
         appointment_date date null,
-        status text not null check (status in (${quoted(RESERVATION_STATUSES)})),
-        cancellation_reason text null check (cancellation_reason in (${quoted(CANCELLATION_REASONS)})),
+        status text not null check (status in (${quotedList(RESERVATION_STATUSES)})),
+        cancellation_reason text null check (cancellation_reason in (${quotedList(CANCELLATION_REASONS)})),
         note varchar(500) null,
         created_at timestamptz not null,
         updated_at timestamptz not null,
