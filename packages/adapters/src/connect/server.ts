@@ -78,7 +78,19 @@ export interface ServeOptions {
    * it needs no credentials). Default: no metrics.
    */
   readonly metrics?: ServiceMetrics;
+  /**
+   * Plain HTTP routes served beside the RPCs and probes, needing no credentials (documents, static
+   * files). Each answers the request and returns true, or returns false to pass it on. Tried in
+   * order, after the probes and `/metrics`, before the Connect handler.
+   */
+  readonly httpRoutes?: readonly HttpRoute[];
 }
+
+/** A plain HTTP route: answers the request and returns true, or returns false to leave it to the next. */
+export type HttpRoute = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => boolean;
 
 export interface RunningServer {
   /** Base URL clients use, e.g. "http://127.0.0.1:43121". */
@@ -210,9 +222,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       spellGrpcMessageBySpec(req, res);
     }
     if (handleCors(corsOrigins, req, res)) return;
-    if (!handleProbe(readiness, req, res) && !options.metrics?.handle(req, res)) {
-      connectHandler(req, res);
-    }
+    if (handleProbe(readiness, req, res) || options.metrics?.handle(req, res)) return;
+    if (options.httpRoutes?.some((route) => route(req, res))) return;
+    connectHandler(req, res);
   };
   const http1Server = http.createServer(onRequest);
   // The HTTP/1.1 server never listens itself (the TCP listener hands it connections), so it

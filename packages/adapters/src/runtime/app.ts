@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
+import type { HttpRoute } from "../connect/server.ts";
 import { createInProcessBus } from "../inprocess/bus.ts";
 import { connectJetStreamBus } from "../jetstream/bus.ts";
 import type { EventBus } from "../messaging/bus.ts";
@@ -20,6 +21,8 @@ export interface AppOptions {
    * without NATS_URL the embedded in-process bus carries the events. A service on its own needs both URLs.
    */
   readonly allInOne: boolean;
+  /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
+  readonly httpRoutes?: readonly HttpRoute[];
 }
 
 /** The composition root's main: read the environment, build the adapters, serve until SIGTERM or SIGINT. */
@@ -74,6 +77,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
       security,
+      ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
     // Last of the stops: the spans still buffered, those of the shutdown included, are exported.

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { bearerInterceptor } from "../auth/tokens.ts";
 import { accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
 import { storableTextInterceptor } from "../connect/input.ts";
-import { serve } from "../connect/server.ts";
+import { type HttpRoute, serve } from "../connect/server.ts";
 import type { DeliveryPolicy, EventBus, EventEnvelope, Subscription } from "../messaging/bus.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
 import { handledOnce } from "../postgres/inbox.ts";
@@ -41,6 +41,8 @@ export interface StartServicesOptions {
   readonly security?: Security;
   /** Where `/metrics` counts calls and samples the services; default: a registry of their own. */
   readonly metrics?: ServiceMetrics;
+  /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
+  readonly httpRoutes?: readonly HttpRoute[];
 }
 
 export interface RunningServices {
@@ -161,6 +163,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         authInterceptor({ verifier: security.verifier, rules: accessRules, rateLimit: security.rateLimit }),
         storableTextInterceptor(),
       ],
+      ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
       maxRequestBytes: security.maxRequestBytes,
       corsAllowedOrigins: security.corsAllowedOrigins,
       readiness: [
