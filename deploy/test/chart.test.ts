@@ -155,6 +155,12 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
       const shutdownMs = Number(env.SHUTDOWN_DRAIN_MS) + Number(env.SHUTDOWN_GRACE_MS);
       expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs);
 
+      // Liveness restarts a pod only once its database has been unreachable past the bound;
+      // readiness (can take calls) is the database alone, the bus is not needed.
+      expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+      expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+      expect(env.DATABASE_LIVENESS_MS).toBe("60000");
+
       expect(container.envFrom).toEqual([{ configMapRef: { name: resource(service) } }]);
       expect(container.env).toEqual([
         {

@@ -76,6 +76,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
+      databaseLivenessMs: env.DATABASE_LIVENESS_MS,
       security,
       ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
     });
@@ -88,6 +89,14 @@ export async function runApp(options: AppOptions): Promise<void> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, "shutting down");
+      // Whatever hangs (a dependency that never answers), the process ends within its grace.
+      setTimeout(
+        () => {
+          logger.error({ signal }, "shutdown took longer than its grace; exiting");
+          process.exit(1);
+        },
+        env.SHUTDOWN_DRAIN_MS + env.SHUTDOWN_GRACE_MS + SHUTDOWN_STEPS_MS,
+      ).unref();
       await runStops(stops, logger);
       logger.info("stopped");
       process.exit(0);
@@ -104,6 +113,9 @@ export async function runApp(options: AppOptions): Promise<void> {
     process.exit(1);
   }
 }
+
+/** Beyond the drain and the calls' grace: stopping consumers, flushing outboxes, closing pools. */
+const SHUTDOWN_STEPS_MS = 5_000;
 
 async function openBus(
   env: Environment,
