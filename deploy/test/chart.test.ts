@@ -444,10 +444,13 @@ describe("monitoring", () => {
       ),
     );
     expect([...alerts.keys()].sort()).toEqual([
+      "HexaBusDisconnected",
       "HexaCircuitBreakerOpen",
       "HexaDeadLetters",
       "HexaOutboxBacklogGrowing",
     ]);
+    expect(alerts.get("HexaBusDisconnected")?.expr).toContain("hexa_bus_connected");
+    expect(alerts.get("HexaBusDisconnected")?.expr).toContain("== 0");
     expect(alerts.get("HexaOutboxBacklogGrowing")?.expr).toContain("hexa_outbox_unpublished_events");
     expect(alerts.get("HexaDeadLetters")?.expr).toContain("hexa_dead_letters");
     expect(alerts.get("HexaCircuitBreakerOpen")?.expr).toContain("hexa_circuit_breaker_state");

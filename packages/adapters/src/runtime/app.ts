@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import type { HttpRoute } from "../connect/server.ts";
 import { createInProcessBus } from "../inprocess/bus.ts";
-import { connectJetStreamBus } from "../jetstream/bus.ts";
+import { openJetStreamBus } from "../jetstream/background.ts";
 import type { EventBus } from "../messaging/bus.ts";
 import { openServiceDatabase } from "../postgres/database.ts";
 import { startEmbeddedPostgres } from "../postgres/embedded.ts";
@@ -125,7 +125,7 @@ async function openBus(
   stops: Array<() => Promise<void>>,
 ): Promise<EventBus> {
   if (env.NATS_URL) {
-    return connectJetStreamBus({ url: env.NATS_URL, namespace: env.BUS_NAMESPACE ?? "", logger, name });
+    return openJetStreamBus({ url: env.NATS_URL, namespace: env.BUS_NAMESPACE ?? "", logger, name });
   }
   const store = await openServiceDatabase({
     url: databaseUrl,

@@ -148,6 +148,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         unpublished: () => relay.unpublished(),
       })),
       bus: async () => (await bus.metrics?.()) ?? { consumers: [], deadLetters: [] },
+      busConnected: () => bus.isReady(),
       breakers: callPolicies,
     });
     const server = await serve({
