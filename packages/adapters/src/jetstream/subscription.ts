@@ -7,6 +7,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Consumer, DeliveryPolicy, EventEnvelope, Subscription } from "../messaging/bus.ts";
+import { isPoison } from "../messaging/encoding.ts";
 import { envelopeOf, errorText, MalformedEventError } from "./envelope.ts";
 import { isApiError } from "./streams.ts";
 
@@ -314,7 +315,7 @@ export class PullSubscription implements Subscription {
       return;
     }
     const error = errorText(failure);
-    if (attempt >= policy.maxDeliver) {
+    if (attempt >= policy.maxDeliver || isPoison(failure)) {
       await this.#deadLetter(message, { error, attempts: attempt, event });
       return;
     }
