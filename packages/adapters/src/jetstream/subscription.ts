@@ -30,6 +30,10 @@ import { isApiError } from "./streams.ts";
  * out (or fills up), giving back whatever arrives meanwhile, and the bus closes its connection only
  * after that.
  *
+ * Ack wait. It is short (seconds), so the messages a process that died had pulled are redelivered
+ * to another replica soon. Handlers in progress report progress well within it, and so do messages
+ * pulled and still waiting for a lane, so a slow batch is not redelivered while in hand.
+ *
  * Attempts and the server's max_deliver. The handler gets at most `policy.maxDeliver` attempts;
  * when the last one fails the message is dead-lettered and terminated. The durable consumer itself
  * is created with `max_deliver = policy.maxDeliver + 1`: that spare delivery only happens when the
@@ -135,6 +139,10 @@ export class PullSubscription implements Subscription {
   async #run(): Promise<void> {
     let failures = 0;
     let pullConsumer: PullConsumer | undefined;
+    const waitingInHand = setInterval(() => {
+      for (const message of this.#waiting) message.working();
+    }, progressEvery(this.#settings.ackWaitMs));
+    waitingInHand.unref();
     try {
       while (!this.#stopping && !this.#settings.connectionClosed()) {
         try {
@@ -158,6 +166,7 @@ export class PullSubscription implements Subscription {
         }
       }
     } finally {
+      clearInterval(waitingInHand);
       this.#onStopped();
     }
   }
@@ -260,12 +269,9 @@ export class PullSubscription implements Subscription {
   /** Runs `work`, telling the server meanwhile that the messages are in hand, so none is redelivered. */
   async #working<T>(messages: readonly JsMsg[], work: () => Promise<T>): Promise<T> {
     const { ackWaitMs } = this.#settings;
-    const progress = setInterval(
-      () => {
-        for (const message of messages) message.working();
-      },
-      Math.max(1_000, Math.floor(ackWaitMs / 3)),
-    );
+    const progress = setInterval(() => {
+      for (const message of messages) message.working();
+    }, progressEvery(ackWaitMs));
     progress.unref();
     try {
       return await work();
@@ -366,6 +372,11 @@ export class PullSubscription implements Subscription {
       };
     });
   }
+}
+
+/** How often messages in hand tell the server so: three times per ack wait. */
+function progressEvery(ackWaitMs: number): number {
+  return Math.max(500, Math.floor(ackWaitMs / 3));
 }
 
 function envelopeOrNothing(message: JsMsg): EventEnvelope | undefined {
