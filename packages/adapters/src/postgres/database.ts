@@ -28,7 +28,7 @@ export interface ServiceDatabaseOptions {
   readonly migrations: readonly SchemaMigration[];
   readonly logger: Logger;
   readonly poolSize?: number;
-  /** How long taking a connection may wait (the database unreachable, or the pool busy) before the work fails unavailable. */
+  /** How long opening a connection may take (the database unreachable) before the work fails unavailable. */
   readonly connectTimeoutMs?: number;
 }
 
@@ -73,7 +73,9 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10 },
     driverOptions: {
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      // Bounds opening a connection, not waiting for a free one (pg-pool's connectionTimeoutMillis
+      // would bound both, and a burst of calls may rightly queue for longer).
+      Client: clientConnectingWithin(options.connectTimeoutMs ?? 5_000),
       keepAlive: true,
       onPoolCreated: (pool: pg.Pool) => dropBrokenConnections(pool, options.logger),
     },
@@ -116,6 +118,16 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
       }
     },
     close: () => orm.close(),
+  };
+}
+
+/** A pg client whose connection attempt gives up after `ms`. */
+function clientConnectingWithin(ms: number): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config: pg.ClientConfig = {}) {
+      // pg-pool hands its options over with the password non-enumerable: copied by name.
+      super({ ...config, password: config.password, connectionTimeoutMillis: ms });
+    }
   };
 }
 
