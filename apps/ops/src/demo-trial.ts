@@ -2,7 +2,7 @@
 // all-in-one on http://127.0.0.1:8080) through the public API, and prints every status change
 // the dashboard streams as it happens.
 //
-//   ./hexa demo [--url http://127.0.0.1:8080]
+//   ./hexa demo [--url URL]     (default http://$HOST:$PORT, as ./hexa start)
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";

@@ -1,0 +1,116 @@
+// What an operator meets first: the all-in-one's stdout holds only JSON lines, the ops commands
+// follow the server's own configuration (a non-default PORT and EMBEDDED_POSTGRES_PORT), and a busy
+// port is refused at once, before the database starts.
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort, type RunningApp, startApp } from "@hexa/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "../../..");
+
+/** Runs a node script of the repository with exactly `env` (and PATH, HOME); resolves with its exit and output. */
+function run(
+  script: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [resolve(root, script), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((done) => child.once("close", (code) => done({ code, stdout, stderr })));
+}
+
+describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () => {
+  let app: RunningApp;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "hexa-operations-"));
+    chmodSync(dataDir, 0o755);
+    // The configuration the operator started the server with, and hands every command the same way.
+    env = {
+      PORT: String(await freePort()),
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      ...(process.env.AUTH_DEV_KEY_DIR ? { AUTH_DEV_KEY_DIR: process.env.AUTH_DEV_KEY_DIR } : {}),
+    };
+    app = await startApp("all-in-one", { ...env, LOG_LEVEL: "info" }, 60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("runs the product-trial demo against it from PORT alone", async () => {
+    const demo = await run("apps/ops/src/demo-trial.ts", [], env);
+    expect(demo.stderr).toBe("");
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toContain("RETURNED");
+    expect(demo.stdout).toContain("done");
+  }, 60_000);
+
+  it("lists the embedded bus's dead letters from EMBEDDED_POSTGRES_PORT alone", async () => {
+    const listed = await run("apps/ops/src/dead-letters.ts", ["list"], env);
+    expect(listed).toEqual({ code: 0, stdout: "no dead letters\n", stderr: "" });
+  });
+
+  it("writes only JSON objects, one per line, to a stdout that is not a terminal", async () => {
+    expect(await app.stop()).toBe(0);
+    const lines = app.stdout().trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    const records = lines.map((line) => {
+      const record: unknown = JSON.parse(line);
+      expect(typeof record, line).toBe("object");
+      return record as { msg?: string; url?: string; services?: string[] };
+    });
+    const serving = records.find((record) => record.msg === "serving");
+    expect(serving?.url).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(serving?.services).toContain("marketing");
+    expect(records.at(-1)?.msg).toBe("stopped");
+    // No banner on stderr either: it is for a terminal only.
+    expect(app.output()).not.toContain("is serving");
+  });
+});
+
+describe("a start on a port that is already in use", () => {
+  it("is refused with one line naming PORT and exit code 2, before the database starts", async () => {
+    const holder = net.createServer();
+    await new Promise<void>((listening) => holder.listen(0, "127.0.0.1", listening));
+    const port = (holder.address() as net.AddressInfo).port;
+    const dataDir = mkdtempSync(join(tmpdir(), "hexa-busy-port-"));
+    chmodSync(dataDir, 0o755);
+    try {
+      const start = await run("apps/all-in-one/src/main.ts", [], {
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      });
+      expect(start.code).toBe(2);
+      expect(start.stdout).toBe("");
+      expect(start.stderr).toBe(
+        `invalid configuration: PORT: ${port} is already in use on 127.0.0.1; set PORT to a free port\n`,
+      );
+      // Neither the embedded PostgreSQL's data nor the development key was created.
+      expect(readdirSync(dataDir)).toEqual([]);
+    } finally {
+      holder.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
