@@ -132,7 +132,8 @@ export async function ensureDevKeys(dir: string): Promise<void> {
  */
 export async function loadDevKeys(dir: string): Promise<DevKeys> {
   const pemFile = join(dir, DEV_KEY_PEM_FILE);
-  const file = existsSync(join(dir, DEV_KEY_FILE)) || !existsSync(pemFile) ? join(dir, DEV_KEY_FILE) : pemFile;
+  const file =
+    existsSync(join(dir, DEV_KEY_FILE)) || !existsSync(pemFile) ? join(dir, DEV_KEY_FILE) : pemFile;
   let jwk: JWK;
   try {
     if (file === pemFile) {
