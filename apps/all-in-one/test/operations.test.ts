@@ -2,11 +2,13 @@
 // follow the server's own configuration (a non-default PORT and EMBEDDED_POSTGRES_PORT), and a busy
 // port is refused at once, before the database starts.
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort, type RunningApp, startApp } from "@hexa/testing";
+import type { TokenClaims } from "@hexa/adapters/auth/tokens";
+import { freePort, type RunningApp, startApp, testToken } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -56,6 +58,14 @@ describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () =
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** A Connect JSON call with a development token, as curl makes it. */
+  const call = async (path: string, claims: Partial<TokenClaims>, body: unknown) =>
+    fetch(`${app.url}/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await testToken(claims)}` },
+      body: JSON.stringify(body),
+    });
+
   it("runs the product-trial demo against it from PORT alone", async () => {
     const demo = await run("apps/ops/src/demo-trial.ts", [], env);
     expect(demo.stderr).toBe("");
@@ -63,6 +73,39 @@ describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () =
     expect(demo.stdout).toContain("RETURNED");
     expect(demo.stdout).toContain("done");
   }, 60_000);
+
+  it("lists a customer's own orders when ListOrders names no customer", async () => {
+    const listed = await call(
+      "trial.order.v1.OrderService/ListOrders",
+      { roles: ["customer"], subject: "alice" },
+      {},
+    );
+    expect(listed.status).toBe(200);
+    const { orders } = (await listed.json()) as { orders: Array<{ customerId: string }> };
+    expect(orders.length).toBeGreaterThan(0);
+    expect(new Set(orders.map((order) => order.customerId))).toEqual(new Set(["alice"]));
+  });
+
+  it("answers a plan order has not heard of with a retryable unavailable, naming the rule and the wait", async () => {
+    const planId = randomUUID();
+    const refused = await call(
+      "trial.order.v1.OrderService/PlaceOrder",
+      { roles: ["customer"], subject: "carol" },
+      { planId, quantity: 1, address: "1 First Street" },
+    );
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    const body = (await refused.json()) as {
+      code: string;
+      message: string;
+      details: Array<{ type: string; debug?: unknown }>;
+    };
+    expect(body.code).toBe("unavailable");
+    expect(body.message).toBe(
+      `plan-must-be-known: order has not heard of plan ${planId} yet; a plan just started reaches it within moments, so retry (a plan never started stays unknown)`,
+    );
+    expect(body.details.map((detail) => detail.type)).toEqual(["hexa.common.v1.RetryInfo"]);
+  });
 
   it("lists the embedded bus's dead letters from EMBEDDED_POSTGRES_PORT alone", async () => {
     const listed = await run("apps/ops/src/dead-letters.ts", ["list"], env);
