@@ -62,7 +62,7 @@ export function domainErrorToConnectError(error: DomainError): ConnectError {
       error.message,
       Code.Unavailable,
       { "retry-after": String(Math.ceil(afterMs / 1000)) },
-      [{ desc: RetryInfoSchema, value: { rule, description: error.message, retryAfterMs: afterMs } }],
+      [{ desc: RetryInfoSchema, value: { rule, description: error.description, retryAfterMs: afterMs } }],
     );
   }
   switch (error.kind) {

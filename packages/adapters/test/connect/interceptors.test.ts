@@ -58,7 +58,7 @@ describe("domainErrorToConnectError", () => {
     expect(error.rawMessage).toBe("plan-must-be-known: order has not heard of the plan yet");
     expect(error.metadata.get("retry-after")).toBe("2");
     expect(error.findDetails(RetryInfoSchema)).toMatchObject([
-      { rule: "plan-must-be-known", retryAfterMs: 1_500 },
+      { rule: "plan-must-be-known", description: "order has not heard of the plan yet", retryAfterMs: 1_500 },
     ]);
   });
 

@@ -67,10 +67,13 @@ export class ResourceExhausted extends DomainError {
  */
 export class Unavailable extends DomainError {
   readonly kind = "Unavailable";
+  /** What is wrong for now, without the rule the message starts with. */
+  readonly description: string;
   readonly retry: { readonly rule: string; readonly afterMs: number } | undefined;
-  constructor(message: string, retry?: { readonly rule: string; readonly afterMs: number }) {
-    super(retry ? `${retry.rule}: ${message}` : message);
+  constructor(description: string, retry?: { readonly rule: string; readonly afterMs: number }) {
+    super(retry ? `${retry.rule}: ${description}` : description);
     this.name = "Unavailable";
+    this.description = description;
     this.retry = retry;
   }
 }
