@@ -1,14 +1,14 @@
 // What an operator meets first: the all-in-one's stdout holds only JSON lines, the ops commands
 // follow the server's own configuration (a non-default PORT and EMBEDDED_POSTGRES_PORT), and a busy
 // port is refused at once, before the database starts.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TokenClaims } from "@hexa/adapters/auth/tokens";
-import { freePort, type RunningApp, startApp, testToken } from "@hexa/testing";
+import { createTestDatabase, freePort, type RunningApp, startApp, testToken } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -128,6 +128,49 @@ describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () =
     // No banner on stderr either: it is for a terminal only.
     expect(app.output()).not.toContain("is serving");
   });
+});
+
+// `script` (util-linux) runs the start on a pseudo-terminal, as a person at a terminal would.
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+describe.skipIf(!hasScript)("a start at a terminal", () => {
+  it("prints the banner, with an address to call when it listens on every interface", async () => {
+    const database = await createTestDatabase();
+    const port = await freePort();
+    const child = spawn("script", ["-qefc", `${process.execPath} apps/all-in-one/src/main.ts`, "/dev/null"], {
+      cwd: root,
+      detached: true, // its own process group, stopped as a whole below
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        HOST: "0.0.0.0",
+        PORT: String(port),
+        DATABASE_URL: database.url,
+        LOG_LEVEL: "warn",
+        ...(process.env.AUTH_DEV_KEY_DIR ? { AUTH_DEV_KEY_DIR: process.env.AUTH_DEV_KEY_DIR } : {}),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise((done) => child.once("close", done));
+    let terminal = "";
+    try {
+      terminal = await new Promise<string>((seen, failed) => {
+        child.stdout.on("data", (chunk) => {
+          terminal += chunk;
+          if (terminal.includes("  auth:")) seen(terminal);
+        });
+        child.once("close", () => failed(new Error(`exited before the banner:\n${terminal}`)));
+      });
+    } finally {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+      await exited;
+      await database.drop();
+    }
+    expect(terminal).toContain(
+      `all-in-one is serving marketing, order, warehouse, delivery, dashboard, inventory, reservation, vaccination, notification, vaccination-dashboard on http://127.0.0.1:${port} (listening on every interface, 0.0.0.0)`,
+    );
+    expect(terminal).toContain(`http://127.0.0.1:${port}/trial.marketing.v1.MarketingService/StartTrialPlan`);
+  }, 60_000);
 });
 
 describe("a start on a port that is already in use", () => {
