@@ -49,6 +49,7 @@ export async function runApp(options: AppOptions): Promise<void> {
   try {
     await requireFreePort(env.HOST, env.PORT);
     let databaseUrl = env.DATABASE_URL;
+    let database = "DATABASE_URL";
     if (!databaseUrl) {
       const postgres = await startEmbeddedPostgres({
         dataDir: join(env.DATA_DIR, "postgres"),
@@ -60,6 +61,7 @@ export async function runApp(options: AppOptions): Promise<void> {
         "embedded PostgreSQL started",
       );
       databaseUrl = postgres.url;
+      database = `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}, data in ${postgres.dataDir}`;
       stops.push(() => postgres.stop());
     }
     const security = await securityFromEnvironment(env, {
@@ -84,7 +86,7 @@ export async function runApp(options: AppOptions): Promise<void> {
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
     // Last of the stops: the spans still buffered, those of the shutdown included, are exported.
     stops.push(() => tracing.shutdown());
-    announce(options, env, running.url, databaseUrl === env.DATABASE_URL, security.description, logger);
+    announce(options, env, running.url, database, security.description, logger);
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
@@ -150,14 +152,11 @@ function announce(
   options: AppOptions,
   env: Environment,
   url: string,
-  externalDatabase: boolean,
+  database: string,
   auth: string,
   logger: Logger,
 ): void {
   const services = options.modules.map((module) => module.name);
-  const database = externalDatabase
-    ? "DATABASE_URL"
-    : `embedded PostgreSQL, data in ${join(env.DATA_DIR, "postgres")}`;
   const events = env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus";
   logger.info({ url, host: env.HOST, services, database, events, auth }, "serving");
   if (!process.stderr.isTTY) return;
