@@ -20,6 +20,7 @@ import {
   FieldViolationSchema,
   PreconditionFailureSchema,
   ResourceInfoSchema,
+  RetryInfoSchema,
 } from "@hexa/proto/hexa/common/v1/errors_pb";
 import type { Logger } from "pino";
 import { isDatabaseUnreachable } from "../postgres/database.ts";
@@ -53,6 +54,16 @@ export function domainErrorToConnectError(error: DomainError): ConnectError {
           value: { resourceType: error.resourceType, resourceId: error.resourceId },
         },
       ],
+    );
+  }
+  if (error instanceof Unavailable && error.retry) {
+    const { rule, afterMs } = error.retry;
+    // Retry-After travels as a response header (Connect, gRPC-Web) or in the metadata (gRPC).
+    return new ConnectError(
+      error.message,
+      Code.Unavailable,
+      { "retry-after": String(Math.ceil(afterMs / 1000)) },
+      [{ desc: RetryInfoSchema, value: { rule, description: error.description, retryAfterMs: afterMs } }],
     );
   }
   switch (error.kind) {
