@@ -81,6 +81,7 @@ describeWithNats("an idle service", () => {
     const statements = seen.size;
     const sessions = new Set([...before, ...seen].map((entry) => entry.split(" ")[0])).size;
     console.log(`[idle] ${statements} statements seen in ${WATCH_MS} ms over ${sessions} sessions`);
-    expect(statements).toBeLessThanOrEqual(3);
+    // Backing off, the relay looks for leftovers twice in the window, one statement each.
+    expect(statements).toBeLessThanOrEqual(4);
   }, 60_000);
 });
