@@ -8,6 +8,7 @@ import {
 import type { Logger } from "pino";
 import type { Consumer, DeliveryPolicy, EventEnvelope, Subscription } from "../messaging/bus.ts";
 import { isPoison } from "../messaging/encoding.ts";
+import { isDatabaseUnreachable } from "../postgres/database.ts";
 import { envelopeOf, errorText, MalformedEventError } from "./envelope.ts";
 import { isApiError } from "./streams.ts";
 
@@ -33,6 +34,10 @@ import { isApiError } from "./streams.ts";
  * Ack wait. It is short (seconds), so the messages a process that died had pulled are redelivered
  * to another replica soon. Handlers in progress report progress well within it, and so do messages
  * pulled and still waiting for a lane, so a slow batch is not redelivered while in hand.
+ *
+ * Outages. A handler failing because the database is unreachable is not an attempt: the message
+ * stays in hand and is handled again after a pause, until the database answers or the subscription
+ * stops (then it is given back), so an outage longer than the backoff dead-letters nothing.
  *
  * Attempts and the server's max_deliver. The handler gets at most `policy.maxDeliver` attempts;
  * when the last one fails the message is dead-lettered and terminated. The durable consumer itself
@@ -93,6 +98,8 @@ export function validatePolicy(policy: DeliveryPolicy): void {
   }
 }
 
+/** Pauses before handling a message again while the database is unreachable; the last repeats. */
+const outagePausesMs = [250, 1_000, 2_000, 5_000];
 /** Waits after a failed pull before the next, growing with consecutive failures. */
 const restartDelaysMs = [250, 1_000, 5_000];
 /** Allowance for the server receiving a pull request a little after it was sent. */
@@ -102,6 +109,7 @@ export class PullSubscription implements Subscription {
   readonly #settings: PullLoopSettings;
   readonly #log: Logger;
   #stopping = false;
+  readonly #stopped = new AbortController();
   #wake: () => void = () => {};
   /** Messages pulled and not yet taken by a lane, in stream order. */
   readonly #waiting: JsMsg[] = [];
@@ -126,6 +134,7 @@ export class PullSubscription implements Subscription {
   async stop(): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
+      this.#stopped.abort();
       this.#wake();
     }
     await Promise.all(this.#inHand);
@@ -311,13 +320,17 @@ export class PullSubscription implements Subscription {
     let failure: unknown;
     let failed = false;
     try {
-      await this.#working([message], () => consumer.handle(event));
+      await this.#working([message], () => this.#handleOutlastingOutages(consumer, event));
     } catch (error) {
       failed = true;
       failure = error;
     }
     if (!failed) {
       message.ack();
+      return;
+    }
+    if (this.#stopping && isDatabaseUnreachable(failure)) {
+      message.nak(backoffFor(policy, attempt)); // an outage outlasted by another replica, or this one restarted
       return;
     }
     const error = errorText(failure);
@@ -338,6 +351,31 @@ export class PullSubscription implements Subscription {
       "event handler failed; will retry",
     );
     message.nak(delay);
+  }
+
+  async #handleOutlastingOutages(consumer: Consumer, event: EventEnvelope): Promise<void> {
+    for (let pause = 0; ; pause++) {
+      try {
+        return await consumer.handle(event);
+      } catch (error) {
+        if (!isDatabaseUnreachable(error) || this.#stopping) throw error;
+        const retryInMs = outagePausesMs[Math.min(pause, outagePausesMs.length - 1)] ?? 5_000;
+        this.#log.warn(
+          { eventId: event.id, retryInMs },
+          "database unreachable; handling the event again then",
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, retryInMs);
+          const signal = this.#stopped.signal;
+          signal.addEventListener("abort", done, { once: true });
+          function done(): void {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resolve();
+          }
+        });
+      }
+    }
   }
 
   async #deadLetter(message: JsMsg, failure: Failure): Promise<void> {

@@ -170,8 +170,17 @@ const UNREACHABLE_SOCKET_ERRORS = new Set([
 const UNREACHABLE_MESSAGES =
   /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended|connection lost/i;
 
+/** Work failed because the database could not be reached: retry once it answers. */
+export class DatabaseUnreachable extends Unavailable {
+  constructor() {
+    super("the database is unreachable right now, retry later");
+    this.name = "DatabaseUnreachable";
+  }
+}
+
 /** True when `error` says the database could not be reached or dropped the connection: worth retrying later. */
 export function isDatabaseUnreachable(error: unknown): boolean {
+  if (error instanceof DatabaseUnreachable) return true;
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code === "string" && (UNREACHABLE_STATES.test(code) || UNREACHABLE_SOCKET_ERRORS.has(code)))
@@ -187,8 +196,7 @@ async function unavailableWhenUnreachable<T>(work: () => Promise<T>): Promise<T>
   try {
     return await work();
   } catch (error) {
-    if (isDatabaseUnreachable(error))
-      throw new Unavailable("the database is unreachable right now, retry later");
+    if (isDatabaseUnreachable(error)) throw new DatabaseUnreachable();
     throw error;
   }
 }

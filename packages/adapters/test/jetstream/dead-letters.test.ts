@@ -8,6 +8,7 @@ import { parseDeadLettersArgs, runDeadLettersCommand } from "../../src/jetstream
 import { deadLetterStreamOf } from "../../src/jetstream/names.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";
 import { decodeEvent } from "../../src/messaging/encoding.ts";
+import { DatabaseUnreachable } from "../../src/postgres/database.ts";
 import { anEvent, BusFixture, capturingLogger, recordingConsumer, waitFor } from "./support.ts";
 
 const doseReserved = "vaccination.reservation.v1.DoseReserved";
@@ -171,6 +172,33 @@ describeWithNats("JetStream bus: retries and dead letters", () => {
     expect(await bus.deadLetters.list()).toEqual([letter]);
     const after = await manager.streams.info(streamOf(doseReserved, ns).stream);
     expect(after.state.last_seq).toBe(before.state.last_seq);
+  });
+
+  it("outlasts a database outage on the same delivery: handled once the database answers, never dead-lettered", async () => {
+    const ns = fixture.namespace();
+    const bus = await fixture.open(ns);
+    let outage = 3;
+    const consumer = recordingConsumer("inventory-on-dose-reserved", doseReserved, () => {
+      if (outage-- > 0) throw new DatabaseUnreachable();
+    });
+    await bus.subscribe(consumer, { maxDeliver: 1, backoffMs: [] });
+    const event = anEvent(doseReserved);
+    await bus.publish(event);
+
+    await waitFor("the event handled", async () => {
+      const durable = await (await fixture.manager()).consumers.info(
+        streamOf(doseReserved, ns).stream,
+        "inventory-on-dose-reserved",
+      );
+      return consumer.received.length === 4 && durable.num_ack_pending === 0 && durable.num_pending === 0;
+    });
+    expect(consumer.received.map((received) => received.id)).toEqual([
+      event.id,
+      event.id,
+      event.id,
+      event.id,
+    ]);
+    expect(await bus.deadLetters.list()).toEqual([]);
   });
 
   it("dead-letters a poison event on its first attempt: a payload that cannot be decoded, or content failing validation", async () => {
