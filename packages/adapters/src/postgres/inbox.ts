@@ -1,6 +1,6 @@
+import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
-import { appendedEvents } from "./outbox.ts";
 
 /**
  * Makes a consumer idempotent: the handler's effects and the inbox rows (consumer, event id) commit
@@ -17,19 +17,20 @@ import { appendedEvents } from "./outbox.ts";
 export function handledOnce(
   db: ServiceDatabase,
   consumer: string,
-  handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
+  handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
 ): (events: readonly EventEnvelope[]) => Promise<{ written: readonly EventEnvelope[] }> {
-  return (events) =>
-    db.transaction(async (em) => {
-      const inLockOrder = [...events].sort((a, b) =>
-        a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
-      );
-      for (const event of await claim(em, db, consumer, inLockOrder)) {
-        await handle(em, event);
-        em.clear();
+  return async (events) => {
+    const inLockOrder = [...events].sort((a, b) =>
+      a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
+    );
+    const committed = await db.unitOfWork(async (unit) => {
+      for (const event of await claim(unit.em, db, consumer, inLockOrder)) {
+        await handle(unit, event);
+        unit.em.clear();
       }
-      return { written: appendedEvents(em) };
     });
+    return { written: committed.events };
+  };
 }
 
 /** The events not handled before, in the order given, each once. */
