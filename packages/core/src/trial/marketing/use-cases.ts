@@ -1,5 +1,5 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
-import type { TrialPlans } from "./ports.ts";
+import type { TrialPlanReads, TrialPlans } from "./ports.ts";
 import { TrialPlan, type TrialPlanState } from "./trial-plan.ts";
 
 export interface MarketingPorts extends EventContext {
@@ -54,13 +54,13 @@ export async function recordOrdersClosing(
 }
 
 export async function getTrialPlan(
-  ports: Pick<MarketingPorts, "plans">,
+  ports: { readonly plans: TrialPlanReads },
   query: { planId: string },
 ): Promise<TrialPlanState> {
   return (await loadTrialPlan(ports.plans, query.planId)).state;
 }
 
-async function loadTrialPlan(plans: TrialPlans, planId: string): Promise<TrialPlan> {
+async function loadTrialPlan(plans: TrialPlanReads, planId: string): Promise<TrialPlan> {
   const plan = await plans.get(requireUuid("planId", planId));
   if (!plan) throw new NotFound("TrialPlan", planId);
   return plan;
