@@ -9,7 +9,7 @@ import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
  * - `row`: the row FOR UPDATE. For records only a command creates, under a new id.
  * - `row-or-key`: the row FOR UPDATE; while it does not exist, the key (an advisory lock) and the row
  *   read again, so two transactions creating it serialize. One statement when the row exists.
- * - `key`: the key first, then the row. For records that events race to create.
+ * - `key`: the key first, then the row FOR UPDATE. For records that events race to create.
  */
 export type WriteLock = "row" | "row-or-key" | "key";
 
@@ -83,12 +83,9 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
     shared: (unit) => ({ get: (key) => find(unit.em, key, LockMode.PESSIMISTIC_READ) }),
     writer: (unit) => ({
       get: async (key) => {
-        if (table.lock === "key") {
-          await keyLock(unit, key);
-          return find(unit.em, key);
-        }
+        if (table.lock === "key") await keyLock(unit, key);
         const found = await find(unit.em, key, LockMode.PESSIMISTIC_WRITE);
-        if (found || table.lock === "row") return found;
+        if (found || table.lock !== "row-or-key") return found;
         await keyLock(unit, key);
         return find(unit.em, key, LockMode.PESSIMISTIC_WRITE);
       },
