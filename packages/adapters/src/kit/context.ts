@@ -1,5 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
+import type { EventContext } from "@hexa/core/shared";
 import type { Consumer, EventEnvelope } from "../messaging/bus.ts";
 import { decodeEvent } from "../messaging/encoding.ts";
 import type { ServiceRuntime } from "../runtime/service-module.ts";
@@ -7,10 +8,11 @@ import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
 
 /**
  * A context's ports, two ways: in a unit of work (every read locks, saves reach the outbox), and
- * outside any transaction (nothing locks, nothing saves).
+ * outside any transaction (nothing locks, nothing saves). The runtime's clock and ids are added to
+ * the write ports.
  */
 export interface ContextPorts<Write, Read> {
-  write(unit: UnitOfWork): Write;
+  write(unit: UnitOfWork): Omit<Write, keyof EventContext>;
   read(session: ReadSession): Read;
 }
 
@@ -45,8 +47,10 @@ export function bindContext<Write, Read>(
   runtime: ServiceRuntime,
   ports: ContextPorts<Write, Read>,
 ): ContextBinding<Write, Read> {
+  const { clock, ids } = runtime;
+  const write = (unit: UnitOfWork) => ({ ...ports.write(unit), clock, ids }) as Write;
   const inUnitOfWork = <T>(work: (write: Write) => Promise<T>) =>
-    runtime.command((unit) => work(ports.write(unit)));
+    runtime.command((unit) => work(write(unit)));
   const reading = () => ports.read(runtime.db.read());
   return {
     command: (useCase, respond) => async (request, call) =>
@@ -54,7 +58,7 @@ export function bindContext<Write, Read>(
     query: (useCase, respond) => async (request, call) => respond(await useCase(reading(), request, call)),
     policy: (name, schema, useCase) =>
       runtime.onEvent(name, schema.typeName, async (unit, envelope) => {
-        await useCase(ports.write(unit), decodeEvent(schema, envelope), envelope);
+        await useCase(write(unit), decodeEvent(schema, envelope), envelope);
       }),
     inUnitOfWork,
     reading,

@@ -27,7 +27,7 @@ import { accessOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import { deliveryMigrations, ShipmentRecord, shipmentPage, shipmentStore } from "./store.ts";
 
 /**
@@ -48,7 +48,7 @@ export const deliveryModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const { command, query } = bindContext(runtime, ports(runtime));
+    const { command, query } = bindContext(runtime, ports);
     router.service(DeliveryService, {
       completeDelivery: command(completeDelivery, shipmentReply),
       completePickup: command(completePickup, shipmentReply),
@@ -84,7 +84,7 @@ export const deliveryModule: ServiceModule = {
     });
   },
   policies: (runtime) => {
-    const { policy } = bindContext(runtime, ports(runtime));
+    const { policy } = bindContext(runtime, ports);
     return [
       policy("stock-reserved", StockReservedSchema, whenStockReserved),
       policy("order-cancelled", OrderCancelledSchema, whenOrderCancelled),
@@ -93,18 +93,14 @@ export const deliveryModule: ServiceModule = {
   },
 };
 
-function ports(runtime: ServiceRuntime): ContextPorts<DeliveryPorts, { readonly shipments: ShipmentReads }> {
-  return {
-    write: (unit) => ({
-      shipments: { ...shipmentStore.writer(unit), list: (query) => shipmentPage(unit.em, query) },
-      clock: runtime.clock,
-      ids: runtime.ids,
-    }),
-    read: (session) => ({
-      shipments: { ...shipmentStore.reader(session), list: (query) => shipmentPage(session.em, query) },
-    }),
-  };
-}
+const ports: ContextPorts<DeliveryPorts, { readonly shipments: ShipmentReads }> = {
+  write: (unit) => ({
+    shipments: { ...shipmentStore.writer(unit), list: (query) => shipmentPage(unit.em, query) },
+  }),
+  read: (session) => ({
+    shipments: { ...shipmentStore.reader(session), list: (query) => shipmentPage(session.em, query) },
+  }),
+};
 
 /** The work list's page token: the last shipment's place in the order (recordedAt, then orderId). */
 interface Cursor {

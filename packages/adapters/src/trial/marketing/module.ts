@@ -115,8 +115,6 @@ function ports(runtime: ServiceRuntime): ContextPorts<MarketingPorts, MarketingR
   return {
     write: (unit) => ({
       plans: trialPlans(unit, runtime.db),
-      clock: runtime.clock,
-      ids: runtime.ids,
     }),
     read: (session) => ({
       plans: trialPlanStore.reader(session),

@@ -32,7 +32,7 @@ import { accessOf, actorOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { enumMapping } from "../../kit/enum-mapping.ts";
 import { isNewestFirstCursor, nextPageToken, readPage } from "../../paging.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import {
   OfferedPlanRecord,
   type OrderListing,
@@ -65,11 +65,11 @@ export const orderModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const { command, query } = bindContext(runtime, ports(runtime));
+    const { command, query } = bindContext(runtime, ports);
     // Placing an order reads its plan FOR SHARE, so orders of one plan are placed in parallel.
-    const placing = bindContext(runtime, {
-      ...ports(runtime),
-      write: (unit) => ({ ...ports(runtime).write(unit), offeredPlans: offeredPlanStore.shared(unit) }),
+    const placing = bindContext<Parameters<typeof placeOrder>[0], OrderQueries>(runtime, {
+      read: ports.read,
+      write: (unit) => ({ orders: orders(unit), offeredPlans: offeredPlanStore.shared(unit) }),
     });
     router.service(OrderService, {
       placeOrder: placing.command(placeOrder, orderReply),
@@ -112,7 +112,7 @@ export const orderModule: ServiceModule = {
     });
   },
   policies: (runtime) => {
-    const { policy } = bindContext(runtime, ports(runtime));
+    const { policy } = bindContext(runtime, ports);
     return [
       policy("plan-started", PlanStartedSchema, whenPlanStarted),
       policy("plan-ended", PlanEndedSchema, whenPlanEnded),
@@ -123,7 +123,7 @@ export const orderModule: ServiceModule = {
     ];
   },
   jobs: (runtime) => {
-    const { inUnitOfWork } = bindContext(runtime, ports(runtime));
+    const { inUnitOfWork } = bindContext(runtime, ports);
     return [
       {
         name: "order-due-returns",
@@ -144,20 +144,16 @@ interface OrderQueries {
   orderPage(listing: OrderListing): Promise<OrderState[]>;
 }
 
-function ports(runtime: ServiceRuntime): ContextPorts<OrderPorts, OrderQueries> {
-  return {
-    write: (unit) => ({
-      orders: orders(unit),
-      offeredPlans: offeredPlanStore.writer(unit),
-      clock: runtime.clock,
-      ids: runtime.ids,
-    }),
-    read: (session) => ({
-      orders: orderStore.reader(session),
-      orderPage: (listing) => orderPage(session.em, listing),
-    }),
-  };
-}
+const ports: ContextPorts<OrderPorts, OrderQueries> = {
+  write: (unit) => ({
+    orders: orders(unit),
+    offeredPlans: offeredPlanStore.writer(unit),
+  }),
+  read: (session) => ({
+    orders: orderStore.reader(session),
+    orderPage: (listing) => orderPage(session.em, listing),
+  }),
+};
 
 /** The order, once the caller is known to be allowed to touch it. */
 async function owned(

@@ -22,7 +22,7 @@ import { type StockSchema, WarehouseService } from "@hexa/proto/trial/warehouse/
 import { accessOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import {
   ReservationRecord,
   reservationStore,
@@ -49,7 +49,7 @@ export const warehouseModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const { command, query } = bindContext(runtime, ports(runtime));
+    const { command, query } = bindContext(runtime, ports);
     router.service(WarehouseService, {
       restock: command(restock, stockReply),
       getStock: query(getStock, stockReply),
@@ -66,7 +66,7 @@ export const warehouseModule: ServiceModule = {
     });
   },
   policies: (runtime) => {
-    const { policy } = bindContext(runtime, ports(runtime));
+    const { policy } = bindContext(runtime, ports);
     return [
       policy("order-placed", OrderPlacedSchema, whenOrderPlaced),
       policy("delivery-cancelled", DeliveryCancelledSchema, whenDeliveryCancelled),
@@ -78,19 +78,16 @@ export const warehouseModule: ServiceModule = {
 
 type ReadPorts = { readonly stocks: StockReads };
 
-function ports(runtime: ServiceRuntime): ContextPorts<WarehousePorts, ReadPorts> {
-  return {
-    write: (unit) => ({
-      stocks: { ...stockStore.writer(unit), list: (page) => stockPage(unit.em, page) },
-      reservations: reservationStore.writer(unit),
-      clock: runtime.clock,
-      ids: runtime.ids,
-    }),
-    read: (session) => ({
-      stocks: { ...stockStore.reader(session), list: (page) => stockPage(session.em, page) },
-    }),
-  };
-}
+const ports: ContextPorts<WarehousePorts, ReadPorts> = {
+  write: (unit) => ({
+    stocks: { ...stockStore.writer(unit), list: (page) => stockPage(unit.em, page) },
+    reservations: reservationStore.writer(unit),
+  }),
+  read: (session) => ({
+    stocks: { ...stockStore.reader(session), list: (page) => stockPage(session.em, page) },
+  }),
+};
+
 /** A page token of ListStock holds the last product id of the previous page. */
 function isProductIdCursor(value: unknown): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= 64;
