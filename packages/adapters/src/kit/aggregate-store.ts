@@ -1,7 +1,8 @@
 import type { DomainEvent } from "@hexa/core/shared";
-import { type EntityData, type EntityName, type FilterQuery, LockMode } from "@mikro-orm/core";
+import type { EntityName } from "@mikro-orm/core";
 import type { EventEnvelope } from "../messaging/bus.ts";
 import { lockKey } from "../postgres/locks.ts";
+import { EntityTable } from "./statements.ts";
 import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
 
 /**
@@ -22,15 +23,15 @@ interface RecordsEvents<Event extends DomainEvent> {
 export interface AggregateTable<Aggregate, Key, Row extends object, Event extends DomainEvent> {
   /** The MikroORM entity of the table. */
   readonly entity: EntityName<Row>;
-  /** The row's primary key for an aggregate's key. */
-  readonly key: (key: Key) => FilterQuery<Row>;
+  /** The row's primary key (its properties) for an aggregate's key. */
+  readonly key: (key: Key) => Partial<Row>;
   /** The namespace of its keys' advisory locks (`<namespace>:<key>`); needed by the locks on keys. */
   readonly lockNamespace?: string;
   readonly lock: WriteLock;
   /** The aggregate of a stored row. */
   readonly restore: (row: Row) => Aggregate;
   /** The row that stores an aggregate. */
-  readonly record: (aggregate: Aggregate) => EntityData<Row>;
+  readonly record: (aggregate: Aggregate) => Partial<Row>;
   /** The wire form of its events; omitted for a store whose aggregates record none (a read model). */
   readonly encode?: (event: Event) => EventEnvelope;
   /** Write the row only when the aggregate recorded events (every change it makes records one). */
@@ -58,21 +59,21 @@ export interface AggregateStore<Aggregate, Key> {
   shared(unit: UnitOfWork): ReadPort<Aggregate, Key>;
 }
 
-/** One generic store for an aggregate, configured by its table, key, `restore`, row and encoder. */
+/**
+ * One generic store for an aggregate, configured by its table, key, `restore`, row and encoder. Its
+ * statements send their values as parameters (statements.ts): one to read, one to write.
+ */
 export function aggregateStore<Aggregate, Key, Row extends object, Event extends DomainEvent = never>(
   table: AggregateTable<Aggregate, Key, Row, Event>,
 ): AggregateStore<Aggregate, Key> {
+  const rows = new EntityTable(table.entity);
   const find = async (
     em: ReadSession["em"],
     key: Key,
-    lockMode?: LockMode,
+    lock: "" | "for update" | "for share" = "",
   ): Promise<Aggregate | undefined> => {
-    // Never from the identity map: a record read again (a watcher, a batch) is read as stored.
-    const row = await em.findOne(table.entity, table.key(key) as FilterQuery<NoInfer<Row>>, {
-      disableIdentityMap: true,
-      ...(lockMode ? { lockMode } : {}),
-    });
-    return row ? table.restore(row as Row) : undefined;
+    const row = await rows.find(em, table.key(key), lock);
+    return row ? table.restore(row) : undefined;
   };
   const keyLock = (unit: UnitOfWork, key: Key) => {
     if (!table.lockNamespace) throw new Error("a store that locks keys names their namespace");
@@ -80,19 +81,19 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
   };
   return {
     reader: (session) => ({ get: (key) => find(session.em, key) }),
-    shared: (unit) => ({ get: (key) => find(unit.em, key, LockMode.PESSIMISTIC_READ) }),
+    shared: (unit) => ({ get: (key) => find(unit.em, key, "for share") }),
     writer: (unit) => ({
       get: async (key) => {
         if (table.lock === "key") await keyLock(unit, key);
-        const found = await find(unit.em, key, LockMode.PESSIMISTIC_WRITE);
+        const found = await find(unit.em, key, "for update");
         if (found || table.lock !== "row-or-key") return found;
         await keyLock(unit, key);
-        return find(unit.em, key, LockMode.PESSIMISTIC_WRITE);
+        return find(unit.em, key, "for update");
       },
       save: async (aggregate) => {
         const events = table.encode ? (aggregate as RecordsEvents<Event>).pullEvents() : [];
         if (table.onlyWhenChanged && events.length === 0) return;
-        await unit.em.upsert(table.entity, table.record(aggregate));
+        await rows.upsert(unit.em, table.record(aggregate));
         if (table.encode) unit.saved(events.map(table.encode));
       },
     }),

@@ -1,6 +1,7 @@
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager } from "../postgres/database.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
+import { execute, placeholders } from "./statements.ts";
 
 /**
  * One transaction of one service: the entity manager it works on, and the events of the aggregates
@@ -37,9 +38,10 @@ export class UnitOfWork {
   /** Writes the saved events to the outbox in one insert; the transaction runs it just before commit. */
   async writeOutbox(): Promise<void> {
     if (this.#events.length === 0) return;
-    await this.em.execute(
+    await execute(
+      this.em,
       `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-       values ${this.#events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
+       values ${this.#events.map((_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`,
       this.#events.flatMap((event) => [
         event.id,
         event.type,

@@ -1,3 +1,4 @@
+import { execute, placeholders } from "../kit/statements.ts";
 import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
@@ -41,8 +42,9 @@ async function claim(
   events: readonly EventEnvelope[],
 ): Promise<EventEnvelope[]> {
   if (events.length === 0) return [];
-  const rows: Array<{ event_id: string }> = await em.execute(
-    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map(() => "(?, ?)").join(", ")}
+  const rows = await execute<{ event_id: string }>(
+    em,
+    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map((_, i) => `(${placeholders(2, i * 2 + 1)})`).join(", ")}
      on conflict do nothing returning event_id`,
     events.flatMap((event) => [consumer, event.id]),
   );
