@@ -14,7 +14,7 @@ import { FixedClock, InvalidArgument, UuidV7Generator } from "@hexa/core/shared"
 import { ORDER_STATUSES } from "@hexa/core/trial/order";
 import { Stock } from "@hexa/core/trial/warehouse";
 import { OrderStatus, OrderStatusSchema } from "@hexa/proto/trial/order/v1/order_pb";
-import { createTestDatabase, type TestDatabase } from "@hexa/testing";
+import { createTestDatabase, eventually, type TestDatabase } from "@hexa/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -98,7 +98,7 @@ describe("read and write ports", () => {
     expect(unlocked).toBeDefined();
   });
 
-  it("locks what a unit of work reads until it commits", async () => {
+  it("locks what a unit of work reads until it commits, sending the key as a parameter", async () => {
     const stock = Stock.empty("kit-locked");
     stock.restock(1, context);
     await db.unitOfWork((unit) => stockStore.writer(unit).save(stock));
@@ -110,7 +110,7 @@ describe("read and write ports", () => {
     const first = db.unitOfWork(async (unit) => {
       await stockStore.writer(unit).get("kit-locked");
       held();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 500));
       order.push("first commits");
     });
     await holding;
@@ -120,6 +120,16 @@ describe("read and write ports", () => {
     });
     // A read port does not wait for the lock.
     expect((await stockStore.reader(db.read()).get("kit-locked"))?.state.onHand).toBe(1);
+    // The waiting statement was sent with its value as a parameter, not formatted into its text.
+    const waiting = await eventually(async () => {
+      const [row] = await db.execute<{ query: string }>(
+        "select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      );
+      if (!row) throw new Error("not waiting yet");
+      return row.query;
+    }, 2_000);
+    expect(waiting).toMatch(/= \$1\s+for update/);
+    expect(waiting).not.toContain("kit-locked");
     await Promise.all([first, second]);
     expect(order).toEqual(["first commits", "second reads"]);
   });
