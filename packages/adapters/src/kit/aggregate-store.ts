@@ -10,9 +10,14 @@ import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
  * - `row`: the row FOR UPDATE. For records only a command creates, under a new id.
  * - `row-or-key`: the row FOR UPDATE; while it does not exist, the key (an advisory lock) and the row
  *   read again, so two transactions creating it serialize. One statement when the row exists.
- * - `key`: the key first, then the row FOR UPDATE. For records that events race to create.
+ * - `key`: the key first, then the row FOR UPDATE. For records that events race to create, when a
+ *   second attempt is costly (a plan's end, which waits for the orders being placed).
+ * - `row-or-insert`: the row FOR UPDATE; a record not there yet is created by a plain INSERT, so of two
+ *   transactions creating it at once the second fails on the primary key, and its event is handled
+ *   again (by then the row exists and is locked). One statement, and no advisory lock, for records
+ *   that events rarely race to create.
  */
-export type WriteLock = "row" | "row-or-key" | "key";
+export type WriteLock = "row" | "row-or-key" | "key" | "row-or-insert";
 
 /** An aggregate root as the store sees it: its recorded events are handed to the unit of work. */
 interface RecordsEvents<Event extends DomainEvent> {
@@ -82,20 +87,30 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
   return {
     reader: (session) => ({ get: (key) => find(session.em, key) }),
     shared: (unit) => ({ get: (key) => find(unit.em, key, "for share") }),
-    writer: (unit) => ({
-      get: async (key) => {
-        if (table.lock === "key") await keyLock(unit, key);
-        const found = await find(unit.em, key, "for update");
-        if (found || table.lock !== "row-or-key") return found;
-        await keyLock(unit, key);
-        return find(unit.em, key, "for update");
-      },
-      save: async (aggregate) => {
-        const events = table.encode ? (aggregate as RecordsEvents<Event>).pullEvents() : [];
-        if (table.onlyWhenChanged && events.length === 0) return;
-        await rows.upsert(unit.em, table.record(aggregate));
-        if (table.encode) unit.saved(events.map(table.encode));
-      },
-    }),
+    writer: (unit) => {
+      /** Keys of the rows this port has seen exist (read under lock, or written). */
+      const existing = new Set<string>();
+      return {
+        get: async (key) => {
+          if (table.lock === "key") await keyLock(unit, key);
+          let found = await find(unit.em, key, "for update");
+          if (!found && table.lock === "row-or-key") {
+            await keyLock(unit, key);
+            found = await find(unit.em, key, "for update");
+          }
+          if (found) existing.add(rows.keyOf(unit.em, table.key(key)));
+          return found;
+        },
+        save: async (aggregate) => {
+          const events = table.encode ? (aggregate as RecordsEvents<Event>).pullEvents() : [];
+          if (table.onlyWhenChanged && events.length === 0) return;
+          const row = table.record(aggregate);
+          const key = rows.keyOf(unit.em, row);
+          await rows.upsert(unit.em, row, table.lock === "row-or-insert" && !existing.has(key));
+          existing.add(key);
+          if (table.encode) unit.saved(events.map(table.encode));
+        },
+      };
+    },
   };
 }

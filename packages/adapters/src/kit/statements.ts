@@ -66,8 +66,16 @@ export class EntityTable<Row extends object> {
     return found as Row;
   }
 
-  /** Inserts the row, or updates every column given when its key exists. */
-  async upsert(em: EntityManager, row: Partial<Row>): Promise<void> {
+  /** The row's primary key, as one string. */
+  keyOf(em: EntityManager, row: Partial<Row>): string {
+    return JSON.stringify(this.#of(em).keys.map((name) => (row as Record<string, unknown>)[name]));
+  }
+
+  /**
+   * Inserts the row, or updates every column given when its key exists. With `insertOnly`, a row
+   * whose key exists already fails on the primary key instead.
+   */
+  async upsert(em: EntityManager, row: Partial<Row>, insertOnly = false): Promise<void> {
     const shape = this.#of(em);
     const names = Object.keys(row);
     const fields = names.map((name) => column(shape.columns, name));
@@ -76,7 +84,7 @@ export class EntityTable<Row extends object> {
     await execute(
       em,
       `insert into ${shape.table} (${fields.join(", ")}) values (${placeholders(names.length)})
-       on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`,
+       ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`,
       names.map((name) => {
         const value = (row as Record<string, unknown>)[name];
         return shape.columns.get(name)?.type === "json" && value !== null ? JSON.stringify(value) : value;

@@ -6,13 +6,14 @@ import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { encodeWarehouseEvent } from "@hexa/adapters/trial/warehouse/events";
 import {
   ReservationRecord,
+  reservationStore,
   StockRecord,
   stockStore,
   warehouseMigrations,
 } from "@hexa/adapters/trial/warehouse/store";
 import { FixedClock, InvalidArgument, UuidV7Generator } from "@hexa/core/shared";
 import { ORDER_STATUSES } from "@hexa/core/trial/order";
-import { Stock } from "@hexa/core/trial/warehouse";
+import { Reservation, Stock } from "@hexa/core/trial/warehouse";
 import { OrderStatus, OrderStatusSchema } from "@hexa/proto/trial/order/v1/order_pb";
 import { createTestDatabase, eventually, type TestDatabase } from "@hexa/testing";
 import { pino } from "pino";
@@ -132,6 +133,37 @@ describe("read and write ports", () => {
     expect(waiting).not.toContain("kit-locked");
     await Promise.all([first, second]);
     expect(order).toEqual(["first commits", "second reads"]);
+  });
+});
+
+describe("a record two units of work create at once (row-or-insert)", () => {
+  it("is created by one of them; the other fails on the primary key, and nothing of it is written", async () => {
+    const orderId = "kit-race-order";
+    let arrived = 0;
+    let bothRead: () => void = () => {};
+    const barrier = new Promise<void>((resolve) => {
+      bothRead = resolve;
+    });
+    const create = (customerId: string) =>
+      db.unitOfWork(async (unit) => {
+        const reservations = reservationStore.writer(unit);
+        const known = await reservations.get(orderId);
+        arrived += 1;
+        if (arrived === 2) bothRead();
+        await barrier;
+        const stock = Stock.empty("kit-race-product");
+        stock.restock(5, context);
+        const placed = { orderId, customerId, productId: "kit-race-product", quantity: 1, address: "a" };
+        await reservations.save(known ?? Reservation.place(placed, stock, context));
+        return customerId;
+      });
+    const outcomes = await Promise.allSettled([create("first"), create("second")]);
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+    const [failed] = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
+    expect(failed).toMatchObject({ code: "23505" });
+    expect((await outboxOf(orderId)).map((row) => row.event_type)).toEqual([
+      "trial.warehouse.v1.StockReserved",
+    ]);
   });
 });
 

@@ -100,15 +100,15 @@ export const dashboardMigrations: SchemaMigration[] = [
 ];
 
 /**
- * Order views. In a policy's unit of work, `get` holds the order id until commit, even before the
- * order has a row, so two consumers updating one order serialize. Each save is announced to every
- * replica's watchers at commit, by the table's trigger.
+ * Order views. In a policy's unit of work, `get` locks the order's row until commit, so two consumers
+ * updating one order serialize; of two creating it at once, the second fails on the primary key and
+ * is handled again. Each save is announced to every replica's watchers at commit, by the table's
+ * trigger.
  */
 export const orderStatusStore = aggregateStore({
   entity: OrderStatusRecord,
   key: (orderId: string) => ({ orderId }),
-  lock: "key",
-  lockNamespace: "order_status",
+  lock: "row-or-insert",
   restore: (row) => fromDocument(row.document),
   record: (status: OrderStatus) => ({
     orderId: status.orderId,

@@ -60,14 +60,14 @@ export const deliveryMigrations: SchemaMigration[] = [
 type Row = InferEntity<typeof ShipmentRecord>;
 
 /**
- * Shipments. In a unit of work, `get` locks the order id until commit, even before a row exists: a
- * reservation and a cancellation of one order racing each other take turns.
+ * Shipments. In a unit of work, `get` locks the shipment's row until commit. A reservation and a
+ * cancellation of one order racing to create it take turns: the second fails on the primary key and
+ * is handled again, seeing the first's row.
  */
 export const shipmentStore = aggregateStore({
   entity: ShipmentRecord,
   key: (orderId: string) => ({ orderId }),
-  lock: "key",
-  lockNamespace: "shipment",
+  lock: "row-or-insert",
   restore: (row) => Shipment.restore(toState(row)),
   record: ({ state }: ShipmentAggregate) => ({
     ...state,

@@ -94,12 +94,14 @@ export async function stockPage(em: EntityManager, page: StockPage): Promise<Sto
   return records.map((record) => Stock.restore(record).state);
 }
 
-/** Reservations, one per order. In a unit of work, `get` locks the order id, even before a row exists. */
+/**
+ * Reservations, one per order. In a unit of work, `get` locks the row; of two events creating it at
+ * once, the second fails on the primary key and is handled again.
+ */
 export const reservationStore = aggregateStore({
   entity: ReservationRecord,
   key: (orderId: string) => ({ orderId }),
-  lock: "key",
-  lockNamespace: "reservation",
+  lock: "row-or-insert",
   restore: (row) => Reservation.restore(row),
   record: (reservation: ReservationAggregate) => ({ ...reservation.state }),
   encode: encodeWarehouseEvent,
