@@ -259,7 +259,7 @@ export function target(
   unit = "",
   why = "",
 ): string {
-  const show = (value: number) => `${Number(value.toFixed(value < 10 ? 2 : 1))}${unit}`;
+  const show = (value: number) => `${Number(value < 10 ? value.toPrecision(3) : value.toFixed(1))}${unit}`;
   if (measured === undefined || Number.isNaN(measured))
     return `target ${name}: not measured${why ? ` (${why})` : ""} (goal ${op} ${show(goal)})`;
   const met = op === "<=" ? measured <= goal : measured >= goal;
