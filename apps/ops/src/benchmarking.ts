@@ -14,10 +14,12 @@ import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
+import { configuration } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { devKeyDir } from "./dev-tokens.ts";
 
-export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const env = configuration();
+export const NATS_URL = env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 export function log(text: string): void {
   console.error(`[benchmark] ${text}`);
@@ -153,7 +155,7 @@ export class Cleanups {
  * dropped by `cleanups`.
  */
 export async function freshDatabase(name: string, cleanups: Cleanups): Promise<string> {
-  let serverUrl = process.env.DATABASE_URL;
+  let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
     const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
     // pg_stat_statements counts the run's statements (see databaseCounters).

@@ -1,4 +1,10 @@
-import { AggregateRoot, type EventContext, FailedPrecondition } from "../../shared/index.ts";
+import {
+  AggregateRoot,
+  type EventContext,
+  FailedPrecondition,
+  RETRY_UNTIL_HEARD_MS,
+  Unavailable,
+} from "../../shared/index.ts";
 import type { VaccinationEvent, VaccinationRecorded } from "./events.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
 
@@ -105,6 +111,9 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
    *   nothing, so a caller may retry; the reservation with another person, hospital or vaccine is
    *   refused.
    * - `vaccine-must-be-registered` and `hospital-must-be-registered`: inventory registered them.
+   *   Vaccination learns of them from VaccineRegistered and HospitalRegistered, so one it has not
+   *   heard of may have just been registered: that refusal is Unavailable, to retry after
+   *   RETRY_UNTIL_HEARD_MS.
    * - `doses-must-not-exceed-requirement`: no dose beyond the vaccine's required doses.
    * - `hospital-must-have-a-bookable-dose`: a walk-in (no reservation) takes a dose nobody booked, so
    *   the hospital must have one bookable, as far as vaccination's replica knows. A dose with a
@@ -125,15 +134,8 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
       );
     }
     const vaccine = dose.vaccine;
-    if (!vaccine) {
-      throw new FailedPrecondition("vaccine-must-be-registered", `vaccine ${vaccineId} is not registered`);
-    }
-    if (!dose.hospital) {
-      throw new FailedPrecondition(
-        "hospital-must-be-registered",
-        `hospital ${dose.hospitalId} is not registered`,
-      );
-    }
+    if (!vaccine) throw notHeardOf("vaccine", vaccineId);
+    if (!dose.hospital) throw notHeardOf("hospital", dose.hospitalId);
     if (doses.length >= vaccine.dosesRequired) {
       throw new FailedPrecondition(
         "doses-must-not-exceed-requirement",
@@ -162,4 +164,12 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
     this.record<VaccinationRecorded>("vaccination.vaccination.v1.VaccinationRecorded", record, context);
     return record;
   }
+}
+
+/** Inventory's registration of a vaccine or hospital has not reached vaccination (yet). */
+function notHeardOf(kind: "vaccine" | "hospital", id: string): Unavailable {
+  return new Unavailable(
+    `vaccination has not heard of ${kind} ${id} yet; one just registered reaches it within moments, so retry (one never registered stays unknown)`,
+    { rule: `${kind}-must-be-registered`, afterMs: RETRY_UNTIL_HEARD_MS },
+  );
 }
