@@ -14,6 +14,7 @@ import {
 } from "@hexa/core/trial/dashboard";
 import {
   DashboardService,
+  type ListOrderStatusesRequest,
   OrderStateSchema,
   type OrderStatusViewSchema,
 } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
@@ -55,10 +56,7 @@ export const dashboardModule: ServiceModule = {
         (status) => ({ order: toProto(status) }),
       ),
       listOrderStatuses: query(
-        async (
-          read,
-          request: { customerId: string; planId: string; state: number; pageSize: number; pageToken: string },
-        ) => {
+        async (read, request: ListOrderStatusesRequest) => {
           const page = readPage(request, isCursor);
           const statuses = await listOrderStatuses(read, {
             customerId: request.customerId,

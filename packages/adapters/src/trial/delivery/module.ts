@@ -18,6 +18,7 @@ import {
 import {
   DeliveryService,
   DeliveryStatusSchema,
+  type ListShipmentsRequest,
   PickupStatusSchema,
   type ShipmentSchema,
 } from "@hexa/proto/trial/delivery/v1/delivery_pb";
@@ -54,10 +55,7 @@ export const deliveryModule: ServiceModule = {
       completePickup: command(completePickup, shipmentReply),
       getShipment: query(getShipment, shipmentReply),
       listShipments: query(
-        async (
-          read,
-          request: { deliveryStatus: number; pickupStatus: number; pageSize: number; pageToken: string },
-        ) => {
+        async (read, request: ListShipmentsRequest) => {
           const deliveryStatus = DELIVERY_STATUS.filter("deliveryStatus", request.deliveryStatus);
           const pickupStatus = PICKUP_STATUS.filter("pickupStatus", request.pickupStatus);
           const page = readPage(request, isCursor);

@@ -15,6 +15,7 @@ import {
   type TrialPlanState,
 } from "@hexa/core/trial/marketing";
 import {
+  type ListTrialPlansRequest,
   MarketingService,
   OrdersClosing_StateSchema,
   type TrialPlanSchema,
@@ -76,7 +77,7 @@ export const marketingModule: ServiceModule = {
       },
       getTrialPlan: query(getTrialPlan, planReply),
       listTrialPlans: query(
-        async (read, request: { status: number; pageSize: number; pageToken: string }) => {
+        async (read, request: ListTrialPlansRequest) => {
           const page = readPage(request, isNewestFirstCursor);
           const listing = { status: STATUS.filter("status", request.status), ...page };
           return { plans: await read.planPage(listing), limit: page.limit };

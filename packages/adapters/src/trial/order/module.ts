@@ -26,7 +26,12 @@ import {
   PickupCompletedSchema,
 } from "@hexa/proto/trial/delivery/v1/events_pb";
 import { PlanEndedSchema, PlanStartedSchema } from "@hexa/proto/trial/marketing/v1/events_pb";
-import { type OrderSchema, OrderService, OrderStatusSchema } from "@hexa/proto/trial/order/v1/order_pb";
+import {
+  type ListOrdersRequest,
+  type OrderSchema,
+  OrderService,
+  OrderStatusSchema,
+} from "@hexa/proto/trial/order/v1/order_pb";
 import { StockShortageSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { accessOf, actorOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
@@ -84,16 +89,7 @@ export const orderModule: ServiceModule = {
       cancelOrdersForPlan: command(cancelOrdersForPlan, (closed) => closed),
       getOrder: query(owned, orderReply),
       listOrders: query(
-        async (
-          read,
-          request: {
-            customerId: string;
-            planId: string;
-            status: number;
-            pageSize: number;
-            pageToken: string;
-          },
-        ) => {
+        async (read, request: ListOrdersRequest) => {
           const page = readPage(request, isNewestFirstCursor);
           const orders = await read.orderPage({
             customerId: request.customerId || undefined,

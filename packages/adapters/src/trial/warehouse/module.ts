@@ -18,7 +18,11 @@ import {
   PickupCompletedSchema,
 } from "@hexa/proto/trial/delivery/v1/events_pb";
 import { OrderPlacedSchema } from "@hexa/proto/trial/order/v1/events_pb";
-import { type StockSchema, WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
+import {
+  type ListStockRequest,
+  type StockSchema,
+  WarehouseService,
+} from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import { accessOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
@@ -54,7 +58,7 @@ export const warehouseModule: ServiceModule = {
       restock: command(restock, stockReply),
       getStock: query(getStock, stockReply),
       listStock: query(
-        (read, request: { pageSize: number; pageToken: string }) => {
+        (read, request: ListStockRequest) => {
           const page = readPage(request, isProductIdCursor);
           return listStock(read, page).then((stocks) => ({ stocks, limit: page.limit }));
         },
