@@ -266,7 +266,7 @@ export function target(
     return `target ${name}: not measured${why ? ` (${why})` : ""} (goal ${op} ${show(goal)})`;
   const met = op === "<=" ? measured <= goal : measured >= goal;
   const off = op === "<=" ? measured / goal : goal / measured;
-  return `target ${name}: ${show(measured)} (goal ${op} ${show(goal)}) ${met ? "met" : `not met, ${off.toFixed(1)}x off`}`;
+  return `target ${name}: ${show(measured)} (goal ${op} ${show(goal)}) ${met ? "met" : `not met, ${off.toFixed(2)}x off`}`;
 }
 
 /**
