@@ -3,12 +3,14 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client, HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import {
+  type ClosingPorts,
+  closePlanOrders,
   endTrialPlan,
   getTrialPlan,
   type MarketingPorts,
   ORDERS_CLOSING_STATES,
   type OrdersClosingOutcome,
-  recordOrdersClosing,
+  retryDueClosings,
   startTrialPlan,
   TRIAL_PLAN_STATUSES,
   type TrialPlanReads,
@@ -67,13 +69,13 @@ export const marketingModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const closing = ordersClosingOf(runtime);
     const { command, query, inUnitOfWork } = bindContext(runtime, ports(runtime));
     router.service(MarketingService, {
       startTrialPlan: command(startTrialPlan, planReply),
-      endTrialPlan: async (request, context) => {
+      // The plan ends at once; closing its orders follows, outside the plan's transaction.
+      endTrialPlan: async (request, call) => {
         const ended = await inUnitOfWork((p) => endTrialPlan(p, request));
-        return planReply(await closing.attempt(ended.planId, context));
+        return planReply(await closePlanOrders(closingPorts(runtime, call), ended));
       },
       getTrialPlan: query(getTrialPlan, planReply),
       listTrialPlans: query(
@@ -89,22 +91,15 @@ export const marketingModule: ServiceModule = {
       ),
     });
   },
-  jobs: (runtime) => {
-    const closing = ordersClosingOf(runtime);
-    const { inUnitOfWork } = bindContext(runtime, ports(runtime));
-    return [
-      {
-        name: "marketing-orders-closing",
-        everyMs: CLOSINGS.everyMs,
-        run: async () => {
-          const due = await inUnitOfWork((p) =>
-            p.plans.claimDueClosings(runtime.clock.now(), CLOSINGS.batch, CLOSINGS.leaseMs),
-          );
-          for (const planId of due) await closing.attempt(planId);
-        },
+  jobs: (runtime) => [
+    {
+      name: "marketing-orders-closing",
+      everyMs: CLOSINGS.everyMs,
+      run: async () => {
+        await retryDueClosings(closingPorts(runtime), { limit: CLOSINGS.batch, leaseMs: CLOSINGS.leaseMs });
       },
-    ];
-  },
+    },
+  ],
 };
 
 interface MarketingReads {
@@ -124,29 +119,37 @@ function ports(runtime: ServiceRuntime): ContextPorts<MarketingPorts, MarketingR
   };
 }
 
-interface OrdersClosingAttempts {
-  /** With the RPC's context, the call to order gets its cancellation and what is left of its deadline. */
-  attempt(planId: string, call?: HandlerContext): Promise<TrialPlanState>;
+/**
+ * Closing a plan's orders: order's side through the call policy, and units of work to record the
+ * outcome in. With the RPC's context, the call to order gets its cancellation and what is left of
+ * its deadline.
+ */
+function closingPorts(runtime: ServiceRuntime, call?: HandlerContext): ClosingPorts {
+  const orders = planOrdersOf(runtime);
+  return {
+    planOrders: { close: (planId) => orders.close(planId, call) },
+    unitOfWork: bindContext(runtime, ports(runtime)).inUnitOfWork,
+  };
 }
 
-const closings = new WeakMap<ServiceRuntime, OrdersClosingAttempts>();
+interface OrderClosingClient {
+  close(planId: string, call?: HandlerContext): Promise<OrdersClosingOutcome>;
+}
+
+const planOrderClients = new WeakMap<ServiceRuntime, OrderClosingClient>();
 
 /** One client, policy and breaker per running module, shared by the RPC and the retry job. */
-function ordersClosingOf(runtime: ServiceRuntime): OrdersClosingAttempts {
-  let closing = closings.get(runtime);
-  if (!closing) {
-    closing = ordersClosing(runtime);
-    closings.set(runtime, closing);
+function planOrdersOf(runtime: ServiceRuntime): OrderClosingClient {
+  let client = planOrderClients.get(runtime);
+  if (!client) {
+    client = planOrders(runtime);
+    planOrderClients.set(runtime, client);
   }
-  return closing;
+  return client;
 }
 
-/**
- * Asks order to close an ended plan's orders, through the call policy, outside any transaction;
- * then records the outcome on the plan. A failure leaves the closing PENDING for the retry job.
- */
-function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
-  const { inUnitOfWork } = bindContext(runtime, ports(runtime));
+/** Order's CancelOrdersForPlan through the call policy; a failure is the outcome, logged. */
+function planOrders(runtime: ServiceRuntime): OrderClosingClient {
   let client: Client<typeof OrderService> | undefined;
   const policy: CallPolicy = createCallPolicy({ name: "order", logger: runtime.logger, ...ORDER_CALL });
   const orders = () => {
@@ -163,7 +166,7 @@ function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
     return client;
   };
   return {
-    attempt: async (planId, call) => {
+    close: async (planId, call) => {
       const deadline = call ? { signal: call.signal, timeoutMs: call.timeoutMs() } : {};
       const outcome: OrdersClosingOutcome = await orders()
         .cancelOrdersForPlan({ planId }, deadline)
@@ -180,7 +183,7 @@ function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
         );
       if (!outcome.closed)
         runtime.logger.warn({ planId, error: outcome.error }, "closing a plan's orders failed; will retry");
-      return inUnitOfWork((p) => recordOrdersClosing(p, { planId, outcome }));
+      return outcome;
     },
   };
 }
