@@ -130,6 +130,67 @@ describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () =
   });
 });
 
+describe("the ops commands' command lines", () => {
+  const commands = [
+    "apps/ops/src/demo-trial.ts",
+    "apps/ops/src/demo-vaccination.ts",
+    "apps/ops/src/token.ts",
+    "apps/ops/src/migrate.ts",
+    "apps/ops/src/dead-letters.ts",
+    "apps/ops/src/benchmark-trial.ts",
+    "apps/ops/src/benchmark-vaccination.ts",
+    "apps/ops/src/benchmark-connect.ts",
+  ];
+
+  it.each(commands)("%s answers --help with its usage, touching nothing", async (command) => {
+    const help = await run(command, ["--help"], {});
+    expect(help.stderr).toBe("");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage:/);
+  });
+
+  it("./hexa help lists every command, and ./hexa start --help explains start without starting it", async () => {
+    const hexa = (...args: string[]) =>
+      spawnSync(resolve(root, "hexa"), args, { cwd: root, encoding: "utf8" });
+    const help = hexa("help");
+    expect(help.status).toBe(0);
+    for (const command of [
+      "start",
+      "test",
+      "demo",
+      "service",
+      "migrate",
+      "token",
+      "dead-letters",
+      "benchmark",
+    ])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    const start = hexa("start", "--help");
+    expect(start.status).toBe(0);
+    expect(start.stdout).toMatch(
+      /^ {2}start {17}every service of both suites in one process on http:\/\/\$HOST:\$PORT/,
+    );
+    expect(start.stdout).not.toContain("  test");
+  });
+
+  it("refuses a flag without its value, or unknown, with the problem and the usage (exit code 2)", async () => {
+    const noValue = await run("apps/ops/src/demo-trial.ts", ["--url"], {});
+    expect(noValue.code).toBe(2);
+    expect(noValue.stdout).toBe("");
+    expect(noValue.stderr).toMatch(/^Option '--url <value>' argument missing\nusage: \.\/hexa demo/);
+    const unknown = await run(
+      "apps/ops/src/token.ts",
+      ["--role", "marketer", "--sub", "m1", "--colour", "red"],
+      {},
+    );
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^Unknown option '--colour'/);
+    const notANumber = await run("apps/ops/src/benchmark-trial.ts", ["--orders", "many"], {});
+    expect(notANumber.code).toBe(2);
+    expect(notANumber.stderr).toMatch(/^--orders: must be a whole number of at least 1, got "many"\n/);
+  });
+});
+
 // `script` (util-linux) runs the start on a pseudo-terminal, as a person at a terminal would.
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 

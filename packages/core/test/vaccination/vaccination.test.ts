@@ -263,13 +263,16 @@ describe("recording a vaccination", () => {
     expect(ports.vaccinations.saved.size).toBe(0);
   });
 
-  it("refuses a walk-in where vaccination never heard of the hospital's stock of the vaccine", async () => {
+  it("refuses a walk-in where vaccination never heard of the hospital's stock of the vaccine, as retryable", async () => {
     const ports = newPorts();
     await whenVaccineRegistered(ports, twoDoses);
     await whenHospitalRegistered(ports, hospital);
-    expect(await refusal(recordVaccination(ports, walkIn))).toMatchObject({
-      rule: "hospital-must-have-a-bookable-dose",
-    });
+    const error = await refusal(recordVaccination(ports, walkIn));
+    expect(error).toBeInstanceOf(Unavailable);
+    expect(error).toMatchObject({ retry: { rule: "hospital-must-have-a-bookable-dose", afterMs: 1_000 } });
+    expect((error as Error).message).toContain(
+      `vaccination has not heard of any stock of vaccine ${TWO_DOSES}`,
+    );
   });
 
   it("accepts a dose with a reservation even when no dose is bookable: its dose was booked", async () => {

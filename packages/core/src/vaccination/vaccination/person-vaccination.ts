@@ -117,7 +117,8 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
    * - `doses-must-not-exceed-requirement`: no dose beyond the vaccine's required doses.
    * - `hospital-must-have-a-bookable-dose`: a walk-in (no reservation) takes a dose nobody booked, so
    *   the hospital must have one bookable, as far as vaccination's replica knows. A dose with a
-   *   reservation was booked, so it is always accepted.
+   *   reservation was booked, so it is always accepted. A stock not heard of yet (doses just
+   *   supplied) is, like an unknown vaccine or hospital, Unavailable, to retry.
    */
   recordDose(dose: DoseGiven, context: EventContext): VaccinationRecord {
     const { personId, vaccineId, doses } = this.#state;
@@ -134,12 +135,18 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
       );
     }
     const vaccine = dose.vaccine;
-    if (!vaccine) throw notHeardOf("vaccine", vaccineId);
-    if (!dose.hospital) throw notHeardOf("hospital", dose.hospitalId);
+    if (!vaccine) throw notHeardOf(`vaccine ${vaccineId}`, "vaccine-must-be-registered");
+    if (!dose.hospital) throw notHeardOf(`hospital ${dose.hospitalId}`, "hospital-must-be-registered");
     if (doses.length >= vaccine.dosesRequired) {
       throw new FailedPrecondition(
         "doses-must-not-exceed-requirement",
         `person ${personId} has had all ${vaccine.dosesRequired} required doses of vaccine ${vaccineId}`,
+      );
+    }
+    if (!dose.reservationId && !dose.stock) {
+      throw notHeardOf(
+        `any stock of vaccine ${vaccineId} at hospital ${dose.hospitalId}`,
+        "hospital-must-have-a-bookable-dose",
       );
     }
     if (!dose.reservationId && (dose.stock?.bookable ?? 0) < 1) {
@@ -166,10 +173,10 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
   }
 }
 
-/** Inventory's registration of a vaccine or hospital has not reached vaccination (yet). */
-function notHeardOf(kind: "vaccine" | "hospital", id: string): Unavailable {
+/** What inventory registered or supplied has not reached vaccination (yet). */
+function notHeardOf(what: string, rule: string): Unavailable {
   return new Unavailable(
-    `vaccination has not heard of ${kind} ${id} yet; one just registered reaches it within moments, so retry (one never registered stays unknown)`,
-    { rule: `${kind}-must-be-registered`, afterMs: RETRY_UNTIL_HEARD_MS },
+    `vaccination has not heard of ${what} yet; what inventory just registered reaches it within moments, so retry`,
+    { rule, afterMs: RETRY_UNTIL_HEARD_MS },
   );
 }
