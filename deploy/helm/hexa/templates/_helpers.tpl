@@ -201,6 +201,7 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
   "SHUTDOWN_GRACE_MS" (include "hexa.int" $config.shutdownGraceMs)
   "SHUTDOWN_DRAIN_MS" (include "hexa.int" $config.shutdownDrainMs)
   "CONSUMER_MAX_DELIVER" (include "hexa.int" $config.consumerMaxDeliver)
+  "HEXA_VERSION" (include "hexa.image" . | splitList ":" | last)
 -}}
 {{- with $config.busNamespace -}}
 {{- $_ := set $env "BUS_NAMESPACE" . -}}

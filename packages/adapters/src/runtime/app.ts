@@ -77,6 +77,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
       security,
+      build: { service: options.name, version: env.HEXA_VERSION },
       ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));

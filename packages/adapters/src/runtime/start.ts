@@ -10,8 +10,8 @@ import { handledOnce } from "../postgres/inbox.ts";
 import { appendedEvents, OutboxRelay } from "../postgres/outbox.ts";
 import { platformMigrations } from "../postgres/platform-tables.ts";
 import { callPolicies } from "../resilience/policy.ts";
-import { inConsumerSpan } from "../telemetry/events.ts";
-import { ServiceMetrics } from "../telemetry/metrics.ts";
+import { inConsumerSpan, withPublishSpans } from "../telemetry/events.ts";
+import { type BuildInfo, ServiceMetrics } from "../telemetry/metrics.ts";
 import { ConfigurationError, readEnvironment, serviceUrlVariable } from "./config.ts";
 import { JobRunner } from "./jobs.ts";
 import { type Security, securityFromEnvironment } from "./security.ts";
@@ -41,6 +41,8 @@ export interface StartServicesOptions {
   readonly security?: Security;
   /** Where `/metrics` counts calls and samples the services; default: a registry of their own. */
   readonly metrics?: ServiceMetrics;
+  /** What `hexa_build_info` reports (with the default registry). */
+  readonly build?: BuildInfo;
   /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
   readonly httpRoutes?: readonly HttpRoute[];
 }
@@ -77,6 +79,8 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     }));
   const accessRules = accessByProcedure(options.modules.flatMap((module) => module.access ?? []));
   let ownUrl: string | undefined;
+  // The relays publish through it: each publish is a span of the trace that committed the event.
+  const relayBus = withPublishSpans(options.bus);
   try {
     for (const module of options.modules) {
       const logger = options.logger.child({ service: module.name });
@@ -89,7 +93,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       });
       const relay = new OutboxRelay({
         db,
-        bus: options.bus,
+        bus: relayBus,
         logger,
         ...(options.outboxIdleMs ? { idleMs: options.outboxIdleMs } : {}),
       });
@@ -138,7 +142,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     for (const { module, runtime } of started) {
       for (const job of module.jobs?.(runtime) ?? []) jobs.start(job);
     }
-    const metrics = options.metrics ?? new ServiceMetrics({ logger: options.logger });
+    const metrics =
+      options.metrics ??
+      new ServiceMetrics({ logger: options.logger, ...(options.build ? { build: options.build } : {}) });
     const bus = options.bus;
     metrics.sample({
       outboxes: started.map(({ module, relay }) => ({

@@ -14,7 +14,7 @@ import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import { connectJsonClient, createTestDatabase, eventually, type TestDatabase } from "@hexa/testing";
 import { SpanKind } from "@opentelemetry/api";
-import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -130,6 +130,26 @@ describe("telemetry of the product-trial suite", () => {
       (span) => span.attributes["messaging.consumer.group.name"] === "delivery-stock-reserved",
     );
     expect(deliverySpan && parentOf(deliverySpan)).toBe(warehouseSpan?.spanContext().spanId);
+
+    // PlaceOrder's SQL: pg CLIENT spans, children of the RPC's span.
+    const sql = spans().filter(
+      (span) => span.kind === SpanKind.CLIENT && parentOf(span) === placed.spanContext().spanId,
+    );
+    expect(sql.length).toBeGreaterThan(0);
+    expect(new Set(sql.map((span) => span.attributes["db.system.name"]))).toEqual(new Set(["postgresql"]));
+    expect(
+      sql.some((span) => /^insert into "trial_order"/i.test(String(span.attributes["db.query.text"]))),
+    ).toBe(true);
+    // Its publish: a PRODUCER span of the relay, child of the RPC that committed the event.
+    const publish = spans().find(
+      (span) =>
+        span.kind === SpanKind.PRODUCER &&
+        span.name === "send trial.order.v1.OrderPlaced" &&
+        span.attributes["hexa.aggregate_id"] === orderId,
+    );
+    expect(publish && traceOf(publish)).toBe(traceId);
+    expect(publish && parentOf(publish)).toBe(placed.spanContext().spanId);
+    expect(publish?.attributes["messaging.operation.type"]).toBe("send");
   });
 
   it("joins the marketing -> order call to EndTrialPlan's trace", async () => {
@@ -214,19 +234,25 @@ describe("telemetry of the product-trial suite", () => {
       if (!line) throw new Error(`no series ${series} in:\n${text}`);
       return Number(line.slice(series.length + 1));
     };
-    const placeOrder = 'procedure="/trial.order.v1.OrderService/PlaceOrder"';
-    expect(value(`${metricNames.rpcRequests}{${placeOrder},code="ok"}`)).toBeGreaterThanOrEqual(1);
-    expect(value(`${metricNames.rpcRequests}{${placeOrder},code="invalid_argument"}`)).toBeGreaterThanOrEqual(
-      1,
-    );
-    expect(value(`${metricNames.rpcErrors}{${placeOrder},code="invalid_argument"}`)).toBeGreaterThanOrEqual(
-      1,
-    );
-    expect(text).not.toMatch(new RegExp(`${metricNames.rpcErrors}\\{[^}]*code="ok"`));
-    expect(value(`${metricNames.rpcDuration}_count{${placeOrder}}`)).toBeGreaterThanOrEqual(2);
-    expect(value(`${metricNames.rpcDuration}_bucket{le="+Inf",${placeOrder}}`)).toBe(
-      value(`${metricNames.rpcDuration}_count{${placeOrder}}`),
-    );
+    // The gRPC server metrics, under the names and labels stock gRPC dashboards read.
+    const placeOrder =
+      'grpc_service="trial.order.v1.OrderService",grpc_method="PlaceOrder",grpc_type="unary"';
+    expect(value(`grpc_server_handled_total{${placeOrder},grpc_code="OK"}`)).toBeGreaterThanOrEqual(1);
+    expect(
+      value(`grpc_server_handled_total{${placeOrder},grpc_code="InvalidArgument"}`),
+    ).toBeGreaterThanOrEqual(1);
+    const handled = text
+      .split("\n")
+      .filter((line) => line.startsWith(`grpc_server_handled_total{${placeOrder},`))
+      .reduce((sum, line) => sum + Number(line.split(" ")[1]), 0);
+    expect(value(`grpc_server_started_total{${placeOrder}}`)).toBe(handled);
+    expect(value(`grpc_server_handling_seconds_count{${placeOrder}}`)).toBe(handled);
+    expect(value(`grpc_server_handling_seconds_bucket{le="+Inf",${placeOrder}}`)).toBe(handled);
+    // No duplicate error counter beside the handled one, and the platform's old names are gone.
+    expect(text).not.toMatch(/errors_total|hexa_rpc_server/);
+    expect(
+      value(`hexa_build_info{version="dev",service="hexa",node_version="${process.versions.node}"}`),
+    ).toBe(1);
     for (const schema of [
       "trial_marketing",
       "trial_order",
