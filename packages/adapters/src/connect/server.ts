@@ -18,7 +18,8 @@ import {
   type HandlerContext,
   type Interceptor,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@hexa/proto/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
 import type { ServiceMetrics } from "../telemetry/metrics.ts";
@@ -209,6 +210,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     requestGate,
     readMaxBytes: options.maxRequestBytes ?? 1_048_576,
     shutdownSignal: shutdown.signal,
+    fallback: answerUnimplemented,
   });
 
   const connections = new ConnectionTracker(logger);
@@ -325,6 +327,36 @@ function percentDecode(text: string): string {
     return text;
   }
 }
+
+/**
+ * What no route serves (an unknown service or method, any other path) is answered UNIMPLEMENTED in
+ * the caller's protocol, naming the path, instead of connect-es's bare 404: a Connect error body
+ * for Connect and plain HTTP callers, a trailers-only gRPC status for gRPC and gRPC-Web.
+ */
+const answerUnimplemented: NonNullable<ConnectNodeAdapterOptions["fallback"]> = (req, res) => {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const error = new ConnectError(`no procedure ${path} here`, Code.Unimplemented);
+  const out = res as http.ServerResponse;
+  const contentType = req.headers["content-type"] ?? "";
+  if (contentType.startsWith("application/grpc")) {
+    const status = {
+      "content-type": contentType.split(";")[0] ?? "application/grpc",
+      "grpc-status": String(Code.Unimplemented),
+      "grpc-message": grpcPercentEncode(error.rawMessage),
+    };
+    // gRPC's trailers-only answer: one HEADERS frame that ends the stream.
+    if (res instanceof http2.Http2ServerResponse)
+      res.stream.respond({ ":status": 200, ...status }, { endStream: true });
+    else out.writeHead(200, status).end();
+    return;
+  }
+  const body = errorToJsonBytes(error, {});
+  out.writeHead(codeToHttpStatus(Code.Unimplemented), {
+    "content-type": "application/json",
+    "content-length": String(body.byteLength),
+  });
+  out.end(body);
+};
 
 /**
  * connect-es answers a request body that is not valid protobuf binary with INTERNAL, as if the

@@ -15,7 +15,7 @@ import { type BuildInfo, ServiceMetrics } from "../telemetry/metrics.ts";
 import { ConfigurationError, readEnvironment, serviceUrlVariable } from "./config.ts";
 import { JobRunner } from "./jobs.ts";
 import { type Security, securityFromEnvironment } from "./security.ts";
-import type { ServiceModule, ServiceRuntime } from "./service-module.ts";
+import { policyConsumerName, type ServiceModule, type ServiceRuntime } from "./service-module.ts";
 
 export interface StartServicesOptions {
   readonly modules: readonly ServiceModule[];
@@ -113,7 +113,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           return result;
         },
         policy: (name, eventType, handle) => {
-          const consumer = `${module.name}-${name}`;
+          const consumer = policyConsumerName(module, name);
           const once = handledOnce(db, consumer, (em, event) =>
             inConsumerSpan(consumer, event, () => handle(em, event)),
           );
