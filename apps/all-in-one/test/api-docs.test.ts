@@ -20,6 +20,7 @@ import {
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+// biome-ignore lint/suspicious/noExplicitAny: the documents are read as plain JSON
 type Json = Record<string, any>;
 
 const modules = [...services.values()];
