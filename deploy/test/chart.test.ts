@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ServiceMetrics } from "@hexa/adapters/telemetry/metrics";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { chartDir, helm, helmBinary } from "../src/helm.ts";
@@ -28,6 +29,18 @@ const declared = (
     services: Record<string, { connectServices: string[]; calls?: string[] }>;
   }
 ).services;
+
+/** The series names a service's registry serves (a histogram's with their suffixes). */
+function servedMetricNames(): Set<string> {
+  const metrics = new ServiceMetrics().registry.getMetricsAsArray();
+  return new Set(
+    metrics.flatMap((metric) =>
+      String(metric.type) === "histogram"
+        ? ["_bucket", "_sum", "_count"].map((suffix) => `${metric.name}${suffix}`)
+        : [metric.name],
+    ),
+  );
+}
 
 const scratch = mkdtempSync(join(tmpdir(), "hexa-chart-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -441,7 +454,12 @@ describe("monitoring", () => {
       "HexaCircuitBreakerOpen",
       "HexaDeadLetters",
       "HexaOutboxBacklogGrowing",
+      "HexaRpcServerFaults",
     ]);
+    expect(alerts.get("HexaRpcServerFaults")?.expr).toContain(
+      'grpc_server_handled_total{namespace="hexa",grpc_code=~',
+    );
+    expect(alerts.get("HexaRpcServerFaults")?.expr).toContain("> 0.05");
     expect(alerts.get("HexaOutboxBacklogGrowing")?.expr).toContain("hexa_outbox_unpublished_events");
     expect(alerts.get("HexaDeadLetters")?.expr).toContain("hexa_dead_letters");
     expect(alerts.get("HexaCircuitBreakerOpen")?.expr).toContain("hexa_circuit_breaker_state");
@@ -461,6 +479,30 @@ describe("monitoring", () => {
       OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
       OTEL_TRACES_SAMPLER_ARG: "0.25",
     });
+  });
+
+  it("renders the Grafana dashboard when enabled, whose queries read only metrics the services serve", async () => {
+    expect([...byKind(await render(), "ConfigMap").keys()]).not.toContain("hexa-grafana-dashboard");
+    const manifests = await render({ set: ["metrics.grafanaDashboard.enabled=true"] });
+    expect(validateAll(manifests)).toEqual([]);
+    const configMap = byKind(manifests, "ConfigMap").get("hexa-grafana-dashboard");
+    expect(labelsOf(configMap)).toMatchObject({ grafana_dashboard: "1" });
+    const dashboard = JSON.parse(configMap?.data["hexa.json"]) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const queries = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
+    expect(queries.length).toBeGreaterThan(10);
+    const served = servedMetricNames();
+    const read = new Set(queries.flatMap((query) => query.match(/\b[a-z_][a-z0-9_]*(?=\{)/g) ?? []));
+    for (const metric of [
+      "grpc_server_handled_total",
+      "grpc_server_handling_seconds_bucket",
+      "hexa_build_info",
+    ]) {
+      expect(read).toContain(metric);
+    }
+    for (const metric of read) expect(served, `${metric} is not served`).toContain(metric);
+    for (const query of queries) expect(query).toContain('namespace="$namespace"');
   });
 
   it("rejects a misspelled monitoring key and a malformed duration", async () => {
