@@ -130,9 +130,7 @@ function openApi(
   });
   schemas.add("connect.error.detail", {
     type: "object",
-    description:
-      "One error detail. `FieldViolation` names the bad field of an invalid_argument, `PreconditionFailure` " +
-      "the rule of a failed_precondition, `ResourceInfo` the missing resource of a not_found.",
+    description: `One error detail, by \`type\`. ${details.map((message) => `${message.name}: ${comment(message)}`).join(" ")}`,
     required: ["type", "value"],
     properties: {
       type: { type: "string", enum: details.map((message) => message.typeName) },

@@ -119,6 +119,7 @@ describe("the API's description, served by the all-in-one", () => {
       "hexa.common.v1.FieldViolation",
       "hexa.common.v1.PreconditionFailure",
       "hexa.common.v1.ResourceInfo",
+      "hexa.common.v1.RetryInfo",
     ]);
     expect(schemas["hexa.common.v1.FieldViolation"].properties).toHaveProperty("field");
     // Every reference resolves.
