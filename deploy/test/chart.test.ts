@@ -395,6 +395,14 @@ describe("configuration", () => {
     expect(container.env[0].valueFrom.secretKeyRef).toEqual({ name: "hexa-database", key: "DATABASE_URL" });
   });
 
+  it("tells each service its version (hexa_build_info): the image tag, else the chart's appVersion", async () => {
+    const version = async (set: string[]) =>
+      byKind(await render({ set }), "ConfigMap").get("hexa-order")?.data.HEXA_VERSION;
+    const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as { appVersion: string };
+    expect(await version([])).toBe(chart.appVersion);
+    expect(await version(["image.tag=1.4.2", "image.repository=registry.example:5000/hexa"])).toBe("1.4.2");
+  });
+
   it("reads DATABASE_URL from an existing Secret", async () => {
     const manifests = await render({ valuesFiles: [production] });
     expect(byKind(manifests, "Secret").size).toBe(0);

@@ -37,7 +37,6 @@ const REFERENCE_PAGE = `<!doctype html>
         ],
         withDefaultFonts: false,
         telemetry: false,
-        hideClientButton: false,
       })});
     </script>
   </body>
