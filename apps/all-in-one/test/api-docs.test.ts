@@ -113,6 +113,13 @@ describe("the API's description, served by the all-in-one", () => {
     expect(order.properties.placedAt).toMatchObject({ type: "string", format: "date-time" });
     expect(order.properties.status).toEqual({ $ref: "#/components/schemas/trial.order.v1.OrderStatus" });
     expect(schemas["trial.order.v1.OrderStatus"].enum).toContain("ORDER_STATUS_PLACED");
+    // 64-bit integers are strings in protobuf JSON.
+    expect(
+      schemas["vaccination.dashboard.v1.GetVaccinationCountResponse"].properties.vaccinations,
+    ).toMatchObject({
+      type: "string",
+      format: "int64",
+    });
     // The Connect error and our details.
     expect(schemas["connect.error"].properties.code.enum).toContain("failed_precondition");
     expect(schemas["connect.error.detail"].properties.type.enum).toEqual([
