@@ -82,6 +82,10 @@ describe("the API's description, served by the all-in-one", () => {
           expect(item?.post, `${service.typeName}/${method.name}`).toBeDefined();
           expect(item.post["x-hexa-service"]).toBe(module.name);
           const readOnly = method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+          // The reads, and only they, are marked (buf breaking does not guard the mark; see buf.yaml).
+          expect(readOnly, `NO_SIDE_EFFECTS of ${method.name}`).toBe(
+            method.methodKind === "unary" && /^(Get|List)[A-Z]/.test(method.name),
+          );
           expect(item.get !== undefined, `GET of ${method.name}`).toBe(readOnly);
         }
       }
