@@ -95,8 +95,8 @@ function generate(files: readonly DescFile[], version: string): { openapi: Json;
   const details = files
     .filter((file) => file.proto.package === DETAILS_PACKAGE)
     .flatMap((file) => file.messages);
-  const open = new Schemas("#/components/schemas/", (name) => name);
-  const async = new Schemas("#/components/schemas/", asyncId);
+  const open = new Schemas((name) => name);
+  const async = new Schemas(asyncId);
   return {
     openapi: openApi(services, details, open, version),
     asyncapi: asyncApi(events, async, version),
@@ -318,11 +318,10 @@ function comment(desc: DescService | DescMethod | DescMessage | DescField | Desc
 /** JSON Schemas of messages and enums in the protobuf JSON mapping, each written once. */
 class Schemas {
   readonly #schemas: Record<string, Json> = {};
-  readonly prefix: string;
+  /** The component id of a type (AsyncAPI allows no dots). */
   readonly idOf: (typeName: string) => string;
 
-  constructor(prefix: string, idOf: (typeName: string) => string) {
-    this.prefix = prefix;
+  constructor(idOf: (typeName: string) => string) {
     this.idOf = idOf;
   }
 
@@ -342,7 +341,7 @@ class Schemas {
       this.#schemas[id] = {}; // taken before the fields, so a recursive message ends
       this.#schemas[id] = desc.kind === "message" ? this.#message(desc) : enumSchema(desc);
     }
-    return { $ref: `${this.prefix}${id}` };
+    return { $ref: `#/components/schemas/${id}` };
   }
 
   #message(message: DescMessage): Json {
@@ -474,8 +473,8 @@ const plugin: Plugin = {
       const file = registry.getFile(name);
       return file ? [file] : [];
     });
-    const version = request.parameter.match(/(?:^|,)version=([^,]+)/)?.[1] ?? "0.1.0";
-    const { openapi, asyncapi } = generate(files, version);
+    // The contract's version is its packages' (`trial.order.v1`, …).
+    const { openapi, asyncapi } = generate(files, "v1");
     return create(CodeGeneratorResponseSchema, {
       supportedFeatures: BigInt(CodeGeneratorResponse_Feature.PROTO3_OPTIONAL),
       file: [
