@@ -18,7 +18,10 @@ export const API_DOCS_PATHS = {
   referenceScript: "/docs/scalar.js",
 } as const;
 
-/** The page: Scalar's standalone bundle showing both documents, without its fonts, proxy or telemetry. */
+/**
+ * The page: Scalar's standalone bundle showing both documents, without its fonts, proxy, telemetry,
+ * developer toolbar or AI agent (each of which would call out of the server).
+ */
 const REFERENCE_PAGE = `<!doctype html>
 <html lang="en">
   <head>
@@ -37,6 +40,8 @@ const REFERENCE_PAGE = `<!doctype html>
         ],
         withDefaultFonts: false,
         telemetry: false,
+        showDeveloperTools: "never",
+        agent: { disabled: true },
       })});
     </script>
   </body>
