@@ -81,23 +81,19 @@ function describeAccess(operation: Json, access: Access, service: string): void 
 }
 
 /**
- * The consumers a module's `policies` declare. A policy only declares itself through
- * `runtime.policy` when built (its handler reads the rest of the runtime when it runs), so a runtime
- * that records those declarations, and refuses anything else, lists them without a database.
+ * The consumers a module's `policies` declare. A policy declares itself through `runtime.onEvent` or
+ * `runtime.policy` when built, and uses the rest of the runtime only when it handles an event; so a
+ * runtime that records those declarations (and has nothing else) lists them without a database.
  */
 export function declaredConsumers(module: ServiceModule): Array<Pick<Consumer, "name" | "eventType">> {
   const declared: Array<Pick<Consumer, "name" | "eventType">> = [];
+  const declare = (name: string, eventType: string): Consumer => {
+    const consumer = { name: policyConsumerName(module, name), eventType };
+    declared.push(consumer);
+    return { ...consumer, handle: () => Promise.reject(new Error("a declaration handles nothing")) };
+  };
   const declaring = new Proxy({} as ServiceRuntime, {
-    get(_, key) {
-      if (key !== "policy")
-        throw new Error(`${module.name}'s policies read runtime.${String(key)} when declared`);
-      const policy: ServiceRuntime["policy"] = (name, eventType) => {
-        const consumer = { name: policyConsumerName(module, name), eventType };
-        declared.push(consumer);
-        return { ...consumer, handle: () => Promise.reject(new Error("a declaration handles nothing")) };
-      };
-      return policy;
-    },
+    get: (_, key) => (key === "onEvent" || key === "policy" ? declare : undefined),
   });
   module.policies?.(declaring);
   return declared;

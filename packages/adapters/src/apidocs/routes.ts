@@ -48,13 +48,14 @@ const REFERENCE_PAGE = `<!doctype html>
 </html>
 `;
 
-/** The routes of the documents of `modules` (see ./documents.ts), built at the first request. */
+/**
+ * The routes of the documents of `modules` (see ./documents.ts). The documents are built here, so a
+ * module that cannot be described stops the start instead of failing a request.
+ */
 export function apiDocsRoutes(modules: readonly ServiceModule[]): HttpRoute[] {
-  let documents: ApiDocuments | undefined;
-  const json = (pick: (docs: ApiDocuments) => unknown) => () => {
-    documents ??= apiDocuments(modules);
-    return Promise.resolve({ type: "application/json", body: JSON.stringify(pick(documents)) });
-  };
+  const documents: ApiDocuments = apiDocuments(modules);
+  const json = (pick: (docs: ApiDocuments) => unknown) => () =>
+    Promise.resolve({ type: "application/json", body: JSON.stringify(pick(documents)) });
   let script: Promise<Buffer> | undefined;
   const answers: Record<string, () => Promise<{ type: string; body: string | Buffer }>> = {
     [API_DOCS_PATHS.openapi]: json((docs) => docs.openapi),
