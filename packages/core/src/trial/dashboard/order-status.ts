@@ -119,7 +119,7 @@ export function projectOrderStatus(orderId: string, facts: readonly OrderFact[])
  * How far each kind of progress can go, least first. Every event takes the order to a state (and
  * its delivery and pickup to a step) of its own, and the view shows the furthest any event seen
  * took it, so the view of a set of events is the same whatever their order, and a new event merges
- * into a stored view by taking the further of the two (what the dashboard's store does in one statement).
+ * into a stored view by taking the further of the two.
  * A cancellation goes further than a delivery under way; once the courier has delivered, the
  * product comes back through a return, so a cancelled but delivered order shows DELIVERED until its
  * ReturnRequested arrives.
