@@ -225,7 +225,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     }
     if (handleCors(corsOrigins, req, res)) return;
     if (handleProbe(readiness, req, res) || options.metrics?.handle(req, res)) return;
-    if (options.httpRoutes?.some((route) => route(req, res))) return;
+    if (answeredByRoute(options.httpRoutes ?? [], req, res, logger)) return;
     connectHandler(req, res);
   };
   const http1Server = http.createServer(onRequest);
@@ -286,6 +286,23 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   };
 
   return { url, port, close };
+}
+
+/** Whether one of `routes` took the request; a route that throws is logged and answered 500. */
+function answeredByRoute(
+  routes: readonly HttpRoute[],
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+  logger: Logger,
+): boolean {
+  try {
+    return routes.some((route) => route(req, res));
+  } catch (error) {
+    logger.error({ err: error, path: req.url }, "http route failed");
+    if (!res.headersSent) (res as http.ServerResponse).writeHead(500, { "content-type": "text/plain" });
+    res.end("internal error\n");
+    return true;
+  }
 }
 
 /**
