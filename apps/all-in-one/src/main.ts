@@ -1,6 +1,35 @@
 // Every service of both suites in one process on one port. Without DATABASE_URL it runs an embedded
-// PostgreSQL; without NATS_URL the embedded in-process bus carries the events.
+// PostgreSQL; without NATS_URL the embedded in-process bus carries the events. The web console is
+// served at `/`, with laptop sign-in while the development key is in use on a loopback address.
 import { runApp } from "@hexa/adapters/runtime/app";
+import { readEnvironment } from "@hexa/adapters/runtime/config";
 import { services } from "@hexa/adapters/services";
+import { oidcConfig } from "@hexa/console/server/config";
+import { consoleRoutes } from "@hexa/console/server/routes";
+import { SIGN_IN_PATH, SIGN_IN_ROLES, signInKeys, signInRoute } from "./sign-in.ts";
 
-await runApp({ name: "all-in-one", modules: [...services.values()], allInOne: true });
+/** The environment, or undefined when it is invalid (runApp then says what is wrong, and exits). */
+function environment() {
+  try {
+    return readEnvironment();
+  } catch {
+    return undefined;
+  }
+}
+
+const env = environment();
+const keys = env && (await signInKeys(env));
+const httpRoutes = [
+  ...(keys ? [signInRoute(keys)] : []),
+  ...consoleRoutes(
+    keys ? { signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: SIGN_IN_ROLES } } : oidcConfig(),
+  ),
+];
+
+await runApp({
+  name: "all-in-one",
+  modules: [...services.values()],
+  allInOne: true,
+  httpRoutes,
+  banner: (url) => [`  console:  ${url}/${keys ? " (sign in with any role: development sign-in)" : ""}`],
+});

@@ -23,6 +23,8 @@ export interface AppOptions {
   readonly allInOne: boolean;
   /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
   readonly httpRoutes?: readonly HttpRoute[];
+  /** More lines for the start banner (what those routes serve), given the URL it serves on. */
+  readonly banner?: (url: string) => readonly string[];
 }
 
 /** The composition root's main: read the environment, build the adapters, serve until SIGTERM or SIGINT. */
@@ -154,6 +156,7 @@ function printBanner(
     `  events:   ${env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus"}`,
     `  probes:   ${url}/healthz  ${url}/readyz`,
     `  auth:     ${auth}`,
+    ...(options.banner?.(url) ?? []),
   ];
   if (options.modules.some((module) => module.name === "marketing")) {
     lines.push(
