@@ -95,7 +95,9 @@ export function Table(props: {
 }) {
   if (props.rows.length === 0) return <p className="empty">{props.empty ?? "Nothing yet."}</p>;
   return (
-    <div className="table-scroll">
+    // Scrolls sideways on a narrow screen: focusable, so a keyboard can scroll it too.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+    <section className="table-scroll" aria-label={props.caption} tabIndex={0}>
       <table>
         <caption>{props.caption}</caption>
         <thead>
@@ -119,7 +121,7 @@ export function Table(props: {
           ))}
         </tbody>
       </table>
-    </div>
+    </section>
   );
 }
 
@@ -138,3 +140,6 @@ export function enumLabel(names: Record<number, string>, value: number): string 
 export function formValues(form: HTMLFormElement): Record<string, string> {
   return Object.fromEntries([...new FormData(form)].map(([name, value]) => [name, String(value)]));
 }
+
+/** An id short enough for a table: its last 8 characters (ids are UUIDv7, whose first ones are the time). */
+export const shortId = (id: string) => id.slice(-8);

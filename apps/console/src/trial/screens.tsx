@@ -27,7 +27,17 @@ import { useState } from "react";
 import { useAction } from "../action.ts";
 import { useStream } from "../live.ts";
 import type { ScreenProps } from "../screens.ts";
-import { enumLabel, Field, formValues, RefusalMessage, Section, StreamBadge, Table, When } from "../ui.tsx";
+import {
+  enumLabel,
+  Field,
+  formValues,
+  RefusalMessage,
+  Section,
+  StreamBadge,
+  shortId,
+  Table,
+  When,
+} from "../ui.tsx";
 import { isOpen, PAGE_SIZE, usePages } from "./orders.ts";
 
 /** Dashboard lists have no stream of their own: they are read again this often. */
@@ -36,7 +46,12 @@ const REFRESH_MS = 2_000;
 const stateLabel = (state: OrderState) => enumLabel(OrderState, state);
 
 export function Plans() {
-  const plans = useQuery(MarketingService.method.listTrialPlans, { pageSize: 100 });
+  // Ending a plan closes its orders in the background: the list is read again to show it.
+  const plans = useQuery(
+    MarketingService.method.listTrialPlans,
+    { pageSize: 100 },
+    { refetchInterval: REFRESH_MS },
+  );
   const start = useAction(MarketingService.method.startTrialPlan);
   const end = useAction(MarketingService.method.endTrialPlan);
   return (
@@ -154,7 +169,7 @@ function OrderForm({ plan, customerId }: { plan: TrialPlan; customerId: string }
       <RefusalMessage refusal={place.refusal} />
       {order && (
         <p role="status">
-          Ordered. <a href={`#/my-orders/${order.orderId}`}>Follow order {order.orderId.slice(0, 8)}</a>
+          Ordered. <a href={`#/my-orders/${order.orderId}`}>Follow order {shortId(order.orderId)}</a>
         </p>
       )}
     </form>
@@ -182,7 +197,7 @@ export function MyOrders({ subject, argument }: ScreenProps) {
           head={["Order", "Product", "Status", "Placed", "Return due", "Actions"]}
           rows={list.map((order) => [
             <a key="id" href={`#/my-orders/${order.orderId}`}>
-              {order.orderId.slice(0, 8)}
+              {shortId(order.orderId)}
             </a>,
             `${order.quantity} × ${order.productId}`,
             stateLabel(order.state),
@@ -191,12 +206,12 @@ export function MyOrders({ subject, argument }: ScreenProps) {
             <span key="actions" className="actions">
               {(order.state === OrderState.PLACED || order.state === OrderState.DELIVERING) && (
                 <button type="button" onClick={() => void cancel.run({ orderId: order.orderId })}>
-                  Cancel order {order.orderId.slice(0, 8)}
+                  Cancel order {shortId(order.orderId)}
                 </button>
               )}
               {order.state === OrderState.DELIVERED && (
                 <button type="button" onClick={() => void requestReturn.run({ orderId: order.orderId })}>
-                  Return order {order.orderId.slice(0, 8)}
+                  Return order {shortId(order.orderId)}
                 </button>
               )}
               <a href={`#/story/${order.orderId}`}>Story</a>
@@ -232,7 +247,7 @@ function useWatchedOrder(orderId: string): [OrderStatusView | undefined, ReturnT
 function FollowedOrder({ orderId }: { orderId: string }) {
   const [order, state] = useWatchedOrder(orderId);
   return (
-    <Section title={`Order ${orderId.slice(0, 8)}`} aside={<StreamBadge state={state} />}>
+    <Section title={`Order ${shortId(orderId)}`} aside={<StreamBadge state={state} />}>
       {order ? (
         <p className="status-line">
           Status: <strong data-testid="followed-status">{stateLabel(order.state)}</strong>
@@ -261,11 +276,11 @@ export function Shipments() {
   const pickUp = useAction(DeliveryService.method.completePickup);
   const rows = (list: readonly Shipment[] | undefined, act: (orderId: string) => void, verb: string) =>
     (list ?? []).map((shipment) => [
-      shipment.orderId.slice(0, 8),
+      shortId(shipment.orderId),
       `${shipment.quantity} × ${shipment.productId}`,
       shipment.address,
       <button key="act" type="button" onClick={() => act(shipment.orderId)}>
-        {verb} {shipment.orderId.slice(0, 8)}
+        {verb} {shortId(shipment.orderId)}
       </button>,
     ]);
   return (
@@ -385,13 +400,13 @@ export function OrderDashboard() {
           empty="No order matches."
           head={["Order", "Customer", "Product", "Status", "Updated", ""]}
           rows={(orders.data?.orders ?? []).map((order) => [
-            order.orderId.slice(0, 8),
+            shortId(order.orderId),
             order.customerId,
             `${order.quantity} × ${order.productId}`,
             stateLabel(order.state),
             <When key="updated" at={order.updatedAt} />,
             <a key="story" href={`#/story/${order.orderId}`}>
-              Story of {order.orderId.slice(0, 8)}
+              Story of {shortId(order.orderId)}
             </a>,
           ])}
         />
@@ -430,7 +445,7 @@ export function OrderStory({ argument }: ScreenProps) {
         <button type="submit">Show its story</button>
       </form>
       {orderId && (
-        <Section title={`Story of order ${orderId.slice(0, 8)}`} aside={<StreamBadge state={state} />}>
+        <Section title={`Story of order ${shortId(orderId)}`} aside={<StreamBadge state={state} />}>
           <p>
             {order.customerId} ordered {order.quantity} × {order.productId}; now{" "}
             <strong>{stateLabel(order.state)}</strong>.

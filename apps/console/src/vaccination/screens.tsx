@@ -23,7 +23,17 @@ import { useState } from "react";
 import { useAction } from "../action.ts";
 import { useStream } from "../live.ts";
 import type { ScreenProps } from "../screens.ts";
-import { enumLabel, Field, formValues, RefusalMessage, Section, StreamBadge, Table, When } from "../ui.tsx";
+import {
+  enumLabel,
+  Field,
+  formValues,
+  RefusalMessage,
+  Section,
+  StreamBadge,
+  shortId,
+  Table,
+  When,
+} from "../ui.tsx";
 import { datesFrom, today } from "./chart-data.ts";
 
 const statusLabel = (status: ReservationStatus) => enumLabel(ReservationStatus, status);
@@ -477,11 +487,13 @@ function ReservationTable(props: {
     <Table
       caption="Reservations"
       empty="No reservation."
-      head={["Person", "Hospital", "Vaccine", "Date", "Status", "Note", ""]}
+      head={["Reservation", "Person", "Hospital", "Vaccine", "Date", "Status", "Note", ""]}
       rows={props.reservations.map((reservation) => [
+        // In full: the person shows it where the dose is given.
+        <code key="id">{reservation.reservationId}</code>,
         reservation.personId,
-        reservation.hospitalId.slice(0, 8),
-        reservation.vaccineId.slice(0, 8),
+        shortId(reservation.hospitalId),
+        shortId(reservation.vaccineId),
         reservation.date || "waitlist",
         statusLabel(reservation.status),
         reservation.note,
