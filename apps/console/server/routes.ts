@@ -4,7 +4,7 @@
  * navigates to (the console routes in the page itself).
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 import type { HttpRoute } from "@hexa/adapters/connect/server";
 import type { ConsoleConfig } from "./config.ts";
 
@@ -40,7 +40,7 @@ export function consoleRoutes(config: ConsoleConfig, dir = CONSOLE_DIST): HttpRo
   const configJson = JSON.stringify(config);
   const file = (path: string): string | undefined => {
     const candidate = normalize(join(dir, decodeURIComponent(path)));
-    if (!candidate.startsWith(dir) || !existsSync(candidate) || !statSync(candidate).isFile())
+    if (!candidate.startsWith(`${dir}${sep}`) || !existsSync(candidate) || !statSync(candidate).isFile())
       return undefined;
     return candidate;
   };

@@ -36,7 +36,7 @@ export function Statistics() {
   const hospitals = useQuery(InventoryService.method.listHospitals, { pageSize: 100 }).data?.hospitals ?? [];
   const [hospitalId, setHospitalId] = useState("");
   const hospital = hospitals.find((candidate) => candidate.hospitalId === hospitalId) ?? hospitals[0];
-  const dates = datesFrom(today(), 14);
+  const dates = datesFrom(today(), 7);
   const days = useQuery(
     VaccinationDashboardService.method.getDailyReservations,
     hospital ? { hospitalId: hospital.hospitalId, fromDate: dates[0], toDate: dates.at(-1) } : skipToken,
