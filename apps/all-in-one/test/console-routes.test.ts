@@ -128,8 +128,8 @@ describe("the console's routes on a real server", () => {
   });
 
   it("leaves API calls and what is outside the build to the RPC handler", async () => {
-    const escape = await fetch(`${server.url}/assets/..%2f..%2f..%2fetc%2fpasswd`);
-    expect(escape.status).toBe(404);
+    const outside = await fetch(`${server.url}/assets/..%2f..%2f..%2fetc%2fpasswd`);
+    expect(outside.status).toBe(404);
     const call = await fetch(
       `${server.url}/trial.order.v1.OrderService/GetOrder?connect=v1&encoding=json&message={}`,
     );
