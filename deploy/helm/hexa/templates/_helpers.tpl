@@ -230,3 +230,8 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
 {{- end -}}
 {{- toJson $env -}}
 {{- end -}}
+
+{{/* "true" when the web console is rendered: switched on, and a suite is enabled for it to show. */}}
+{{- define "hexa.consoleEnabled" -}}
+{{- if and .Values.console.enabled (or .Values.suites.trial.enabled .Values.suites.vaccination.enabled) -}}true{{- end -}}
+{{- end -}}
