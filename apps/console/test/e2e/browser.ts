@@ -13,6 +13,9 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 
 export const PHONE = { width: 390, height: 844 };
 
+/** Polls what the screen shows until it matches; events and streams may take a moment on a busy machine. */
+export const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000, interval: 100 });
+
 export async function launch(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({ executablePath: inject("chromiumPath"), args: ["--no-sandbox"] });
@@ -43,7 +46,7 @@ export async function signIn(
   await page.getByLabel("Role").selectOption(role);
   await page.getByLabel("Subject (who you are)").fill(subject);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect.poll(() => page.getByRole("button", { name: "Sign out" }).count()).toBe(1);
+  await poll(() => page.getByRole("button", { name: "Sign out" }).count()).toBe(1);
   expect(errors).toEqual([]);
   return {
     page,

@@ -14,7 +14,7 @@ import {
 } from "@hexa/testing";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { capture, launch, PHONE, signIn } from "./browser.ts";
+import { capture, launch, PHONE, poll, signIn } from "./browser.ts";
 
 const withChromium = describe.skipIf(inject("chromiumPath") === "");
 
@@ -53,8 +53,8 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await warehouse.page.getByLabel("Quantity").fill("0");
     await warehouse.page.getByRole("button", { name: "Restock" }).click();
     // The refusal sits on its field.
-    await expect.poll(() => warehouse.page.getByLabel("Quantity").getAttribute("aria-invalid")).toBe("true");
-    await expect.poll(() => warehouse.page.locator(".field .problem").textContent()).toMatch(/whole number/);
+    await poll(() => warehouse.page.getByLabel("Quantity").getAttribute("aria-invalid")).toBe("true");
+    await poll(() => warehouse.page.locator(".field .problem").textContent()).toMatch(/whole number/);
     await warehouse.page.getByLabel("Quantity").fill("5");
     await warehouse.page.getByRole("button", { name: "Restock" }).click();
     await warehouse.page.getByRole("cell", { name: "espresso-machine" }).waitFor();
@@ -79,7 +79,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await offer.getByRole("link", { name: /Follow order/ }).click();
     await customer.page.getByRole("heading", { level: 1, name: "My orders" }).waitFor();
     const status = customer.page.getByTestId("followed-status");
-    await expect.poll(() => status.textContent()).toBe("delivering");
+    await poll(() => status.textContent()).toBe("delivering");
     const orderId = decodeURIComponent(customer.page.url().split("/").pop() ?? "");
     const short = orderId.slice(-8);
 
@@ -89,12 +89,12 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await capture(courier.page, "trial-courier-shipments");
 
     // The status changes on the customer's screen without a reload (WatchOrder).
-    await expect.poll(() => status.textContent()).toBe("delivered");
-    await expect.poll(() => customer.page.locator(".stream-live").count()).toBe(1);
+    await poll(() => status.textContent()).toBe("delivered");
+    await poll(() => customer.page.locator(".stream-live").count()).toBe(1);
     await customer.page.getByRole("button", { name: `Return order ${short}` }).click();
-    await expect.poll(() => status.textContent()).toBe("return requested");
+    await poll(() => status.textContent()).toBe("return requested");
     await courier.page.getByRole("button", { name: `Picked up ${short}` }).click();
-    await expect.poll(() => status.textContent()).toBe("returned");
+    await poll(() => status.textContent()).toBe("returned");
     await capture(customer.page, "trial-customer-my-orders");
 
     // A second order, cancelled by the customer.
@@ -104,7 +104,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await offer.getByRole("link", { name: /Follow order/ }).click();
     const second = decodeURIComponent(customer.page.url().split("/").pop() ?? "").slice(-8);
     await customer.page.getByRole("button", { name: `Cancel order ${second}` }).click();
-    await expect.poll(() => status.textContent()).toBe("cancelled");
+    await poll(() => status.textContent()).toBe("cancelled");
 
     // The marketer's dashboard and the first order's story, event by event.
     await marketer.open("orders", "Order dashboard");
@@ -113,7 +113,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await marketer.page.getByRole("link", { name: `Story of ${short}` }).click();
     await marketer.page.getByRole("heading", { name: `Story of order ${short}` }).waitFor();
     const story = marketer.page.locator(".story li");
-    await expect.poll(() => story.count()).toBeGreaterThanOrEqual(5);
+    await poll(() => story.count()).toBeGreaterThanOrEqual(5);
     const events = (await story.allTextContents()).map((line) => line.split(" — ").pop());
     expect(events[0]).toBe("OrderPlaced");
     expect(events).toContain("DeliveryCompleted");
@@ -132,9 +132,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await manager.open("inventory", "Vaccines and hospitals");
     const hospitalForm = manager.page.getByRole("form", { name: "Register a hospital" });
     await hospitalForm.getByRole("button", { name: "Register hospital" }).click();
-    await expect
-      .poll(() => hospitalForm.getByLabel("Hospital name").getAttribute("aria-invalid"))
-      .toBe("true");
+    await poll(() => hospitalForm.getByLabel("Hospital name").getAttribute("aria-invalid")).toBe("true");
     await hospitalForm.getByLabel("Hospital name").fill("Seoul Clinic");
     await hospitalForm.getByRole("button", { name: "Register hospital" }).click();
     await manager.page.getByRole("cell", { name: "Seoul Clinic" }).waitFor();
@@ -143,7 +141,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await vaccineForm.getByRole("button", { name: "Register vaccine" }).click();
     await manager.page.getByRole("cell", { name: "Vaxo" }).waitFor();
     const supplyForm = manager.page.getByRole("form", { name: "Supply a hospital" });
-    await expect.poll(() => supplyForm.getByLabel("Vaccine").locator("option").count()).toBe(1);
+    await poll(() => supplyForm.getByLabel("Vaccine").locator("option").count()).toBe(1);
     await supplyForm.getByLabel("Vials").fill("1");
     await supplyForm.getByRole("button", { name: "Supply" }).click();
     await supplyForm.getByText(/Supply .* delivered/).waitFor();
@@ -158,7 +156,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await first.open("book", "Book a vaccination");
     // Free slots per day, from the dashboard's read model: the whole capacity before any booking.
     const slots = first.page.getByRole("table", { name: "Free slots per day" });
-    await expect.poll(() => slots.getByRole("row").count()).toBe(15);
+    await poll(() => slots.getByRole("row").count()).toBe(15);
     expect(await slots.getByRole("row").nth(2).getByRole("cell").allTextContents()).toEqual([
       expect.any(String),
       "20",
@@ -170,9 +168,9 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await capture(first.page, "vaccination-person-booking");
     await first.open("my-reservations", "My reservations");
     const notifications = first.page.locator(".notifications li");
-    await expect
-      .poll(() => notifications.allTextContents())
-      .toContainEqual(expect.stringContaining("reservation registered"));
+    await poll(() => notifications.allTextContents()).toContainEqual(
+      expect.stringContaining("reservation registered"),
+    );
 
     // The second finds no dose: an offer, not an error, and joins the waitlist.
     const second = await signIn(browser, app.url, "person", "person-2");
@@ -191,9 +189,9 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await desk.page.getByRole("button", { name: /^Accept / }).click();
     await desk.page.getByRole("cell", { name: "confirmed" }).waitFor();
     await capture(desk.page, "vaccination-reservation-manager");
-    await expect
-      .poll(() => notifications.allTextContents())
-      .toContainEqual(expect.stringContaining("reservation confirmed"));
+    await poll(() => notifications.allTextContents()).toContainEqual(
+      expect.stringContaining("reservation confirmed"),
+    );
     await capture(first.page, "vaccination-person-reservations");
 
     // The dose is given; the administrator's charts count it as the dashboard RPC does.
@@ -201,7 +199,7 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await vaccinate.getByLabel("Person", { exact: true }).fill("person-1");
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
     // Without the reservation, the only dose is someone's booking: refused, naming the rule.
-    await expect.poll(() => vaccinate.locator(".refusal").textContent()).toMatch(/\(rule: [a-z-]+\)/);
+    await poll(() => vaccinate.locator(".refusal").textContent()).toMatch(/\(rule: [a-z-]+\)/);
     const reservationId = await first.page.locator("table code").first().textContent();
     await vaccinate.getByLabel("Reservation id (optional)").fill(reservationId ?? "");
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
@@ -212,25 +210,21 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     const dashboard = connectJsonClient(VaccinationDashboardService, app.url, {
       token: await testToken({ roles: ["admin"], subject: "admin-1" }),
     });
-    await expect
-      .poll(() => admin.page.getByTestId("vaccinations-total").textContent(), { timeout: 15_000 })
-      .toBe("1");
+    await poll(() => admin.page.getByTestId("vaccinations-total").textContent()).toBe("1");
     expect((await dashboard.getVaccinationCount({})).vaccinations).toBe(1n);
     // The rates chart's table shows what ListHospitalRates answers (one dose given of one available).
     const ratesTable = admin.page.getByRole("table", {
       name: /Vaccination rate and discard rate per hospital/,
     });
-    await expect
-      .poll(async () => {
-        const rates = await dashboard.listHospitalRates({});
-        const clinic = rates.hospitals.find((hospital) => hospital.hospitalName === "Seoul Clinic");
-        const shown = await ratesTable
-          .getByRole("row", { name: /Seoul Clinic/ })
-          .getByRole("cell")
-          .allTextContents();
-        return { rpc: clinic?.vaccinationRate, shown: shown.slice(1) };
-      })
-      .toEqual({ rpc: 1, shown: ["100%", "0%"] });
+    await poll(async () => {
+      const rates = await dashboard.listHospitalRates({});
+      const clinic = rates.hospitals.find((hospital) => hospital.hospitalName === "Seoul Clinic");
+      const shown = await ratesTable
+        .getByRole("row", { name: /Seoul Clinic/ })
+        .getByRole("cell")
+        .allTextContents();
+      return { rpc: clinic?.vaccinationRate, shown: shown.slice(1) };
+    }).toEqual({ rpc: 1, shown: ["100%", "0%"] });
     await capture(admin.page, "vaccination-admin-dashboard");
   });
 });
