@@ -188,7 +188,7 @@ export function MyOrders({ subject, argument }: ScreenProps) {
   const followed = argument || list.find((order) => isOpen(order.state))?.orderId || "";
   return (
     <>
-      {followed && <FollowedOrder orderId={followed} />}
+      {followed && <FollowedOrder orderId={followed} onChange={() => void orders.refetch()} />}
       <Section title="All my orders">
         <RefusalMessage refusal={cancel.refusal ?? requestReturn.refusal} />
         <Table
@@ -224,7 +224,10 @@ export function MyOrders({ subject, argument }: ScreenProps) {
 }
 
 /** One order's status as it changes (WatchOrder), reopened by itself when the stream is lost. */
-function useWatchedOrder(orderId: string): [OrderStatusView | undefined, ReturnType<typeof useStream>] {
+function useWatchedOrder(
+  orderId: string,
+  onChange?: () => void,
+): [OrderStatusView | undefined, ReturnType<typeof useStream>] {
   const transport = useTransport();
   const [order, setOrder] = useState<OrderStatusView>();
   const state = useStream(
@@ -238,21 +241,25 @@ function useWatchedOrder(orderId: string): [OrderStatusView | undefined, ReturnT
           })();
         }
       : undefined,
-    setOrder,
+    (next) => {
+      setOrder(next);
+      onChange?.();
+    },
     orderId,
   );
   return [order?.orderId === orderId ? order : undefined, state];
 }
 
-function FollowedOrder({ orderId }: { orderId: string }) {
-  const [order, state] = useWatchedOrder(orderId);
+/** The order being followed; `onChange` hears of each change (the list beside it reads again). */
+function FollowedOrder({ orderId, onChange }: { orderId: string; onChange: () => void }) {
+  const [order, state] = useWatchedOrder(orderId, onChange);
   return (
     <Section title={`Order ${shortId(orderId)}`} aside={<StreamBadge state={state} />}>
       {order ? (
         <p className="status-line">
           Status: <strong data-testid="followed-status">{stateLabel(order.state)}</strong>
-          {order.delivery && <> · delivery {order.delivery}</>}
-          {order.pickup && <> · pickup {order.pickup}</>}
+          {order.delivery && <> · delivery {order.delivery.toLowerCase()}</>}
+          {order.pickup && <> · pickup {order.pickup.toLowerCase()}</>}
         </p>
       ) : (
         <p>Waiting for the order's status…</p>
