@@ -4,6 +4,7 @@
 #   console                   the web console's files and configuration (apps/console/server)
 #   migrate <service>...      apply the services' database migrations, then exit
 #   dead-letters <list|replay ID|replay --all>
+#   token --role ROLE --sub SUBJECT [--ttl 1h]   a development token (AUTH_DEV_KEY_DIR's key)
 #   help                      this text
 # Node runs the TypeScript sources directly (type stripping) and replaces this shell (exec), so
 # it receives SIGTERM itself and shuts down gracefully.
@@ -17,7 +18,8 @@ usage() {
     [ "$name" = ops ] || printf '%s ' "$name"
   done)
   cat <<USAGE
-usage: <image> <service> | console | migrate <service>... | dead-letters <list|replay ID|replay --all> | help
+usage: <image> <service> | console | migrate <service>... | dead-letters <list|replay ID|replay --all>
+       | token --role ROLE --sub SUBJECT [--ttl 1h] | help
 services: ${services}
 USAGE
 }
@@ -37,6 +39,9 @@ case "$command" in
     ;;
   console)
     exec node apps/console/server/main.ts "$@"
+    ;;
+  token)
+    exec node apps/ops/src/token.ts "$@"
     ;;
   *)
     case "$command" in

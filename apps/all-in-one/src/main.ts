@@ -6,7 +6,7 @@ import { readEnvironment } from "@hexa/adapters/runtime/config";
 import { services } from "@hexa/adapters/services";
 import { oidcConfig } from "@hexa/console/server/config";
 import { consoleRoutes } from "@hexa/console/server/routes";
-import { SIGN_IN_PATH, SIGN_IN_ROLES, signInKeys, signInRoute } from "./sign-in.ts";
+import { SIGN_IN_PATH, SIGN_IN_ROLES, signInKeyDir, signInRoute } from "./sign-in.ts";
 
 /** The environment, or undefined when it is invalid (runApp then says what is wrong, and exits). */
 function environment() {
@@ -18,11 +18,11 @@ function environment() {
 }
 
 const env = environment();
-const keys = env && (await signInKeys(env));
+const keyDir = env && signInKeyDir(env);
 const httpRoutes = [
-  ...(keys ? [signInRoute(keys)] : []),
+  ...(keyDir ? [signInRoute(keyDir)] : []),
   ...consoleRoutes(
-    keys ? { signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: SIGN_IN_ROLES } } : oidcConfig(),
+    keyDir ? { signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: SIGN_IN_ROLES } } : oidcConfig(),
   ),
 ];
 
@@ -31,5 +31,7 @@ await runApp({
   modules: [...services.values()],
   allInOne: true,
   httpRoutes,
-  banner: (url) => [`  console:  ${url}/${keys ? " (sign in with any role: development sign-in)" : ""}`],
+  announce: (url) => ({
+    console: `${url}/${keyDir ? " (development sign-in: pick any role)" : ""}`,
+  }),
 });

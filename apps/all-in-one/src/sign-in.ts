@@ -6,7 +6,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { join } from "node:path";
-import { type DevKeys, ensureDevKeys, loadDevKeys, ROLES, signDevToken } from "@hexa/adapters/auth/tokens";
+import { type DevKeys, loadDevKeys, ROLES, signDevToken } from "@hexa/adapters/auth/tokens";
 import type { HttpRoute } from "@hexa/adapters/connect/server";
 import type { Environment } from "@hexa/adapters/runtime/config";
 import { reply } from "@hexa/console/server/routes";
@@ -24,12 +24,13 @@ export function isLoopback(address: string | undefined): boolean {
   return isIPv6(address) ? address === "::1" : address === "localhost";
 }
 
-/** The development key when sign-in may exist here (see above), else undefined. */
-export async function signInKeys(env: Environment): Promise<DevKeys | undefined> {
+/**
+ * The directory of the development key when sign-in may exist here (see above), else undefined.
+ * The start creates the key there (nothing is written before the start succeeds).
+ */
+export function signInKeyDir(env: Environment): string | undefined {
   if (env.AUTH_JWKS_URL || !isLoopback(env.HOST)) return undefined;
-  const dir = env.AUTH_DEV_KEY_DIR ?? join(env.DATA_DIR, "auth");
-  await ensureDevKeys(dir);
-  return loadDevKeys(dir);
+  return env.AUTH_DEV_KEY_DIR ?? join(env.DATA_DIR, "auth");
 }
 
 export type SignInRequest = { role: string; subject: string };
@@ -49,7 +50,9 @@ export function signInProblem(body: unknown): { field: string; error: string } |
   return undefined;
 }
 
-export function signInRoute(keys: DevKeys): HttpRoute {
+/** The sign-in route, signing with the development key in `keyDir` (read at the first sign-in). */
+export function signInRoute(keyDir: string): HttpRoute {
+  let keys: Promise<DevKeys> | undefined;
   return (req, res) => {
     if (new URL(req.url ?? "/", "http://console").pathname !== SIGN_IN_PATH) return false;
     const answer = (status: number, body: object) => {
@@ -88,10 +91,18 @@ export function signInRoute(keys: DevKeys): HttpRoute {
         return;
       }
       const { role, subject } = body as SignInRequest;
-      signDevToken(keys, { subject: subject.trim(), roles: [role], ttlSeconds: TOKEN_TTL_SECONDS }).then(
-        (token) => answer(200, { token }),
-        () => answer(500, { error: "could not sign the token" }),
-      );
+      keys ??= loadDevKeys(keyDir);
+      keys
+        .then((loaded) =>
+          signDevToken(loaded, { subject: subject.trim(), roles: [role], ttlSeconds: TOKEN_TTL_SECONDS }),
+        )
+        .then(
+          (token) => answer(200, { token }),
+          () => {
+            keys = undefined; // read again next time
+            answer(500, { error: "could not sign the token" });
+          },
+        );
     });
     return true;
   };

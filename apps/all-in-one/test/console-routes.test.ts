@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createVerifier, DEV_AUDIENCE, DEV_ISSUER, type DevKeys } from "@hexa/adapters/auth/tokens";
+import {
+  createVerifier,
+  DEV_AUDIENCE,
+  DEV_ISSUER,
+  type DevKeys,
+  loadDevKeys,
+} from "@hexa/adapters/auth/tokens";
 import { type RunningServer, serve } from "@hexa/adapters/connect/server";
 import { readEnvironment } from "@hexa/adapters/runtime/config";
 import { oidcConfig } from "@hexa/console/server/config";
@@ -12,19 +18,20 @@ import { consoleRoutes } from "@hexa/console/server/routes";
 import { testKeyDir } from "@hexa/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isLoopback, SIGN_IN_PATH, signInKeys, signInRoute } from "../src/sign-in.ts";
+import { isLoopback, SIGN_IN_PATH, signInKeyDir, signInRoute } from "../src/sign-in.ts";
 
 const keyEnv = () => ({ AUTH_DEV_KEY_DIR: testKeyDir() });
 
 describe("laptop sign-in exists only with the development key on a loopback address", () => {
-  it("is there on 127.0.0.1 and ::1 with the development key", async () => {
-    expect(await signInKeys(readEnvironment({ ...keyEnv(), HOST: "127.0.0.1" }))).toBeDefined();
-    expect(await signInKeys(readEnvironment({ ...keyEnv(), HOST: "::1" }))).toBeDefined();
+  it("is there on 127.0.0.1 and ::1 with the development key", () => {
+    expect(signInKeyDir(readEnvironment({ ...keyEnv(), HOST: "127.0.0.1" }))).toBe(testKeyDir());
+    expect(signInKeyDir(readEnvironment({ ...keyEnv(), HOST: "::1" }))).toBe(testKeyDir());
+    expect(signInKeyDir(readEnvironment({ HOST: "127.0.0.1", DATA_DIR: "/tmp/d" }))).toBe("/tmp/d/auth");
   });
 
-  it("is not there on another address, nor with an identity provider's keys", async () => {
-    expect(await signInKeys(readEnvironment({ ...keyEnv(), HOST: "0.0.0.0" }))).toBeUndefined();
-    expect(await signInKeys(readEnvironment({ ...keyEnv(), HOST: "10.1.2.3" }))).toBeUndefined();
+  it("is not there on another address, nor with an identity provider's keys", () => {
+    expect(signInKeyDir(readEnvironment({ ...keyEnv(), HOST: "0.0.0.0" }))).toBeUndefined();
+    expect(signInKeyDir(readEnvironment({ ...keyEnv(), HOST: "10.1.2.3" }))).toBeUndefined();
     const withProvider = readEnvironment({
       ...keyEnv(),
       HOST: "127.0.0.1",
@@ -32,7 +39,7 @@ describe("laptop sign-in exists only with the development key on a loopback addr
       AUTH_ISSUER: "https://id.example.com/",
       AUTH_AUDIENCE: "hexa",
     });
-    expect(await signInKeys(withProvider)).toBeUndefined();
+    expect(signInKeyDir(withProvider)).toBeUndefined();
   });
 
   it("knows loopback addresses, IPv4-mapped ones included", () => {
@@ -63,16 +70,14 @@ describe("the console's routes on a real server", () => {
     await mkdir(join(dist, "assets"));
     writeFileSync(join(dist, "index.html"), '<!doctype html><div id="root"></div>');
     writeFileSync(join(dist, "assets", "index-abc.js"), "console.log('console')");
-    const found = await signInKeys(readEnvironment({ ...keyEnv(), HOST: "127.0.0.1" }));
-    if (!found) throw new Error("no development key");
-    keys = found;
+    keys = await loadDevKeys(testKeyDir());
     server = await serve({
       host: "127.0.0.1",
       port: 0,
       logger: pino({ level: "silent" }),
       routes: () => {},
       httpRoutes: [
-        signInRoute(keys),
+        signInRoute(testKeyDir()),
         ...consoleRoutes(
           { signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: ["customer"] } },
           dist,

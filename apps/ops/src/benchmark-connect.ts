@@ -14,7 +14,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { freePort } from "@hexa/testing/global-setup";
@@ -28,18 +27,22 @@ import {
   runBenchmark,
   summary,
 } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    calls: { type: "string", default: "4000" },
-    concurrency: { type: "string", default: "16" },
-    rounds: { type: "string", default: "3" },
-  },
+const usage = `usage: ./hexa benchmark connect [--calls 4000] [--concurrency 16] [--rounds 3]
+
+The most any RPC reaches on this machine: a bare Connect server against the raw INSERT baseline,
+on a fresh database on DATABASE_URL's server (default: an embedded PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  calls: { type: "string", default: "4000" },
+  concurrency: { type: "string", default: "16" },
+  rounds: { type: "string", default: "3" },
 });
-const CALLS = Number(flags.calls);
-const CONCURRENCY = Number(flags.concurrency);
-const ROUNDS = Number(flags.rounds);
+const CALLS = wholeNumber("--calls", flags.calls, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const ROUNDS = wholeNumber("--rounds", flags.rounds, usage);
 
 await runBenchmark(async (cleanups) => {
   const databaseUrl = await freshDatabase("connect", cleanups);

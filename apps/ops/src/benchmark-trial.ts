@@ -17,7 +17,6 @@
 // number of requests, all to 127.0.0.1.
 //
 //   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
@@ -34,21 +33,26 @@ import {
   runBenchmark,
   summary,
 } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs } from "./dev-tokens.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    orders: { type: "string", default: "3000" },
-    concurrency: { type: "string", default: "16" },
-    rate: { type: "string", default: "200" },
-    seconds: { type: "string", default: "10" },
-  },
+const usage = `usage: ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
+
+Product-trial throughput, latency and propagation against a raw INSERT baseline. Starts its own
+all-in-one on a free port with NATS_URL (default nats://127.0.0.1:4222) and a fresh database on
+DATABASE_URL's server (default: an embedded PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  orders: { type: "string", default: "3000" },
+  concurrency: { type: "string", default: "16" },
+  rate: { type: "string", default: "200" },
+  seconds: { type: "string", default: "10" },
 });
-const ORDERS = Number(flags.orders);
-const CONCURRENCY = Number(flags.concurrency);
-const RATE = Number(flags.rate);
-const SECONDS = Number(flags.seconds);
+const ORDERS = wholeNumber("--orders", flags.orders, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const RATE = wholeNumber("--rate", flags.rate, usage);
+const SECONDS = wholeNumber("--seconds", flags.seconds, usage);
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl } = await allInOneWithNats("trial", cleanups);

@@ -16,7 +16,6 @@
 //
 //   ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import {
@@ -25,21 +24,26 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import pg from "pg";
 import { allInOneWithNats, ceiling, closedLoop, log, ms, runBenchmark, summary } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs } from "./dev-tokens.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    calls: { type: "string", default: "1000" },
-    concurrency: { type: "string", default: "16" },
-    doses: { type: "string", default: "500" },
-    hospitals: { type: "string", default: "20" },
-  },
+const usage = `usage: ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
+
+Reserve throughput and latency against a raw UPDATE baseline, then an overbooking check. Starts its
+own all-in-one on a free port with NATS_URL (default nats://127.0.0.1:4222) and a fresh database on
+DATABASE_URL's server (default: an embedded PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  calls: { type: "string", default: "1000" },
+  concurrency: { type: "string", default: "16" },
+  doses: { type: "string", default: "500" },
+  hospitals: { type: "string", default: "20" },
 });
-const CALLS = Number(flags.calls);
-const CONCURRENCY = Number(flags.concurrency);
-const DOSES = Number(flags.doses);
-const HOSPITALS = Number(flags.hospitals);
+const CALLS = wholeNumber("--calls", flags.calls, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const DOSES = wholeNumber("--doses", flags.doses, usage);
+const HOSPITALS = wholeNumber("--hospitals", flags.hospitals, usage);
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl } = await allInOneWithNats("vaccination", cleanups);

@@ -10,9 +10,11 @@ import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
+import { configuration } from "./cli.ts";
 import { devKeyDir } from "./dev-tokens.ts";
 
-export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const env = configuration();
+export const NATS_URL = env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 export function log(text: string): void {
   console.error(`[benchmark] ${text}`);
@@ -145,7 +147,7 @@ export class Cleanups {
  * dropped by `cleanups`.
  */
 export async function freshDatabase(name: string, cleanups: Cleanups): Promise<string> {
-  let serverUrl = process.env.DATABASE_URL;
+  let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
     const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
     const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });

@@ -31,6 +31,11 @@ const USER = "postgres";
 const PASSWORD = "postgres";
 const SHARED_ROOT = "/var/lib/hexa";
 
+/** The URL of the embedded PostgreSQL on `port` (for the ops commands that reach the all-in-one's). */
+export function embeddedPostgresUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 interface Binaries {
   readonly initdb: string;
   readonly postgres: string;
@@ -111,7 +116,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   process.once("exit", stopOnExit);
   await untilReady(server, options.port, dataDir, log);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`,
+    url: embeddedPostgresUrl(options.port),
     dataDir,
     stop: async () => {
       process.off("exit", stopOnExit);

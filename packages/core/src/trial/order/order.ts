@@ -2,8 +2,10 @@ import {
   AggregateRoot,
   type EventContext,
   FailedPrecondition,
+  RETRY_UNTIL_HEARD_MS,
   requireIntegerInRange,
   requireText,
+  Unavailable,
 } from "../../shared/index.ts";
 import type {
   CancellationReason,
@@ -61,7 +63,11 @@ export class Order extends AggregateRoot<OrderEvent> {
     this.#state = state;
   }
 
-  /** Rule `plan-must-be-active`: only a plan that marketing has started and not ended takes orders. */
+  /**
+   * Rule `plan-must-be-active`: only a plan that marketing has started and not ended takes orders.
+   * Rule `plan-must-be-known`: order learns of plans from PlanStarted, so a plan it has not heard of
+   * may have just started; that refusal is Unavailable, to retry after RETRY_UNTIL_HEARD_MS.
+   */
   static place(
     input: {
       orderId: string;
@@ -77,9 +83,14 @@ export class Order extends AggregateRoot<OrderEvent> {
     const quantity = requireIntegerInRange("quantity", input.quantity, 1, MAX_QUANTITY);
     const address = requireText("address", input.address, 500);
     const plan = input.plan;
-    if (plan?.status !== "ACTIVE") {
-      const why = plan ? "has ended" : "is not an active trial plan";
-      throw new FailedPrecondition("plan-must-be-active", `plan ${input.planId} ${why}`);
+    if (!plan) {
+      throw new Unavailable(
+        `order has not heard of plan ${input.planId} yet; a plan just started reaches it within moments, so retry (a plan never started stays unknown)`,
+        { rule: "plan-must-be-known", afterMs: RETRY_UNTIL_HEARD_MS },
+      );
+    }
+    if (plan.status !== "ACTIVE") {
+      throw new FailedPrecondition("plan-must-be-active", `plan ${input.planId} has ended`);
     }
     const placedAt = context.clock.now();
     const order = new Order({
