@@ -2,7 +2,11 @@
 // hexa.common.v1.FieldViolation details), the rule broken (FailedPrecondition with
 // PreconditionFailure details), or a plain message.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
+import {
+  FieldViolationSchema,
+  PreconditionFailureSchema,
+  RetryInfoSchema,
+} from "@hexa/proto/hexa/common/v1/errors_pb";
 
 export interface Refusal {
   /** What to show above the form when no field holds the problem. */
@@ -12,6 +16,8 @@ export interface Refusal {
   /** Rules the call broke. */
   readonly rules: readonly { readonly rule: string; readonly description: string }[];
   readonly code: Code;
+  /** Set when the service says the same call will succeed later (RetryInfo): how long to wait. */
+  readonly retryAfterMs?: number;
 }
 
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
@@ -27,13 +33,22 @@ export function refusalOf(error: unknown): Refusal {
   const rules = connectError
     .findDetails(PreconditionFailureSchema)
     .map(({ rule, description }) => ({ rule, description }));
+  const [retry] = connectError.findDetails(RetryInfoSchema);
   let message = connectError.rawMessage;
-  if (rules.length > 0) message = rules.map((rule) => `${rule.description} (rule: ${rule.rule})`).join("; ");
+  if (retry) message = `${retry.description} (rule: ${retry.rule})`;
+  else if (rules.length > 0)
+    message = rules.map((rule) => `${rule.description} (rule: ${rule.rule})`).join("; ");
   else if (Object.keys(fields).length > 0) message = "Please correct the marked fields.";
   else if (connectError.code === Code.PermissionDenied) message = `Not allowed: ${connectError.rawMessage}`;
   else if (connectError.code === Code.Unauthenticated)
     message = "Your session has ended; please sign in again.";
   else if (retryLater.has(connectError.code))
     message = `The service is busy or unreachable; try again shortly (${connectError.rawMessage}).`;
-  return { message, fields, rules, code: connectError.code };
+  return {
+    message,
+    fields,
+    rules,
+    code: connectError.code,
+    ...(retry ? { retryAfterMs: retry.retryAfterMs } : {}),
+  };
 }

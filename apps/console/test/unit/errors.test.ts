@@ -1,5 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
+import {
+  FieldViolationSchema,
+  PreconditionFailureSchema,
+  RetryInfoSchema,
+} from "@hexa/proto/hexa/common/v1/errors_pb";
 import { describe, expect, it } from "vitest";
 import { refusalOf } from "../../src/errors.ts";
 
@@ -48,5 +52,25 @@ describe("a refused call, as the screen shows it", () => {
       code: Code.Unknown,
       message: "network down",
     });
+  });
+});
+
+describe("a refusal that passes", () => {
+  it("says how long to wait, and why", () => {
+    const error = new ConnectError("not heard yet", Code.Unavailable, undefined, [
+      {
+        desc: RetryInfoSchema,
+        value: {
+          rule: "plan-must-be-known",
+          description: "order has not heard of plan p1 yet",
+          retryAfterMs: 1000,
+        },
+      },
+    ]);
+    expect(refusalOf(error)).toMatchObject({
+      retryAfterMs: 1000,
+      message: "order has not heard of plan p1 yet (rule: plan-must-be-known)",
+    });
+    expect(refusalOf(new ConnectError("down", Code.Unavailable)).retryAfterMs).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FieldViolationSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
+import { FieldViolationSchema, RetryInfoSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
+import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import {
@@ -11,7 +12,7 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { MyOrders, Plans } from "../../src/trial/screens.tsx";
+import { Catalogue, MyOrders, Plans } from "../../src/trial/screens.tsx";
 import { Booking } from "../../src/vaccination/screens.tsx";
 import { renderWith } from "./render.tsx";
 
@@ -55,6 +56,45 @@ describe("the console's screens, their calls answered in memory", () => {
     );
     expect(screen.getByLabelText("Product").getAttribute("aria-invalid")).toBeNull();
     expect(sent).toEqual([{ productId: "espresso", name: "Espresso week", trialDays: 0 }]);
+  });
+
+  it("places an order again after the wait the service names, when it had not heard of the plan yet", async () => {
+    let attempts = 0;
+    renderWith(
+      (router) => {
+        router.service(MarketingService, {
+          listTrialPlans: () => ({
+            plans: [{ planId: "p1", productId: "espresso", name: "Espresso week", trialDays: 7 }],
+          }),
+        });
+        router.service(OrderService, {
+          placeOrder: (request) => {
+            attempts++;
+            if (attempts === 1) {
+              throw new ConnectError("not heard yet", Code.Unavailable, undefined, [
+                {
+                  desc: RetryInfoSchema,
+                  value: {
+                    rule: "plan-must-be-known",
+                    description: "order has not heard of plan p1",
+                    retryAfterMs: 50,
+                  },
+                },
+              ]);
+            }
+            return {
+              order: { orderId: "o-123456789", customerId: request.customerId, planId: request.planId },
+            };
+          },
+        });
+      },
+      <Catalogue {...as} />,
+    );
+    fireEvent.change(await screen.findByLabelText("Delivery address"), { target: { value: "1 Main St" } });
+    fireEvent.click(screen.getByRole("button", { name: "Try it" }));
+    await screen.findByRole("link", { name: "Follow order 23456789" });
+    expect(attempts).toBe(2);
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 
   it("offers the waitlist as an outcome, and joins it for the same hospital and vaccine", async () => {
