@@ -364,7 +364,8 @@ describe("configuration", () => {
   it("gives the console its OpenID Connect client, at the services' issuer unless told otherwise", async () => {
     const env = async (set: string[]) => {
       const manifests = await render({ set: ["auth.issuer=https://id.example.com/realms/hexa", ...set] });
-      const [container] = byKind(manifests, "Deployment").get("hexa-console")?.spec.template.spec.containers;
+      const [container] =
+        byKind(manifests, "Deployment").get("hexa-console")?.spec.template.spec.containers ?? [];
       return Object.fromEntries(
         container.env.map((variable: { name: string; value: string }) => [variable.name, variable.value]),
       );

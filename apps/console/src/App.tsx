@@ -38,6 +38,15 @@ export function App() {
     queries.clear();
   };
 
+  /** Ends the session here, and at the identity provider when it opened it. */
+  const signOut = () => {
+    const via = session?.via;
+    signedIn(undefined);
+    const signIn = config && !(config instanceof Error) ? config.signIn : undefined;
+    if (via === "oidc" && signIn?.mode === "oidc")
+      void import("./oidc.ts").then((oidc) => oidc.signOut(signIn));
+  };
+
   const screens = session ? screensFor(session.roles) : [];
   const screen = screens.find((candidate) => candidate.path === path) ?? screens[0];
 
@@ -52,7 +61,7 @@ export function App() {
             <span>
               {session.subject} <small>({session.roles.join(", ")})</small>
             </span>
-            <button type="button" onClick={() => signedIn(undefined)}>
+            <button type="button" onClick={signOut}>
               Sign out
             </button>
           </div>

@@ -349,7 +349,8 @@ export function Booking({ subject }: ScreenProps) {
             defaultValue={datesFrom(today(), 2)[1]}
             refusal={reserve.refusal}
           />
-          <button type="submit" disabled={reserve.pending}>
+          {/* Nothing to book until the hospitals and vaccines are known. */}
+          <button type="submit" disabled={reserve.pending || hospitals.length === 0 || vaccines.length === 0}>
             Book
           </button>
           <RefusalMessage refusal={reserve.refusal} />
