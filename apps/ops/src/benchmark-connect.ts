@@ -11,13 +11,8 @@
 // Bounded: a fixed number of calls, all to 127.0.0.1.
 //
 //   ./hexa benchmark connect [--calls 4000] [--concurrency 16] [--rounds 3]
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
-import { freePort } from "@hexa/testing/global-setup";
 import {
+  bareConnect,
   closedLoop,
   cpuSeconds,
   freshDatabase,
@@ -28,7 +23,6 @@ import {
   summary,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
-import { jsonTransport } from "./clients.ts";
 
 const usage = `usage: ./hexa benchmark connect [--calls 4000] [--concurrency 16] [--rounds 3]
 
@@ -46,33 +40,17 @@ const ROUNDS = wholeNumber("--rounds", flags.rounds, usage);
 
 await runBenchmark(async (cleanups) => {
   const databaseUrl = await freshDatabase("connect", cleanups);
-  const port = await freePort();
-  const server = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("bare-connect-server.ts", import.meta.url)), String(port)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  cleanups.add(async () => {
-    if (server.exitCode !== null) return;
-    server.kill("SIGTERM");
-    await once(server, "exit");
-  });
-  const [started] = await Promise.race([once(server.stdout, "data"), once(server, "exit")]);
-  if (!String(started).includes("listening")) throw new Error("the bare Connect server did not start");
-  const orders = createClient(OrderService, jsonTransport(`http://127.0.0.1:${port}`));
-  const call = () => orders.getOrder({ orderId: "any" });
+  const { call, pid } = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, call);
 
   const rows: string[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round} of ${ROUNDS}: ${CALLS} INSERT + COMMIT, then ${CALLS} bare Connect JSON calls`);
     const baseline = await insertBaseline(databaseUrl, CALLS, CONCURRENCY);
-    const serverBefore = cpuSeconds(server.pid ?? 0);
+    const serverBefore = cpuSeconds(pid);
     const clientBefore = process.cpuUsage();
     const rpc = await closedLoop(CALLS, CONCURRENCY, call);
-    const serverAfter = cpuSeconds(server.pid ?? 0);
+    const serverAfter = cpuSeconds(pid);
     const client = process.cpuUsage(clientBefore);
     const perCall = (seconds: number) => `${((seconds * 1000) / CALLS).toFixed(3)} ms`;
     const serverCpu = serverBefore && serverAfter ? perCall(serverAfter.app - serverBefore.app) : "n/a";

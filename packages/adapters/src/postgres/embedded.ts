@@ -17,6 +17,8 @@ export interface EmbeddedPostgresOptions {
   readonly dataDir: string;
   readonly port: number;
   readonly log?: (line: string) => void;
+  /** Server settings passed as `-c name=value` (e.g. `shared_preload_libraries`). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningPostgres {
@@ -109,6 +111,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       "listen_addresses=127.0.0.1",
       "-c",
       `unix_socket_directories=${socketDir}`,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
     { ...runAs, env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -18,14 +18,17 @@ import type {
 } from "./events.ts";
 import type { OfferedPlan } from "./offered-plan.ts";
 
-export type OrderStatus =
-  | "PLACED"
-  | "DELIVERING"
-  | "DELIVERED"
-  | "RETURN_REQUESTED"
-  | "RETURNED"
-  | "CANCELLED"
-  | "REJECTED";
+/** An order's statuses, the one list of them (the table's CHECK and the wire form derive from it). */
+export const ORDER_STATUSES = [
+  "PLACED",
+  "DELIVERING",
+  "DELIVERED",
+  "RETURN_REQUESTED",
+  "RETURNED",
+  "CANCELLED",
+  "REJECTED",
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderState {
   readonly orderId: string;
