@@ -261,3 +261,8 @@ Fails at once, naming the missing value.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "true" when the web console is rendered: switched on, and a suite is enabled for it to show. */}}
+{{- define "hexa.consoleEnabled" -}}
+{{- if and .Values.console.enabled (or .Values.suites.trial.enabled .Values.suites.vaccination.enabled) -}}true{{- end -}}
+{{- end -}}
