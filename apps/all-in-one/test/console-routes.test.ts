@@ -133,12 +133,14 @@ describe("the console's routes on a real server", () => {
   });
 
   it("leaves API calls and what is outside the build to the RPC handler", async () => {
+    // The RPC handler answers what it does not serve as an unknown RPC: 501, Connect's unimplemented.
     const outside = await fetch(`${server.url}/assets/..%2f..%2f..%2fetc%2fpasswd`);
-    expect(outside.status).toBe(404);
+    expect(outside.status).toBe(501);
+    expect(await outside.json()).toMatchObject({ code: "unimplemented" });
     const call = await fetch(
       `${server.url}/trial.order.v1.OrderService/GetOrder?connect=v1&encoding=json&message={}`,
     );
-    expect(call.status).toBe(404);
+    expect(call.status).toBe(501);
   });
 });
 
