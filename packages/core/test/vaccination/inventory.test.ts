@@ -147,8 +147,19 @@ class BookingsInMemory implements Bookings {
     const state = this.saved.get(reservationId);
     return state ? Booking.restore(state) : undefined;
   }
+  async getAll(reservationIds: readonly string[]) {
+    const found = new Map<string, Booking>();
+    for (const id of reservationIds) {
+      const booking = await this.get(id);
+      if (booking) found.set(id, booking);
+    }
+    return found;
+  }
   async save(booking: Booking) {
     if (booking.changed) this.saved.set(booking.id, booking.state);
+  }
+  async saveAll(bookings: readonly Booking[]) {
+    for (const booking of bookings) await this.save(booking);
   }
 }
 

@@ -30,7 +30,7 @@ import {
   type SchemaMigration,
   type ServiceDatabase,
 } from "../../postgres/database.ts";
-import { lockedRow, lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey, lockKeys } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeInventoryEvent } from "./events.ts";
 
@@ -410,23 +410,38 @@ export class BookingStore implements Bookings {
   async get(reservationId: string): Promise<BookingAggregate | undefined> {
     if (this.#lock) await lockKey(this.#em, "booking", reservationId);
     const record = await this.#em.findOne(BookingRecord, { reservationId });
-    if (!record) return undefined;
-    const { hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;
-    return Booking.restore({
-      reservationId,
-      hospitalId,
-      vaccineId,
-      date,
-      outcome,
-      status,
-      createdAt,
-      updatedAt,
-    });
+    return record ? restoreBooking(record) : undefined;
+  }
+
+  async getAll(reservationIds: readonly string[]): Promise<Map<string, BookingAggregate>> {
+    const ids = [...new Set(reservationIds)].sort();
+    if (ids.length === 0) return new Map();
+    if (this.#lock) await lockKeys(this.#em, "booking", ids);
+    const records = await this.#em.find(BookingRecord, { reservationId: { $in: ids } });
+    return new Map(records.map((record) => [record.reservationId, restoreBooking(record)]));
   }
 
   /** Writes a new or changed booking. */
   async save(booking: BookingAggregate): Promise<void> {
-    if (!booking.changed) return;
-    await this.#em.upsert(BookingRecord, { ...booking.state });
+    await this.saveAll([booking]);
   }
+
+  async saveAll(bookings: readonly BookingAggregate[]): Promise<void> {
+    const changed = bookings.filter((booking) => booking.changed).map((booking) => ({ ...booking.state }));
+    if (changed.length > 0) await this.#em.upsertMany(BookingRecord, changed);
+  }
+}
+
+function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggregate {
+  const { reservationId, hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;
+  return Booking.restore({
+    reservationId,
+    hospitalId,
+    vaccineId,
+    date,
+    outcome,
+    status,
+    createdAt,
+    updatedAt,
+  });
 }

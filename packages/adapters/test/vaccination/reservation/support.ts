@@ -50,6 +50,7 @@ import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import type { ServiceModule } from "../../../src/runtime/service-module.ts";
 import {
   createReservationModule,
+  INVENTORY_CALL,
   type InventoryCallSettings,
 } from "../../../src/vaccination/reservation/module.ts";
 
@@ -62,6 +63,7 @@ export const FAST_CALL: InventoryCallSettings = {
   budgetMs: 400,
   retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 20 },
   breaker: { consecutiveFailures: 5, halfOpenAfterMs: 500 },
+  concurrency: INVENTORY_CALL.concurrency,
 };
 
 export interface ReservationApp {

@@ -90,13 +90,32 @@ export class Booking {
     ) {
       throw new Error(`booking ${reservationId} checked against another hospital's stock or date`);
     }
-    let outcome: BookingOutcome = "BOOKED";
-    if (stock.bookable < 1) outcome = "NO_DOSES";
-    else if (capacity.slotsLeft(hospital.dailyCapacity) < 1) outcome = "DATE_FULL";
+    const outcome = outcomeOf(hospital, stock, capacity);
     if (outcome === "BOOKED") {
       stock.book(context);
       capacity.take(hospital.dailyCapacity);
     }
+    return Booking.#answered(request, outcome, context);
+  }
+
+  /**
+   * The refusal the stock and date as last committed already give (NO_DOSES checked first, then
+   * DATE_FULL), or undefined when they may have a dose and a slot. A refusal read from committed
+   * state is true of that moment, so it needs neither the stock's nor the date's lock.
+   */
+  static refusal(
+    request: SlotRequest,
+    hospital: HospitalState,
+    stock: VaccineStock,
+    capacity: DateCapacity,
+    context: EventContext,
+  ): Booking | undefined {
+    const outcome = outcomeOf(hospital, stock, capacity);
+    return outcome === "BOOKED" ? undefined : Booking.#answered(request, outcome, context);
+  }
+
+  static #answered(request: SlotRequest, outcome: BookingOutcome, context: EventContext): Booking {
+    const { reservationId, hospitalId, vaccineId, date } = request;
     const now = context.clock.now();
     return new Booking(
       {
@@ -220,4 +239,10 @@ export class Booking {
     this.#state = { ...this.#state, status, updatedAt: context.clock.now() };
     this.#changed = true;
   }
+}
+
+function outcomeOf(hospital: HospitalState, stock: VaccineStock, capacity: DateCapacity): BookingOutcome {
+  if (stock.bookable < 1) return "NO_DOSES";
+  if (capacity.slotsLeft(hospital.dailyCapacity) < 1) return "DATE_FULL";
+  return "BOOKED";
 }

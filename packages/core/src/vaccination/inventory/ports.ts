@@ -70,5 +70,9 @@ export interface DateCapacities {
  */
 export interface Bookings {
   get(reservationId: string): Promise<Booking | undefined>;
+  /** The bookings of several reservation ids, by id; in a unit of work every id is locked, in id order. */
+  getAll(reservationIds: readonly string[]): Promise<Map<string, Booking>>;
   save(booking: Booking): Promise<void>;
+  /** Writes the new or changed ones among `bookings`, in one statement. */
+  saveAll(bookings: readonly Booking[]): Promise<void>;
 }

@@ -5,6 +5,7 @@ import {
   type CancellationReason,
   type ReleaseCause,
   type ReleasedReservation,
+  type SlotRequest,
 } from "./booking.ts";
 import { DateCapacity, dayOf, requireBookableDate } from "./date-capacity.ts";
 import { Hospital, type HospitalState } from "./hospital.ts";
@@ -135,38 +136,110 @@ export interface BookingAnswer {
 /**
  * Reservation's synchronous booking call: one dose and one slot of the date for the reservation,
  * atomically (the stock and the date are locked together). The same reservation id answers the
- * same and never takes a second dose; such a repeat locks neither the stock nor the date.
+ * same and never takes a second dose.
  */
 export async function takeBookingSlot(
   ports: InventoryPorts,
   command: TakeBookingSlot,
 ): Promise<BookingAnswer> {
-  const reservationId = requireUuid("reservationId", command.reservationId);
-  const hospitalId = requireUuid("hospitalId", command.hospitalId);
-  const vaccineId = requireUuid("vaccineId", command.vaccineId);
-  const date = requireBookableDate("date", command.date, dayOf(ports.clock.now()));
+  const [answered] = await takeBookingSlots(ports, [requireSlotRequest(command, ports)]);
+  if (!answered) throw new Error("no answer for the booking call");
+  return answered;
+}
+
+/**
+ * Booking calls of one hospital's stock of one vaccine, in one unit of work, answered in order as
+ * if one after the other: their reservation ids are locked first, then the stock and each date,
+ * once for them all. So a burst of calls for one stock takes its lock once per batch, not once per
+ * call. A reservation id answered before gets its first answer again and takes nothing.
+ */
+export async function takeBookingSlots(
+  ports: InventoryPorts,
+  requests: readonly SlotRequest[],
+): Promise<BookingAnswer[]> {
+  const [first] = requests;
+  if (!first) return [];
+  const { hospitalId, vaccineId } = first;
+  if (requests.some((request) => request.hospitalId !== hospitalId || request.vaccineId !== vaccineId)) {
+    throw new Error("booking calls of one batch must be for one hospital's stock of one vaccine");
+  }
   const hospital = await loadHospital(ports.hospitals, hospitalId);
   await loadKnownVaccine(ports.vaccines, vaccineId);
-  const known = await ports.bookings.get(reservationId);
-  if (known) {
-    const stock =
-      (await ports.stocks.find(hospitalId, vaccineId)) ?? VaccineStock.empty(hospitalId, vaccineId);
-    const capacity = (await ports.capacities.find(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
-    return answer(known, hospital.state, stock, capacity);
-  }
+  const known = await ports.bookings.getAll(requests.map((request) => request.reservationId));
   const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
-  const capacity = await loadCapacity(ports.capacities, hospitalId, date);
-  const booking = Booking.take(
-    { reservationId, hospitalId, vaccineId, date },
-    hospital.state,
-    stock,
-    capacity,
-    ports,
-  );
+  const capacities = new Map<string, DateCapacity>();
+  for (const date of [...new Set(requests.map((request) => request.date))].sort()) {
+    capacities.set(date, await loadCapacity(ports.capacities, hospitalId, date));
+  }
+  const answers = requests.map((request) => {
+    const capacity = capacities.get(request.date) as DateCapacity;
+    let booking = known.get(request.reservationId);
+    if (!booking) {
+      booking = Booking.take(request, hospital.state, stock, capacity, ports);
+      known.set(request.reservationId, booking);
+    }
+    return answer(booking, hospital.state, stock, capacity);
+  });
   await ports.stocks.save(stock);
-  await ports.capacities.save(capacity);
-  await ports.bookings.save(booking);
-  return answer(booking, hospital.state, stock, capacity);
+  for (const capacity of capacities.values()) await ports.capacities.save(capacity);
+  await ports.bookings.saveAll([...known.values()]);
+  return answers;
+}
+
+/** A booking call's fields, checked: ids, and a date today or later by the clock (UTC). */
+export function requireSlotRequest(command: TakeBookingSlot, context: EventContext): SlotRequest {
+  return {
+    reservationId: requireUuid("reservationId", command.reservationId),
+    hospitalId: requireUuid("hospitalId", command.hospitalId),
+    vaccineId: requireUuid("vaccineId", command.vaccineId),
+    date: requireBookableDate("date", command.date, dayOf(context.clock.now())),
+  };
+}
+
+/**
+ * What TakeBookingSlot works with as inventory serves it: reads of what is committed, locking
+ * nothing, and units of work for what must be locked.
+ */
+export interface BookingCallPorts extends EventContext {
+  readonly committed: Pick<InventoryPorts, "hospitals" | "vaccines" | "stocks" | "capacities">;
+  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
+  unitOfWork<T>(work: (ports: InventoryPorts) => Promise<T>): Promise<T>;
+  /**
+   * Books through {@link takeBookingSlots}, together with the other calls for the same stock that
+   * wait meanwhile; answers this call's answer.
+   */
+  takeInTurn(request: SlotRequest): Promise<BookingAnswer>;
+}
+
+/**
+ * TakeBookingSlot under a burst: a call that what is committed already refuses (no dose or no
+ * slot left) is answered without waiting for the stock's lock; the refusal is kept under the
+ * reservation id's lock only, so a repeat of an id answered before still gets its first answer.
+ * A call that may book waits its turn with the others for the same stock, and they book in one
+ * unit of work. Once a hospital's doses are gone, a crowd of callers is refused in parallel.
+ */
+export async function answerBookingCall(
+  ports: BookingCallPorts,
+  command: TakeBookingSlot,
+): Promise<BookingAnswer> {
+  const request = requireSlotRequest(command, ports);
+  const { reservationId, hospitalId, vaccineId, date } = request;
+  const { committed } = ports;
+  const hospital = await loadHospital(committed.hospitals, hospitalId);
+  const found = await committed.stocks.find(hospitalId, vaccineId);
+  // A hospital has a stock of registered vaccines only.
+  if (!found) await loadKnownVaccine(committed.vaccines, vaccineId);
+  const stock = found ?? VaccineStock.empty(hospitalId, vaccineId);
+  const capacity =
+    (await committed.capacities.find(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
+  const refusal = Booking.refusal(request, hospital.state, stock, capacity, ports);
+  if (!refusal) return ports.takeInTurn(request);
+  return ports.unitOfWork(async (work) => {
+    const first = await work.bookings.get(reservationId);
+    if (first) return answer(first, hospital.state, stock, capacity);
+    await work.bookings.save(refusal);
+    return answer(refusal, hospital.state, stock, capacity);
+  });
 }
 
 function answer(
