@@ -62,6 +62,15 @@ class ReservationsInMemory implements Reservations {
     );
     return found ? Reservation.restore(found) : undefined;
   }
+  async outstandingOf(personId: string, vaccineId: string) {
+    const found = this.#all().find(
+      (r) =>
+        (r.status === "REGISTERED" || r.status === "CONFIRMED") &&
+        r.personId === personId &&
+        r.vaccineId === vaccineId,
+    );
+    return found ? Reservation.restore(found) : undefined;
+  }
   async outstanding(hospitalId: string, vaccineId: string) {
     // Deliberately not in the discard order: choosing is the domain's job.
     return this.#all()
@@ -184,6 +193,38 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
     (caught: unknown) => caught,
   );
 }
+
+describe("one outstanding reservation per person and vaccine", () => {
+  let ports: TestPorts;
+  beforeEach(() => {
+    ports = testPorts();
+  });
+
+  it("refuses a second booking of the vaccine, at any hospital, before asking inventory", async () => {
+    given(ports, { reservationId: id(90), status: "CONFIRMED" });
+    const error = await failure(reserve(ports, booking({ hospitalId: OTHER_HOSPITAL, date: "2026-03-12" })));
+    expect(error).toBeInstanceOf(FailedPrecondition);
+    expect(error).toMatchObject({ rule: "one-outstanding-reservation-per-vaccine" });
+    expect((error as Error).message).toContain(id(90));
+    expect(ports.slots.asked).toEqual([]);
+    expect(ports.events).toEqual([]);
+  });
+
+  it("books again once the held one is no longer outstanding, and another vaccine meanwhile", async () => {
+    given(ports, { reservationId: id(90), status: "VACCINATED" });
+    given(ports, { reservationId: id(91), status: "REGISTERED", vaccineId: OTHER_HOSPITAL });
+    expect((await reserve(ports, booking())).reservation?.status).toBe("REGISTERED");
+  });
+
+  it("gives back the dose of a booking that lost the race to another of the same person, and refuses it", async () => {
+    ports.slots.whileInFlight = async () => given(ports, { reservationId: id(90), status: "REGISTERED" });
+    const error = await failure(reserve(ports, booking()));
+    expect(error).toMatchObject({ rule: "one-outstanding-reservation-per-vaccine" });
+    expect(ports.reservations.saved.has(id(1))).toBe(false);
+    expect(ports.abandonedBookings.saved.has(id(1))).toBe(true);
+    expect(ports.events.map((event) => event.type)).toEqual(["vaccination.reservation.v1.BookingAbandoned"]);
+  });
+});
 
 describe("Reserve", () => {
   let ports: TestPorts;

@@ -167,6 +167,57 @@ describe("Reserve through Connect JSON", () => {
   });
 });
 
+describe("one outstanding reservation per person and vaccine", () => {
+  it("refuses a second booking of the vaccine naming the rule, and books once for concurrent ones", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const held = await book("person-once", at, 3);
+    const second = await app.client
+      .reserve({
+        personId: "person-once",
+        hospitalId: newId(),
+        vaccineId: at.vaccineId,
+        date: dayAfter(app.clock, 4),
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => ConnectError.from(error),
+      );
+    expect(second?.code).toBe(Code.FailedPrecondition);
+    expect(second?.findDetails(PreconditionFailureSchema)[0]).toMatchObject({
+      rule: "one-outstanding-reservation-per-vaccine",
+    });
+    expect(second?.rawMessage).toContain(held.reservationId);
+
+    // Eight at once, without idempotency keys: one books; each other gives back what inventory took.
+    const other = place();
+    const bookedBefore = new Set(inventory.booked);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        app.client.reserve({ personId: "person-racing", ...other, date: dayAfter(app.clock, 5) }).then(
+          (reply) => reply.outcome.case ?? "none",
+          (error: unknown) => Code[ConnectError.from(error).code],
+        ),
+      ),
+    );
+    expect(answers.filter((answer) => answer === "reservation")).toHaveLength(1);
+    expect(answers.filter((answer) => answer !== "reservation")).toEqual(
+      Array.from({ length: 7 }, () => Code[Code.FailedPrecondition]),
+    );
+    const rows = await query<{ reservation_id: string }>(
+      app.databaseUrl,
+      "select reservation_id from vaccination_reservation.reservation where person_id = $1",
+      ["person-racing"],
+    );
+    expect(rows).toHaveLength(1);
+    const takenNow = [...inventory.booked].filter((reservationId) => !bookedBefore.has(reservationId));
+    const abandoned = (await emitted(app.databaseUrl, takenNow))
+      .filter((event) => event.type === "vaccination.reservation.v1.BookingAbandoned")
+      .map((event) => event.aggregateId);
+    expect(new Set([...abandoned, rows[0]?.reservation_id])).toEqual(new Set(takenNow));
+  });
+});
+
 describe("the waitlist, the manager and the person", () => {
   it("joins the waitlist once per person, hospital and vaccine", async () => {
     const at = place();
@@ -275,9 +326,10 @@ describe("the waitlist, the manager and the person", () => {
     inventory.behaviour = "book";
     const personId = `person-${newId().slice(0, 8)}`;
     const at = place();
+    // One outstanding reservation per vaccine: the same hospital, three vaccines.
     const d5 = await book(personId, at, 5);
-    const d9 = await book(personId, at, 9);
-    const d2 = await book(personId, at, 2);
+    const d9 = await book(personId, { ...at, vaccineId: newId() }, 9);
+    const d2 = await book(personId, { ...at, vaccineId: newId() }, 2);
     const sameDayFirst = await book(personId, place(), 9);
     app.clock.advance(1_000);
     const sameDayLater = await book(personId, place(), 9);

@@ -227,6 +227,18 @@ export class Reservation extends AggregateRoot<ReservationChangeEvent> {
 }
 
 /**
+ * Rule `one-outstanding-reservation-per-vaccine`: a person holds at most one REGISTERED or
+ * CONFIRMED reservation of a vaccine, whatever the hospital or date; a dose is booked for one arm.
+ * The refusal of a booking while the person holds `held`.
+ */
+export function alreadyHeld(held: ReservationState): FailedPrecondition {
+  return new FailedPrecondition(
+    "one-outstanding-reservation-per-vaccine",
+    `person ${held.personId} already holds reservation ${held.reservationId} of vaccine ${held.vaccineId} (${held.status}, ${held.date}); cancel it before booking again`,
+  );
+}
+
+/**
  * The order in which a discard cancels bookings, first to go first: the latest appointment date;
  * on the same date, the latest booked (created_at); on the same instant, the greatest reservation id.
  */
