@@ -174,9 +174,16 @@ describe(`${reservationModule.name} and ${inventoryModule.name}, ${vaccinationMo
     }
 
     /** A booking reservation registers under `reservationId`. */
-    async function booked(reservationId: string, hospitalId: string, vaccineId: string, date: string) {
+    /** A booking by `personId` (default person-7); a person holds one reservation of a vaccine. */
+    async function booked(
+      reservationId: string,
+      hospitalId: string,
+      vaccineId: string,
+      date: string,
+      personId = "person-7",
+    ) {
       reservation.ids.nextAre(reservationId);
-      const { outcome } = await reservations.reserve({ personId: "person-7", hospitalId, vaccineId, date });
+      const { outcome } = await reservations.reserve({ personId, hospitalId, vaccineId, date });
       expect(outcome.case).toBe("reservation");
       expect(outcome.value).toMatchObject({ reservationId, status: ReservationStatus.REGISTERED });
     }
@@ -190,7 +197,7 @@ describe(`${reservationModule.name} and ${inventoryModule.name}, ${vaccinationMo
       const [earlier, later] = [exampleId(0x7c2), exampleId(0x7c3)];
       await stocked(hospitalId, vaccineId, 5);
       await booked(earlier, hospitalId, vaccineId, dayFromToday(3));
-      await booked(later, hospitalId, vaccineId, dayFromToday(5));
+      await booked(later, hospitalId, vaccineId, dayFromToday(5), "person-9");
       await receivesEvent(
         fromInventory,
         {
