@@ -175,6 +175,14 @@ export const inventoryMigrations: SchemaMigration[] = [
       )`,
     ],
   },
+  {
+    // The bookings holding a dose of a stock, which a discard chooses among.
+    name: "0002_booking_held_of_stock",
+    sql: [
+      `create index booking_held_of_stock on booking (hospital_id, vaccine_id)
+        where status = 'BOOKED'`,
+    ],
+  },
 ];
 
 interface StoreOptions {
@@ -409,15 +417,20 @@ export class BookingStore implements Bookings {
 
   async get(reservationId: string): Promise<BookingAggregate | undefined> {
     if (this.#lock) await lockKey(this.#em, "booking", reservationId);
-    const record = await this.#em.findOne(BookingRecord, { reservationId });
+    const record = await this.#em.findOne(BookingRecord, { reservationId }, FRESH);
     return record ? restoreBooking(record) : undefined;
+  }
+
+  async heldOf(hospitalId: string, vaccineId: string): Promise<BookingAggregate[]> {
+    const records = await this.#em.find(BookingRecord, { hospitalId, vaccineId, status: "BOOKED" }, FRESH);
+    return records.map(restoreBooking);
   }
 
   async getAll(reservationIds: readonly string[]): Promise<Map<string, BookingAggregate>> {
     const ids = [...new Set(reservationIds)].sort();
     if (ids.length === 0) return new Map();
     if (this.#lock) await lockKeys(this.#em, "booking", ids);
-    const records = await this.#em.find(BookingRecord, { reservationId: { $in: ids } });
+    const records = await this.#em.find(BookingRecord, { reservationId: { $in: ids } }, FRESH);
     return new Map(records.map((record) => [record.reservationId, restoreBooking(record)]));
   }
 
@@ -431,6 +444,9 @@ export class BookingStore implements Bookings {
     if (changed.length > 0) await this.#em.upsertMany(BookingRecord, changed);
   }
 }
+
+/** Bookings are read as committed now, never from the unit of work's identity map. */
+const FRESH = { disableIdentityMap: true } as const;
 
 function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggregate {
   const { reservationId, hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;

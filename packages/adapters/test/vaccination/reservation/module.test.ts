@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import {
   bookableDosesAvailable,
+  bookingsReleasedForDiscard,
   counts,
   dayAfter,
-  dosesDiscarded,
   emitted,
   newId,
   type ReservationApp,
@@ -378,39 +378,31 @@ describe("policies fed through the embedded bus", () => {
     expect(await app.bus.deadLetters.list()).toEqual([]);
   });
 
-  it("cancels exactly the excess after a discard, latest date, then latest booked, then greatest id; no waitlist alert", async () => {
+  it("cancels the bookings inventory released for a discard, reason DISCARD, and alerts no waitlist", async () => {
     inventory.behaviour = "book";
     const at = place();
     const waiting = (await app.client.joinWaitlist({ personId: "waiting", ...at })).reservation;
-    // Booked at one instant: same created_at, ids growing in booking order.
-    const early = await book("p-early", at, 3);
-    const tieA = await book("p-tie-a", at, 10);
-    const tieB = await book("p-tie-b", at, 10);
-    app.clock.advance(1_000);
-    const tieLater = await book("p-tie-later", at, 10);
+    const kept = await book("p-kept", at, 3);
     const latest = await book("p-latest", at, 20);
     const confirmed = await book("p-confirmed", at, 5);
     await app.client.acceptReservation({ reservationId: confirmed.reservationId });
-    const elsewhere = await book("p-elsewhere", place(), 30);
+    const gone = [latest, confirmed];
 
-    // 6 outstanding here, 2 doses remain: 4 go.
-    await publish(dosesDiscarded(at.hospitalId, at.vaccineId, 2));
-    const goneOrder = [
-      latest.reservationId,
-      tieLater.reservationId,
-      ...[tieA.reservationId, tieB.reservationId].sort().reverse(),
-    ];
-    for (const id of goneOrder) {
-      expect(await statusOf(id), id).toMatchObject({
+    await publish(
+      bookingsReleasedForDiscard(
+        at.hospitalId,
+        at.vaccineId,
+        gone.map(({ reservationId, date }) => ({ reservationId, date })),
+      ),
+    );
+    for (const { reservationId } of gone) {
+      expect(await statusOf(reservationId), reservationId).toMatchObject({
         status: ReservationStatus.CANCELLED,
         cancellationReason: CancellationReason.DISCARD,
       });
     }
-    expect((await statusOf(early.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
-    expect((await statusOf(confirmed.reservationId))?.status).toBe(ReservationStatus.CONFIRMED);
-    expect((await statusOf(elsewhere.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
+    expect((await statusOf(kept.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
     expect((await statusOf(waiting?.reservationId ?? ""))?.status).toBe(ReservationStatus.WAITLISTED);
-
     const all = await emitted(app.databaseUrl);
     const cancellations = all.filter(
       (event) =>
@@ -418,13 +410,18 @@ describe("policies fed through the embedded bus", () => {
         (event.message as { reservation?: Reservation }).reservation?.cancellationReason ===
           CancellationReason.DISCARD,
     );
-    expect(cancellations.map((event) => event.aggregateId)).toEqual(goneOrder);
+    expect(cancellations.map((event) => event.aggregateId)).toEqual(gone.map((r) => r.reservationId));
     expect(all.filter((event) => event.type === "vaccination.reservation.v1.WaitlistAlerted")).toEqual([]);
 
-    // A second discard counts the cancellations already made.
-    await publish(dosesDiscarded(at.hospitalId, at.vaccineId, 1));
-    expect((await statusOf(confirmed.reservationId))?.cancellationReason).toBe(CancellationReason.DISCARD);
-    expect((await statusOf(early.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
+    // A booking inventory released before its Reserve registered it is never registered.
+    const racing = { reservationId: newId(), date: dayAfter(app.clock, 4) };
+    await publish(bookingsReleasedForDiscard(at.hospitalId, at.vaccineId, [racing]));
+    const tombstones = await query(
+      app.databaseUrl,
+      "select reservation_id from vaccination_reservation.abandoned_booking where reservation_id = $1",
+      [racing.reservationId],
+    );
+    expect(tombstones).toHaveLength(1);
     expect(await app.bus.deadLetters.list()).toEqual([]);
   });
 
@@ -534,14 +531,14 @@ describe("bad input", () => {
     expect(inventory.calls.length).toBe(callsBefore);
   });
 
-  it("dead-letters a malformed DosesDiscarded, changing nothing", async () => {
-    const bad = dosesDiscarded("not-a-hospital", newId(), 0);
+  it("dead-letters a malformed BookingsReleasedForDiscard, changing nothing", async () => {
+    const bad = bookingsReleasedForDiscard("not-a-hospital", newId(), []);
     const before = await counts(app.databaseUrl);
     await publish(bad);
     const letters = await app.bus.deadLetters.list();
     expect(letters.filter((letter) => letter.event.id === bad.id)).toEqual([
       expect.objectContaining({
-        consumer: "reservation-doses-discarded",
+        consumer: "reservation-bookings-released-for-discard",
         error: expect.stringContaining("hospitalId"),
       }),
     ]);

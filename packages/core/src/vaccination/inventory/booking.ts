@@ -44,7 +44,8 @@ export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED";
 export type ReleaseCause =
   | { readonly event: "ReservationCancelled"; readonly reason: CancellationReason | undefined }
   | { readonly event: "ReservationRejected" }
-  | { readonly event: "BookingAbandoned" };
+  | { readonly event: "BookingAbandoned" }
+  | { readonly event: "DosesDiscarded" };
 
 /** A reservation that no longer needs its dose and slot, as the releasing events describe it. */
 export interface ReleasedReservation {
@@ -239,6 +240,18 @@ export class Booking {
     this.#state = { ...this.#state, status, updatedAt: context.clock.now() };
     this.#changed = true;
   }
+}
+
+/**
+ * The order in which a discard releases bookings, first to go first: the latest appointment date;
+ * on the same date, the latest booked; at the same instant, the greatest reservation id.
+ */
+export function latestBookingFirst(a: Booking, b: Booking): number {
+  const [x, y] = [a.state, b.state];
+  if (x.date !== y.date) return x.date < y.date ? 1 : -1;
+  const byTime = y.createdAt.getTime() - x.createdAt.getTime();
+  if (byTime !== 0) return byTime;
+  return x.reservationId < y.reservationId ? 1 : x.reservationId > y.reservationId ? -1 : 0;
 }
 
 function outcomeOf(hospital: HospitalState, stock: VaccineStock, capacity: DateCapacity): BookingOutcome {

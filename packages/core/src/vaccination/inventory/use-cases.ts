@@ -3,6 +3,7 @@ import {
   Booking,
   type BookingOutcome,
   type CancellationReason,
+  latestBookingFirst,
   type ReleaseCause,
   type ReleasedReservation,
   type SlotRequest,
@@ -107,12 +108,42 @@ export interface DiscardDoses {
   readonly reason: string;
 }
 
-/** The vaccine manager discards doses at a hospital. */
+/**
+ * The vaccine manager discards doses at a hospital. Inventory holds the booked count, so it decides
+ * what follows, in the same unit of work: when fewer doses remain than bookings hold, exactly the
+ * difference is released, the latest date first, then the latest booked, then the greatest
+ * reservation id ({@link latestBookingFirst}); BookingsReleasedForDiscard tells reservation which
+ * to cancel. No waitlist is alerted.
+ */
 export async function discardDoses(ports: InventoryPorts, command: DiscardDoses): Promise<StockState> {
   const hospital = await loadHospital(ports.hospitals, command.hospitalId);
   const vaccine = await loadKnownVaccine(ports.vaccines, command.vaccineId);
   const stock = await loadStock(ports.stocks, hospital.id, vaccine);
   stock.discard(command.doses, command.reason, ports);
+  const excess = stock.overbooked;
+  if (excess > 0) {
+    const released = (await ports.bookings.heldOf(hospital.id, vaccine))
+      .sort(latestBookingFirst)
+      .slice(0, excess);
+    const capacities = new Map<string, DateCapacity>();
+    for (const date of [...new Set(released.map((booking) => booking.state.date))].sort()) {
+      capacities.set(date, await loadCapacity(ports.capacities, hospital.id, date));
+    }
+    for (const booking of released) {
+      booking.release(
+        stock,
+        capacities.get(booking.state.date) as DateCapacity,
+        { event: "DosesDiscarded" },
+        ports,
+      );
+    }
+    stock.releasedForDiscard(
+      released.map((booking) => ({ reservationId: booking.id, date: booking.state.date })),
+      ports,
+    );
+    for (const capacity of capacities.values()) await ports.capacities.save(capacity);
+    await ports.bookings.saveAll(released);
+  }
   await ports.stocks.save(stock);
   return stock.state;
 }
@@ -334,11 +365,13 @@ export async function whenVaccinationRecorded(
   const vaccineId = requireUuid("vaccineId", recorded.vaccineId);
   const reservationId =
     recorded.reservationId === "" ? undefined : requireUuid("reservationId", recorded.reservationId);
-  const booking = reservationId === undefined ? undefined : await ports.bookings.get(reservationId);
+  const found = reservationId === undefined ? undefined : await ports.bookings.get(reservationId);
   const given = { hospitalId, vaccineId };
   // The stock the booking holds its dose from, when it holds one: usually the same one.
-  const held = booking?.holdsDose ? booking.state : given;
+  const held = found?.holdsDose ? found.state : given;
   const stocks = await loadStocks(ports.stocks, [given, held]);
+  // Read again under the stocks' locks: a discard may have released it meanwhile.
+  const booking = reservationId === undefined || !found ? found : await ports.bookings.get(reservationId);
   const stockAt = (key: StockKey) => stocks.get(stockId(key.hospitalId, key.vaccineId)) as VaccineStock;
   if (booking) {
     booking.vaccinate(stockAt(given), stockAt(held), ports);
@@ -355,18 +388,22 @@ async function release(
   cause: ReleaseCause,
 ): Promise<void> {
   const reservationId = requireUuid("reservationId", released.reservationId);
-  const booking =
-    (await ports.bookings.get(reservationId)) ?? Booking.tombstone({ ...released, reservationId }, ports);
-  if (!booking) return;
-  if (booking.holdsDose) {
-    const { hospitalId, vaccineId, date } = booking.state;
+  const found = await ports.bookings.get(reservationId);
+  if (found?.holdsDose) {
+    const { hospitalId, vaccineId, date } = found.state;
     const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
     const capacity = await loadCapacity(ports.capacities, hospitalId, date);
+    // Read again under the stock's lock: a discard may have released it meanwhile.
+    const booking = await ports.bookings.get(reservationId);
+    if (!booking) throw new Error(`booking ${reservationId} vanished`);
     booking.release(stock, capacity, cause, ports);
     await ports.stocks.save(stock);
     await ports.capacities.save(capacity);
+    await ports.bookings.save(booking);
+    return;
   }
-  await ports.bookings.save(booking);
+  const booking = found ?? Booking.tombstone({ ...released, reservationId }, ports);
+  if (booking) await ports.bookings.save(booking);
 }
 
 async function loadHospital(hospitals: Hospitals, hospitalId: string): Promise<Hospital> {

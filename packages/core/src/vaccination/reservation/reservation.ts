@@ -237,19 +237,3 @@ export function alreadyHeld(held: ReservationState): FailedPrecondition {
     `person ${held.personId} already holds reservation ${held.reservationId} of vaccine ${held.vaccineId} (${held.status}, ${held.date}); cancel it before booking again`,
   );
 }
-
-/**
- * The order in which a discard cancels bookings, first to go first: the latest appointment date;
- * on the same date, the latest booked (created_at); on the same instant, the greatest reservation id.
- */
-export function latestBookingFirst(a: ReservationState, b: ReservationState): number {
-  const byDate = compare(b.date ?? "", a.date ?? "");
-  if (byDate !== 0) return byDate;
-  const byCreation = b.createdAt.getTime() - a.createdAt.getTime();
-  if (byCreation !== 0) return byCreation;
-  return compare(b.reservationId, a.reservationId);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
