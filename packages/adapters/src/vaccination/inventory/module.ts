@@ -2,7 +2,6 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { isUuid } from "@hexa/core/shared";
 import {
-  answerBookingCall,
   type BookingOutcome,
   type CancellationReason,
   discardDoses,
@@ -17,6 +16,7 @@ import {
   registerAvailableDoses,
   registerHospital,
   registerVaccine,
+  requireSlotRequest,
   type StockState,
   type SupplyState,
   supplyVaccine,
@@ -117,16 +117,7 @@ export const inventoryModule: ServiceModule = {
         stock: stockToProto(await command((p) => discardDoses(p, request))),
       }),
       takeBookingSlot: async (request) => {
-        const answer = await answerBookingCall(
-          {
-            committed: reader(),
-            unitOfWork: command,
-            takeInTurn: (slot) => turns.take(slot),
-            clock: runtime.clock,
-            ids: runtime.ids,
-          },
-          request,
-        );
+        const answer = await turns.take(requireSlotRequest(request, runtime));
         return {
           outcome: OUTCOME[answer.outcome],
           bookable: answer.bookable,

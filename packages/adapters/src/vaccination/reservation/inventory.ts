@@ -40,13 +40,14 @@ export interface InventoryCallSettings {
 }
 
 /**
- * A 2 s deadline per attempt; up to 3 attempts, all within 2.5 s (so a hanging inventory gets one
- * full attempt, and a refused connection a few quick ones); a breaker that opens after 5 failures in
- * a row and lets a trial call through after 10 s; 32 calls at once, up to 1,024 waiting up to 20 s.
+ * A 5 s deadline per attempt; up to 3 attempts, all within 6 s (so a hanging inventory gets one
+ * full attempt, and a refused connection a few quick ones; a busy one on launch day the time to
+ * answer a turn of bookings); a breaker that opens after 5 failures in a row and lets a trial call
+ * through after 10 s; 32 calls at once, up to 1,024 waiting up to 20 s.
  */
 export const INVENTORY_CALL: InventoryCallSettings = {
-  timeoutMs: 2_000,
-  budgetMs: 2_500,
+  timeoutMs: 5_000,
+  budgetMs: 6_000,
   retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 400 },
   breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10_000 },
   concurrency: { maxInFlight: 32, maxQueued: 1_024, maxWaitMs: 20_000 },

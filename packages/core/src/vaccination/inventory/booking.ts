@@ -99,22 +99,6 @@ export class Booking {
     return Booking.#answered(request, outcome, context);
   }
 
-  /**
-   * The refusal the stock and date as last committed already give (NO_DOSES checked first, then
-   * DATE_FULL), or undefined when they may have a dose and a slot. A refusal read from committed
-   * state is true of that moment, so it needs neither the stock's nor the date's lock.
-   */
-  static refusal(
-    request: SlotRequest,
-    hospital: HospitalState,
-    stock: VaccineStock,
-    capacity: DateCapacity,
-    context: EventContext,
-  ): Booking | undefined {
-    const outcome = outcomeOf(hospital, stock, capacity);
-    return outcome === "BOOKED" ? undefined : Booking.#answered(request, outcome, context);
-  }
-
   static #answered(request: SlotRequest, outcome: BookingOutcome, context: EventContext): Booking {
     const { reservationId, hospitalId, vaccineId, date } = request;
     const now = context.clock.now();

@@ -227,52 +227,6 @@ export function requireSlotRequest(command: TakeBookingSlot, context: EventConte
   };
 }
 
-/**
- * What TakeBookingSlot works with as inventory serves it: reads of what is committed, locking
- * nothing, and units of work for what must be locked.
- */
-export interface BookingCallPorts extends EventContext {
-  readonly committed: Pick<InventoryPorts, "hospitals" | "vaccines" | "stocks" | "capacities">;
-  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
-  unitOfWork<T>(work: (ports: InventoryPorts) => Promise<T>): Promise<T>;
-  /**
-   * Books through {@link takeBookingSlots}, together with the other calls for the same stock that
-   * wait meanwhile; answers this call's answer.
-   */
-  takeInTurn(request: SlotRequest): Promise<BookingAnswer>;
-}
-
-/**
- * TakeBookingSlot under a burst: a call that what is committed already refuses (no dose or no
- * slot left) is answered without waiting for the stock's lock; the refusal is kept under the
- * reservation id's lock only, so a repeat of an id answered before still gets its first answer.
- * A call that may book waits its turn with the others for the same stock, and they book in one
- * unit of work. Once a hospital's doses are gone, a crowd of callers is refused in parallel.
- */
-export async function answerBookingCall(
-  ports: BookingCallPorts,
-  command: TakeBookingSlot,
-): Promise<BookingAnswer> {
-  const request = requireSlotRequest(command, ports);
-  const { reservationId, hospitalId, vaccineId, date } = request;
-  const { committed } = ports;
-  const hospital = await loadHospital(committed.hospitals, hospitalId);
-  const found = await committed.stocks.find(hospitalId, vaccineId);
-  // A hospital has a stock of registered vaccines only.
-  if (!found) await loadKnownVaccine(committed.vaccines, vaccineId);
-  const stock = found ?? VaccineStock.empty(hospitalId, vaccineId);
-  const capacity =
-    (await committed.capacities.find(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
-  const refusal = Booking.refusal(request, hospital.state, stock, capacity, ports);
-  if (!refusal) return ports.takeInTurn(request);
-  return ports.unitOfWork(async (work) => {
-    const first = await work.bookings.get(reservationId);
-    if (first) return answer(first, hospital.state, stock, capacity);
-    await work.bookings.save(refusal);
-    return answer(refusal, hospital.state, stock, capacity);
-  });
-}
-
 function answer(
   booking: Booking,
   hospital: HospitalState,
