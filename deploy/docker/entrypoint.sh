@@ -3,6 +3,7 @@
 #   <service>                 a service, e.g. `order` runs apps/order/src/main.ts
 #   migrate <service>...      apply the services' database migrations, then exit
 #   dead-letters <list|replay ID|replay --all>
+#   token --role ROLE --sub SUBJECT [--ttl 1h]   a development token (AUTH_DEV_KEY_DIR's key)
 #   help                      this text
 # Node runs the TypeScript sources directly (type stripping) and replaces this shell (exec), so
 # it receives SIGTERM itself and shuts down gracefully.
@@ -16,7 +17,8 @@ usage() {
     [ "$name" = ops ] || printf '%s ' "$name"
   done)
   cat <<USAGE
-usage: <image> <service> | migrate <service>... | dead-letters <list|replay ID|replay --all> | help
+usage: <image> <service> | migrate <service>... | dead-letters <list|replay ID|replay --all>
+       | token --role ROLE --sub SUBJECT [--ttl 1h] | help
 services: ${services}
 USAGE
 }
@@ -33,6 +35,9 @@ case "$command" in
     ;;
   dead-letters)
     exec node apps/ops/src/dead-letters.ts "$@"
+    ;;
+  token)
+    exec node apps/ops/src/token.ts "$@"
     ;;
   *)
     case "$command" in

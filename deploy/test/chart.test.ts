@@ -2,9 +2,13 @@
 // values, every rendered object validated against its Kubernetes schema, and what each enabled
 // service must have to run safely (probes, resources, rollout, security, autoscaling, disruption
 // budget, routes, network policies, migrations).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { createPrivateKey } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { createTestDatabase, freePort, startApp } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { chartDir, helm, helmBinary } from "../src/helm.ts";
@@ -60,6 +64,8 @@ interface Scenario {
   readonly release: string;
   readonly services: readonly string[];
   readonly entryPoint: "ingress" | "httproute";
+  /** The Secret of client credentials the services that call others read (auth.clientSecretName). */
+  readonly clientSecretName?: string;
 }
 
 const scenarios: Scenario[] = [
@@ -70,6 +76,7 @@ const scenarios: Scenario[] = [
     release: "shop",
     services: both,
     entryPoint: "ingress",
+    clientSecretName: "hexa-auth-client",
   },
   {
     name: "a Gateway API entry point and the product-trial suite alone",
@@ -155,7 +162,13 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
       const shutdownMs = Number(env.SHUTDOWN_DRAIN_MS) + Number(env.SHUTDOWN_GRACE_MS);
       expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs);
 
-      expect(container.envFrom).toEqual([{ configMapRef: { name: resource(service) } }]);
+      const callsOthers = (declared[service]?.calls ?? []).length > 0;
+      expect(container.envFrom).toEqual([
+        { configMapRef: { name: resource(service) } },
+        ...(callsOthers && scenario.clientSecretName
+          ? [{ secretRef: { name: scenario.clientSecretName } }]
+          : []),
+      ]);
       expect(container.env).toEqual([
         {
           name: "DATABASE_URL",
@@ -384,6 +397,144 @@ describe("configuration", () => {
       byKind(manifests, "Deployment").get("hexa-order")?.spec.template.spec.terminationGracePeriodSeconds,
     ).toBe(40);
   });
+});
+
+describe("authentication", () => {
+  const deploymentsOf = (manifests: Manifest[]) => [...byKind(manifests, "Deployment").values()];
+
+  it("runs in development mode by default: one generated ES256 key, mounted read-only where every pod reads it", async () => {
+    const manifests = await render();
+    const secret = byKind(manifests, "Secret").get("hexa-dev-auth");
+    const key = createPrivateKey(Buffer.from(secret?.data["signing-key.pem"], "base64").toString());
+    expect(key.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+    for (const deployment of deploymentsOf(manifests)) {
+      const pod = deployment.spec.template.spec;
+      const config = byKind(manifests, "ConfigMap").get(deployment.metadata.name)?.data;
+      expect(config?.AUTH_JWKS_URL, deployment.metadata.name).toBeUndefined();
+      expect(pod.containers[0].volumeMounts).toContainEqual({
+        name: "dev-auth",
+        mountPath: config?.AUTH_DEV_KEY_DIR,
+        readOnly: true,
+      });
+      expect(pod.volumes).toContainEqual({
+        name: "dev-auth",
+        secret: { secretName: "hexa-dev-auth", defaultMode: 0o440 },
+      });
+    }
+  });
+
+  it("serves a call with a token minted as NOTES.txt says, from the rendered key", async () => {
+    const manifests = await render();
+    const keyDir = join(scratch, "dev-auth");
+    mkdirSync(keyDir, { recursive: true });
+    const pem = Buffer.from(
+      byKind(manifests, "Secret").get("hexa-dev-auth")?.data["signing-key.pem"],
+      "base64",
+    );
+    writeFileSync(join(keyDir, "signing-key.pem"), pem, { mode: 0o400 });
+    // The pod's `hexa token …` is apps/ops/src/token.ts with the pod's AUTH_DEV_KEY_DIR.
+    const root = resolve(import.meta.dirname, "../..");
+    const { stdout: token } = await promisify(execFile)(
+      process.execPath,
+      ["apps/ops/src/token.ts", "--role", "marketer", "--sub", "m1"],
+      { cwd: root, env: { PATH: process.env.PATH ?? "", AUTH_DEV_KEY_DIR: keyDir } },
+    );
+    const database = await createTestDatabase();
+    const app = await startApp("all-in-one", {
+      PORT: String(await freePort()),
+      DATABASE_URL: database.url,
+      AUTH_DEV_KEY_DIR: keyDir,
+    });
+    try {
+      const response = await fetch(`${app.url}/trial.marketing.v1.MarketingService/StartTrialPlan`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token.trim()}` },
+        body: JSON.stringify({ productId: "espresso-machine", name: "Espresso week", trialDays: 7 }),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ plan: { status: "TRIAL_PLAN_STATUS_ACTIVE" } });
+    } finally {
+      await app.stop();
+      await database.drop();
+    }
+  }, 60_000);
+
+  it("uses the identity provider's JWKS with the production values, with no development key", async () => {
+    const manifests = await render({ valuesFiles: [production] });
+    expect(byKind(manifests, "Secret").size).toBe(0);
+    for (const deployment of deploymentsOf(manifests)) {
+      const name = deployment.metadata.name;
+      expect(byKind(manifests, "ConfigMap").get(name)?.data, name).toMatchObject({
+        AUTH_JWKS_URL: "https://keycloak.example.com/realms/hexa/protocol/openid-connect/certs",
+        AUTH_ISSUER: "https://keycloak.example.com/realms/hexa",
+        AUTH_AUDIENCE: "hexa-api",
+        AUTH_ROLE_CLAIM: "realm_access.roles",
+      });
+      expect(JSON.stringify(deployment.spec.template.spec), name).not.toContain("dev-auth");
+    }
+    for (const caller of ["hexa-marketing", "hexa-reservation"]) {
+      expect(byKind(manifests, "ConfigMap").get(caller)?.data.AUTH_CLIENT_TOKEN_URL).toMatch(/^https:/);
+      expect(
+        byKind(manifests, "Deployment").get(caller)?.spec.template.spec.containers[0].envFrom,
+      ).toContainEqual({
+        secretRef: { name: "hexa-auth-client" },
+      });
+    }
+  });
+
+  it.each([
+    [["auth.jwksUrl=https://idp.example.com/jwks"], "auth.issuer: required with auth.jwksUrl"],
+    [
+      ["auth.jwksUrl=https://idp.example.com/jwks", "auth.issuer=i"],
+      "auth.audience: required with auth.jwksUrl",
+    ],
+    [
+      ["auth.jwksUrl=https://idp.example.com/jwks", "auth.issuer=i", "auth.audience=a"],
+      "auth.clientTokenUrl: required with auth.jwksUrl, since marketing calls order",
+    ],
+    [
+      [
+        "auth.jwksUrl=https://idp.example.com/jwks",
+        "auth.issuer=i",
+        "auth.audience=a",
+        "auth.clientTokenUrl=https://idp.example.com/token",
+      ],
+      "auth.clientSecretName: required with auth.jwksUrl",
+    ],
+  ])("refuses a JWKS without what it needs (%j)", async (set, message) => {
+    expect(await renderError({ set })).toContain(message);
+  });
+
+  it.each([
+    [
+      "the default values",
+      [],
+      "TOKEN=$(kubectl -n hexa exec deploy/hexa-marketing -- hexa token --role marketer --sub m1)",
+    ],
+    [
+      "the production values",
+      ["--values", production],
+      "TOKEN=<an access token of https://keycloak.example.com/realms/hexa",
+    ],
+  ])(
+    "installs with %s (helm install --dry-run), and NOTES.txt's curl carries the token",
+    async (_, args, tokenLine) => {
+      const result = await helm([
+        "install",
+        "hexa",
+        chartDir,
+        "--namespace",
+        "hexa",
+        "--dry-run=client",
+        ...args,
+      ]);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      const notes = result.stdout.slice(result.stdout.indexOf("NOTES:"));
+      expect(notes).toContain(tokenLine);
+      expect(notes).toContain(`-H "Authorization: Bearer $TOKEN"`);
+    },
+  );
 });
 
 describe("monitoring", () => {

@@ -66,7 +66,7 @@ export function trialSliceScenario(deployment: () => SliceDeployment): void {
       for (const client of clients) client.close();
     });
 
-    it("orders an active plan, and refuses orders for unknown and ended plans", async () => {
+    it("orders an active plan, and refuses orders for plans not heard of (retryable) and ended plans", async () => {
       const { marketingUrl, orderUrl } = deployment();
       const marketing = new GrpcJsClient(marketingUrl);
       const orders = new GrpcJsClient(orderUrl);
@@ -90,7 +90,11 @@ export function trialSliceScenario(deployment: () => SliceDeployment): void {
         ...order,
         planId: "0196a000-0000-7000-8000-00000000abcd",
       });
-      expect(unknown).toMatchObject({ ok: false, code: grpc.status.FAILED_PRECONDITION });
+      // Not heard of (yet): retryable, naming the rule, with the wait in the metadata.
+      expect(unknown).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+      if (unknown.ok) throw new Error("an unknown plan took an order");
+      expect(unknown.details).toMatch(/^plan-must-be-known: order has not heard of plan /);
+      expect(unknown.metadata.get("retry-after")).toEqual(["1"]);
 
       await marketing.call(MarketingService.method.endTrialPlan, { planId });
       await eventually(async () => {

@@ -11,14 +11,8 @@
 // Bounded: a fixed number of calls, all to 127.0.0.1.
 //
 //   ./hexa benchmark connect [--calls 4000] [--concurrency 16] [--rounds 3]
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { createClient } from "@connectrpc/connect";
-import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
-import { freePort } from "@hexa/testing/global-setup";
 import {
+  bareConnect,
   closedLoop,
   cpuSeconds,
   freshDatabase,
@@ -28,48 +22,35 @@ import {
   runBenchmark,
   summary,
 } from "./benchmarking.ts";
-import { jsonTransport } from "./clients.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    calls: { type: "string", default: "4000" },
-    concurrency: { type: "string", default: "16" },
-    rounds: { type: "string", default: "3" },
-  },
+const usage = `usage: ./hexa benchmark connect [--calls 4000] [--concurrency 16] [--rounds 3]
+
+The most any RPC reaches on this machine: a bare Connect server against the raw INSERT baseline,
+on a fresh database on DATABASE_URL's server (default: an embedded PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  calls: { type: "string", default: "4000" },
+  concurrency: { type: "string", default: "16" },
+  rounds: { type: "string", default: "3" },
 });
-const CALLS = Number(flags.calls);
-const CONCURRENCY = Number(flags.concurrency);
-const ROUNDS = Number(flags.rounds);
+const CALLS = wholeNumber("--calls", flags.calls, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const ROUNDS = wholeNumber("--rounds", flags.rounds, usage);
 
 await runBenchmark(async (cleanups) => {
   const databaseUrl = await freshDatabase("connect", cleanups);
-  const port = await freePort();
-  const server = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("bare-connect-server.ts", import.meta.url)), String(port)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  cleanups.add(async () => {
-    if (server.exitCode !== null) return;
-    server.kill("SIGTERM");
-    await once(server, "exit");
-  });
-  const [started] = await Promise.race([once(server.stdout, "data"), once(server, "exit")]);
-  if (!String(started).includes("listening")) throw new Error("the bare Connect server did not start");
-  const orders = createClient(OrderService, jsonTransport(`http://127.0.0.1:${port}`));
-  const call = () => orders.getOrder({ orderId: "any" });
+  const { call, pid } = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, call);
 
   const rows: string[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round} of ${ROUNDS}: ${CALLS} INSERT + COMMIT, then ${CALLS} bare Connect JSON calls`);
     const baseline = await insertBaseline(databaseUrl, CALLS, CONCURRENCY);
-    const serverBefore = cpuSeconds(server.pid ?? 0);
+    const serverBefore = cpuSeconds(pid);
     const clientBefore = process.cpuUsage();
     const rpc = await closedLoop(CALLS, CONCURRENCY, call);
-    const serverAfter = cpuSeconds(server.pid ?? 0);
+    const serverAfter = cpuSeconds(pid);
     const client = process.cpuUsage(clientBefore);
     const perCall = (seconds: number) => `${((seconds * 1000) / CALLS).toFixed(3)} ms`;
     const serverCpu = serverBefore && serverAfter ? perCall(serverAfter.app - serverBefore.app) : "n/a";

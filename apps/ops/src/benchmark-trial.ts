@@ -12,12 +12,21 @@
 //    its OrderPlaced are committed) to the dashboard committing its view, observed through the
 //    dashboard's notification channel: p50 and p99 (target p99 <= 50 ms at 200 orders/s).
 //
+// 5. The order service alone: the all-in-one stopped, the order service started by itself on the
+//    same database and streams (the events it publishes wait in JetStream), PlaceOrder closed-loop.
+// 6. Idle: what the all-in-one and its PostgreSQL sessions spend with nothing to do.
+//
+// The statements and transactions per order are PostgreSQL's own counts for the run's database
+// during phase 3 (pg_stat_statements, pg_stat_database), with the idle background subtracted; the
+// CPU per order is the all-in-one's and its database sessions' own (/proc). Ratios compare with a
+// bare Connect server (bare-connect-server.ts) measured in the same run. The run ends with one
+// `target …: … met|not met` line per target.
+//
 // It starts the all-in-one itself, with NATS (NATS_URL, default nats://127.0.0.1:4222) and a fresh
 // database on DATABASE_URL's server (default: an embedded PostgreSQL it starts). Bounded: a fixed
 // number of requests, all to 127.0.0.1.
 //
-//   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10]
-import { parseArgs } from "node:util";
+//   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 5]
 import { createClient } from "@connectrpc/connect";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
@@ -25,33 +34,63 @@ import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import pg from "pg";
 import {
   allInOneWithNats,
+  bareConnect,
   ceiling,
   closedLoop,
+  countersBetween,
   cpuSeconds,
+  type DatabaseCounters,
+  databaseCounters,
   insertBaseline,
   log,
   ms,
   runBenchmark,
   summary,
+  target,
 } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs } from "./dev-tokens.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    orders: { type: "string", default: "3000" },
-    concurrency: { type: "string", default: "16" },
-    rate: { type: "string", default: "200" },
-    seconds: { type: "string", default: "10" },
-  },
+const usage = `usage: ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 5]
+
+Product-trial throughput, latency, propagation, statements and CPU per order, each against a
+baseline of the same run, ending with one line per target. Starts its own all-in-one on a free port
+with NATS_URL (default nats://127.0.0.1:4222) and a fresh database on DATABASE_URL's server (default:
+an embedded PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  orders: { type: "string", default: "3000" },
+  concurrency: { type: "string", default: "16" },
+  rate: { type: "string", default: "200" },
+  seconds: { type: "string", default: "10" },
+  idle: { type: "string", default: "5" },
 });
-const ORDERS = Number(flags.orders);
-const CONCURRENCY = Number(flags.concurrency);
-const RATE = Number(flags.rate);
-const SECONDS = Number(flags.seconds);
+const ORDERS = wholeNumber("--orders", flags.orders, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const RATE = wholeNumber("--rate", flags.rate, usage);
+const SECONDS = wholeNumber("--seconds", flags.seconds, usage);
+const IDLE_SECONDS = wholeNumber("--idle", flags.idle, usage);
+/** PostgreSQL publishes a session's counts up to a second after its transaction. */
+const STATS_DELAY_MS = 1_500;
+const pause = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
 
 await runBenchmark(async (cleanups) => {
-  const { app, databaseUrl } = await allInOneWithNats("trial", cleanups);
+  const { app, databaseUrl, startService } = await allInOneWithNats("trial", cleanups);
+  const counting = new pg.Client({ connectionString: databaseUrl });
+  await counting.connect();
+  cleanups.add(() => counting.end());
+  /** The database's counters and the all-in-one's CPU seconds, at one moment. */
+  const sample = async (): Promise<{ db: DatabaseCounters; appCpu: number; at: number }> => ({
+    db: await databaseCounters(counting),
+    appCpu: cpuSeconds(app.process.pid ?? 0)?.app ?? Number.NaN,
+    at: performance.now(),
+  });
+  /** What the database and the all-in-one did between two samples. */
+  const between = (from: Awaited<ReturnType<typeof sample>>, to: Awaited<ReturnType<typeof sample>>) => {
+    const db = countersBetween(from.db, to.db);
+    return { ...db, appCpu: to.appCpu - from.appCpu, seconds: (to.at - from.at) / 1000 };
+  };
   // One admin token for every call: a service verifies it once and remembers it until it expires.
   const transport = jsonTransport(app.url, [callingAs("admin", "benchmark")]);
   const orders = createClient(OrderService, transport);
@@ -109,6 +148,19 @@ await runBenchmark(async (cleanups) => {
     await new Promise((resume) => setTimeout(resume, 50));
   }
 
+  log(`idle: ${IDLE_SECONDS} s with nothing to do`);
+  await pause(STATS_DELAY_MS);
+  const idleStart = await sample();
+  await pause(IDLE_SECONDS * 1000);
+  const idle = between(idleStart, await sample());
+  const idlePerSecond = (count: number | undefined) =>
+    count === undefined ? undefined : count / idle.seconds;
+
+  log(`bare Connect: ${ORDERS} calls to a Connect server that answers at once`);
+  const bare = await bareConnect(cleanups);
+  await closedLoop(500, CONCURRENCY, bare.call);
+  const bareRun = await closedLoop(ORDERS, CONCURRENCY, bare.call);
+
   log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
   const baseline = await insertBaseline(databaseUrl, ORDERS, CONCURRENCY);
 
@@ -116,7 +168,7 @@ await runBenchmark(async (cleanups) => {
   const refusals = await ceiling(ORDERS, CONCURRENCY, () => orders.getOrder({ orderId: "not-an-order-id" }));
 
   log(`PlaceOrder: ${ORDERS} orders through Connect JSON at concurrency ${CONCURRENCY}`);
-  const cpuBefore = cpuSeconds(app.process.pid ?? 0);
+  const phaseBefore = await sample();
   const phaseStart = performance.now();
   const firstPlaced = placedIds.length;
   const placing = await closedLoop(ORDERS, CONCURRENCY, place);
@@ -127,13 +179,18 @@ await runBenchmark(async (cleanups) => {
     await new Promise((resume) => setTimeout(resume, 20));
   }
   const endToEndSeconds = (performance.now() - phaseStart) / 1000;
-  const cpuAfter = cpuSeconds(app.process.pid ?? 0);
-  const perOrder = (seconds: number) => `${((seconds * 1000) / ORDERS).toFixed(2)} ms`;
-  const cpu =
-    cpuBefore && cpuAfter
-      ? `CPU per order meanwhile: all-in-one ${perOrder(cpuAfter.app - cpuBefore.app)}, PostgreSQL ${perOrder(cpuAfter.postgres - cpuBefore.postgres)}`
-      : "CPU per order: not measured (no /proc)";
   log(`all through in ${endToEndSeconds.toFixed(1)} s`);
+  // The order updates that follow the dashboard's last change, and the counts' publication.
+  await pause(STATS_DELAY_MS);
+  const phase = between(phaseBefore, await sample());
+  /** Per order, the idle background of the phase's duration subtracted. */
+  const perOrder = (count: number | undefined, idleCount: number | undefined) =>
+    count === undefined || idleCount === undefined ? undefined : (count - idleCount * phase.seconds) / ORDERS;
+  const statementsPerOrder = perOrder(phase.statements, idlePerSecond(idle.statements));
+  const transactionsPerOrder = perOrder(phase.transactions, idlePerSecond(idle.transactions));
+  const appMsPerOrder = (perOrder(phase.appCpu, idlePerSecond(idle.appCpu)) ?? Number.NaN) * 1000;
+  const postgresMsPerOrder =
+    (perOrder(phase.cpuSeconds, idlePerSecond(idle.cpuSeconds)) ?? Number.NaN) * 1000;
 
   log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
   const committedAt = new Map<string, number>();
@@ -162,10 +219,28 @@ await runBenchmark(async (cleanups) => {
   });
   const missing = committedAt.size - propagation.length;
 
+  log(`the order service alone: the all-in-one stopped, ${ORDERS} PlaceOrder calls`);
+  await app.stop();
+  const orderAlone = await startService("order");
+  const aloneOrders = createClient(
+    OrderService,
+    jsonTransport(orderAlone.url, [callingAs("admin", "benchmark")]),
+  );
+  const placeAlone = (i: number) =>
+    aloneOrders.placeOrder({ customerId: `c-${i % 500}`, planId, quantity: 1, address: "1 Bench Road" });
+  await closedLoop(Math.min(500, ORDERS), CONCURRENCY, placeAlone);
+  const alone = await closedLoop(ORDERS, CONCURRENCY, placeAlone);
+  await orderAlone.stop();
+
   const base = summary(baseline.latencies);
   const refused = summary(refusals.latencies);
   const placed = summary(placing.latencies);
   const spread = summary(propagation);
+  const bareSummary = summary(bareRun.latencies);
+  const aloneSummary = summary(alone.latencies);
+  const endToEndRate = ORDERS / endToEndSeconds;
+  const idleCore = ((idle.appCpu + idle.cpuSeconds) / idle.seconds) * 100;
+  const noStatements = "pg_stat_statements is not preloaded on this PostgreSQL";
   console.log(
     [
       `product-trial benchmark (${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY})`,
@@ -173,14 +248,32 @@ await runBenchmark(async (cleanups) => {
       "| measure | throughput | p50 | p99 |",
       "|---|---|---|---|",
       `| baseline: single-row INSERT + COMMIT | ${baseline.rate.toFixed(0)}/s | ${ms(base.p50)} | ${ms(base.p99)} |`,
+      `| bare Connect JSON call (no auth, no database) | ${bareRun.rate.toFixed(0)}/s | ${ms(bareSummary.p50)} | ${ms(bareSummary.p99)} |`,
       `| ceiling: GetOrder failing validation (Connect JSON, no database) | ${refusals.rate.toFixed(0)}/s | ${ms(refused.p50)} | ${ms(refused.p99)} |`,
       `| PlaceOrder via Connect JSON | ${placing.rate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
       `| the same orders end to end, until each showed its delivery | ${(ORDERS / endToEndSeconds).toFixed(0)}/s | | |`,
       `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
+      `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
-      `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x (target >= 0.5x); ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
-      cpu,
-      `propagation p99: ${ms(spread.p99)} (target <= 50 ms at 200 orders/s); max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
+      `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
+      `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions; CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
+      `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one and its sessions)`,
+      `propagation: max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
+      "",
+      target("statements per order", statementsPerOrder, "<=", 20, "", noStatements),
+      target("transactions per order", transactionsPerOrder, "<=", 5),
+      target("CPU per order", appMsPerOrder + postgresMsPerOrder, "<=", 4, " ms"),
+      target("PlaceOrder, order service alone / bare Connect", alone.rate / bareRun.rate, ">=", 0.4, "x"),
+      target(
+        `PlaceOrder p99 at concurrency ${CONCURRENCY}, order service alone`,
+        aloneSummary.p99,
+        "<=",
+        100,
+        " ms",
+      ),
+      target("end to end / bare Connect", endToEndRate / bareRun.rate, ">=", 0.08, "x"),
+      target(`propagation p99 at ${RATE} orders/s`, spread.p99, "<=", RATE <= 200 ? 50 : 100, " ms"),
+      target("idle, share of a core", idleCore, "<=", 1, "%"),
     ].join("\n"),
   );
 });

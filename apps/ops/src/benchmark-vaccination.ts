@@ -21,7 +21,6 @@
 //   ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
 //                                [--surge-people 1000] [--surge-doses 100]
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { readEnvironment } from "@hexa/adapters/runtime/config";
 import { INVENTORY_CALL } from "@hexa/adapters/vaccination/reservation/module";
@@ -40,26 +39,34 @@ import {
   ms,
   runBenchmark,
   summary,
+  target,
 } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs, devToken } from "./dev-tokens.ts";
 
-const { values: flags } = parseArgs({
-  options: {
-    calls: { type: "string", default: "1000" },
-    concurrency: { type: "string", default: "16" },
-    doses: { type: "string", default: "500" },
-    hospitals: { type: "string", default: "20" },
-    "surge-people": { type: "string", default: "1000" },
-    "surge-doses": { type: "string", default: "100" },
-  },
+const usage = `usage: ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
+                                    [--surge-people 1000] [--surge-doses 100]
+
+Reserve throughput and latency against a raw UPDATE baseline, then an overbooking check, then a
+launch-day surge with the shipped limits. Starts its own all-in-ones on free ports with NATS_URL
+(default nats://127.0.0.1:4222) and fresh databases on DATABASE_URL's server (default: an embedded
+PostgreSQL of its own).`;
+
+const { values: flags } = commandLine(usage, {
+  calls: { type: "string", default: "1000" },
+  concurrency: { type: "string", default: "16" },
+  doses: { type: "string", default: "500" },
+  hospitals: { type: "string", default: "20" },
+  "surge-people": { type: "string", default: "1000" },
+  "surge-doses": { type: "string", default: "100" },
 });
-const SURGE_PEOPLE = Number(flags["surge-people"]);
-const SURGE_DOSES = Number(flags["surge-doses"]);
-const CALLS = Number(flags.calls);
-const CONCURRENCY = Number(flags.concurrency);
-const DOSES = Number(flags.doses);
-const HOSPITALS = Number(flags.hospitals);
+const CALLS = wholeNumber("--calls", flags.calls, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const DOSES = wholeNumber("--doses", flags.doses, usage);
+const HOSPITALS = wholeNumber("--hospitals", flags.hospitals, usage);
+const SURGE_PEOPLE = wholeNumber("--surge-people", flags["surge-people"], usage);
+const SURGE_DOSES = wholeNumber("--surge-doses", flags["surge-doses"], usage);
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl } = await allInOneWithNats("vaccination", cleanups);
@@ -270,8 +277,6 @@ async function surge(cleanups: Cleanups): Promise<void> {
   const booked = counts.get("booked") ?? 0;
   const noDoses = (counts.get("waitlist NO_DOSES") ?? 0) + (counts.get("waitlist DATE_FULL") ?? 0);
   const unavailable = counts.get("waitlist INVENTORY_UNAVAILABLE") ?? 0;
-  const target = (name: string, measured: string, goal: string, met: boolean) =>
-    `target ${name}: ${measured} (goal ${goal}) ${met ? "met" : "not met"}`;
   console.log(
     [
       "",
@@ -280,22 +285,13 @@ async function surge(cleanups: Cleanups): Promise<void> {
       `answer time: p50 ${ms(times.p50)}, p99 ${ms(times.p99)}, max ${ms(times.max)}`,
       `breaker state changes: ${changes.length === 0 ? "none" : changes.join(", ")}`,
       `another hospital right after: ${late.outcome.case === "reservation" ? "booked" : `waitlist ${WaitlistOffer_Reason[late.outcome.value?.reason ?? 0]}`} in ${ms(lateMs)}`,
-      target("booked", String(booked), `= ${SURGE_DOSES}`, booked === SURGE_DOSES),
-      target(
-        "no doses or date full",
-        String(noDoses),
-        `= ${SURGE_PEOPLE - SURGE_DOSES}`,
-        noDoses === SURGE_PEOPLE - SURGE_DOSES,
-      ),
-      target("inventory unavailable", String(unavailable), "= 0", unavailable === 0),
-      target("slowest answer", ms(times.max), `<= ${ms(bound)}`, times.max <= bound),
-      target("breaker state changes", String(changes.length), "= 0", changes.length === 0),
-      target(
-        "another hospital right after",
-        late.outcome.case === "reservation" ? "booked" : "not booked",
-        "booked",
-        late.outcome.case === "reservation",
-      ),
+      // No more than the doses can be booked (the overbooking checks prove it), so ">=" means "=".
+      target("booked", booked, ">=", SURGE_DOSES),
+      target("no doses or date full", noDoses, ">=", SURGE_PEOPLE - SURGE_DOSES),
+      target("inventory unavailable", unavailable, "<=", 0),
+      target("slowest answer", times.max, "<=", bound, " ms"),
+      target("breaker state changes", changes.length, "<=", 0),
+      target("another hospital right after, booked", late.outcome.case === "reservation" ? 1 : 0, ">=", 1),
     ].join("\n"),
   );
 }

@@ -1,18 +1,25 @@
 // What both benchmarks share: a fresh database on the PostgreSQL they measure, the all-in-one
 // started against it with NATS, closed-loop load, and latency summaries.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
+import { configuration } from "./cli.ts";
+import { jsonTransport } from "./clients.ts";
 import { devKeyDir } from "./dev-tokens.ts";
 
-export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const env = configuration();
+export const NATS_URL = env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 export function log(text: string): void {
   console.error(`[benchmark] ${text}`);
@@ -104,7 +111,22 @@ export async function ceiling(
  * `postgres`, read from Linux's /proc; undefined where there is no /proc.
  */
 export function cpuSeconds(appPid: number): { app: number; postgres: number } | undefined {
-  const ofProcess = (pid: string) => {
+  try {
+    let postgres = 0;
+    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+      const process = processStat(Number(pid));
+      if (process?.name === "postgres") postgres += process.seconds;
+    }
+    const app = processStat(appPid);
+    return app ? { app: app.seconds, postgres } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's name and CPU seconds (user + system) from /proc; undefined once it has ended, or without /proc. */
+function processStat(pid: number): { name: string; seconds: number } | undefined {
+  try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
@@ -112,18 +134,6 @@ export function cpuSeconds(appPid: number): { app: number; postgres: number } | 
       name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
       seconds: (Number(fields[11]) + Number(fields[12])) / 100,
     };
-  };
-  try {
-    let postgres = 0;
-    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-      try {
-        const process = ofProcess(pid);
-        if (process.name === "postgres") postgres += process.seconds;
-      } catch {
-        // The process ended meanwhile.
-      }
-    }
-    return { app: ofProcess(String(appPid)).seconds, postgres };
   } catch {
     return undefined;
   }
@@ -145,10 +155,15 @@ export class Cleanups {
  * dropped by `cleanups`.
  */
 export async function freshDatabase(name: string, cleanups: Cleanups): Promise<string> {
-  let serverUrl = process.env.DATABASE_URL;
+  let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
     const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
-    const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });
+    // pg_stat_statements counts the run's statements (see databaseCounters).
+    const embedded = await startEmbeddedPostgres({
+      dataDir: join(dir, "data"),
+      port: await freePort(),
+      settings: { shared_preload_libraries: "pg_stat_statements" },
+    });
     cleanups.add(async () => {
       await embedded.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -166,7 +181,116 @@ export async function freshDatabase(name: string, cleanups: Cleanups): Promise<s
   });
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
+  const created = new pg.Client({ connectionString: url.toString() });
+  await created.connect();
+  await created
+    .query("create extension if not exists pg_stat_statements")
+    .catch(() => log("pg_stat_statements is not available on this server: statements are not counted"))
+    .finally(() => created.end());
   return url.toString();
+}
+
+/** What PostgreSQL counted for one database so far. */
+export interface DatabaseCounters {
+  /** Transactions committed or rolled back (pg_stat_database). */
+  readonly transactions: number;
+  /**
+   * Statements executed, BEGIN / COMMIT / ROLLBACK left out (they are the transactions), from
+   * pg_stat_statements; undefined where the server does not preload it.
+   */
+  readonly statements: number | undefined;
+  /** CPU seconds of the server processes serving the database now, by pid (from /proc). */
+  readonly backendCpu: ReadonlyMap<number, number>;
+}
+
+/**
+ * Reads the database's counters through `client` (connected to it). PostgreSQL publishes a
+ * backend's counts up to a second late, so callers let a second pass before reading the end of a
+ * phase. The reading's own statements are few and counted like any others.
+ */
+export async function databaseCounters(client: pg.Client): Promise<DatabaseCounters> {
+  const [stats] = (
+    await client.query(
+      "select xact_commit + xact_rollback as transactions from pg_stat_database where datname = current_database()",
+    )
+  ).rows as Array<{ transactions: string }>;
+  const statements = await client
+    .query(
+      `select coalesce(sum(calls), 0) as calls from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database())
+          and query !~* '^\\s*(begin|commit|rollback|start transaction)'`,
+    )
+    .then((result) => Number((result.rows[0] as { calls: string }).calls))
+    .catch(() => undefined);
+  const backends = (await client.query("select pid from pg_stat_activity where datname = current_database()"))
+    .rows as Array<{ pid: number }>;
+  const backendCpu = new Map<number, number>();
+  for (const { pid } of backends) {
+    const seconds = processStat(pid)?.seconds;
+    if (seconds !== undefined) backendCpu.set(pid, seconds);
+  }
+  return { transactions: Number(stats?.transactions ?? 0), statements, backendCpu };
+}
+
+/** The counters' growth from `before` to `after`; backends that ended between are not counted. */
+export function countersBetween(
+  before: DatabaseCounters,
+  after: DatabaseCounters,
+): { transactions: number; statements: number | undefined; cpuSeconds: number } {
+  let cpuSeconds = 0;
+  for (const [pid, seconds] of after.backendCpu) cpuSeconds += seconds - (before.backendCpu.get(pid) ?? 0);
+  return {
+    transactions: after.transactions - before.transactions,
+    statements:
+      after.statements === undefined || before.statements === undefined
+        ? undefined
+        : after.statements - before.statements,
+    cpuSeconds,
+  };
+}
+
+/**
+ * One line per target: `target <name>: <measured> (goal <op> <goal>) met`, or `not met` with how
+ * far off it is. `measured` undefined prints `not measured` and why.
+ */
+export function target(
+  name: string,
+  measured: number | undefined,
+  op: "<=" | ">=",
+  goal: number,
+  unit = "",
+  why = "",
+): string {
+  const show = (value: number) => `${Number(value < 10 ? value.toPrecision(3) : value.toFixed(1))}${unit}`;
+  if (measured === undefined || Number.isNaN(measured))
+    return `target ${name}: not measured${why ? ` (${why})` : ""} (goal ${op} ${show(goal)})`;
+  const met = op === "<=" ? measured <= goal : measured >= goal;
+  const off = op === "<=" ? measured / goal : goal / measured;
+  return `target ${name}: ${show(measured)} (goal ${op} ${show(goal)}) ${met ? "met" : `not met, ${off.toFixed(2)}x off`}`;
+}
+
+/**
+ * The bare Connect server of `./hexa benchmark connect` (bare-connect-server.ts), started for the run
+ * and stopped by `cleanups`, with a call to it: what any RPC through Connect JSON reaches here.
+ */
+export async function bareConnect(
+  cleanups: Cleanups,
+): Promise<{ call: () => Promise<unknown>; pid: number }> {
+  const port = await freePort();
+  const server = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("bare-connect-server.ts", import.meta.url)), String(port)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  cleanups.add(async () => {
+    if (server.exitCode !== null) return;
+    server.kill("SIGTERM");
+    await once(server, "exit");
+  });
+  const [started] = await Promise.race([once(server.stdout, "data"), once(server, "exit")]);
+  if (!String(started).includes("listening")) throw new Error("the bare Connect server did not start");
+  const orders = createClient(OrderService, jsonTransport(`http://127.0.0.1:${port}`));
+  return { call: () => orders.getOrder({ orderId: "any" }), pid: server.pid ?? 0 };
 }
 
 /**
@@ -177,7 +301,7 @@ export async function allInOneWithNats(
   name: string,
   cleanups: Cleanups,
   env: Readonly<Record<string, string>> = {},
-): Promise<{ app: RunningApp; databaseUrl: string }> {
+): Promise<{ app: RunningApp; databaseUrl: string; startService: (service: string) => Promise<RunningApp> }> {
   const databaseUrl = await freshDatabase(name, cleanups);
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
   // The run's streams go with it; cleanups run in reverse, so this runs after the app has stopped.
@@ -186,27 +310,31 @@ export async function allInOneWithNats(
     const deleted = await deleteNamespaceStreams(NATS_URL, namespace);
     log(`deleted the run's ${deleted} streams from NATS`);
   });
-  const app = await startApp(
-    "all-in-one",
-    {
-      PORT: String(await freePort()),
-      DATABASE_URL: databaseUrl,
-      NATS_URL,
-      BUS_NAMESPACE: namespace,
-      // The benchmarks measure; they must not be shed, nor held to one caller's rate.
-      MAX_IN_FLIGHT: "100000",
-      RATE_LIMIT_PER_SECOND: "1000000",
-      RATE_LIMIT_BURST: "1000000",
-      AUTH_DEV_KEY_DIR: devKeyDir(),
-      LOG_LEVEL: "warn",
-      // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
-      ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
-      ...env,
-    },
-    60_000,
-  );
-  cleanups.add(() => app.stop());
-  return { app, databaseUrl };
+  /** Starts one app of the run (the all-in-one, or one service alone) on its database and streams. */
+  const startService = async (service: string) => {
+    const app = await startApp(
+      service,
+      {
+        PORT: String(await freePort()),
+        DATABASE_URL: databaseUrl,
+        NATS_URL,
+        BUS_NAMESPACE: namespace,
+        // The benchmarks measure; they must not be shed, nor held to one caller's rate.
+        MAX_IN_FLIGHT: "100000",
+        RATE_LIMIT_PER_SECOND: "1000000",
+        RATE_LIMIT_BURST: "1000000",
+        AUTH_DEV_KEY_DIR: devKeyDir(),
+        LOG_LEVEL: "warn",
+        // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
+        ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
+        ...env,
+      },
+      60_000,
+    );
+    cleanups.add(() => app.stop());
+    return app;
+  };
+  return { app: await startService("all-in-one"), databaseUrl, startService };
 }
 
 /** Runs a benchmark's main, always undoing what it set up, and sets the exit code. */

@@ -1,17 +1,32 @@
 // `./hexa dead-letters list | replay <id>... | replay --all`: the events that failed every delivery
-// attempt, and their replay. With NATS_URL they are read from JetStream's dead-letter stream;
-// without it, from the embedded bus's table in DATABASE_URL, or in the running all-in-one's embedded
-// PostgreSQL. A replay from the embedded bus's table is carried out by the running all-in-one.
+// attempt, and their replay. With NATS_URL they are read from JetStream's dead-letter stream (under
+// BUS_NAMESPACE); without it, from the embedded bus's table in DATABASE_URL, or in the running
+// all-in-one's embedded PostgreSQL (EMBEDDED_POSTGRES_PORT). The configuration is the server's, read
+// the same way. A replay from the embedded bus's table is carried out by the running all-in-one.
 import { createDeadLetterStore } from "@hexa/adapters/inprocess/dead-letters";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
-import { runDeadLettersCommand } from "@hexa/adapters/jetstream/dead-letters-cli";
+import {
+  deadLettersUsage,
+  parseDeadLettersArgs,
+  runDeadLettersCommand,
+} from "@hexa/adapters/jetstream/dead-letters-cli";
 import { openServiceDatabase } from "@hexa/adapters/postgres/database";
-import { readEnvironment } from "@hexa/adapters/runtime/config";
+import { embeddedPostgresUrl } from "@hexa/adapters/postgres/embedded";
 import { pino } from "pino";
+import { configuration } from "./cli.ts";
 
-const env = readEnvironment();
+const request = parseDeadLettersArgs(process.argv.slice(2));
+if (request.command === "usage") {
+  const where = request.code === 0 ? process.stdout : process.stderr;
+  where.write(
+    request.text === deadLettersUsage
+      ? `${request.text}\nThe bus is the server's: NATS_URL and BUS_NAMESPACE, else the embedded bus in DATABASE_URL or\nthe all-in-one's embedded PostgreSQL on EMBEDDED_POSTGRES_PORT (default 5433).\n`
+      : request.text,
+  );
+  process.exit(request.code);
+}
+const env = configuration();
 const logger = pino({ level: "warn" });
-const argv = process.argv.slice(2);
 
 let code: number;
 if (env.NATS_URL) {
@@ -21,11 +36,10 @@ if (env.NATS_URL) {
     logger,
     name: "dead-letters",
   });
-  code = await runDeadLettersCommand(argv, bus, process.stdout);
+  code = await runDeadLettersCommand(request, bus, process.stdout);
   await bus.close();
 } else {
-  const url =
-    env.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_POSTGRES_PORT}/postgres`;
+  const url = env.DATABASE_URL ?? embeddedPostgresUrl(env.EMBEDDED_POSTGRES_PORT);
   const store = await openServiceDatabase({
     url,
     schema: "hexa_bus",
@@ -34,13 +48,13 @@ if (env.NATS_URL) {
     logger,
   }).catch((error: unknown) => {
     console.error(
-      `cannot reach the database of the embedded bus (${env.DATABASE_URL ? "DATABASE_URL" : `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}`}): ${error instanceof Error ? error.message : error}\n` +
-        "Start the all-in-one first (./hexa start), or set NATS_URL or DATABASE_URL.",
+      `cannot reach the database of the embedded bus (${env.DATABASE_URL ? "DATABASE_URL" : `embedded PostgreSQL on EMBEDDED_POSTGRES_PORT ${env.EMBEDDED_POSTGRES_PORT}`}): ${error instanceof Error ? error.message : error}\n` +
+        "Start the all-in-one first (./hexa start) with the same EMBEDDED_POSTGRES_PORT, or set NATS_URL or DATABASE_URL as the server has them.",
     );
     process.exit(1);
   });
   code = await runDeadLettersCommand(
-    argv,
+    request,
     { deadLetters: await createDeadLetterStore(store.execute) },
     process.stdout,
   );

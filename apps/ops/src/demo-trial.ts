@@ -2,9 +2,9 @@
 // all-in-one on http://127.0.0.1:8080) through the public API, and prints every status change
 // the dashboard streams as it happens.
 //
-//   ./hexa demo [--url http://127.0.0.1:8080]
+//   ./hexa demo [--url URL]     (default http://$HOST:$PORT, as ./hexa start)
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { DeliveryService } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
@@ -66,8 +66,8 @@ async function placeOrder(planId: string, customerId: string, quantity: number):
       });
       return order?.orderId ?? "";
     } catch (error) {
-      // The plan reaches order through the bus; until then order does not know it.
-      if (Date.now() > deadline) throw error;
+      // The plan reaches order through the bus; until then order answers unavailable, to retry.
+      if (ConnectError.from(error).code !== Code.Unavailable || Date.now() > deadline) throw error;
       await new Promise((resume) => setTimeout(resume, 100));
     }
   }

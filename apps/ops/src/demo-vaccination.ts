@@ -2,7 +2,7 @@
 // all-in-one on http://127.0.0.1:8080) through the public API. It prints every notification people
 // receive as it is sent, and the dashboards at the end.
 //
-//   ./hexa demo vaccination [--url http://127.0.0.1:8080]
+//   ./hexa demo vaccination [--url URL]     (default http://$HOST:$PORT, as ./hexa start)
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";

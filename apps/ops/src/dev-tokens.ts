@@ -3,10 +3,12 @@
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
 import { ensureDevKeys, loadDevKeys, signDevToken } from "@hexa/adapters/auth/tokens";
+import { configuration } from "./cli.ts";
 
 /** AUTH_DEV_KEY_DIR, else DATA_DIR/auth (DATA_DIR defaults to .data), as the all-in-one uses. */
 export function devKeyDir(): string {
-  return process.env.AUTH_DEV_KEY_DIR || join(process.env.DATA_DIR || ".data", "auth");
+  const env = configuration();
+  return env.AUTH_DEV_KEY_DIR ?? join(env.DATA_DIR, "auth");
 }
 
 /** A development token for `subject` with `roles`, valid `ttlSeconds` (default one hour). */

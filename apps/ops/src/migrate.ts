@@ -5,31 +5,25 @@
 // no-op. Exit codes: 0 done, 1 a migration failed, 2 bad arguments or configuration.
 import { openServiceDatabase } from "@hexa/adapters/postgres/database";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
-import { type Environment, readEnvironment } from "@hexa/adapters/runtime/config";
 import type { ServiceModule } from "@hexa/adapters/runtime/service-module";
 import { services as modules } from "@hexa/adapters/services";
 import { pino } from "pino";
+import { commandLine, configuration, usageError } from "./cli.ts";
 
-const usage = `usage: migrate <service>...   (services: ${[...modules.keys()].join(", ")})`;
+const usage = `usage: ./hexa migrate <service>...
 
-const names = process.argv.slice(2);
+Applies the services' migrations to DATABASE_URL, each in its own schema, and exits.
+services: ${[...modules.keys()].join(", ")}`;
+
+const { positionals: names } = commandLine(usage, {}, true);
 const unknown = names.filter((name) => !modules.has(name));
-if (names.length === 0 || unknown.length > 0) {
-  if (unknown.length > 0) console.error(`unknown service: ${unknown.join(", ")}`);
-  console.error(usage);
-  process.exit(2);
-}
+if (names.length === 0) usageError("name at least one service", usage);
+if (unknown.length > 0) usageError(`unknown service: ${unknown.join(", ")}`, usage);
 
-let env: Environment;
-try {
-  env = readEnvironment();
-} catch (error) {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(2);
-}
+const env = configuration();
 const databaseUrl = env.DATABASE_URL;
 if (!databaseUrl) {
-  console.error("invalid configuration:\n  - DATABASE_URL: required to migrate");
+  console.error("invalid configuration: DATABASE_URL: required to migrate");
   process.exit(2);
 }
 

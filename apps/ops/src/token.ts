@@ -7,52 +7,29 @@
 // (.data/auth), created when missing. With a real identity provider (AUTH_JWKS_URL) tokens come
 // from it instead.
 import { parseTtl, ROLES } from "@hexa/adapters/auth/tokens";
+import { commandLine, usageError } from "./cli.ts";
 import { devToken } from "./dev-tokens.ts";
 
 const usage = `usage: ./hexa token --role <role>[,<role>…] --sub <subject> [--ttl 1h]
+
+Prints a development token signed with the key in AUTH_DEV_KEY_DIR, else DATA_DIR/auth (created
+when missing), as the all-in-one verifies them.
 roles: ${ROLES.join(", ")}`;
 
-function fail(message: string): never {
-  console.error(`${message}\n${usage}`);
-  process.exit(2);
-}
-
-const roles: string[] = [];
-let subject = "";
-let ttl = "1h";
-const args = process.argv.slice(2);
-for (let i = 0; i < args.length; i++) {
-  const value = args[i + 1];
-  switch (args[i]) {
-    case "--role":
-      roles.push(...(value ?? "").split(",").filter(Boolean));
-      i++;
-      break;
-    case "--sub":
-      subject = value ?? "";
-      i++;
-      break;
-    case "--ttl":
-      ttl = value ?? "";
-      i++;
-      break;
-    case "-h":
-    case "--help":
-      console.log(usage);
-      process.exit(0);
-      break;
-    default:
-      fail(`unknown argument ${args[i]}`);
-  }
-}
-if (roles.length === 0) fail("--role is required");
+const { values } = commandLine(usage, {
+  role: { type: "string", multiple: true },
+  sub: { type: "string" },
+  ttl: { type: "string", default: "1h" },
+});
+const roles = (values.role ?? []).flatMap((role) => role.split(",")).filter(Boolean);
+if (roles.length === 0) usageError("--role is required", usage);
 const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
-if (unknown.length > 0) fail(`unknown role ${unknown.join(", ")}`);
-if (!subject) fail("--sub is required");
+if (unknown.length > 0) usageError(`unknown role ${unknown.join(", ")}`, usage);
+if (!values.sub) usageError("--sub is required", usage);
 let ttlSeconds: number;
 try {
-  ttlSeconds = parseTtl(ttl);
+  ttlSeconds = parseTtl(values.ttl);
 } catch (error) {
-  fail((error as Error).message);
+  usageError(`--ttl: ${(error as Error).message}`, usage);
 }
-console.log(await devToken(roles, subject, ttlSeconds));
+console.log(await devToken(roles, values.sub, ttlSeconds));

@@ -9,6 +9,8 @@ export interface RunningApp {
   readonly process: ChildProcess;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
+  /** What it wrote to stdout alone so far. */
+  stdout(): string;
   /** SIGTERM, then waits for the exit; resolves with the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL: the process dies without any shutdown step. */
@@ -40,8 +42,10 @@ export async function startApp(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  let stdout = "";
   child.stdout?.on("data", (chunk) => {
     output += chunk;
+    stdout += chunk;
   });
   child.stderr?.on("data", (chunk) => {
     output += chunk;
@@ -66,6 +70,7 @@ export async function startApp(
     url,
     process: child,
     output: () => output,
+    stdout: () => stdout,
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
       return exited;

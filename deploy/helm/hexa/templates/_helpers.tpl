@@ -210,7 +210,7 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
 {{- $_ := set $env "RATE_LIMIT_PER_SECOND" (include "hexa.int" $auth.rateLimit.perSecond) -}}
 {{- $_ := set $env "RATE_LIMIT_BURST" (include "hexa.int" $auth.rateLimit.burst) -}}
 {{- $_ := set $env "MAX_REQUEST_BYTES" (include "hexa.int" $auth.maxRequestBytes) -}}
-{{- with $auth.jwksUrl }}{{ $_ := set $env "AUTH_JWKS_URL" . }}{{ end -}}
+{{- with $auth.jwksUrl }}{{ $_ := set $env "AUTH_JWKS_URL" . }}{{ else }}{{ $_ := set $env "AUTH_DEV_KEY_DIR" (include "hexa.devKeyDir" $root) }}{{ end -}}
 {{- with $auth.issuer }}{{ $_ := set $env "AUTH_ISSUER" . }}{{ end -}}
 {{- with $auth.audience }}{{ $_ := set $env "AUTH_AUDIENCE" . }}{{ end -}}
 {{- if and $auth.clientTokenUrl .svc.calls }}{{ $_ := set $env "AUTH_CLIENT_TOKEN_URL" $auth.clientTokenUrl }}{{ end -}}
@@ -229,4 +229,34 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
 {{- $_ := set $env $key (ternary (include "hexa.int" $value) (toString $value) (kindIs "float64" $value)) -}}
 {{- end -}}
 {{- toJson $env -}}
+{{- end -}}
+
+{{/*
+Authentication has two modes.
+- Development (no auth.jwksUrl): the chart generates one ES256 signing key (a PEM in the Secret
+  hexa.devKeySecretName, kept across upgrades), every pod verifies tokens signed with it, and
+  `kubectl exec deploy/<service> -- hexa token …` mints them (see NOTES.txt).
+- Production (auth.jwksUrl): tokens of an identity provider. Its issuer and audience are required,
+  and so are client credentials for every enabled service that calls another.
+Fails at once, naming the missing value.
+*/}}
+{{- define "hexa.devKeySecretName" -}}
+{{- printf "%s-dev-auth" (include "hexa.fullname" .) -}}
+{{- end -}}
+
+{{/* Where the pods mount the development key (AUTH_DEV_KEY_DIR). */}}
+{{- define "hexa.devKeyDir" -}}/etc/hexa/dev-auth{{- end -}}
+
+{{- define "hexa.checkAuth" -}}
+{{- $auth := .Values.auth -}}
+{{- if $auth.jwksUrl -}}
+{{- $_ := required "auth.issuer: required with auth.jwksUrl (the `iss` of the identity provider's tokens)" $auth.issuer -}}
+{{- $_ := required "auth.audience: required with auth.jwksUrl (the `aud` the tokens carry for this API)" $auth.audience -}}
+{{- range $name, $svc := include "hexa.services" . | fromJson -}}
+{{- if $svc.calls -}}
+{{- $_ := required (printf "auth.clientTokenUrl: required with auth.jwksUrl, since %s calls %s with a token of its own (client credentials)" $name (join ", " $svc.calls)) $auth.clientTokenUrl -}}
+{{- $_ := required (printf "auth.clientSecretName: required with auth.jwksUrl, the Secret holding AUTH_CLIENT_ID and AUTH_CLIENT_SECRET for %s" $name) $auth.clientSecretName -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

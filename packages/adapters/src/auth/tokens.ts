@@ -5,13 +5,14 @@
  *
  * Tokens are secrets: nothing here logs one, and errors never quote one.
  */
-import { randomUUID } from "node:crypto";
+import { createPrivateKey, randomUUID } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
 import { ROLES, type Role } from "@hexa/core/shared";
 import {
   type CryptoKey,
+  calculateJwkThumbprint,
   createRemoteJWKSet,
   exportJWK,
   generateKeyPair,
@@ -31,6 +32,11 @@ export const DEV_ISSUER = "hexa-dev";
 export const DEV_AUDIENCE = "hexa";
 /** The file, in the development key directory, holding the private key (as a JWK). */
 export const DEV_KEY_FILE = "signing-key.jwk.json";
+/**
+ * Or the same key as PEM (an EC P-256 private key, PKCS #8 or SEC 1): what a Helm chart can
+ * generate (`genPrivateKey "ecdsa"`) into a Secret, since templates cannot write a JWK.
+ */
+export const DEV_KEY_PEM_FILE = "signing-key.pem";
 const ALGORITHM = "ES256";
 
 /** What a valid token says about its bearer. */
@@ -105,7 +111,7 @@ export interface DevKeys {
 /** Creates the development key pair in `dir` unless it is there already. Safe to run concurrently. */
 export async function ensureDevKeys(dir: string): Promise<void> {
   const file = join(dir, DEV_KEY_FILE);
-  if (existsSync(file)) return;
+  if (existsSync(file) || existsSync(join(dir, DEV_KEY_PEM_FILE))) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: ALGORITHM };
@@ -120,12 +126,23 @@ export async function ensureDevKeys(dir: string): Promise<void> {
   }
 }
 
-/** Reads the development key pair from `dir`; throws naming the file when it is missing or bad. */
+/**
+ * Reads the development key pair from `dir`: its JWK file, else its PEM file (whose key id is the
+ * key's JWK thumbprint). Throws naming the file when neither is there or the key is bad.
+ */
 export async function loadDevKeys(dir: string): Promise<DevKeys> {
-  const file = join(dir, DEV_KEY_FILE);
+  const pemFile = join(dir, DEV_KEY_PEM_FILE);
+  const file =
+    existsSync(join(dir, DEV_KEY_FILE)) || !existsSync(pemFile) ? join(dir, DEV_KEY_FILE) : pemFile;
   let jwk: JWK;
   try {
-    jwk = JSON.parse(readFileSync(file, "utf8")) as JWK;
+    if (file === pemFile) {
+      jwk = createPrivateKey(readFileSync(file, "utf8")).export({ format: "jwk" }) as JWK;
+      if (jwk.kty !== "EC" || jwk.crv !== "P-256") throw new Error(`an ${ALGORITHM} key is an EC P-256 key`);
+      jwk.kid = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
+    } else {
+      jwk = JSON.parse(readFileSync(file, "utf8")) as JWK;
+    }
   } catch (error) {
     throw new Error(`cannot read the development signing key ${file}: ${(error as Error).message}`);
   }

@@ -29,7 +29,8 @@ export interface Access {
   readonly roles: readonly Exclude<Role, "admin">[];
   /**
    * A role that may call it on its own resources only. With `field`, the request's field must
-   * be the caller's subject (checked here); without it, the handler checks the resource it loads.
+   * be the caller's subject (checked here; left empty, it is set to the subject); without it, the
+   * handler checks the resource it loads.
    */
   readonly own?: { readonly role: "customer" | "person"; readonly field?: string };
 }
@@ -166,9 +167,11 @@ export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
     req.contextValues.set(actorKey, actor);
     const field = actor.ownOnly ? rule.own?.field : undefined;
     if (!field) return next(req);
+    // Left empty, the owner field means the caller: a customer's ListOrders lists their own.
     const check = (message: unknown) => {
-      const value = (message as Record<string, unknown>)[field];
-      if (value !== actor.subject) {
+      const request = message as Record<string, unknown>;
+      if (request[field] === "") request[field] = actor.subject;
+      if (request[field] !== actor.subject) {
         throw new ConnectError(`${field}: may only be the caller's own`, Code.PermissionDenied);
       }
     };

@@ -15,11 +15,12 @@ import {
   type StreamResponse,
 } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { DomainError, FailedPrecondition, InvalidArgument, NotFound } from "@hexa/core/shared";
+import { DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable } from "@hexa/core/shared";
 import {
   FieldViolationSchema,
   PreconditionFailureSchema,
   ResourceInfoSchema,
+  RetryInfoSchema,
 } from "@hexa/proto/hexa/common/v1/errors_pb";
 import type { Logger } from "pino";
 
@@ -52,6 +53,16 @@ export function domainErrorToConnectError(error: DomainError): ConnectError {
           value: { resourceType: error.resourceType, resourceId: error.resourceId },
         },
       ],
+    );
+  }
+  if (error instanceof Unavailable && error.retry) {
+    const { rule, afterMs } = error.retry;
+    // Retry-After travels as a response header (Connect, gRPC-Web) or in the metadata (gRPC).
+    return new ConnectError(
+      error.message,
+      Code.Unavailable,
+      { "retry-after": String(Math.ceil(afterMs / 1000)) },
+      [{ desc: RetryInfoSchema, value: { rule, description: error.description, retryAfterMs: afterMs } }],
     );
   }
   switch (error.kind) {

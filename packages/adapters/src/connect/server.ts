@@ -506,7 +506,8 @@ class ConnectionTracker {
   }
 }
 
-function urlHost(host: string): string {
+/** A host to reach a listener on from this machine: a wildcard address becomes the loopback. */
+export function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "") {
     return "127.0.0.1";
   }

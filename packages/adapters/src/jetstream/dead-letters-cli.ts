@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 import type { DeadLetter, EventBus } from "../messaging/bus.ts";
 
 /**
@@ -24,28 +25,81 @@ export const deadLettersUsage = `usage:
 
 const errorWidth = 80;
 
+/** What the command line asks for; `usage` is answered without touching the bus. */
+export type DeadLettersRequest =
+  | { readonly command: "list"; readonly json: boolean }
+  | { readonly command: "replay"; readonly ids: readonly string[] }
+  | { readonly command: "replay-all" }
+  | { readonly command: "usage"; readonly text: string; readonly code: 0 | 2 };
+
+/** Parses the command line (node:util parseArgs, strict); a mistake is a usage answer naming it. */
+export function parseDeadLettersArgs(argv: readonly string[]): DeadLettersRequest {
+  const mistake = (problem: string): DeadLettersRequest => ({
+    command: "usage",
+    text: `${problem}\n${deadLettersUsage}`,
+    code: 2,
+  });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    return mistake((error as Error).message);
+  }
+  const {
+    values,
+    positionals: [command, ...rest],
+  } = parsed;
+  if (values.help || command === "help") return { command: "usage", text: deadLettersUsage, code: 0 };
+  switch (command) {
+    case "list":
+      if (rest.length > 0 || values.all)
+        return mistake(
+          `unexpected argument(s) for list: ${[...rest, ...(values.all ? ["--all"] : [])].join(" ")}`,
+        );
+      return { command: "list", json: values.json === true };
+    case "replay":
+      if (values.json) return mistake("--json is for list");
+      if (rest.length > 0 === (values.all === true)) return mistake("replay takes dead-letter ids or --all");
+      return values.all ? { command: "replay-all" } : { command: "replay", ids: rest };
+    case undefined:
+      return { command: "usage", text: deadLettersUsage, code: 2 };
+    default:
+      return mistake(`unknown command "${command}"`);
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean" },
+      all: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
 export async function runDeadLettersCommand(
-  argv: readonly string[],
+  request: DeadLettersRequest,
   bus: Pick<EventBus, "deadLetters">,
   out: Output,
 ): Promise<number> {
-  const [command, ...rest] = argv;
   try {
-    switch (command) {
+    switch (request.command) {
+      case "usage":
+        out.write(request.text);
+        return request.code;
       case "list":
-        return await list(rest, bus, out);
+        return await list(request.json, bus, out);
       case "replay":
-        return await replay(rest, bus, out);
-      case "help":
-      case "--help":
-      case "-h":
-        out.write(deadLettersUsage);
-        return 0;
-      default:
-        out.write(
-          command === undefined ? deadLettersUsage : `unknown command "${command}"\n${deadLettersUsage}`,
+        return await replay(request.ids, bus, out);
+      case "replay-all":
+        return await replay(
+          (await bus.deadLetters.list()).map((letter) => letter.id),
+          bus,
+          out,
         );
-        return 2;
     }
   } catch (error) {
     out.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -53,17 +107,7 @@ export async function runDeadLettersCommand(
   }
 }
 
-async function list(
-  args: readonly string[],
-  bus: Pick<EventBus, "deadLetters">,
-  out: Output,
-): Promise<number> {
-  const json = args.includes("--json");
-  const unknown = args.filter((arg) => arg !== "--json");
-  if (unknown.length > 0) {
-    out.write(`unexpected argument(s) for list: ${unknown.join(" ")}\n${deadLettersUsage}`);
-    return 2;
-  }
+async function list(json: boolean, bus: Pick<EventBus, "deadLetters">, out: Output): Promise<number> {
   const letters = await bus.deadLetters.list();
   if (json) {
     out.write(`${JSON.stringify(letters, null, 2)}\n`);
@@ -79,18 +123,10 @@ async function list(
 }
 
 async function replay(
-  args: readonly string[],
+  targets: readonly string[],
   bus: Pick<EventBus, "deadLetters">,
   out: Output,
 ): Promise<number> {
-  const all = args.includes("--all");
-  const ids = args.filter((arg) => arg !== "--all");
-  const byId = ids.length > 0;
-  if (all === byId) {
-    out.write(`replay takes dead-letter ids or --all\n${deadLettersUsage}`);
-    return 2;
-  }
-  const targets = all ? (await bus.deadLetters.list()).map((letter) => letter.id) : ids;
   if (targets.length === 0) {
     out.write("no dead letters to replay\n");
     return 0;

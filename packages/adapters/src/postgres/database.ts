@@ -3,7 +3,9 @@ import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
-import { writeAppendedEvents } from "./outbox.ts";
+import { ReadSession, type UnitOfWork } from "../kit/unit-of-work.ts";
+import type { EventEnvelope } from "../messaging/bus.ts";
+import { beginUnitOfWork } from "./outbox.ts";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 
@@ -36,9 +38,14 @@ export interface ServiceDatabase {
   readonly url: string;
   /**
    * Runs `work` in one transaction on a fresh entity manager: a unit of work. When it returns, writes
-   * the events it appended to the outbox, then commits.
+   * the events of the aggregates saved in it to the outbox, then commits; resolves with `work`'s
+   * result and those events (to publish, now that they are committed).
    */
+  unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>>;
+  /** {@link unitOfWork} on the bare entity manager, for work that saves through `appendToOutbox`. */
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** Reads outside a transaction, for read ports. */
+  read(): ReadSession;
   /** A fresh entity manager for reads outside a transaction. */
   reader(): EntityManager;
   /** Schema-qualified, quoted table name for raw SQL. */
@@ -47,6 +54,12 @@ export interface ServiceDatabase {
   execute<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
   isReachable(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** What a committed unit of work returned, and the events it wrote to the outbox. */
+export interface Committed<T> {
+  readonly result: T;
+  readonly events: readonly EventEnvelope[];
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -84,17 +97,22 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     await orm.close();
     throw error;
   }
+  const table = (name: string) => `"${options.schema}"."${name}"`;
+  const unitOfWork = <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>> =>
+    orm.em.fork().transactional(async (em) => {
+      const unit = beginUnitOfWork(em, table("outbox"));
+      const result = await work(unit);
+      await unit.writeOutbox();
+      return { result, events: unit.events };
+    });
   return {
     schema: options.schema,
     url: options.url,
-    transaction: (work) =>
-      orm.em.fork().transactional(async (em) => {
-        const result = await work(em);
-        await writeAppendedEvents(em);
-        return result;
-      }),
+    unitOfWork,
+    transaction: async (work) => (await unitOfWork((unit) => work(unit.em))).result,
+    read: () => new ReadSession(orm.em.fork()),
     reader: () => orm.em.fork(),
-    table: (name) => `"${options.schema}"."${name}"`,
+    table,
     execute: (sql, params = []) => orm.em.getConnection().execute(sql, [...params]),
     isReachable: async () => {
       try {

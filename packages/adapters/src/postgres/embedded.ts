@@ -17,6 +17,8 @@ export interface EmbeddedPostgresOptions {
   readonly dataDir: string;
   readonly port: number;
   readonly log?: (line: string) => void;
+  /** Server settings passed as `-c name=value` (e.g. `shared_preload_libraries`). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningPostgres {
@@ -30,6 +32,11 @@ export interface RunningPostgres {
 const USER = "postgres";
 const PASSWORD = "postgres";
 const SHARED_ROOT = "/var/lib/hexa";
+
+/** The URL of the embedded PostgreSQL on `port` (for the ops commands that reach the all-in-one's). */
+export function embeddedPostgresUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
 
 interface Binaries {
   readonly initdb: string;
@@ -104,6 +111,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       "listen_addresses=127.0.0.1",
       "-c",
       `unix_socket_directories=${socketDir}`,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     ],
     { ...runAs, env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -111,7 +119,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   process.once("exit", stopOnExit);
   await untilReady(server, options.port, dataDir, log);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`,
+    url: embeddedPostgresUrl(options.port),
     dataDir,
     stop: async () => {
       process.off("exit", stopOnExit);

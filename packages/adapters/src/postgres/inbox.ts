@@ -1,6 +1,7 @@
+import { execute, placeholders } from "../kit/statements.ts";
+import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
-import { appendedEvents } from "./outbox.ts";
 
 /**
  * Makes a consumer idempotent: the handler's effects and the inbox rows (consumer, event id) commit
@@ -17,19 +18,20 @@ import { appendedEvents } from "./outbox.ts";
 export function handledOnce(
   db: ServiceDatabase,
   consumer: string,
-  handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
+  handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
 ): (events: readonly EventEnvelope[]) => Promise<{ written: readonly EventEnvelope[] }> {
-  return (events) =>
-    db.transaction(async (em) => {
-      const inLockOrder = [...events].sort((a, b) =>
-        a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
-      );
-      for (const event of await claim(em, db, consumer, inLockOrder)) {
-        await handle(em, event);
-        em.clear();
+  return async (events) => {
+    const inLockOrder = [...events].sort((a, b) =>
+      a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
+    );
+    const committed = await db.unitOfWork(async (unit) => {
+      for (const event of await claim(unit.em, db, consumer, inLockOrder)) {
+        await handle(unit, event);
+        unit.em.clear();
       }
-      return { written: appendedEvents(em) };
     });
+    return { written: committed.events };
+  };
 }
 
 /** The events not handled before, in the order given, each once. */
@@ -40,8 +42,9 @@ async function claim(
   events: readonly EventEnvelope[],
 ): Promise<EventEnvelope[]> {
   if (events.length === 0) return [];
-  const rows: Array<{ event_id: string }> = await em.execute(
-    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map(() => "(?, ?)").join(", ")}
+  const rows = await execute<{ event_id: string }>(
+    em,
+    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map((_, i) => `(${placeholders(2, i * 2 + 1)})`).join(", ")}
      on conflict do nothing returning event_id`,
     events.flatMap((event) => [consumer, event.id]),
   );

@@ -1,54 +1,33 @@
 import type { Logger } from "pino";
+import { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
-import { activeTraceparent } from "../telemetry/tracing.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
 
-/** Events each unit of work has appended, with the outbox they go to. */
-const appended = new WeakMap<EntityManager, { outbox: string; events: EventEnvelope[] }>();
+/**
+ * Units of work by entity manager, for stores that save through {@link appendToOutbox} rather than
+ * the kit's aggregate store (kit/aggregate-store.ts), which hands events to its unit directly.
+ */
+const units = new WeakMap<EntityManager, UnitOfWork>();
+
+/** A unit of work on `em`, the transaction's entity manager (see ServiceDatabase.unitOfWork). */
+export function beginUnitOfWork(em: EntityManager, outboxTable: string): UnitOfWork {
+  const unit = new UnitOfWork(em, outboxTable);
+  units.set(em, unit);
+  return unit;
+}
 
 /**
  * Adds events to the outbox of the unit of work `em` works in: they commit with the change, or not
- * at all. The unit of work writes all it appended in one insert just before it commits
- * ({@link writeAppendedEvents}). An event without a traceparent of its own records the active
- * span's (the RPC or the consumer that caused it), so its consumers continue that trace.
+ * at all. Outside a unit of work it throws, rather than lose the events.
  */
 export function appendToOutbox(
   em: EntityManager,
-  db: Pick<ServiceDatabase, "table">,
+  _db: Pick<ServiceDatabase, "table">,
   events: readonly EventEnvelope[],
 ): void {
-  if (events.length === 0) return;
-  const traceparent = activeTraceparent();
-  const unit = appended.get(em) ?? { outbox: db.table("outbox"), events: [] };
-  appended.set(em, unit);
-  for (const event of events)
-    unit.events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
-}
-
-/** Writes the events appended in `em`'s unit of work, in the order appended, in one insert. */
-export async function writeAppendedEvents(em: EntityManager): Promise<void> {
-  const unit = appended.get(em);
-  if (!unit || unit.events.length === 0) return;
-  await em.execute(
-    `insert into ${unit.outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-     values ${unit.events.map(() => "(?, ?, ?, ?, ?::jsonb, ?)").join(", ")}`,
-    unit.events.flatMap((event) => [
-      event.id,
-      event.type,
-      event.aggregateId,
-      event.occurredAt,
-      event.payload,
-      event.traceparent ?? null,
-    ]),
-  );
-}
-
-/**
- * The events `em`'s unit of work has appended. They reach the outbox when it commits, so they may be
- * published only after that ({@link OutboxRelay.publishCommitted}).
- */
-export function appendedEvents(em: EntityManager): readonly EventEnvelope[] {
-  return appended.get(em)?.events ?? [];
+  const unit = units.get(em);
+  if (!unit) throw new Error("events appended outside a unit of work");
+  unit.saved(events);
 }
 
 /** How long events published at once wait to be marked published together. */

@@ -8,6 +8,7 @@ import { openServiceDatabase } from "../postgres/database.ts";
 import { startEmbeddedPostgres } from "../postgres/embedded.ts";
 import { otlpTracesEndpoint, startTracing, traceLogFields } from "../telemetry/tracing.ts";
 import { ConfigurationError, type Environment, readEnvironment, readServiceUrls } from "./config.ts";
+import { requireFreePort } from "./port.ts";
 import { securityFromEnvironment } from "./security.ts";
 import type { ServiceModule } from "./service-module.ts";
 import { startServices } from "./start.ts";
@@ -46,7 +47,9 @@ export async function runApp(options: AppOptions): Promise<void> {
   });
   const stops: Array<() => Promise<void>> = [];
   try {
+    await requireFreePort(env.HOST, env.PORT);
     let databaseUrl = env.DATABASE_URL;
+    let database = "DATABASE_URL";
     if (!databaseUrl) {
       const postgres = await startEmbeddedPostgres({
         dataDir: join(env.DATA_DIR, "postgres"),
@@ -58,6 +61,7 @@ export async function runApp(options: AppOptions): Promise<void> {
         "embedded PostgreSQL started",
       );
       databaseUrl = postgres.url;
+      database = `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}, data in ${postgres.dataDir}`;
       stops.push(() => postgres.stop());
     }
     const security = await securityFromEnvironment(env, {
@@ -84,7 +88,7 @@ export async function runApp(options: AppOptions): Promise<void> {
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
     // Last of the stops: the spans still buffered, those of the shutdown included, are exported.
     stops.push(() => tracing.shutdown());
-    printBanner(options, env, running.url, databaseUrl === env.DATABASE_URL, security.description);
+    announce(options, env, running.url, database, security.description, logger);
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
@@ -142,26 +146,36 @@ function requireVariables(env: Environment, names: Array<keyof Environment>): vo
   }
 }
 
-function printBanner(
+/**
+ * Says what serves where: always as one JSON log line, so stdout holds nothing but JSON lines; and,
+ * for a person at a terminal (stderr is a TTY), as a short banner on stderr with a call to paste.
+ */
+function announce(
   options: AppOptions,
   env: Environment,
   url: string,
-  externalDatabase: boolean,
+  database: string,
   auth: string,
+  logger: Logger,
 ): void {
-  const services = options.modules.map((module) => module.name).join(", ");
+  const services = options.modules.map((module) => module.name);
+  const events = env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus";
+  logger.info({ url, host: env.HOST, services, database, events, auth }, "serving");
+  if (!process.stderr.isTTY) return;
+  const everywhere =
+    env.HOST === "0.0.0.0" || env.HOST === "::" ? ` (listening on every interface, ${env.HOST})` : "";
   const lines = [
-    `${options.name} is serving ${services} on ${url} (gRPC, gRPC-Web and Connect on one port)`,
-    `  database: ${externalDatabase ? "DATABASE_URL" : `embedded PostgreSQL, data in ${join(env.DATA_DIR, "postgres")}`}`,
-    `  events:   ${env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus"}`,
+    `${options.name} is serving ${services.join(", ")} on ${url}${everywhere} (gRPC, gRPC-Web and Connect on one port)`,
+    `  database: ${database}`,
+    `  events:   ${events}`,
     `  probes:   ${url}/healthz  ${url}/readyz`,
     `  auth:     ${auth}`,
   ];
-  if (options.modules.some((module) => module.name === "marketing")) {
+  if (services.includes("marketing")) {
     lines.push(
       "  try:",
       `    curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $(./hexa token --role marketer --sub m1)" -d '{"productId":"espresso-machine","name":"Espresso week","trialDays":7}' ${url}/trial.marketing.v1.MarketingService/StartTrialPlan`,
     );
   }
-  console.log(lines.join("\n"));
+  process.stderr.write(`${lines.join("\n")}\n`);
 }

@@ -111,9 +111,14 @@ const consistentEnvironment = environment
 
 export type Environment = z.infer<typeof environment>;
 
+/** Names every bad variable: one problem on one line, several as a list. */
 export class ConfigurationError extends Error {
   constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
+    );
     this.name = "ConfigurationError";
   }
 }

@@ -4,6 +4,7 @@ import type { Clock, DomainEvent, IdGenerator } from "@hexa/core/shared";
 import type { EntitySchema } from "@mikro-orm/core";
 import type { Logger } from "pino";
 import type { ServiceAccess } from "../connect/auth.ts";
+import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { Consumer, EventEnvelope } from "../messaging/bus.ts";
 import { decodeEvent } from "../messaging/encoding.ts";
 import type { EntityManager, SchemaMigration, ServiceDatabase } from "../postgres/database.ts";
@@ -15,14 +16,22 @@ export interface ServiceRuntime {
   readonly ids: IdGenerator;
   readonly logger: Logger;
   /**
-   * Runs one command's unit of work in a transaction; once it commits, hands the events it wrote to
-   * the outbox relay to publish.
+   * Runs one command's unit of work in a transaction; once it commits, hands the events of the
+   * aggregates saved in it to the outbox relay to publish.
    */
+  command<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T>;
+  /** {@link command} on the bare entity manager, for stores that save through `appendToOutbox`. */
   unitOfWork<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * A policy as a durable consumer `<service>-<policy>` of one event type; its effect and the
-   * inbox row commit together, so each event has exactly one effect.
+   * inbox row commit together in one unit of work, so each event has exactly one effect.
    */
+  onEvent(
+    name: string,
+    eventType: string,
+    handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
+  ): Consumer;
+  /** {@link onEvent} on the bare entity manager, for stores that save through `appendToOutbox`. */
   policy(
     name: string,
     eventType: string,

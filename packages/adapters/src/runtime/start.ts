@@ -4,10 +4,11 @@ import { bearerInterceptor } from "../auth/tokens.ts";
 import { type Access, accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
 import { storableTextInterceptor } from "../connect/input.ts";
 import { type HttpRoute, serve } from "../connect/server.ts";
-import type { DeliveryPolicy, EventBus, EventEnvelope, Subscription } from "../messaging/bus.ts";
+import type { UnitOfWork } from "../kit/unit-of-work.ts";
+import type { Consumer, DeliveryPolicy, EventBus, EventEnvelope, Subscription } from "../messaging/bus.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../postgres/database.ts";
 import { handledOnce } from "../postgres/inbox.ts";
-import { appendedEvents, OutboxRelay } from "../postgres/outbox.ts";
+import { OutboxRelay } from "../postgres/outbox.ts";
 import { platformMigrations } from "../postgres/platform-tables.ts";
 import { callPolicies } from "../resilience/policy.ts";
 import { inConsumerSpan } from "../telemetry/events.ts";
@@ -97,31 +98,35 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         logger,
         ...(options.outboxIdleMs ? { idleMs: options.outboxIdleMs } : {}),
       });
+      const command = async <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T> => {
+        const { result, events } = await db.unitOfWork(work);
+        relay.publishCommitted(events);
+        return result;
+      };
+      const onEvent = (
+        name: string,
+        eventType: string,
+        handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
+      ): Consumer => {
+        const consumer = `${module.name}-${name}`;
+        const once = handledOnce(db, consumer, (unit, event) =>
+          inConsumerSpan(consumer, event, () => handle(unit, event)),
+        );
+        const handleAll = async (events: readonly EventEnvelope[]) => {
+          relay.publishCommitted((await once(events)).written);
+        };
+        return { name: consumer, eventType, handle: (event) => handleAll([event]), handleAll };
+      };
       const runtime: ServiceRuntime = {
         db,
         clock,
         ids,
         logger,
-        unitOfWork: async (work) => {
-          let committed: readonly EventEnvelope[] = [];
-          const result = await db.transaction(async (em) => {
-            const done = await work(em);
-            committed = appendedEvents(em);
-            return done;
-          });
-          relay.publishCommitted(committed);
-          return result;
-        },
-        policy: (name, eventType, handle) => {
-          const consumer = `${module.name}-${name}`;
-          const once = handledOnce(db, consumer, (em, event) =>
-            inConsumerSpan(consumer, event, () => handle(em, event)),
-          );
-          const handleAll = async (events: readonly EventEnvelope[]) => {
-            relay.publishCommitted((await once(events)).written);
-          };
-          return { name: consumer, eventType, handle: (event) => handleAll([event]), handleAll };
-        },
+        command,
+        unitOfWork: (work) => command((unit) => work(unit.em)),
+        onEvent,
+        policy: (name, eventType, handle) =>
+          onEvent(name, eventType, (unit, event) => handle(unit.em, event)),
         serviceUrl: (service) => {
           const url = serviceUrl(service) ?? ownUrl;
           if (!url) throw new Error(`${service} is called before this process serves`);

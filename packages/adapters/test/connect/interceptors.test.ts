@@ -13,6 +13,7 @@ import {
   FieldViolationSchema,
   PreconditionFailureSchema,
   ResourceInfoSchema,
+  RetryInfoSchema,
 } from "@hexa/proto/hexa/common/v1/errors_pb";
 import { describe, expect, it } from "vitest";
 import { domainErrorToConnectError } from "../../src/connect/interceptors.ts";
@@ -46,6 +47,18 @@ describe("domainErrorToConnectError", () => {
     expect(error.rawMessage).toBe("plan-must-be-active: the plan has ended");
     expect(error.findDetails(PreconditionFailureSchema)).toMatchObject([
       { rule: "plan-must-be-active", description: "the plan has ended" },
+    ]);
+  });
+
+  it("Unavailable with a retry -> unavailable with a RetryInfo and a Retry-After in whole seconds", () => {
+    const error = domainErrorToConnectError(
+      new Unavailable("order has not heard of the plan yet", { rule: "plan-must-be-known", afterMs: 1_500 }),
+    );
+    expect(error.code).toBe(Code.Unavailable);
+    expect(error.rawMessage).toBe("plan-must-be-known: order has not heard of the plan yet");
+    expect(error.metadata.get("retry-after")).toBe("2");
+    expect(error.findDetails(RetryInfoSchema)).toMatchObject([
+      { rule: "plan-must-be-known", description: "order has not heard of the plan yet", retryAfterMs: 1_500 },
     ]);
   });
 

@@ -2,7 +2,7 @@ import { describeWithNats } from "@hexa/testing";
 import { headers } from "@nats-io/transport-node";
 import { afterAll, expect, it } from "vitest";
 import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
-import { runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
+import { parseDeadLettersArgs, runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
 import { deadLetterStreamOf } from "../../src/jetstream/names.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, capturingLogger, recordingConsumer, waitFor } from "./support.ts";
@@ -182,7 +182,9 @@ describeWithNats("JetStream bus: retries and dead letters", () => {
 
     const run = async (...argv: string[]) => {
       let text = "";
-      const code = await runDeadLettersCommand(argv, bus, { write: (chunk: string) => (text += chunk) });
+      const code = await runDeadLettersCommand(parseDeadLettersArgs(argv), bus, {
+        write: (chunk: string) => (text += chunk),
+      });
       return { code, text };
     };
 

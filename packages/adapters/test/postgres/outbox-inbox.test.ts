@@ -3,9 +3,9 @@ import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
-import { appendedEvents, appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
+import { appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
-import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "@hexa/adapters/trial/marketing/store";
+import { marketingMigrations, TrialPlanRecord, trialPlans } from "@hexa/adapters/trial/marketing/store";
 import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
 import { startTrialPlan } from "@hexa/core/trial/marketing";
 import {
@@ -41,9 +41,9 @@ const clock = new FixedClock(new Date("2026-05-01T08:00:00.000Z"));
 const context = { clock, ids: new UuidV7Generator(clock) };
 
 async function commitPlanStarted(db: ServiceDatabase): Promise<string> {
-  const plan = await db.transaction((em) =>
+  const { result: plan } = await db.unitOfWork((unit) =>
     startTrialPlan(
-      { ...context, plans: new TrialPlanStore(em, db, { lock: true }) },
+      { ...context, plans: trialPlans(unit, db) },
       { productId: "p-1", name: "n", trialDays: 3 },
     ),
   );
@@ -54,15 +54,12 @@ async function commitPlanStarted(db: ServiceDatabase): Promise<string> {
 async function commitPlanStartedKeepingEvents(
   db: ServiceDatabase,
 ): Promise<{ planId: string; committed: readonly EventEnvelope[] }> {
-  let committed: readonly EventEnvelope[] = [];
-  const plan = await db.transaction(async (em) => {
-    const started = await startTrialPlan(
-      { ...context, plans: new TrialPlanStore(em, db, { lock: true }) },
+  const { result: plan, events: committed } = await db.unitOfWork((unit) =>
+    startTrialPlan(
+      { ...context, plans: trialPlans(unit, db) },
       { productId: "p-1", name: "n", trialDays: 3 },
-    );
-    committed = appendedEvents(em);
-    return started;
-  });
+    ),
+  );
   return { planId: plan.planId, committed };
 }
 
@@ -230,7 +227,7 @@ describe("inbox", () => {
   const effects = async () => (await db.execute<{ n: number }>(`select n from ${db.table("effect")}`))[0]?.n;
 
   it("gives a redelivered event exactly one effect, even when deliveries race", async () => {
-    const handle = handledOnce(db, "test-count", async (em) => {
+    const handle = handledOnce(db, "test-count", async ({ em }) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
     });
     await handle([event]);
@@ -242,7 +239,7 @@ describe("inbox", () => {
   it("keeps no inbox row when the handler fails, so the redelivery is handled", async () => {
     const second = withId(2);
     let fail = true;
-    const handle = handledOnce(db, "test-count", async (em) => {
+    const handle = handledOnce(db, "test-count", async ({ em }) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
       if (fail) throw new Error("transient");
     });
@@ -256,7 +253,7 @@ describe("inbox", () => {
   it("handles a batch in order in one transaction, each new event once, skipping those handled before", async () => {
     const [third, fourth] = [withId(3), withId(4)];
     const seen: string[] = [];
-    const handle = handledOnce(db, "test-count", async (em, handled) => {
+    const handle = handledOnce(db, "test-count", async ({ em }, handled) => {
       seen.push(handled.id);
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
     });
@@ -268,13 +265,13 @@ describe("inbox", () => {
 
   it("undoes a whole batch when one of its events fails, inbox rows included", async () => {
     const [fifth, sixth] = [withId(5), withId(6)];
-    const failing = handledOnce(db, "test-count", async (em, handled) => {
+    const failing = handledOnce(db, "test-count", async ({ em }, handled) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
       if (handled.id === sixth.id) throw new Error("sixth fails");
     });
     await expect(failing([fifth, sixth])).rejects.toThrow("sixth fails");
     expect(await effects()).toBe(4);
-    const counting = handledOnce(db, "test-count", async (em) => {
+    const counting = handledOnce(db, "test-count", async ({ em }) => {
       await em.execute(`update ${db.table("effect")} set n = n + 1`);
     });
     await counting([fifth]);
@@ -295,7 +292,7 @@ describe("inbox", () => {
   });
 
   it("returns the events the handling wrote to the outbox, for the relay to publish at once", async () => {
-    const writing = handledOnce(db, "test-writes", async (em, handled) => {
+    const writing = handledOnce(db, "test-writes", async ({ em }, handled) => {
       appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
     });
     const quiet = handledOnce(db, "test-quiet", async () => {});

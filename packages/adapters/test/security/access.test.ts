@@ -82,6 +82,12 @@ describe("every application RPC requires a token and a declared role", () => {
         expect(await call(await testToken({ roles: [own], subject: "u1" }), { [field]: "u2" })).toBe(
           Code.PermissionDenied,
         );
+        // Left out, the owner field means the caller's own: not an authorization refusal.
+        const code = await call(await testToken({ roles: [own], subject: "u1" }), {});
+        expect(
+          authCodes.has(code),
+          `${own} without ${field} got ${code === undefined ? "ok" : Code[code]}`,
+        ).toBe(false);
       }
     });
   }

@@ -60,13 +60,29 @@ export class ResourceExhausted extends DomainError {
   }
 }
 
+/**
+ * Refused for now, not for good. With `retry`, a rule names what is not there yet and a retry
+ * after `afterMs` is expected to succeed, e.g. a plan this service learns of from an event still on
+ * its way.
+ */
 export class Unavailable extends DomainError {
   readonly kind = "Unavailable";
-  constructor(message: string) {
-    super(message);
+  /** What is wrong for now, without the rule the message starts with. */
+  readonly description: string;
+  readonly retry: { readonly rule: string; readonly afterMs: number } | undefined;
+  constructor(description: string, retry?: { readonly rule: string; readonly afterMs: number }) {
+    super(retry ? `${retry.rule}: ${description}` : description);
     this.name = "Unavailable";
+    this.description = description;
+    this.retry = retry;
   }
 }
+
+/**
+ * How long a caller waits before retrying a call refused because an event it depends on has not
+ * arrived yet. Events usually travel in tens of milliseconds; a second covers a busy moment.
+ */
+export const RETRY_UNTIL_HEARD_MS = 1_000;
 
 /** The caller is known but may not do this, e.g. a customer touching another customer's order. */
 export class PermissionDenied extends DomainError {

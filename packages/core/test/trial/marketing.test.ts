@@ -1,10 +1,14 @@
 import { FailedPrecondition, InvalidArgument, NotFound } from "@hexa/core/shared";
 import {
+  type ClosingPorts,
+  closePlanOrders,
   closingRetryDelayMs,
   endTrialPlan,
   getTrialPlan,
   type MarketingPorts,
+  type OrdersClosingOutcome,
   recordOrdersClosing,
+  retryDueClosings,
   startTrialPlan,
   TrialPlan,
   type TrialPlans,
@@ -165,5 +169,57 @@ describe("TrialPlan", () => {
       getTrialPlan(ports, { planId: "00000000-0000-7000-8000-00000000ffff" }),
     ).rejects.toBeInstanceOf(NotFound);
     await expect(endTrialPlan(ports, { planId: "nope" })).rejects.toMatchObject({ field: "planId" });
+  });
+
+  describe("closing a plan's orders through order's port", () => {
+    /** Order's side answering `answers` in turn, remembering the plans asked about. */
+    function closing(...answers: OrdersClosingOutcome[]): ClosingPorts & { asked: string[] } {
+      const asked: string[] = [];
+      return {
+        asked,
+        planOrders: {
+          close: async (planId) => {
+            asked.push(planId);
+            return answers.shift() ?? { closed: false, error: "no answer left" };
+          },
+        },
+        unitOfWork: (work) => work(ports),
+      };
+    }
+
+    it("records DONE with order's counts when order closes them", async () => {
+      const { planId } = await startTrialPlan(ports, { productId: "p", name: "n", trialDays: 3 });
+      await endTrialPlan(ports, { planId });
+      const closed = await closePlanOrders(
+        closing({ closed: true, cancelledOrders: 2, returnsRequested: 1 }),
+        {
+          planId,
+        },
+      );
+      expect(closed.ordersClosing).toMatchObject({ state: "DONE", cancelledOrders: 2, returnsRequested: 1 });
+    });
+
+    it("leaves a failed closing PENDING, and the retry asks order again once it is due, until DONE", async () => {
+      const { planId } = await startTrialPlan(ports, { productId: "p", name: "n", trialDays: 3 });
+      await endTrialPlan(ports, { planId });
+      const order = closing(
+        { closed: false, error: "order unavailable" },
+        { closed: true, cancelledOrders: 1, returnsRequested: 0 },
+      );
+      expect((await closePlanOrders(order, { planId })).ordersClosing).toMatchObject({
+        state: "PENDING",
+        lastError: "order unavailable",
+      });
+      // Not due yet: nothing is retried.
+      expect(await retryDueClosings(order, { limit: 10, leaseMs: 30_000 })).toBe(0);
+      ports.clock.advance(1_000);
+      expect(await retryDueClosings(order, { limit: 10, leaseMs: 30_000 })).toBe(1);
+      expect(order.asked).toEqual([planId, planId]);
+      expect((await getTrialPlan(ports, { planId })).ordersClosing).toMatchObject({
+        state: "DONE",
+        cancelledOrders: 1,
+      });
+      expect(await retryDueClosings(order, { limit: 10, leaseMs: 30_000 })).toBe(0);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { FailedPrecondition, InvalidArgument, NotFound } from "@hexa/core/shared";
+import { FailedPrecondition, InvalidArgument, NotFound, Unavailable } from "@hexa/core/shared";
 import {
   cancelOrder,
   cancelOrdersForPlan,
@@ -121,14 +121,16 @@ describe("placing an order", () => {
     expect(await getOrder(ports, { orderId: state.orderId })).toEqual(state);
   });
 
-  it("refuses an unknown plan and an ended plan with rule plan-must-be-active, writing nothing", async () => {
+  it("refuses a plan not heard of yet as retryable (plan-must-be-known) and an ended plan (plan-must-be-active), writing nothing", async () => {
     const unknown = await refusal(placeOrder(ports, order));
-    expect(unknown).toBeInstanceOf(FailedPrecondition);
-    expect(unknown).toMatchObject({ rule: "plan-must-be-active" });
+    expect(unknown).toBeInstanceOf(Unavailable);
+    expect(unknown).toMatchObject({ retry: { rule: "plan-must-be-known", afterMs: 1_000 } });
+    expect((unknown as Error).message).toContain(`order has not heard of plan ${PLAN} yet`);
 
     await whenPlanStarted(ports, started);
     await whenPlanEnded(ports, { planId: PLAN });
     const ended = await refusal(placeOrder(ports, order));
+    expect(ended).toBeInstanceOf(FailedPrecondition);
     expect(ended).toMatchObject({ rule: "plan-must-be-active", description: `plan ${PLAN} has ended` });
     expect(ports.orders.saved.size).toBe(0);
   });

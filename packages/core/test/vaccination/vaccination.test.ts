@@ -1,4 +1,4 @@
-import { FailedPrecondition, InvalidArgument } from "@hexa/core/shared";
+import { FailedPrecondition, InvalidArgument, Unavailable } from "@hexa/core/shared";
 import {
   type BookedReservation,
   type BookedReservations,
@@ -253,28 +253,26 @@ describe("recording a vaccination", () => {
     expect(otherVaccine).toMatchObject({ personId: "person-1", doseNumber: 1, status: "COMPLETED" });
   });
 
-  it("refuses an unknown vaccine (rule vaccine-must-be-registered), writing nothing", async () => {
+  it("refuses a vaccine not heard of yet as retryable (rule vaccine-must-be-registered), writing nothing", async () => {
     const unknown = "bbbbbbbb-0000-7000-8000-00000000000f";
     const error = await refusal(recordVaccination(ports, { ...walkIn, vaccineId: unknown }));
-    expect(error).toBeInstanceOf(FailedPrecondition);
-    expect(error).toMatchObject({
-      rule: "vaccine-must-be-registered",
-      description: `vaccine ${unknown} is not registered`,
-    });
+    expect(error).toBeInstanceOf(Unavailable);
+    expect(error).toMatchObject({ retry: { rule: "vaccine-must-be-registered", afterMs: 1_000 } });
+    expect((error as Error).message).toContain(`vaccination has not heard of vaccine ${unknown} yet`);
     expect(ports.vaccinations.saved.size).toBe(0);
     expect(ports.vaccinations.events).toEqual([]);
   });
 
-  it("refuses an unknown hospital (rule hospital-must-be-registered), even with a reservation, writing nothing", async () => {
+  it("refuses a hospital not heard of yet as retryable (rule hospital-must-be-registered), even with a reservation, writing nothing", async () => {
     const unknown = "aaaaaaaa-0000-7000-8000-00000000000f";
     for (const command of [
       { ...walkIn, hospitalId: unknown },
       { ...walkIn, hospitalId: unknown, reservationId: RESERVATION },
     ]) {
-      expect(await refusal(recordVaccination(ports, command))).toMatchObject({
-        rule: "hospital-must-be-registered",
-        description: `hospital ${unknown} is not registered`,
-      });
+      const error = await refusal(recordVaccination(ports, command));
+      expect(error).toBeInstanceOf(Unavailable);
+      expect(error).toMatchObject({ retry: { rule: "hospital-must-be-registered" } });
+      expect((error as Error).message).toContain(`vaccination has not heard of hospital ${unknown} yet`);
     }
     expect(ports.vaccinations.saved.size).toBe(0);
   });
@@ -293,13 +291,16 @@ describe("recording a vaccination", () => {
     expect(ports.vaccinations.saved.size).toBe(0);
   });
 
-  it("refuses a walk-in where vaccination never heard of the hospital's stock of the vaccine", async () => {
+  it("refuses a walk-in where vaccination never heard of the hospital's stock of the vaccine, as retryable", async () => {
     const ports = newPorts();
     await whenVaccineRegistered(ports, twoDoses);
     await whenHospitalRegistered(ports, hospital);
-    expect(await refusal(recordVaccination(ports, walkIn))).toMatchObject({
-      rule: "hospital-must-have-a-bookable-dose",
-    });
+    const error = await refusal(recordVaccination(ports, walkIn));
+    expect(error).toBeInstanceOf(Unavailable);
+    expect(error).toMatchObject({ retry: { rule: "hospital-must-have-a-bookable-dose", afterMs: 1_000 } });
+    expect((error as Error).message).toContain(
+      `vaccination has not heard of any stock of vaccine ${TWO_DOSES}`,
+    );
   });
 
   it("accepts a dose with a reservation even when no dose is bookable: its dose was booked", async () => {

@@ -1,27 +1,31 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import { InvalidArgument, isUuid, requireOwnership } from "@hexa/core/shared";
+import { isUuid, requireOwnership } from "@hexa/core/shared";
 import {
   type DashboardPorts,
+  type DashboardReads,
   getOrderStatus,
   listOrderStatuses,
+  ORDER_STATES,
   type OrderStatus,
-  type OrderState as ViewState,
   watchOrderStatus,
   whenOrderEventSeen,
 } from "@hexa/core/trial/dashboard";
 import {
   DashboardService,
-  OrderState,
+  type ListOrderStatusesRequest,
+  OrderStateSchema,
   type OrderStatusViewSchema,
 } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { accessOf, actorOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import { OrderChangeFeed } from "./changes.ts";
 import { CONSUMED_EVENTS, readOrderEvent } from "./events.ts";
-import { dashboardMigrations, OrderStatusRecord, OrderStatusStore } from "./store.ts";
+import { dashboardMigrations, OrderStatusRecord, orderStatusPage, orderStatusStore } from "./store.ts";
 
 /**
  * Dashboard: every order's status, a read model built only from the events order and delivery
@@ -45,53 +49,66 @@ export const dashboardModule: ServiceModule = {
   routes(router, runtime) {
     // One listening connection per process, opened while anyone watches.
     const changes = new OrderChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
+    const { query, reading } = bindContext(runtime, ports);
     router.service(DashboardService, {
-      getOrderStatus: async (request, context) => ({
-        order: toProto(owned(await getOrderStatus(readPorts(runtime), request), context)),
-      }),
-      listOrderStatuses: async (request) => {
-        const page = readPage(request, isCursor);
-        const statuses = await listOrderStatuses(readPorts(runtime), {
-          customerId: request.customerId,
-          planId: request.planId,
-          state: stateFilter(request.state),
-          limit: page.limit,
-          after: page.after && { updatedAt: new Date(page.after.updatedAt), orderId: page.after.orderId },
-        });
-        return {
+      getOrderStatus: query(
+        async (read, request: { orderId: string }, call) => owned(await getOrderStatus(read, request), call),
+        (status) => ({ order: toProto(status) }),
+      ),
+      listOrderStatuses: query(
+        async (read, request: ListOrderStatusesRequest) => {
+          const page = readPage(request, isCursor);
+          const statuses = await listOrderStatuses(read, {
+            customerId: request.customerId,
+            planId: request.planId,
+            state: STATE.filter("state", request.state),
+            limit: page.limit,
+            after: page.after && { updatedAt: new Date(page.after.updatedAt), orderId: page.after.orderId },
+          });
+          return { statuses, limit: page.limit };
+        },
+        ({ statuses, limit }) => ({
           orders: statuses.map(toProto),
-          nextPageToken: nextPageToken(statuses, page.limit, cursorOf),
-        };
-      },
+          nextPageToken: nextPageToken(statuses, limit, cursorOf),
+        }),
+      ),
       // An order the dashboard has not heard of yet is waited for, not refused: a caller may
       // watch an order it was just told about before the first event reaches the dashboard.
       async *watchOrder(request, context) {
-        const ports = { ...readPorts(runtime), changes };
-        for await (const status of watchOrderStatus(ports, request, context.signal)) {
+        for await (const status of watchOrderStatus({ ...reading(), changes }, request, context.signal)) {
           yield { order: toProto(owned(status, context)) };
         }
       },
     });
   },
+  // Each envelope is read once, into the fact the view keeps (events.ts).
   policies: (runtime) =>
     CONSUMED_EVENTS.map(({ policy, schema }) =>
-      runtime.policy(policy, schema.typeName, async (em, envelope) => {
-        await whenOrderEventSeen(
-          { statuses: new OrderStatusStore(em, { lock: true }) },
-          readOrderEvent(envelope),
-        );
+      runtime.onEvent(policy, schema.typeName, async (unit, envelope) => {
+        await whenOrderEventSeen(ports.write(unit), readOrderEvent(envelope));
       }),
     ),
+};
+
+const ports: ContextPorts<DashboardPorts, DashboardReads> = {
+  write: (unit) => ({
+    statuses: {
+      ...orderStatusStore.writer(unit),
+      list: (filter, page) => orderStatusPage(unit.em, filter, page),
+    },
+  }),
+  read: (session) => ({
+    statuses: {
+      ...orderStatusStore.reader(session),
+      list: (filter, page) => orderStatusPage(session.em, filter, page),
+    },
+  }),
 };
 
 /** The view, once the caller is known to be allowed to see it (a customer: only their own order). */
 function owned(status: OrderStatus, context: HandlerContext): OrderStatus {
   requireOwnership(actorOf(context), status.customerId, `order ${status.orderId}`);
   return status;
-}
-
-function readPorts(runtime: ServiceRuntime): DashboardPorts {
-  return { statuses: new OrderStatusStore(runtime.db.reader(), { lock: false }) };
 }
 
 /** A page token: the sort key of the last view of the page. */
@@ -112,23 +129,7 @@ function cursorOf(status: OrderStatus): Cursor {
   return { updatedAt: status.updatedAt.toISOString(), orderId: status.orderId };
 }
 
-const STATE: Record<ViewState, OrderState> = {
-  PLACED: OrderState.PLACED,
-  DELIVERING: OrderState.DELIVERING,
-  DELIVERED: OrderState.DELIVERED,
-  RETURN_REQUESTED: OrderState.RETURN_REQUESTED,
-  RETURNED: OrderState.RETURNED,
-  CANCELLED: OrderState.CANCELLED,
-  REJECTED: OrderState.REJECTED,
-};
-
-/** The state to filter by: none for UNSPECIFIED, InvalidArgument for a number no state has. */
-function stateFilter(state: OrderState): ViewState | undefined {
-  if (state === OrderState.UNSPECIFIED) return undefined;
-  const known = (Object.keys(STATE) as ViewState[]).find((name) => STATE[name] === state);
-  if (!known) throw new InvalidArgument("state", `${state} is not an order state`);
-  return known;
-}
+const STATE = enumMapping(ORDER_STATES, OrderStateSchema);
 
 function toProto(status: OrderStatus): MessageInitShape<typeof OrderStatusViewSchema> {
   return {
@@ -138,7 +139,7 @@ function toProto(status: OrderStatus): MessageInitShape<typeof OrderStatusViewSc
     productId: status.productId ?? "",
     quantity: status.quantity ?? 0,
     address: status.address ?? "",
-    state: STATE[status.state],
+    state: STATE.toProto(status.state),
     delivery: status.delivery,
     pickup: status.pickup,
     ...(status.placedAt ? { placedAt: timestampFromDate(status.placedAt) } : {}),

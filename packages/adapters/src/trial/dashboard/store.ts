@@ -4,14 +4,13 @@ import {
   type OrderEventType,
   type OrderFact,
   type OrderStatus,
-  type OrderStatuses,
   type OrderStatusFilter,
   type OrderStatusPosition,
   projectOrderStatus,
 } from "@hexa/core/trial/dashboard";
 import { defineEntity, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { ORDER_CHANGES_CHANNEL } from "./changes.ts";
 
 /** An order's view as stored: JSON, with times as RFC 3339 strings; keys of unknown details are left out. */
@@ -74,7 +73,7 @@ export const dashboardMigrations: SchemaMigration[] = [
         order_id uuid primary key,
         customer_id text null,
         plan_id text null,
-        state text not null check (state in (${ORDER_STATES.map((s) => `'${s}'`).join(", ")})),
+        state text not null check (state in (${quotedList(ORDER_STATES)})),
         updated_at timestamptz not null,
         document jsonb not null
       )`,
@@ -101,61 +100,51 @@ export const dashboardMigrations: SchemaMigration[] = [
 ];
 
 /**
- * Order views in the dashboard's schema. In a policy's unit of work (`lock`), `get` holds the
- * order id until commit, even before the order has a row, so two consumers updating one order
- * serialize. Each save is announced to every replica's watchers at commit, by the table's trigger.
+ * Order views. In a policy's unit of work, `get` locks the order's row until commit, so two consumers
+ * updating one order serialize; of two creating it at once, the second fails on the primary key and
+ * is handled again. Each save is announced to every replica's watchers at commit, by the table's
+ * trigger.
  */
-export class OrderStatusStore implements OrderStatuses {
-  readonly #em: EntityManager;
-  readonly #lock: boolean;
+export const orderStatusStore = aggregateStore({
+  entity: OrderStatusRecord,
+  key: (orderId: string) => ({ orderId }),
+  lock: "row-or-insert",
+  restore: (row) => fromDocument(row.document),
+  record: (status: OrderStatus) => ({
+    orderId: status.orderId,
+    customerId: status.customerId ?? null,
+    planId: status.planId ?? null,
+    state: status.state,
+    updatedAt: status.updatedAt,
+    document: toDocument(status),
+  }),
+});
 
-  constructor(em: EntityManager, options: { lock: boolean }) {
-    this.#em = em;
-    this.#lock = options.lock;
-  }
-
-  async get(orderId: string): Promise<OrderStatus | undefined> {
-    if (this.#lock) await lockKey(this.#em, "order_status", orderId);
-    // Never from the identity map: a watcher reads the same order again after each change.
-    const record = await this.#em.findOne(OrderStatusRecord, { orderId }, { disableIdentityMap: true });
-    return record ? fromDocument(record.document) : undefined;
-  }
-
-  async save(status: OrderStatus): Promise<void> {
-    await this.#em.upsert(OrderStatusRecord, {
-      orderId: status.orderId,
-      customerId: status.customerId ?? null,
-      planId: status.planId ?? null,
-      state: status.state,
-      updatedAt: status.updatedAt,
-      document: toDocument(status),
-    });
-  }
-
-  async list(
-    filter: OrderStatusFilter,
-    page: { readonly limit: number; readonly after?: OrderStatusPosition | undefined },
-  ): Promise<OrderStatus[]> {
-    const { after } = page;
-    const records = await this.#em.find(
-      OrderStatusRecord,
-      {
-        ...(filter.customerId !== undefined ? { customerId: filter.customerId } : {}),
-        ...(filter.planId !== undefined ? { planId: filter.planId } : {}),
-        ...(filter.state !== undefined ? { state: filter.state } : {}),
-        ...(after
-          ? {
-              $or: [
-                { updatedAt: { $lt: after.updatedAt } },
-                { updatedAt: after.updatedAt, orderId: { $lt: after.orderId } },
-              ],
-            }
-          : {}),
-      },
-      { orderBy: { updatedAt: "desc", orderId: "desc" }, limit: page.limit, disableIdentityMap: true },
-    );
-    return records.map((record) => fromDocument(record.document));
-  }
+/** Views matching `filter`, most recently updated first (ties by order id, descending), after `after`. */
+export async function orderStatusPage(
+  em: EntityManager,
+  filter: OrderStatusFilter,
+  page: { readonly limit: number; readonly after?: OrderStatusPosition | undefined },
+): Promise<OrderStatus[]> {
+  const { after } = page;
+  const records = await em.find(
+    OrderStatusRecord,
+    {
+      ...(filter.customerId !== undefined ? { customerId: filter.customerId } : {}),
+      ...(filter.planId !== undefined ? { planId: filter.planId } : {}),
+      ...(filter.state !== undefined ? { state: filter.state } : {}),
+      ...(after
+        ? {
+            $or: [
+              { updatedAt: { $lt: after.updatedAt } },
+              { updatedAt: after.updatedAt, orderId: { $lt: after.orderId } },
+            ],
+          }
+        : {}),
+    },
+    { orderBy: { updatedAt: "desc", orderId: "desc" }, limit: page.limit, disableIdentityMap: true },
+  );
+  return records.map((record) => fromDocument(record.document));
 }
 
 export function toDocument(status: OrderStatus): OrderStatusDocument {

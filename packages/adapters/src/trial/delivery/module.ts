@@ -1,14 +1,15 @@
-import type { DescEnum, MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { InvalidArgument, isUuid } from "@hexa/core/shared";
+import { isUuid } from "@hexa/core/shared";
 import {
   completeDelivery,
   completePickup,
+  DELIVERY_STATUSES,
   type DeliveryPorts,
-  type DeliveryStatus,
   getShipment,
   listShipments,
-  type PickupStatus,
+  PICKUP_STATUSES,
+  type ShipmentReads,
   type ShipmentState,
   whenOrderCancelled,
   whenReturnRequested,
@@ -16,20 +17,19 @@ import {
 } from "@hexa/core/trial/delivery";
 import {
   DeliveryService,
-  DeliveryStatus as DeliveryStatusProto,
   DeliveryStatusSchema,
-  PickupStatus as PickupStatusProto,
+  type ListShipmentsRequest,
   PickupStatusSchema,
   type ShipmentSchema,
 } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { OrderCancelledSchema, ReturnRequestedSchema } from "@hexa/proto/trial/order/v1/events_pb";
 import { StockReservedSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { accessOf } from "../../connect/auth.ts";
-import { decodeEvent } from "../../messaging/encoding.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
-import { deliveryMigrations, ShipmentRecord, ShipmentStore } from "./store.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
+import { deliveryMigrations, ShipmentRecord, shipmentPage, shipmentStore } from "./store.ts";
 
 /**
  * Delivery: couriers deliver ordered products and pick returned ones up. Deliveries start on
@@ -49,65 +49,56 @@ export const deliveryModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const inUnitOfWork = <T>(work: (ports: DeliveryPorts) => Promise<T>) =>
-      runtime.unitOfWork((em) => work(ports(runtime, em, true)));
-    const reading = () => ports(runtime, runtime.db.reader(), false);
+    const { command, query } = bindContext(runtime, ports);
     router.service(DeliveryService, {
-      completeDelivery: async (request) => ({
-        shipment: toProto(await inUnitOfWork((p) => completeDelivery(p, request))),
-      }),
-      completePickup: async (request) => ({
-        shipment: toProto(await inUnitOfWork((p) => completePickup(p, request))),
-      }),
-      getShipment: async (request) => ({
-        shipment: toProto(await getShipment(reading(), request)),
-      }),
-      listShipments: async (request) => {
-        const deliveryStatus = statusFilter(
-          "deliveryStatus",
-          DeliveryStatusSchema,
-          DELIVERY_STATUS,
-          request.deliveryStatus,
-        );
-        const pickupStatus = statusFilter(
-          "pickupStatus",
-          PickupStatusSchema,
-          PICKUP_STATUS,
-          request.pickupStatus,
-        );
-        const page = readPage(request, isCursor);
-        const shipments = await listShipments(reading(), {
-          deliveryStatus,
-          pickupStatus,
-          limit: page.limit,
-          after: page.after && { recordedAt: new Date(page.after.recordedAt), orderId: page.after.orderId },
-        });
-        return {
+      completeDelivery: command(completeDelivery, shipmentReply),
+      completePickup: command(completePickup, shipmentReply),
+      getShipment: query(getShipment, shipmentReply),
+      listShipments: query(
+        async (read, request: ListShipmentsRequest) => {
+          const deliveryStatus = DELIVERY_STATUS.filter("deliveryStatus", request.deliveryStatus);
+          const pickupStatus = PICKUP_STATUS.filter("pickupStatus", request.pickupStatus);
+          const page = readPage(request, isCursor);
+          const after = page.after && {
+            recordedAt: new Date(page.after.recordedAt),
+            orderId: page.after.orderId,
+          };
+          const shipments = await listShipments(read, {
+            deliveryStatus,
+            pickupStatus,
+            limit: page.limit,
+            after,
+          });
+          return { shipments, limit: page.limit };
+        },
+        ({ shipments, limit }) => ({
           shipments: shipments.map(toProto),
-          nextPageToken: nextPageToken(shipments, page.limit, (shipment) => ({
+          nextPageToken: nextPageToken(shipments, limit, (shipment) => ({
             recordedAt: shipment.recordedAt.toISOString(),
             orderId: shipment.orderId,
           })),
-        };
-      },
+        }),
+      ),
     });
   },
-  policies: (runtime) => [
-    runtime.policy("stock-reserved", StockReservedSchema.typeName, async (em, event) => {
-      await whenStockReserved(ports(runtime, em, true), decodeEvent(StockReservedSchema, event));
-    }),
-    runtime.policy("order-cancelled", OrderCancelledSchema.typeName, async (em, event) => {
-      await whenOrderCancelled(ports(runtime, em, true), decodeEvent(OrderCancelledSchema, event));
-    }),
-    runtime.policy("return-requested", ReturnRequestedSchema.typeName, async (em, event) => {
-      await whenReturnRequested(ports(runtime, em, true), decodeEvent(ReturnRequestedSchema, event));
-    }),
-  ],
+  policies: (runtime) => {
+    const { policy } = bindContext(runtime, ports);
+    return [
+      policy("stock-reserved", StockReservedSchema, whenStockReserved),
+      policy("order-cancelled", OrderCancelledSchema, whenOrderCancelled),
+      policy("return-requested", ReturnRequestedSchema, whenReturnRequested),
+    ];
+  },
 };
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): DeliveryPorts {
-  return { shipments: new ShipmentStore(em, runtime.db, { lock }), clock: runtime.clock, ids: runtime.ids };
-}
+const ports: ContextPorts<DeliveryPorts, { readonly shipments: ShipmentReads }> = {
+  write: (unit) => ({
+    shipments: { ...shipmentStore.writer(unit), list: (query) => shipmentPage(unit.em, query) },
+  }),
+  read: (session) => ({
+    shipments: { ...shipmentStore.reader(session), list: (query) => shipmentPage(session.em, query) },
+  }),
+};
 
 /** The work list's page token: the last shipment's place in the order (recordedAt, then orderId). */
 interface Cursor {
@@ -126,32 +117,11 @@ function isCursor(value: unknown): value is Cursor {
   );
 }
 
-const DELIVERY_STATUS: Record<DeliveryStatus, DeliveryStatusProto> = {
-  IN_PROGRESS: DeliveryStatusProto.IN_PROGRESS,
-  COMPLETED: DeliveryStatusProto.COMPLETED,
-  CANCELLED: DeliveryStatusProto.CANCELLED,
-};
+const DELIVERY_STATUS = enumMapping(DELIVERY_STATUSES, DeliveryStatusSchema);
+const PICKUP_STATUS = enumMapping(PICKUP_STATUSES, PickupStatusSchema);
 
-const PICKUP_STATUS: Record<PickupStatus, PickupStatusProto> = {
-  NONE: PickupStatusProto.NONE,
-  REQUESTED: PickupStatusProto.REQUESTED,
-  COMPLETED: PickupStatusProto.COMPLETED,
-};
-
-/** A status filter: unspecified (0) does not filter; a number outside the enum is InvalidArgument. */
-function statusFilter<Status extends string>(
-  field: string,
-  schema: DescEnum,
-  statuses: Record<Status, number>,
-  value: number,
-): Status | undefined {
-  if (value === 0) return undefined;
-  const match = (Object.entries(statuses) as Array<[Status, number]>).find(([, number]) => number === value);
-  if (!match) {
-    const names = schema.values.filter((known) => known.number !== 0).map((known) => known.name);
-    throw new InvalidArgument(field, `must be one of ${names.join(", ")}, or unspecified for any`);
-  }
-  return match[0];
+function shipmentReply(shipment: ShipmentState) {
+  return { shipment: toProto(shipment) };
 }
 
 function toProto(shipment: ShipmentState): MessageInitShape<typeof ShipmentSchema> {
@@ -161,8 +131,8 @@ function toProto(shipment: ShipmentState): MessageInitShape<typeof ShipmentSchem
     productId: shipment.productId,
     quantity: shipment.quantity,
     address: shipment.address,
-    deliveryStatus: DELIVERY_STATUS[shipment.deliveryStatus],
-    pickupStatus: PICKUP_STATUS[shipment.pickupStatus],
+    deliveryStatus: DELIVERY_STATUS.toProto(shipment.deliveryStatus),
+    pickupStatus: PICKUP_STATUS.toProto(shipment.pickupStatus),
     deliveryStartedAt: at(shipment.deliveryStartedAt),
     deliveredAt: at(shipment.deliveredAt),
     cancelledAt: at(shipment.cancelledAt),

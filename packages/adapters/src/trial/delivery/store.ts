@@ -1,29 +1,15 @@
 import {
-  type DeliveryStatus,
-  type PickupStatus,
+  DELIVERY_STATUSES,
+  PICKUP_STATUSES,
   Shipment,
   type Shipment as ShipmentAggregate,
   type ShipmentQuery,
   type ShipmentState,
-  type Shipments,
 } from "@hexa/core/trial/delivery";
 import { defineEntity, type FilterQuery, type InferEntity, p } from "@mikro-orm/core";
-import {
-  type EntityManager,
-  quotedList,
-  type SchemaMigration,
-  type ServiceDatabase,
-} from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { encodeDeliveryEvent } from "./events.ts";
-
-export const DELIVERY_STATUSES = [
-  "IN_PROGRESS",
-  "COMPLETED",
-  "CANCELLED",
-] as const satisfies DeliveryStatus[];
-export const PICKUP_STATUSES = ["NONE", "REQUESTED", "COMPLETED"] as const satisfies PickupStatus[];
 
 export const ShipmentRecord = defineEntity({
   name: "ShipmentRecord",
@@ -74,57 +60,43 @@ export const deliveryMigrations: SchemaMigration[] = [
 type Row = InferEntity<typeof ShipmentRecord>;
 
 /**
- * Shipments in delivery's schema. In a unit of work, `get` locks the order id until commit, even
- * before a row exists: a reservation and a cancellation of one order racing each other take turns.
+ * Shipments. In a unit of work, `get` locks the shipment's row until commit. A reservation and a
+ * cancellation of one order racing to create it take turns: the second fails on the primary key and
+ * is handled again, seeing the first's row.
  */
-export class ShipmentStore implements Shipments {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
+export const shipmentStore = aggregateStore({
+  entity: ShipmentRecord,
+  key: (orderId: string) => ({ orderId }),
+  lock: "row-or-insert",
+  restore: (row) => Shipment.restore(toState(row)),
+  record: ({ state }: ShipmentAggregate) => ({
+    ...state,
+    deliveryStartedAt: state.deliveryStartedAt ?? null,
+    deliveredAt: state.deliveredAt ?? null,
+    cancelledAt: state.cancelledAt ?? null,
+    pickupRequestedAt: state.pickupRequestedAt ?? null,
+    pickedUpAt: state.pickedUpAt ?? null,
+  }),
+  encode: encodeDeliveryEvent,
+});
 
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(orderId: string): Promise<ShipmentAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "shipment", orderId);
-    const record = await this.#em.findOne(ShipmentRecord, { orderId });
-    return record ? Shipment.restore(toState(record)) : undefined;
-  }
-
-  async save(shipment: ShipmentAggregate): Promise<void> {
-    const state = shipment.state;
-    await this.#em.upsert(ShipmentRecord, {
-      ...state,
-      deliveryStartedAt: state.deliveryStartedAt ?? null,
-      deliveredAt: state.deliveredAt ?? null,
-      cancelledAt: state.cancelledAt ?? null,
-      pickupRequestedAt: state.pickupRequestedAt ?? null,
-      pickedUpAt: state.pickedUpAt ?? null,
+/** A page of the work list, keyset paging on (recorded_at, order_id): stable while shipments are added. */
+export async function shipmentPage(em: EntityManager, query: ShipmentQuery): Promise<ShipmentState[]> {
+  const where: FilterQuery<Row>[] = [];
+  if (query.deliveryStatus) where.push({ deliveryStatus: query.deliveryStatus });
+  if (query.pickupStatus) where.push({ pickupStatus: query.pickupStatus });
+  if (query.after) {
+    const { recordedAt, orderId } = query.after;
+    where.push({
+      $or: [{ recordedAt: { $gt: recordedAt } }, { recordedAt, orderId: { $gt: orderId } }],
     });
-    appendToOutbox(this.#em, this.#db, shipment.pullEvents().map(encodeDeliveryEvent));
   }
-
-  /** Keyset paging on (recorded_at, order_id): stable while shipments are added. */
-  async list(query: ShipmentQuery): Promise<ShipmentState[]> {
-    const where: FilterQuery<Row>[] = [];
-    if (query.deliveryStatus) where.push({ deliveryStatus: query.deliveryStatus });
-    if (query.pickupStatus) where.push({ pickupStatus: query.pickupStatus });
-    if (query.after) {
-      const { recordedAt, orderId } = query.after;
-      where.push({
-        $or: [{ recordedAt: { $gt: recordedAt } }, { recordedAt, orderId: { $gt: orderId } }],
-      });
-    }
-    const records = await this.#em.find(
-      ShipmentRecord,
-      { $and: where },
-      { orderBy: { recordedAt: "asc", orderId: "asc" }, limit: query.limit },
-    );
-    return records.map(toState);
-  }
+  const records = await em.find(
+    ShipmentRecord,
+    { $and: where },
+    { orderBy: { recordedAt: "asc", orderId: "asc" }, limit: query.limit },
+  );
+  return records.map(toState);
 }
 
 function toState(record: Row): ShipmentState {

@@ -2,30 +2,43 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client, HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { InvalidArgument } from "@hexa/core/shared";
 import {
+  type ClosingPorts,
+  closePlanOrders,
   endTrialPlan,
   getTrialPlan,
   type MarketingPorts,
+  ORDERS_CLOSING_STATES,
   type OrdersClosingOutcome,
-  recordOrdersClosing,
+  retryDueClosings,
   startTrialPlan,
+  TRIAL_PLAN_STATUSES,
+  type TrialPlanReads,
   type TrialPlanState,
 } from "@hexa/core/trial/marketing";
 import {
+  type ListTrialPlansRequest,
   MarketingService,
-  OrdersClosing_State,
+  OrdersClosing_StateSchema,
   type TrialPlanSchema,
-  TrialPlanStatus,
+  TrialPlanStatusSchema,
 } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { accessOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { isNewestFirstCursor, nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
 import { createResilientClient } from "../../resilience/client.ts";
 import { type CallPolicy, createCallPolicy } from "../../resilience/policy.ts";
 import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
-import { marketingMigrations, TrialPlanRecord, TrialPlanStore } from "./store.ts";
+import {
+  marketingMigrations,
+  type PlanListing,
+  planPage,
+  TrialPlanRecord,
+  trialPlanStore,
+  trialPlans,
+} from "./store.ts";
 
 /**
  * The synchronous call to order when a plan ends: a 2 s deadline per attempt, two retries (the call
@@ -56,80 +69,87 @@ export const marketingModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const closing = ordersClosingOf(runtime);
-    const command = <T>(work: (ports: MarketingPorts) => Promise<T>) =>
-      runtime.unitOfWork((em) => work(ports(runtime, em, true)));
+    const { command, query, inUnitOfWork } = bindContext(runtime, ports(runtime));
     router.service(MarketingService, {
-      startTrialPlan: async (request) => ({
-        plan: toProto(await command((p) => startTrialPlan(p, request))),
-      }),
-      endTrialPlan: async (request, context) => {
-        const ended = await command((p) => endTrialPlan(p, request));
-        return { plan: toProto(await closing.attempt(ended.planId, context)) };
+      startTrialPlan: command(startTrialPlan, planReply),
+      // The plan ends at once; closing its orders follows, outside the plan's transaction.
+      endTrialPlan: async (request, call) => {
+        const ended = await inUnitOfWork((p) => endTrialPlan(p, request));
+        return planReply(await closePlanOrders(closingPorts(runtime, call), ended));
       },
-      getTrialPlan: async (request) => ({
-        plan: toProto(await getTrialPlan(ports(runtime, runtime.db.reader(), false), request)),
-      }),
-      listTrialPlans: async (request) => {
-        const page = readPage(request, isNewestFirstCursor);
-        const plans = await new TrialPlanStore(runtime.db.reader(), runtime.db, { lock: false }).list({
-          status: statusFilter(request.status),
-          limit: page.limit,
-          after: page.after,
-        });
-        return {
+      getTrialPlan: query(getTrialPlan, planReply),
+      listTrialPlans: query(
+        async (read, request: ListTrialPlansRequest) => {
+          const page = readPage(request, isNewestFirstCursor);
+          const listing = { status: STATUS.filter("status", request.status), ...page };
+          return { plans: await read.planPage(listing), limit: page.limit };
+        },
+        ({ plans, limit }) => ({
           plans: plans.map(toProto),
-          nextPageToken: nextPageToken(plans, page.limit, (plan) => [
-            plan.startedAt.toISOString(),
-            plan.planId,
-          ]),
-        };
-      },
+          nextPageToken: nextPageToken(plans, limit, (plan) => [plan.startedAt.toISOString(), plan.planId]),
+        }),
+      ),
     });
   },
-  jobs: (runtime) => {
-    const closing = ordersClosingOf(runtime);
-    return [
-      {
-        name: "marketing-orders-closing",
-        everyMs: CLOSINGS.everyMs,
-        run: async () => {
-          const due = await runtime.unitOfWork((em) =>
-            new TrialPlanStore(em, runtime.db, { lock: true }).claimDueClosings(
-              runtime.clock.now(),
-              CLOSINGS.batch,
-              CLOSINGS.leaseMs,
-            ),
-          );
-          for (const planId of due) await closing.attempt(planId);
-        },
+  jobs: (runtime) => [
+    {
+      name: "marketing-orders-closing",
+      everyMs: CLOSINGS.everyMs,
+      run: async () => {
+        await retryDueClosings(closingPorts(runtime), { limit: CLOSINGS.batch, leaseMs: CLOSINGS.leaseMs });
       },
-    ];
-  },
+    },
+  ],
 };
 
-interface OrdersClosingAttempts {
-  /** With the RPC's context, the call to order gets its cancellation and what is left of its deadline. */
-  attempt(planId: string, call?: HandlerContext): Promise<TrialPlanState>;
+interface MarketingReads {
+  readonly plans: TrialPlanReads;
+  planPage(listing: PlanListing): Promise<TrialPlanState[]>;
 }
 
-const closings = new WeakMap<ServiceRuntime, OrdersClosingAttempts>();
-
-/** One client, policy and breaker per running module, shared by the RPC and the retry job. */
-function ordersClosingOf(runtime: ServiceRuntime): OrdersClosingAttempts {
-  let closing = closings.get(runtime);
-  if (!closing) {
-    closing = ordersClosing(runtime);
-    closings.set(runtime, closing);
-  }
-  return closing;
+function ports(runtime: ServiceRuntime): ContextPorts<MarketingPorts, MarketingReads> {
+  return {
+    write: (unit) => ({
+      plans: trialPlans(unit, runtime.db),
+    }),
+    read: (session) => ({
+      plans: trialPlanStore.reader(session),
+      planPage: (listing) => planPage(session.em, listing),
+    }),
+  };
 }
 
 /**
- * Asks order to close an ended plan's orders, through the call policy, outside any transaction;
- * then records the outcome on the plan. A failure leaves the closing PENDING for the retry job.
+ * Closing a plan's orders: order's side through the call policy, and units of work to record the
+ * outcome in. With the RPC's context, the call to order gets its cancellation and what is left of
+ * its deadline.
  */
-function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
+function closingPorts(runtime: ServiceRuntime, call?: HandlerContext): ClosingPorts {
+  const orders = planOrdersOf(runtime);
+  return {
+    planOrders: { close: (planId) => orders.close(planId, call) },
+    unitOfWork: bindContext(runtime, ports(runtime)).inUnitOfWork,
+  };
+}
+
+interface OrderClosingClient {
+  close(planId: string, call?: HandlerContext): Promise<OrdersClosingOutcome>;
+}
+
+const planOrderClients = new WeakMap<ServiceRuntime, OrderClosingClient>();
+
+/** One client, policy and breaker per running module, shared by the RPC and the retry job. */
+function planOrdersOf(runtime: ServiceRuntime): OrderClosingClient {
+  let client = planOrderClients.get(runtime);
+  if (!client) {
+    client = planOrders(runtime);
+    planOrderClients.set(runtime, client);
+  }
+  return client;
+}
+
+/** Order's CancelOrdersForPlan through the call policy; a failure is the outcome, logged. */
+function planOrders(runtime: ServiceRuntime): OrderClosingClient {
   let client: Client<typeof OrderService> | undefined;
   const policy: CallPolicy = createCallPolicy({ name: "order", logger: runtime.logger, ...ORDER_CALL });
   const orders = () => {
@@ -146,7 +166,7 @@ function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
     return client;
   };
   return {
-    attempt: async (planId, call) => {
+    close: async (planId, call) => {
       const deadline = call ? { signal: call.signal, timeoutMs: call.timeoutMs() } : {};
       const outcome: OrdersClosingOutcome = await orders()
         .cancelOrdersForPlan({ planId }, deadline)
@@ -163,28 +183,16 @@ function ordersClosing(runtime: ServiceRuntime): OrdersClosingAttempts {
         );
       if (!outcome.closed)
         runtime.logger.warn({ planId, error: outcome.error }, "closing a plan's orders failed; will retry");
-      return runtime.unitOfWork((em) => recordOrdersClosing(ports(runtime, em, true), { planId, outcome }));
+      return outcome;
     },
   };
 }
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): MarketingPorts {
-  return { plans: new TrialPlanStore(em, runtime.db, { lock }), clock: runtime.clock, ids: runtime.ids };
-}
+const STATUS = enumMapping(TRIAL_PLAN_STATUSES, TrialPlanStatusSchema);
+const CLOSING_STATE = enumMapping(ORDERS_CLOSING_STATES, OrdersClosing_StateSchema);
 
-const STATUS = { ACTIVE: TrialPlanStatus.ACTIVE, ENDED: TrialPlanStatus.ENDED } as const;
-
-function statusFilter(status: TrialPlanStatus): TrialPlanState["status"] | undefined {
-  switch (status) {
-    case TrialPlanStatus.UNSPECIFIED:
-      return undefined;
-    case TrialPlanStatus.ACTIVE:
-      return "ACTIVE";
-    case TrialPlanStatus.ENDED:
-      return "ENDED";
-    default:
-      throw new InvalidArgument("status", `${status} is not a trial plan status`);
-  }
+function planReply(plan: TrialPlanState) {
+  return { plan: toProto(plan) };
 }
 
 function toProto(plan: TrialPlanState): MessageInitShape<typeof TrialPlanSchema> {
@@ -194,13 +202,13 @@ function toProto(plan: TrialPlanState): MessageInitShape<typeof TrialPlanSchema>
     productId: plan.productId,
     name: plan.name,
     trialDays: plan.trialDays,
-    status: STATUS[plan.status],
+    status: STATUS.toProto(plan.status),
     startedAt: timestampFromDate(plan.startedAt),
     ...(plan.endedAt ? { endedAt: timestampFromDate(plan.endedAt) } : {}),
     ...(closing
       ? {
           ordersClosing: {
-            state: closing.state === "DONE" ? OrdersClosing_State.DONE : OrdersClosing_State.PENDING,
+            state: CLOSING_STATE.toProto(closing.state),
             attempts: closing.attempts,
             cancelledOrders: closing.cancelledOrders,
             returnsRequested: closing.returnsRequested,

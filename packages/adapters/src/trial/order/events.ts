@@ -1,26 +1,19 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { OrderEvent } from "@hexa/core/trial/order";
+import { CANCELLATION_REASONS, type OrderEvent, RETURN_REASONS } from "@hexa/core/trial/order";
 import {
-  CancellationReason,
+  CancellationReasonSchema,
   OrderCancelledSchema,
   OrderPlacedSchema,
   OrderRejectedSchema,
-  ReturnReason,
+  ReturnReasonSchema,
   ReturnRequestedSchema,
 } from "@hexa/proto/trial/order/v1/events_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import { encodeEvent } from "../../messaging/encoding.ts";
 
-const CANCELLATION = {
-  CUSTOMER: CancellationReason.CUSTOMER,
-  PLAN_ENDED: CancellationReason.PLAN_ENDED,
-} as const;
-const RETURN = {
-  CUSTOMER: ReturnReason.CUSTOMER,
-  TRIAL_ENDED: ReturnReason.TRIAL_ENDED,
-  PLAN_ENDED: ReturnReason.PLAN_ENDED,
-  CANCELLED_AFTER_DELIVERY: ReturnReason.CANCELLED_AFTER_DELIVERY,
-} as const;
+const CANCELLATION = enumMapping(CANCELLATION_REASONS, CancellationReasonSchema);
+const RETURN = enumMapping(RETURN_REASONS, ReturnReasonSchema);
 
 /** The wire form of order's events: protobuf JSON of the messages in trial/order/v1/events.proto. */
 export function encodeOrderEvent(event: OrderEvent): EventEnvelope {
@@ -34,13 +27,13 @@ export function encodeOrderEvent(event: OrderEvent): EventEnvelope {
     case "trial.order.v1.OrderCancelled":
       return encodeEvent(event, OrderCancelledSchema, {
         ...event.data,
-        reason: CANCELLATION[event.data.reason],
+        reason: CANCELLATION.toProto(event.data.reason),
         cancelledAt: timestampFromDate(event.data.cancelledAt),
       });
     case "trial.order.v1.ReturnRequested":
       return encodeEvent(event, ReturnRequestedSchema, {
         ...event.data,
-        reason: RETURN[event.data.reason],
+        reason: RETURN.toProto(event.data.reason),
         requestedAt: timestampFromDate(event.data.requestedAt),
       });
     case "trial.order.v1.OrderRejected":

@@ -1,34 +1,20 @@
 import {
+  CANCELLATION_REASONS,
+  OFFERED_PLAN_STATUSES,
   type OfferedPlan,
-  type OfferedPlans,
+  ORDER_STATUSES,
   Order,
   type Order as OrderAggregate,
   type OrderState,
   type Orders,
+  RETURN_REASONS,
 } from "@hexa/core/trial/order";
-import {
-  defineEntity,
-  type EntityDTO,
-  type FilterQuery,
-  type InferEntity,
-  LockMode,
-  p,
-} from "@mikro-orm/core";
+import { defineEntity, type FilterQuery, type InferEntity, LockMode, p } from "@mikro-orm/core";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import type { UnitOfWork } from "../../kit/unit-of-work.ts";
 import { type NewestFirstCursor, olderThan } from "../../paging.ts";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { encodeOrderEvent } from "./events.ts";
-
-const ORDER_STATUSES = [
-  "PLACED",
-  "DELIVERING",
-  "DELIVERED",
-  "RETURN_REQUESTED",
-  "RETURNED",
-  "CANCELLED",
-  "REJECTED",
-] as const;
 
 export const OrderRecord = defineEntity({
   name: "OrderRecord",
@@ -43,10 +29,8 @@ export const OrderRecord = defineEntity({
     status: p.enum(ORDER_STATUSES),
     placedAt: p.datetime(),
     returnDueAt: p.datetime(),
-    cancellationReason: p.enum(["CUSTOMER", "PLAN_ENDED"] as const).nullable(),
-    returnReason: p
-      .enum(["CUSTOMER", "TRIAL_ENDED", "PLAN_ENDED", "CANCELLED_AFTER_DELIVERY"] as const)
-      .nullable(),
+    cancellationReason: p.enum(CANCELLATION_REASONS).nullable(),
+    returnReason: p.enum(RETURN_REASONS).nullable(),
   },
 });
 
@@ -57,7 +41,7 @@ export const OfferedPlanRecord = defineEntity({
     planId: p.uuid().primary(),
     productId: p.string(),
     trialDays: p.integer(),
-    status: p.enum(["ACTIVE", "ENDED"] as const),
+    status: p.enum(OFFERED_PLAN_STATUSES),
   },
 });
 
@@ -69,7 +53,7 @@ export const orderMigrations: SchemaMigration[] = [
         plan_id uuid primary key,
         product_id varchar(64) not null,
         trial_days integer not null,
-        status text not null check (status in ('ACTIVE', 'ENDED'))
+        status text not null check (status in (${quotedList(OFFERED_PLAN_STATUSES)}))
       )`,
       `create table trial_order (
         order_id uuid primary key,
@@ -78,7 +62,7 @@ export const orderMigrations: SchemaMigration[] = [
         product_id varchar(64) not null,
         quantity integer not null check (quantity between 1 and 10),
         address varchar(500) not null,
-        status text not null check (status in (${ORDER_STATUSES.map((s) => `'${s}'`).join(", ")})),
+        status text not null check (status in (${quotedList(ORDER_STATUSES)})),
         placed_at timestamptz not null,
         return_due_at timestamptz not null
       )`,
@@ -106,79 +90,61 @@ export interface OrderListing {
   readonly after?: NewestFirstCursor | undefined;
 }
 
-/** Orders in order's schema. In a unit of work, `get` locks the row until commit. */
-export class OrderStore implements Orders {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
+type OrderRow = InferEntity<typeof OrderRecord>;
 
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(orderId: string): Promise<OrderAggregate | undefined> {
-    const record = await this.#em.findOne(
-      OrderRecord,
-      { orderId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    return record ? restore(record) : undefined;
-  }
-
-  async save(order: OrderAggregate): Promise<void> {
+/** Orders. In a unit of work, `get` locks the row until commit (only PlaceOrder creates one). */
+export const orderStore = aggregateStore({
+  entity: OrderRecord,
+  key: (orderId: string) => ({ orderId }),
+  lock: "row",
+  restore,
+  record: (order: OrderAggregate) => {
     const { cancellationReason, returnReason, ...state } = order.state;
-    await this.#em.upsert(OrderRecord, {
-      ...state,
-      cancellationReason: cancellationReason ?? null,
-      returnReason: returnReason ?? null,
-    });
-    appendToOutbox(this.#em, this.#db, order.pullEvents().map(encodeOrderEvent));
-  }
+    return { ...state, cancellationReason: cancellationReason ?? null, returnReason: returnReason ?? null };
+  },
+  encode: encodeOrderEvent,
+});
 
-  async ofPlan(planId: string): Promise<OrderAggregate[]> {
-    const records = await this.#em.find(
-      OrderRecord,
-      { planId },
-      { orderBy: { placedAt: "asc" }, ...(this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {}) },
-    );
-    return records.map(restore);
-  }
-
-  async dueForReturn(now: Date, limit: number): Promise<OrderAggregate[]> {
-    const records = await this.#em.find(
-      OrderRecord,
-      { status: "DELIVERED", returnDueAt: { $lte: now } },
-      { orderBy: { returnDueAt: "asc" }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
-    );
-    return records.map(restore);
-  }
-
-  /** A page of orders, newest first (a query for ListOrders; it changes nothing). */
-  async list(listing: OrderListing): Promise<OrderState[]> {
-    const where: FilterQuery<InferEntity<typeof OrderRecord>> = {
-      ...(listing.customerId ? { customerId: listing.customerId } : {}),
-      ...(listing.planId ? { planId: listing.planId } : {}),
-      ...(listing.status ? { status: listing.status } : {}),
-    };
-    const after = listing.after;
-    const page = after
-      ? {
-          $and: [where, olderThan(after, "placedAt", "orderId")],
-        }
-      : where;
-    const records = await this.#em.find(OrderRecord, page, {
-      orderBy: [{ placedAt: "desc" }, { orderId: "desc" }],
-      limit: listing.limit,
-    });
-    return records.map((record) => restore(record).state);
-  }
+/** Order's orders in a unit of work: the store's write port, and the orders of a plan or due for return. */
+export function orders(unit: UnitOfWork): Orders {
+  return {
+    ...orderStore.writer(unit),
+    ofPlan: async (planId) => {
+      const records = await unit.em.find(
+        OrderRecord,
+        { planId },
+        { orderBy: { placedAt: "asc" }, lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      return records.map(restore);
+    },
+    dueForReturn: async (now, limit) => {
+      const records = await unit.em.find(
+        OrderRecord,
+        { status: "DELIVERED", returnDueAt: { $lte: now } },
+        { orderBy: { returnDueAt: "asc" }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+      );
+      return records.map(restore);
+    },
+  };
 }
 
-function restore(
-  record: EntityDTO<InferEntity<typeof OrderRecord>> | InferEntity<typeof OrderRecord>,
-): OrderAggregate {
+/** A page of orders, newest first (a query for ListOrders; it changes nothing). */
+export async function orderPage(em: EntityManager, listing: OrderListing): Promise<OrderState[]> {
+  const where: FilterQuery<OrderRow> = {
+    ...(listing.customerId ? { customerId: listing.customerId } : {}),
+    ...(listing.planId ? { planId: listing.planId } : {}),
+    ...(listing.status ? { status: listing.status } : {}),
+  };
+  const after = listing.after;
+  const page = after ? { $and: [where, olderThan(after, "placedAt", "orderId")] } : where;
+  const records = await em.find(OrderRecord, page, {
+    orderBy: [{ placedAt: "desc" }, { orderId: "desc" }],
+    limit: listing.limit,
+  });
+  return records.map((record) => restore(record).state);
+}
+
+function restore(record: OrderRow): OrderAggregate {
   return Order.restore({
     ...record,
     cancellationReason: record.cancellationReason ?? undefined,
@@ -187,30 +153,16 @@ function restore(
 }
 
 /**
- * Order's replica of offered plans. How `get` locks, inside a unit of work:
- * - "share": the plan row FOR SHARE, so orders of one plan are placed in parallel while a plan's
- *   end (which takes the row FOR UPDATE) waits for them, and they for it;
- * - "update": the plan id (even before a row exists, for events that race) and the row FOR UPDATE;
- * - false: no lock (reads).
+ * Order's replica of offered plans. In a unit of work, `get` locks the plan id (even before a row
+ * exists, for events that race) and the row FOR UPDATE; placing an order reads it `shared` (FOR
+ * SHARE), so orders of one plan are placed in parallel while a plan's end waits for them, and they
+ * for it.
  */
-const PLAN_LOCKS = { share: LockMode.PESSIMISTIC_READ, update: LockMode.PESSIMISTIC_WRITE } as const;
-
-export class OfferedPlanStore implements OfferedPlans {
-  readonly #em: EntityManager;
-  readonly #lock: "share" | "update" | false;
-
-  constructor(em: EntityManager, options: { lock: "share" | "update" | false }) {
-    this.#em = em;
-    this.#lock = options.lock;
-  }
-
-  async get(planId: string): Promise<OfferedPlan | undefined> {
-    if (this.#lock === "update") await lockKey(this.#em, "offered_plan", planId);
-    const options = this.#lock ? { lockMode: PLAN_LOCKS[this.#lock] } : {};
-    return (await this.#em.findOne(OfferedPlanRecord, { planId }, options)) ?? undefined;
-  }
-
-  async save(plan: OfferedPlan): Promise<void> {
-    await this.#em.upsert(OfferedPlanRecord, { ...plan });
-  }
-}
+export const offeredPlanStore = aggregateStore({
+  entity: OfferedPlanRecord,
+  key: (planId: string) => ({ planId }),
+  lock: "key",
+  lockNamespace: "offered_plan",
+  restore: (row): OfferedPlan => ({ ...row }),
+  record: (plan: OfferedPlan) => ({ ...plan }),
+});

@@ -1,21 +1,16 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { StockChangeReason as Reason, WarehouseEvent } from "@hexa/core/trial/warehouse";
+import { STOCK_CHANGE_REASONS, type WarehouseEvent } from "@hexa/core/trial/warehouse";
 import {
   StockChangedSchema,
-  StockChangeReason,
+  StockChangeReasonSchema,
   StockReservedSchema,
   StockShortageSchema,
 } from "@hexa/proto/trial/warehouse/v1/events_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import { encodeEvent } from "../../messaging/encoding.ts";
 
-const REASON: Record<Reason, StockChangeReason> = {
-  RESTOCKED: StockChangeReason.RESTOCKED,
-  RESERVED: StockChangeReason.RESERVED,
-  RELEASED: StockChangeReason.RELEASED,
-  DELIVERED: StockChangeReason.DELIVERED,
-  RETURNED: StockChangeReason.RETURNED,
-};
+const REASON = enumMapping(STOCK_CHANGE_REASONS, StockChangeReasonSchema);
 
 /** The wire form of warehouse's events: protobuf JSON of the messages in trial/warehouse/v1/events.proto. */
 export function encodeWarehouseEvent(event: WarehouseEvent): EventEnvelope {
@@ -33,7 +28,7 @@ export function encodeWarehouseEvent(event: WarehouseEvent): EventEnvelope {
     case "trial.warehouse.v1.StockChanged":
       return encodeEvent(event, StockChangedSchema, {
         ...event.data,
-        reason: REASON[event.data.reason],
+        reason: REASON.toProto(event.data.reason),
         changedAt: timestampFromDate(event.data.changedAt),
       });
   }

@@ -4,6 +4,7 @@ import {
   getStock,
   listStock,
   restock,
+  type StockReads,
   type StockState,
   type WarehousePorts,
   whenDeliveryCancelled,
@@ -17,17 +18,21 @@ import {
   PickupCompletedSchema,
 } from "@hexa/proto/trial/delivery/v1/events_pb";
 import { OrderPlacedSchema } from "@hexa/proto/trial/order/v1/events_pb";
-import { type StockSchema, WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
+import {
+  type ListStockRequest,
+  type StockSchema,
+  WarehouseService,
+} from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import { accessOf } from "../../connect/auth.ts";
-import { decodeEvent } from "../../messaging/encoding.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
-import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import {
   ReservationRecord,
-  ReservationStore,
+  reservationStore,
   StockRecord,
-  StockStore,
+  stockPage,
+  stockStore,
   warehouseMigrations,
 } from "./store.ts";
 
@@ -48,51 +53,52 @@ export const warehouseModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
+    const { command, query } = bindContext(runtime, ports);
     router.service(WarehouseService, {
-      restock: async (request) => ({
-        stock: toProto(await runtime.unitOfWork((em) => restock(ports(runtime, em, true), request))),
-      }),
-      getStock: async (request) => ({
-        stock: toProto(await getStock(ports(runtime, runtime.db.reader(), false), request)),
-      }),
-      listStock: async (request) => {
-        const page = readPage(request, isProductIdCursor);
-        const stocks = await listStock(ports(runtime, runtime.db.reader(), false), page);
-        return {
+      restock: command(restock, stockReply),
+      getStock: query(getStock, stockReply),
+      listStock: query(
+        (read, request: ListStockRequest) => {
+          const page = readPage(request, isProductIdCursor);
+          return listStock(read, page).then((stocks) => ({ stocks, limit: page.limit }));
+        },
+        ({ stocks, limit }) => ({
           stocks: stocks.map(toProto),
-          nextPageToken: nextPageToken(stocks, page.limit, (stock) => stock.productId),
-        };
-      },
+          nextPageToken: nextPageToken(stocks, limit, (stock) => stock.productId),
+        }),
+      ),
     });
   },
-  policies: (runtime) => [
-    runtime.policy("order-placed", OrderPlacedSchema.typeName, async (em, event) => {
-      await whenOrderPlaced(ports(runtime, em, true), decodeEvent(OrderPlacedSchema, event));
-    }),
-    runtime.policy("delivery-cancelled", DeliveryCancelledSchema.typeName, async (em, event) => {
-      await whenDeliveryCancelled(ports(runtime, em, true), decodeEvent(DeliveryCancelledSchema, event));
-    }),
-    runtime.policy("delivery-completed", DeliveryCompletedSchema.typeName, async (em, event) => {
-      await whenDeliveryCompleted(ports(runtime, em, true), decodeEvent(DeliveryCompletedSchema, event));
-    }),
-    runtime.policy("pickup-completed", PickupCompletedSchema.typeName, async (em, event) => {
-      await whenPickupCompleted(ports(runtime, em, true), decodeEvent(PickupCompletedSchema, event));
-    }),
-  ],
+  policies: (runtime) => {
+    const { policy } = bindContext(runtime, ports);
+    return [
+      policy("order-placed", OrderPlacedSchema, whenOrderPlaced),
+      policy("delivery-cancelled", DeliveryCancelledSchema, whenDeliveryCancelled),
+      policy("delivery-completed", DeliveryCompletedSchema, whenDeliveryCompleted),
+      policy("pickup-completed", PickupCompletedSchema, whenPickupCompleted),
+    ];
+  },
 };
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): WarehousePorts {
-  return {
-    stocks: new StockStore(em, runtime.db, { lock }),
-    reservations: new ReservationStore(em, runtime.db, { lock }),
-    clock: runtime.clock,
-    ids: runtime.ids,
-  };
-}
+type ReadPorts = { readonly stocks: StockReads };
+
+const ports: ContextPorts<WarehousePorts, ReadPorts> = {
+  write: (unit) => ({
+    stocks: { ...stockStore.writer(unit), list: (page) => stockPage(unit.em, page) },
+    reservations: reservationStore.writer(unit),
+  }),
+  read: (session) => ({
+    stocks: { ...stockStore.reader(session), list: (page) => stockPage(session.em, page) },
+  }),
+};
 
 /** A page token of ListStock holds the last product id of the previous page. */
 function isProductIdCursor(value: unknown): value is string {
   return typeof value === "string" && value.length >= 1 && value.length <= 64;
+}
+
+function stockReply(stock: StockState) {
+  return { stock: toProto(stock) };
 }
 
 function toProto(stock: StockState): MessageInitShape<typeof StockSchema> {

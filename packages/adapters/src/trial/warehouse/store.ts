@@ -1,20 +1,16 @@
 import {
+  RESERVATION_STATUSES,
   Reservation,
   type Reservation as ReservationAggregate,
-  type Reservations,
   Stock,
   type Stock as StockAggregate,
   type StockPage,
   type StockState,
-  type Stocks,
 } from "@hexa/core/trial/warehouse";
-import { defineEntity, LockMode, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockedRow, lockKey } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { defineEntity, p } from "@mikro-orm/core";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { encodeWarehouseEvent } from "./events.ts";
-
-const RESERVATION_STATUSES = ["RESERVED", "SHORT", "RELEASED", "SHIPPED", "RETURNED", "CANCELLED"] as const;
 
 export const StockRecord = defineEntity({
   name: "StockRecord",
@@ -60,7 +56,7 @@ export const warehouseMigrations: SchemaMigration[] = [
         order_id text primary key,
         product_id varchar(64) not null,
         quantity integer not null,
-        status text not null check (status in (${RESERVATION_STATUSES.map((s) => `'${s}'`).join(", ")})),
+        status text not null check (status in (${quotedList(RESERVATION_STATUSES)})),
         updated_at timestamptz not null,
         constraint reservation_quantity check (quantity >= 1 or status = 'CANCELLED')
       )`,
@@ -69,74 +65,44 @@ export const warehouseMigrations: SchemaMigration[] = [
 ];
 
 /**
- * Products' stock in warehouse's schema. In a unit of work, `get` locks the product's row until
- * commit, or its key while it has no row, so two first restocks of a new product serialize.
+ * Products' stock. In a unit of work, `get` locks the product's row until commit, or its key while
+ * it has no row, so two first restocks of a new product serialize. It is written only when it
+ * changed: every change records StockChanged.
  */
-export class StockStore implements Stocks {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(productId: string): Promise<StockAggregate | undefined> {
-    const record = await lockedRow(
-      this.#em,
-      this.#lock ? { namespace: "stock", key: productId } : undefined,
-      () =>
-        this.#em.findOne(
-          StockRecord,
-          { productId },
-          this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-        ),
-    );
-    return record ? Stock.restore(record) : undefined;
-  }
-
-  /** Writes the stock only when it changed: every change records StockChanged. */
-  async save(stock: StockAggregate): Promise<void> {
-    const events = stock.pullEvents();
-    if (events.length === 0) return;
+export const stockStore = aggregateStore({
+  entity: StockRecord,
+  key: (productId: string) => ({ productId }),
+  lock: "row-or-key",
+  lockNamespace: "stock",
+  restore: (row) => Stock.restore(row),
+  record: (stock: StockAggregate) => {
     const { productId, onHand, reserved, updatedAt } = stock.state;
     if (!updatedAt) throw new Error(`stock of ${productId} changed without a time`);
-    await this.#em.upsert(StockRecord, { productId, onHand, reserved, updatedAt });
-    appendToOutbox(this.#em, this.#db, events.map(encodeWarehouseEvent));
-  }
+    return { productId, onHand, reserved, updatedAt };
+  },
+  encode: encodeWarehouseEvent,
+  onlyWhenChanged: true,
+});
 
-  async list(page: StockPage): Promise<StockState[]> {
-    const records = await this.#em.find(
-      StockRecord,
-      page.after === undefined ? {} : { productId: { $gt: page.after } },
-      { orderBy: { productId: "asc" }, limit: page.limit },
-    );
-    return records.map((record) => Stock.restore(record).state);
-  }
+/** Stocked products in product id order, a page at a time. */
+export async function stockPage(em: EntityManager, page: StockPage): Promise<StockState[]> {
+  const records = await em.find(
+    StockRecord,
+    page.after === undefined ? {} : { productId: { $gt: page.after } },
+    { orderBy: { productId: "asc" }, limit: page.limit },
+  );
+  return records.map((record) => Stock.restore(record).state);
 }
 
-/** Reservations in warehouse's schema, one per order. In a unit of work, `get` locks the order id, even before a row exists. */
-export class ReservationStore implements Reservations {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(orderId: string): Promise<ReservationAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "reservation", orderId);
-    const record = await this.#em.findOne(ReservationRecord, { orderId });
-    return record ? Reservation.restore(record) : undefined;
-  }
-
-  async save(reservation: ReservationAggregate): Promise<void> {
-    await this.#em.upsert(ReservationRecord, { ...reservation.state });
-    appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeWarehouseEvent));
-  }
-}
+/**
+ * Reservations, one per order. In a unit of work, `get` locks the row; of two events creating it at
+ * once, the second fails on the primary key and is handled again.
+ */
+export const reservationStore = aggregateStore({
+  entity: ReservationRecord,
+  key: (orderId: string) => ({ orderId }),
+  lock: "row-or-insert",
+  restore: (row) => Reservation.restore(row),
+  record: (reservation: ReservationAggregate) => ({ ...reservation.state }),
+  encode: encodeWarehouseEvent,
+});

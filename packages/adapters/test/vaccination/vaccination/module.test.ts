@@ -2,7 +2,11 @@ import { randomUUID } from "node:crypto";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
-import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
+import {
+  FieldViolationSchema,
+  PreconditionFailureSchema,
+  RetryInfoSchema,
+} from "@hexa/proto/hexa/common/v1/errors_pb";
 import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
 import { eventually, query } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -380,7 +384,8 @@ describe("bad input", () => {
     const before = await rowCounts(vaccination.databaseUrl);
     const client = vaccination.client;
     const person = newPerson();
-    const cases: Array<[() => Promise<unknown>, string]> = [
+    // Not heard of yet: retryable, with the rule and the wait.
+    for (const [call, rule] of [
       [
         () => client.recordVaccination({ personId: person, hospitalId, vaccineId: randomUUID() }),
         "vaccine-must-be-registered",
@@ -389,6 +394,15 @@ describe("bad input", () => {
         () => client.recordVaccination({ personId: person, hospitalId: randomUUID(), vaccineId: twoDoses }),
         "hospital-must-be-registered",
       ],
+    ] as const) {
+      const error = await failure(call());
+      expect(error?.code, rule).toBe(Code.Unavailable);
+      expect(error?.rawMessage, rule).toMatch(new RegExp(`^${rule}: `));
+      expect(error?.findDetails(RetryInfoSchema), rule).toEqual([
+        expect.objectContaining({ rule, retryAfterMs: 1_000 }),
+      ]);
+    }
+    const cases: Array<[() => Promise<unknown>, string]> = [
       [
         () => client.recordVaccination({ personId: done, hospitalId, vaccineId: oneDose }),
         "doses-must-not-exceed-requirement",

@@ -19,17 +19,11 @@ export const ORDER_EVENT_TYPES = [
 
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
-/** The order's status as the dashboard shows it, in the order service's terms. */
-export type OrderState =
-  | "PLACED"
-  | "DELIVERING"
-  | "DELIVERED"
-  | "RETURN_REQUESTED"
-  | "RETURNED"
-  | "CANCELLED"
-  | "REJECTED";
-
-export const ORDER_STATES: readonly OrderState[] = [
+/**
+ * The order's status as the dashboard shows it, in the order service's terms: the one list of them
+ * (the table's CHECK and the wire form derive from it).
+ */
+export const ORDER_STATES = [
   "PLACED",
   "DELIVERING",
   "DELIVERED",
@@ -37,7 +31,8 @@ export const ORDER_STATES: readonly OrderState[] = [
   "RETURNED",
   "CANCELLED",
   "REJECTED",
-];
+] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
 
 export type DeliveryProgress = "NONE" | "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
 export type PickupProgress = "NONE" | "REQUESTED" | "COMPLETED";

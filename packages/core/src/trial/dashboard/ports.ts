@@ -14,11 +14,17 @@ export interface OrderStatusPosition {
 }
 
 /** The dashboard's read model: one view per order. */
-export interface OrderStatuses {
-  /** In a policy's unit of work, `get` holds the order id until commit, so updates of one order serialize. */
-  get(orderId: string): Promise<OrderStatus | undefined>;
+export interface OrderStatuses extends OrderStatusReads {
   /** Stores the view and lets watchers of the order, in every replica, know once it commits. */
   save(status: OrderStatus): Promise<void>;
+}
+
+/**
+ * The views as queries read them: outside a unit of work, nothing locked. In a policy's unit of
+ * work, `get` holds the order id until commit, so updates of one order serialize.
+ */
+export interface OrderStatusReads {
+  get(orderId: string): Promise<OrderStatus | undefined>;
   /** Views matching `filter`, most recently updated first (ties by order id, descending), after `after`. */
   list(
     filter: OrderStatusFilter,

@@ -1,9 +1,14 @@
 import { InvalidArgument, NotFound, requireUuid } from "../../shared/index.ts";
 import { type OrderFact, type OrderState, type OrderStatus, withFact } from "./order-status.ts";
-import type { OrderStatusChanges, OrderStatuses, OrderStatusPosition } from "./ports.ts";
+import type { OrderStatusChanges, OrderStatuses, OrderStatusPosition, OrderStatusReads } from "./ports.ts";
 
 export interface DashboardPorts {
   readonly statuses: OrderStatuses;
+}
+
+/** What the dashboard's queries read. */
+export interface DashboardReads {
+  readonly statuses: OrderStatusReads;
 }
 
 /** Longest customer id the order service accepts, so the longest worth filtering by. */
@@ -24,7 +29,7 @@ export async function whenOrderEventSeen(
 }
 
 export async function getOrderStatus(
-  ports: DashboardPorts,
+  ports: DashboardReads,
   query: { orderId: string },
 ): Promise<OrderStatus> {
   const status = await ports.statuses.get(requireUuid("orderId", query.orderId));
@@ -46,7 +51,7 @@ export interface ListOrderStatuses {
 
 /** One page of views, most recently updated first. */
 export async function listOrderStatuses(
-  ports: DashboardPorts,
+  ports: DashboardReads,
   query: ListOrderStatuses,
 ): Promise<OrderStatus[]> {
   if (query.customerId.length > MAX_CUSTOMER_ID_LENGTH) {
@@ -66,7 +71,7 @@ export async function listOrderStatuses(
  * view (the latest); no view is shown twice.
  */
 export async function* watchOrderStatus(
-  ports: DashboardPorts & { readonly changes: OrderStatusChanges },
+  ports: DashboardReads & { readonly changes: OrderStatusChanges },
   query: { orderId: string },
   signal: AbortSignal,
 ): AsyncGenerator<OrderStatus> {

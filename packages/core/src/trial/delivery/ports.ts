@@ -20,8 +20,12 @@ export interface ShipmentQuery {
  * In a unit of work `get` holds the order id until commit, even before a shipment exists, so
  * events about one order that race each other take turns.
  */
-export interface Shipments {
-  get(orderId: string): Promise<Shipment | undefined>;
+export interface Shipments extends ShipmentReads {
   save(shipment: Shipment): Promise<void>;
+}
+
+/** Shipments as queries read them: outside a unit of work, nothing locked. */
+export interface ShipmentReads {
+  get(orderId: string): Promise<Shipment | undefined>;
   list(query: ShipmentQuery): Promise<ShipmentState[]>;
 }

@@ -8,10 +8,13 @@ import type {
   PickupRequested,
 } from "./events.ts";
 
-export type DeliveryStatus = "IN_PROGRESS" | "COMPLETED" | "CANCELLED";
+/** A delivery's statuses, the one list of them (the table's CHECK and the wire form derive from it). */
+export const DELIVERY_STATUSES = ["IN_PROGRESS", "COMPLETED", "CANCELLED"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-/** NONE: no return requested. */
-export type PickupStatus = "NONE" | "REQUESTED" | "COMPLETED";
+/** A pickup's statuses; NONE: no return requested. */
+export const PICKUP_STATUSES = ["NONE", "REQUESTED", "COMPLETED"] as const;
+export type PickupStatus = (typeof PICKUP_STATUSES)[number];
 
 export interface ShipmentState {
   readonly orderId: string;

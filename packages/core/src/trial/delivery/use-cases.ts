@@ -1,5 +1,5 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
-import type { ShipmentQuery, Shipments } from "./ports.ts";
+import type { ShipmentQuery, ShipmentReads, Shipments } from "./ports.ts";
 import { type CancelledOrder, type ReservedOrder, Shipment, type ShipmentState } from "./shipment.ts";
 
 export interface DeliveryPorts extends EventContext {
@@ -29,14 +29,14 @@ export async function completePickup(
 }
 
 export async function getShipment(
-  ports: Pick<DeliveryPorts, "shipments">,
+  ports: { readonly shipments: ShipmentReads },
   query: { orderId: string },
 ): Promise<ShipmentState> {
   return (await loadShipment(ports.shipments, query.orderId)).state;
 }
 
 export async function listShipments(
-  ports: Pick<DeliveryPorts, "shipments">,
+  ports: { readonly shipments: ShipmentReads },
   query: ShipmentQuery,
 ): Promise<ShipmentState[]> {
   return ports.shipments.list(query);
@@ -89,7 +89,7 @@ export async function whenReturnRequested(
   return shipment.state;
 }
 
-async function loadShipment(shipments: Shipments, orderId: string): Promise<Shipment> {
+async function loadShipment(shipments: ShipmentReads, orderId: string): Promise<Shipment> {
   const shipment = await shipments.get(requireUuid("orderId", orderId));
   if (!shipment) throw new NotFound("Shipment", orderId);
   return shipment;

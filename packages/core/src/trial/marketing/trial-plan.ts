@@ -7,7 +7,12 @@ import {
 } from "../../shared/index.ts";
 import type { MarketingEvent, PlanEnded, PlanStarted } from "./events.ts";
 
-export type TrialPlanStatus = "ACTIVE" | "ENDED";
+/** A plan's statuses, the one list of them (the table's CHECK and the wire form derive from it). */
+export const TRIAL_PLAN_STATUSES = ["ACTIVE", "ENDED"] as const;
+export type TrialPlanStatus = (typeof TRIAL_PLAN_STATUSES)[number];
+
+/** Where closing a plan's orders stands. */
+export const ORDERS_CLOSING_STATES = ["PENDING", "DONE"] as const;
 
 export interface TrialPlanState {
   readonly planId: string;
@@ -26,7 +31,7 @@ export interface TrialPlanState {
  * delivered ones. Until order confirms, the closing is PENDING and is retried, with growing waits.
  */
 export interface OrdersClosing {
-  readonly state: "PENDING" | "DONE";
+  readonly state: (typeof ORDERS_CLOSING_STATES)[number];
   readonly attempts: number;
   readonly nextAttemptAt?: Date | undefined;
   readonly lastError?: string | undefined;

@@ -1,5 +1,5 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
-import type { TrialPlans } from "./ports.ts";
+import type { PlanOrders, TrialPlanReads, TrialPlans } from "./ports.ts";
 import { TrialPlan, type TrialPlanState } from "./trial-plan.ts";
 
 export interface MarketingPorts extends EventContext {
@@ -53,14 +53,48 @@ export async function recordOrdersClosing(
   return plan.state;
 }
 
+/** What closing a plan's orders needs: order's side, and units of work to record the outcome in. */
+export interface ClosingPorts {
+  readonly planOrders: PlanOrders;
+  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
+  unitOfWork<T>(work: (ports: MarketingPorts) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Asks order to close an ended plan's orders, outside any transaction, then records the outcome on
+ * the plan: DONE, or PENDING with the error, for {@link retryDueClosings}.
+ */
+export async function closePlanOrders(
+  ports: ClosingPorts,
+  command: { planId: string },
+): Promise<TrialPlanState> {
+  const outcome = await ports.planOrders.close(command.planId);
+  return ports.unitOfWork((work) => recordOrdersClosing(work, { planId: command.planId, outcome }));
+}
+
+/**
+ * The retry of pending closings: claims up to `limit` that are due (each leased to this caller for
+ * `leaseMs`, so replicas take different plans) and tries each again. Returns how many it tried.
+ */
+export async function retryDueClosings(
+  ports: ClosingPorts,
+  batch: { readonly limit: number; readonly leaseMs: number },
+): Promise<number> {
+  const due = await ports.unitOfWork((work) =>
+    work.plans.claimDueClosings(work.clock.now(), batch.limit, batch.leaseMs),
+  );
+  for (const planId of due) await closePlanOrders(ports, { planId });
+  return due.length;
+}
+
 export async function getTrialPlan(
-  ports: Pick<MarketingPorts, "plans">,
+  ports: { readonly plans: TrialPlanReads },
   query: { planId: string },
 ): Promise<TrialPlanState> {
   return (await loadTrialPlan(ports.plans, query.planId)).state;
 }
 
-async function loadTrialPlan(plans: TrialPlans, planId: string): Promise<TrialPlan> {
+async function loadTrialPlan(plans: TrialPlanReads, planId: string): Promise<TrialPlan> {
   const plan = await plans.get(requireUuid("planId", planId));
   if (!plan) throw new NotFound("TrialPlan", planId);
   return plan;

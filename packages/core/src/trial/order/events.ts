@@ -14,7 +14,8 @@ export type OrderPlaced = DomainEvent<
   }
 >;
 
-export type CancellationReason = "CUSTOMER" | "PLAN_ENDED";
+export const CANCELLATION_REASONS = ["CUSTOMER", "PLAN_ENDED"] as const;
+export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
 export type OrderCancelled = DomainEvent<
   "trial.order.v1.OrderCancelled",
@@ -28,7 +29,8 @@ export type OrderCancelled = DomainEvent<
   }
 >;
 
-export type ReturnReason = "CUSTOMER" | "TRIAL_ENDED" | "PLAN_ENDED" | "CANCELLED_AFTER_DELIVERY";
+export const RETURN_REASONS = ["CUSTOMER", "TRIAL_ENDED", "PLAN_ENDED", "CANCELLED_AFTER_DELIVERY"] as const;
+export type ReturnReason = (typeof RETURN_REASONS)[number];
 
 export type ReturnRequested = DomainEvent<
   "trial.order.v1.ReturnRequested",

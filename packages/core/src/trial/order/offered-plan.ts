@@ -3,11 +3,13 @@
  * Events may arrive in any order: a PlanEnded seen first leaves an ENDED tombstone that a late
  * PlanStarted fills in but never reopens.
  */
+export const OFFERED_PLAN_STATUSES = ["ACTIVE", "ENDED"] as const;
+
 export interface OfferedPlan {
   readonly planId: string;
   readonly productId: string;
   readonly trialDays: number;
-  readonly status: "ACTIVE" | "ENDED";
+  readonly status: (typeof OFFERED_PLAN_STATUSES)[number];
 }
 
 export function planStarted(

@@ -2,8 +2,10 @@ import {
   AggregateRoot,
   type EventContext,
   FailedPrecondition,
+  RETRY_UNTIL_HEARD_MS,
   requireIntegerInRange,
   requireText,
+  Unavailable,
 } from "../../shared/index.ts";
 import type {
   CancellationReason,
@@ -16,14 +18,17 @@ import type {
 } from "./events.ts";
 import type { OfferedPlan } from "./offered-plan.ts";
 
-export type OrderStatus =
-  | "PLACED"
-  | "DELIVERING"
-  | "DELIVERED"
-  | "RETURN_REQUESTED"
-  | "RETURNED"
-  | "CANCELLED"
-  | "REJECTED";
+/** An order's statuses, the one list of them (the table's CHECK and the wire form derive from it). */
+export const ORDER_STATUSES = [
+  "PLACED",
+  "DELIVERING",
+  "DELIVERED",
+  "RETURN_REQUESTED",
+  "RETURNED",
+  "CANCELLED",
+  "REJECTED",
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderState {
   readonly orderId: string;
@@ -61,7 +66,11 @@ export class Order extends AggregateRoot<OrderEvent> {
     this.#state = state;
   }
 
-  /** Rule `plan-must-be-active`: only a plan that marketing has started and not ended takes orders. */
+  /**
+   * Rule `plan-must-be-active`: only a plan that marketing has started and not ended takes orders.
+   * Rule `plan-must-be-known`: order learns of plans from PlanStarted, so a plan it has not heard of
+   * may have just started; that refusal is Unavailable, to retry after RETRY_UNTIL_HEARD_MS.
+   */
   static place(
     input: {
       orderId: string;
@@ -77,9 +86,14 @@ export class Order extends AggregateRoot<OrderEvent> {
     const quantity = requireIntegerInRange("quantity", input.quantity, 1, MAX_QUANTITY);
     const address = requireText("address", input.address, 500);
     const plan = input.plan;
-    if (plan?.status !== "ACTIVE") {
-      const why = plan ? "has ended" : "is not an active trial plan";
-      throw new FailedPrecondition("plan-must-be-active", `plan ${input.planId} ${why}`);
+    if (!plan) {
+      throw new Unavailable(
+        `order has not heard of plan ${input.planId} yet; a plan just started reaches it within moments, so retry (a plan never started stays unknown)`,
+        { rule: "plan-must-be-known", afterMs: RETRY_UNTIL_HEARD_MS },
+      );
+    }
+    if (plan.status !== "ACTIVE") {
+      throw new FailedPrecondition("plan-must-be-active", `plan ${input.planId} has ended`);
     }
     const placedAt = context.clock.now();
     const order = new Order({

@@ -2,8 +2,7 @@ import type { OfferedPlan } from "./offered-plan.ts";
 import type { Order } from "./order.ts";
 
 /** Where orders are kept. `save` also hands the order's recorded events to the outbox. */
-export interface Orders {
-  get(orderId: string): Promise<Order | undefined>;
+export interface Orders extends OrderReads {
   save(order: Order): Promise<void>;
   /** Every order of a plan. */
   ofPlan(planId: string): Promise<Order[]>;
@@ -18,4 +17,9 @@ export interface Orders {
 export interface OfferedPlans {
   get(planId: string): Promise<OfferedPlan | undefined>;
   save(plan: OfferedPlan): Promise<void>;
+}
+
+/** Orders as queries read them: outside a unit of work, nothing locked. */
+export interface OrderReads {
+  get(orderId: string): Promise<Order | undefined>;
 }

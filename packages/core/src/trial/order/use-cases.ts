@@ -1,7 +1,7 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
 import { type OfferedPlan, planEnded, planStarted } from "./offered-plan.ts";
 import { Order, type OrderState } from "./order.ts";
-import type { OfferedPlans, Orders } from "./ports.ts";
+import type { OfferedPlans, OrderReads, Orders } from "./ports.ts";
 
 export interface OrderPorts extends EventContext {
   readonly orders: Orders;
@@ -15,7 +15,11 @@ export interface PlaceOrder {
   readonly address: string;
 }
 
-export async function placeOrder(ports: OrderPorts, command: PlaceOrder): Promise<OrderState> {
+/** Places an order; the plan is only read (the adapter holds it FOR SHARE, so orders of one plan go in parallel). */
+export async function placeOrder(
+  ports: Omit<OrderPorts, "offeredPlans"> & { readonly offeredPlans: Pick<OfferedPlans, "get"> },
+  command: PlaceOrder,
+): Promise<OrderState> {
   const planId = requireUuid("planId", command.planId);
   const order = Order.place(
     { ...command, orderId: ports.ids.next(), plan: await ports.offeredPlans.get(planId) },
@@ -77,7 +81,7 @@ export async function requestDueReturns(ports: OrderPorts, batch: { limit: numbe
 }
 
 export async function getOrder(
-  ports: Pick<OrderPorts, "orders">,
+  ports: { readonly orders: OrderReads },
   query: { orderId: string },
 ): Promise<OrderState> {
   return (await loadOrder(ports.orders, query.orderId)).state;
@@ -142,7 +146,7 @@ async function changeOrder(
   return order.state;
 }
 
-async function loadOrder(orders: Orders, orderId: string): Promise<Order> {
+async function loadOrder(orders: OrderReads, orderId: string): Promise<Order> {
   const order = await orders.get(requireUuid("orderId", orderId));
   if (!order) throw new NotFound("Order", orderId);
   return order;

@@ -20,7 +20,8 @@ export type StockShortage = DomainEvent<
 >;
 
 /** Why a product's stock changed. */
-export type StockChangeReason = "RESTOCKED" | "RESERVED" | "RELEASED" | "DELIVERED" | "RETURNED";
+export const STOCK_CHANGE_REASONS = ["RESTOCKED", "RESERVED", "RELEASED", "DELIVERED", "RETURNED"] as const;
+export type StockChangeReason = (typeof STOCK_CHANGE_REASONS)[number];
 
 /** A product's counts after one change. */
 export type StockChanged = DomainEvent<

@@ -13,9 +13,13 @@ export interface StockPage {
  * even before it has a row, so concurrent orders take units one after the other. `save` writes
  * only a changed stock and hands its recorded events to the outbox.
  */
-export interface Stocks {
-  get(productId: string): Promise<Stock | undefined>;
+export interface Stocks extends StockReads {
   save(stock: Stock): Promise<void>;
+}
+
+/** Products' stock as queries read it: outside a unit of work, nothing locked. */
+export interface StockReads {
+  get(productId: string): Promise<Stock | undefined>;
   list(page: StockPage): Promise<StockState[]>;
 }
 

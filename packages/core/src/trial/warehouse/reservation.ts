@@ -10,8 +10,18 @@ import { MAX_UNITS, type Stock } from "./stock.ts";
  * - RETURNED: the units came back with the pickup.
  * - CANCELLED: a tombstone. The delivery was cancelled before the order reached the warehouse,
  *   so the order, when it comes, reserves nothing.
+ *
+ * The one list of them: the table's CHECK derives from it.
  */
-export type ReservationStatus = "RESERVED" | "SHORT" | "RELEASED" | "SHIPPED" | "RETURNED" | "CANCELLED";
+export const RESERVATION_STATUSES = [
+  "RESERVED",
+  "SHORT",
+  "RELEASED",
+  "SHIPPED",
+  "RETURNED",
+  "CANCELLED",
+] as const;
+export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
 
 export interface ReservationState {
   readonly orderId: string;

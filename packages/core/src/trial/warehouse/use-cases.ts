@@ -1,5 +1,5 @@
 import { type EventContext, NotFound, requireText } from "../../shared/index.ts";
-import type { Reservations, StockPage, Stocks } from "./ports.ts";
+import type { Reservations, StockPage, StockReads, Stocks } from "./ports.ts";
 import { type OrderUnits, type PlacedOrder, Reservation, type ReservationState } from "./reservation.ts";
 import { Stock, type StockState } from "./stock.ts";
 
@@ -26,7 +26,7 @@ export async function restock(
 
 /** One product's stock; a product never stocked has every count 0. */
 export async function getStock(
-  ports: Pick<WarehousePorts, "stocks">,
+  ports: { readonly stocks: StockReads },
   query: { productId: string },
 ): Promise<StockState> {
   return (await loadStock(ports.stocks, requireProductId(query.productId))).state;
@@ -34,7 +34,7 @@ export async function getStock(
 
 /** Stocked products in product id order, one page at a time. */
 export async function listStock(
-  ports: Pick<WarehousePorts, "stocks">,
+  ports: { readonly stocks: StockReads },
   page: StockPage,
 ): Promise<StockState[]> {
   return ports.stocks.list(page);
@@ -98,7 +98,7 @@ function requireProductId(productId: string): string {
   return requireText("productId", productId, 64);
 }
 
-async function loadStock(stocks: Stocks, productId: string): Promise<Stock> {
+async function loadStock(stocks: StockReads, productId: string): Promise<Stock> {
   return (await stocks.get(productId)) ?? Stock.empty(productId);
 }
 

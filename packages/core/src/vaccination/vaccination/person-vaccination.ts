@@ -1,4 +1,10 @@
-import { AggregateRoot, type EventContext, FailedPrecondition } from "../../shared/index.ts";
+import {
+  AggregateRoot,
+  type EventContext,
+  FailedPrecondition,
+  RETRY_UNTIL_HEARD_MS,
+  Unavailable,
+} from "../../shared/index.ts";
 import type { BookedReservation } from "./booked-reservations.ts";
 import type { VaccinationEvent, VaccinationRecorded } from "./events.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
@@ -110,10 +116,14 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
    *   nothing, so a caller may retry; the reservation with another person, hospital or vaccine is
    *   refused.
    * - `vaccine-must-be-registered` and `hospital-must-be-registered`: inventory registered them.
+   *   Vaccination learns of them from VaccineRegistered and HospitalRegistered, so one it has not
+   *   heard of may have just been registered: that refusal is Unavailable, to retry after
+   *   RETRY_UNTIL_HEARD_MS.
    * - `doses-must-not-exceed-requirement`: no dose beyond the vaccine's required doses.
    * - `hospital-must-have-a-bookable-dose`: a walk-in (no reservation) takes a dose nobody booked, so
    *   the hospital must have one bookable, as far as vaccination's replica knows. A dose with a
-   *   reservation was booked, so it is always accepted.
+   *   reservation was booked, so it is always accepted. A stock not heard of yet (doses just
+   *   supplied) is, like an unknown vaccine or hospital, Unavailable, to retry.
    */
   recordDose(dose: DoseGiven, context: EventContext): VaccinationRecord {
     const { personId, vaccineId, doses } = this.#state;
@@ -137,19 +147,18 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
       );
     }
     const vaccine = dose.vaccine;
-    if (!vaccine) {
-      throw new FailedPrecondition("vaccine-must-be-registered", `vaccine ${vaccineId} is not registered`);
-    }
-    if (!dose.hospital) {
-      throw new FailedPrecondition(
-        "hospital-must-be-registered",
-        `hospital ${dose.hospitalId} is not registered`,
-      );
-    }
+    if (!vaccine) throw notHeardOf(`vaccine ${vaccineId}`, "vaccine-must-be-registered");
+    if (!dose.hospital) throw notHeardOf(`hospital ${dose.hospitalId}`, "hospital-must-be-registered");
     if (doses.length >= vaccine.dosesRequired) {
       throw new FailedPrecondition(
         "doses-must-not-exceed-requirement",
         `person ${personId} has had all ${vaccine.dosesRequired} required doses of vaccine ${vaccineId}`,
+      );
+    }
+    if (!dose.reservationId && !dose.stock) {
+      throw notHeardOf(
+        `any stock of vaccine ${vaccineId} at hospital ${dose.hospitalId}`,
+        "hospital-must-have-a-bookable-dose",
       );
     }
     if (!dose.reservationId && (dose.stock?.bookable ?? 0) < 1) {
@@ -174,4 +183,12 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
     this.record<VaccinationRecorded>("vaccination.vaccination.v1.VaccinationRecorded", record, context);
     return record;
   }
+}
+
+/** What inventory registered or supplied has not reached vaccination (yet). */
+function notHeardOf(what: string, rule: string): Unavailable {
+  return new Unavailable(
+    `vaccination has not heard of ${what} yet; what inventory just registered reaches it within moments, so retry`,
+    { rule, afterMs: RETRY_UNTIL_HEARD_MS },
+  );
 }

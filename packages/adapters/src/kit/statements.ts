@@ -1,0 +1,111 @@
+import type { EntityName, EntityProperty } from "@mikro-orm/core";
+import { CompiledQuery } from "kysely";
+import type { EntityManager } from "../postgres/database.ts";
+
+/** What runs a compiled statement: MikroORM's Kysely client, or the transaction it has open. */
+interface Executor {
+  executeQuery(query: CompiledQuery): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Runs one statement on `em`'s transaction (or outside one) with its values sent as parameters
+ * (`$1`, `$2`, …): PostgreSQL receives the text and the values apart. MikroORM's own `execute` and
+ * its query builder format the values into the text instead (`formatQuery`), which costs the client
+ * the quoting and gives PostgreSQL a different text to parse for every value.
+ */
+export async function execute<Row = Record<string, unknown>>(
+  em: EntityManager,
+  sql: string,
+  params: readonly unknown[],
+): Promise<Row[]> {
+  const executor = (em.getTransactionContext<Executor>() ??
+    em.getConnection().getClient()) as unknown as Executor;
+  return (await executor.executeQuery(CompiledQuery.raw(sql, [...params]))).rows as Row[];
+}
+
+/** `$1, $2, …, $n` from `from`. */
+export function placeholders(count: number, from = 1): string {
+  return Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
+}
+
+/**
+ * An entity's table as plain statements, from MikroORM's metadata (the entity stays the table's
+ * definition): reading a row by key, and writing one in one `INSERT … ON CONFLICT DO UPDATE`.
+ * Rows come back with the entity's property names and JavaScript types.
+ */
+export class EntityTable<Row extends object> {
+  readonly #entity: EntityName<Row>;
+  #shape: { table: string; columns: Map<string, EntityProperty>; keys: string[]; select: string } | undefined;
+
+  constructor(entity: EntityName<Row>) {
+    this.#entity = entity;
+  }
+
+  async find(
+    em: EntityManager,
+    key: Partial<Row>,
+    lock: "" | "for update" | "for share",
+  ): Promise<Row | undefined> {
+    const shape = this.#of(em);
+    const names = Object.keys(key);
+    const where = names.map((name, i) => `${column(shape.columns, name)} = $${i + 1}`).join(" and ");
+    const rows = await execute(
+      em,
+      `${shape.select} where ${where} ${lock}`,
+      names.map((name) => (key as Record<string, unknown>)[name]),
+    );
+    const found = rows[0] as Record<string, unknown> | undefined;
+    if (!found) return undefined;
+    // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
+    for (const [name, value] of Object.entries(found)) {
+      if (typeof value !== "string") continue;
+      const prop = shape.columns.get(name);
+      if (prop?.runtimeType === "Date") found[name] = new Date(value);
+      else if (prop?.type === "json") found[name] = JSON.parse(value);
+    }
+    return found as Row;
+  }
+
+  /** The row's primary key, as one string. */
+  keyOf(em: EntityManager, row: Partial<Row>): string {
+    return JSON.stringify(this.#of(em).keys.map((name) => (row as Record<string, unknown>)[name]));
+  }
+
+  /**
+   * Inserts the row, or updates every column given when its key exists. With `insertOnly`, a row
+   * whose key exists already fails on the primary key instead.
+   */
+  async upsert(em: EntityManager, row: Partial<Row>, insertOnly = false): Promise<void> {
+    const shape = this.#of(em);
+    const names = Object.keys(row);
+    const fields = names.map((name) => column(shape.columns, name));
+    const keys = shape.keys.map((name) => column(shape.columns, name));
+    const updates = fields.filter((field) => !keys.includes(field));
+    await execute(
+      em,
+      `insert into ${shape.table} (${fields.join(", ")}) values (${placeholders(names.length)})
+       ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`,
+      names.map((name) => {
+        const value = (row as Record<string, unknown>)[name];
+        return shape.columns.get(name)?.type === "json" && value !== null ? JSON.stringify(value) : value;
+      }),
+    );
+  }
+
+  #of(em: EntityManager) {
+    if (this.#shape) return this.#shape;
+    const meta = em.getMetadata().get(this.#entity);
+    const schema = em.config.get("schema");
+    const table = `${schema ? `"${schema}".` : ""}"${meta.tableName}"`;
+    const columns = new Map(meta.props.map((prop) => [prop.name, prop] as const));
+    const list = meta.props.map((prop) => `"${prop.fieldNames[0]}" as "${prop.name}"`).join(", ");
+    this.#shape = { table, columns, keys: meta.primaryKeys, select: `select ${list} from ${table}` };
+    return this.#shape;
+  }
+}
+
+function column(columns: Map<string, EntityProperty>, name: string): string {
+  const prop = columns.get(name);
+  if (!prop) throw new Error(`no column for ${name}`);
+  return `"${prop.fieldNames[0]}"`;
+}

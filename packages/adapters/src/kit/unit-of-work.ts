@@ -1,0 +1,72 @@
+import type { EventEnvelope } from "../messaging/bus.ts";
+import type { EntityManager } from "../postgres/database.ts";
+import { activeTraceparent } from "../telemetry/tracing.ts";
+import { execute, placeholders } from "./statements.ts";
+
+/**
+ * One transaction of one service: the entity manager it works on, and the events of the aggregates
+ * saved in it. A store's `save` hands its aggregate's events to the unit ({@link saved}); the unit
+ * writes all of them to the outbox in one insert just before it commits, so a save cannot forget its
+ * events and nothing else has to be called. Only a unit of work can lock (see aggregate-store.ts).
+ */
+export class UnitOfWork {
+  readonly em: EntityManager;
+  readonly #outbox: string;
+  readonly #events: EventEnvelope[] = [];
+
+  constructor(em: EntityManager, outboxTable: string) {
+    this.em = em;
+    this.#outbox = outboxTable;
+  }
+
+  /**
+   * Records the events of an aggregate just saved. An event without a traceparent of its own gets the
+   * active span's (the RPC or the consumer that caused it), so its consumers continue that trace.
+   */
+  saved(events: readonly EventEnvelope[]): void {
+    if (events.length === 0) return;
+    const traceparent = activeTraceparent();
+    for (const event of events)
+      this.#events.push(event.traceparent || !traceparent ? event : { ...event, traceparent });
+  }
+
+  /** The events saved so far, in the order saved; they reach the outbox when the unit commits. */
+  get events(): readonly EventEnvelope[] {
+    return this.#events;
+  }
+
+  /** Writes the saved events to the outbox in one insert; the transaction runs it just before commit. */
+  async writeOutbox(): Promise<void> {
+    if (this.#events.length === 0) return;
+    await execute(
+      this.em,
+      `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+       values ${this.#events.map((_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`,
+      this.#events.flatMap((event) => [
+        event.id,
+        event.type,
+        event.aggregateId,
+        event.occurredAt,
+        event.payload,
+        event.traceparent ?? null,
+      ]),
+    );
+  }
+}
+
+/**
+ * Reads outside any transaction. A store's read port takes one of these, never a unit of work, so a
+ * read cannot take a lock; and a unit of work's ports always lock (see aggregate-store.ts).
+ */
+export class ReadSession {
+  // Private, so the type is nominal: a unit of work is not a read session, nor the other way round.
+  readonly #em: EntityManager;
+
+  constructor(em: EntityManager) {
+    this.#em = em;
+  }
+
+  get em(): EntityManager {
+    return this.#em;
+  }
+}

@@ -1,0 +1,203 @@
+import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
+import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
+import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
+import { appendToOutbox } from "@hexa/adapters/postgres/outbox";
+import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
+import { encodeWarehouseEvent } from "@hexa/adapters/trial/warehouse/events";
+import {
+  ReservationRecord,
+  reservationStore,
+  StockRecord,
+  stockStore,
+  warehouseMigrations,
+} from "@hexa/adapters/trial/warehouse/store";
+import { FixedClock, InvalidArgument, UuidV7Generator } from "@hexa/core/shared";
+import { ORDER_STATUSES } from "@hexa/core/trial/order";
+import { Reservation, Stock } from "@hexa/core/trial/warehouse";
+import { OrderStatus, OrderStatusSchema } from "@hexa/proto/trial/order/v1/order_pb";
+import { createTestDatabase, eventually, type TestDatabase } from "@hexa/testing";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const clock = new FixedClock(new Date("2026-05-01T08:00:00.000Z"));
+const context = { clock, ids: new UuidV7Generator(clock) };
+
+let database: TestDatabase;
+let db: ServiceDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = await openServiceDatabase({
+    url: database.url,
+    schema: "trial_warehouse",
+    entities: [StockRecord, ReservationRecord],
+    migrations: [...platformMigrations, ...warehouseMigrations],
+    logger: pino({ level: "silent" }),
+  });
+});
+afterAll(async () => {
+  await db?.close();
+  await database?.drop();
+});
+
+async function outboxOf(aggregateId: string): Promise<Array<{ event_id: string; event_type: string }>> {
+  return db.execute(
+    `select event_id, event_type from ${db.table("outbox")} where aggregate_id = ? order by position`,
+    [aggregateId],
+  );
+}
+
+describe("the unit of work", () => {
+  it("writes the events of an aggregate a store saved, with nothing else called", async () => {
+    const stock = Stock.empty("kit-product");
+    stock.restock(5, context);
+    const { events } = await db.unitOfWork((unit) => stockStore.writer(unit).save(stock));
+    expect(events.map((event) => event.type)).toEqual(["trial.warehouse.v1.StockChanged"]);
+    expect(await outboxOf("kit-product")).toEqual(
+      events.map((event) => ({ event_id: event.id, event_type: event.type })),
+    );
+    expect((await stockStore.reader(db.read()).get("kit-product"))?.state.onHand).toBe(5);
+  });
+
+  it("writes neither the change nor its events when the unit fails", async () => {
+    const stock = Stock.empty("kit-rolled-back");
+    stock.restock(1, context);
+    await expect(
+      db.unitOfWork(async (unit) => {
+        await stockStore.writer(unit).save(stock);
+        throw new Error("after the save");
+      }),
+    ).rejects.toThrow("after the save");
+    expect(await outboxOf("kit-rolled-back")).toEqual([]);
+    expect(await stockStore.reader(db.read()).get("kit-rolled-back")).toBeUndefined();
+  });
+
+  it("refuses events appended outside a unit of work instead of losing them", () => {
+    const stock = Stock.empty("kit-outside");
+    stock.restock(1, context);
+    expect(() => appendToOutbox(db.reader(), db, stock.pullEvents().map(encodeWarehouseEvent))).toThrow(
+      "outside a unit of work",
+    );
+  });
+});
+
+describe("read and write ports", () => {
+  it("are different types: a read cannot lock or save, a write port needs a unit of work", async () => {
+    const reading = stockStore.reader(db.read());
+    // @ts-expect-error a read port has no save
+    expect(reading.save).toBeUndefined();
+    // @ts-expect-error a write port (whose reads lock) is only made from a unit of work
+    const writingOutsideAUnit = () => stockStore.writer(db.read());
+    expect(writingOutsideAUnit).toBeTypeOf("function");
+    const unlocked = aggregateStore({
+      entity: StockRecord,
+      key: (productId: string) => ({ productId }),
+      // @ts-expect-error a store's writes always lock: there is no lock mode "none"
+      lock: "none",
+      restore: (row) => Stock.restore(row),
+      record: (stock: Stock) => ({ ...stock.state, updatedAt: clock.now() }),
+    });
+    expect(unlocked).toBeDefined();
+  });
+
+  it("locks what a unit of work reads until it commits, sending the key as a parameter", async () => {
+    const stock = Stock.empty("kit-locked");
+    stock.restock(1, context);
+    await db.unitOfWork((unit) => stockStore.writer(unit).save(stock));
+    const order: string[] = [];
+    let held: () => void = () => {};
+    const holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const first = db.unitOfWork(async (unit) => {
+      await stockStore.writer(unit).get("kit-locked");
+      held();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      order.push("first commits");
+    });
+    await holding;
+    const second = db.unitOfWork(async (unit) => {
+      await stockStore.writer(unit).get("kit-locked");
+      order.push("second reads");
+    });
+    // A read port does not wait for the lock.
+    expect((await stockStore.reader(db.read()).get("kit-locked"))?.state.onHand).toBe(1);
+    // The waiting statement was sent with its value as a parameter, not formatted into its text.
+    const waiting = await eventually(async () => {
+      const [row] = await db.execute<{ query: string }>(
+        "select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      );
+      if (!row) throw new Error("not waiting yet");
+      return row.query;
+    }, 2_000);
+    expect(waiting).toMatch(/= \$1\s+for update/);
+    expect(waiting).not.toContain("kit-locked");
+    await Promise.all([first, second]);
+    expect(order).toEqual(["first commits", "second reads"]);
+  });
+});
+
+describe("a record two units of work create at once (row-or-insert)", () => {
+  it("is created by one of them; the other fails on the primary key, and nothing of it is written", async () => {
+    const orderId = "kit-race-order";
+    let arrived = 0;
+    let bothRead: () => void = () => {};
+    const barrier = new Promise<void>((resolve) => {
+      bothRead = resolve;
+    });
+    const create = (customerId: string) =>
+      db.unitOfWork(async (unit) => {
+        const reservations = reservationStore.writer(unit);
+        const known = await reservations.get(orderId);
+        arrived += 1;
+        if (arrived === 2) bothRead();
+        await barrier;
+        const stock = Stock.empty("kit-race-product");
+        stock.restock(5, context);
+        const placed = { orderId, customerId, productId: "kit-race-product", quantity: 1, address: "a" };
+        await reservations.save(known ?? Reservation.place(placed, stock, context));
+        return customerId;
+      });
+    const outcomes = await Promise.allSettled([create("first"), create("second")]);
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+    const [failed] = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
+    expect(failed).toMatchObject({ code: "23505" });
+    expect((await outboxOf(orderId)).map((row) => row.event_type)).toEqual([
+      "trial.warehouse.v1.StockReserved",
+    ]);
+  });
+});
+
+describe("an enum mapping derived from the proto descriptor", () => {
+  const status = enumMapping(ORDER_STATUSES, OrderStatusSchema);
+
+  it("maps each core name to the proto value of that name, and back", () => {
+    expect(ORDER_STATUSES.map((name) => status.fromProto(status.toProto(name)))).toEqual([...ORDER_STATUSES]);
+    expect(status.toProto("RETURN_REQUESTED")).toBe(OrderStatus.RETURN_REQUESTED);
+  });
+
+  it("refuses a value it does not know, both ways", () => {
+    expect(() => status.fromProto(99)).toThrow("99 is not a value of trial.order.v1.OrderStatus");
+    expect(() => status.fromProto(OrderStatus.UNSPECIFIED)).toThrow();
+    expect(() => status.toProto("LOST" as "PLACED")).toThrow("LOST is not a value");
+  });
+
+  it("reads a request's filter: unspecified is any, an unknown number is InvalidArgument naming the field", () => {
+    expect(status.filter("status", OrderStatus.UNSPECIFIED)).toBeUndefined();
+    expect(status.filter("status", OrderStatus.DELIVERED)).toBe("DELIVERED");
+    const refused = (() => {
+      try {
+        status.filter("status", 99);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(InvalidArgument);
+    expect(refused).toMatchObject({ field: "status" });
+  });
+
+  it("stops the start when a core name has no proto value", () => {
+    expect(() => enumMapping(["PLACED", "MISLAID"], OrderStatusSchema)).toThrow(
+      "trial.order.v1.OrderStatus has no value for MISLAID",
+    );
+  });
+});
