@@ -145,7 +145,12 @@ describe(`${vaccinationModule.name} consumes events`, () => {
       },
       async (event) => {
         await vaccination.consumer(ReservationRegisteredSchema.typeName).handle(event);
-        await refusedWith(withReservation("person-5"), "reservation-must-be-the-persons");
+        const wrongPerson = await withReservation("person-5").then(
+          () => undefined,
+          (thrown: unknown) => ConnectError.from(thrown),
+        );
+        expect(wrongPerson?.code).toBe(Code.FailedPrecondition);
+        expect(wrongPerson?.rawMessage).toContain("reservation-must-be-the-persons");
         const { record } = await withReservation("person-4");
         expect(record).toMatchObject({ personId: "person-4", reservationId, doseNumber: 1 });
       },
