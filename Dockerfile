@@ -26,7 +26,7 @@ WORKDIR /app
 
 # ---------------------------------------------------------------------------------------------
 # Code generation: every dependency (buf and protoc-gen-es are development dependencies), then
-# `pnpm codegen` writes packages/proto/src/gen from proto/. `pnpm fetch` needs only the lockfile,
+# `pnpm codegen` writes packages/proto/src/gen from proto/ and vite builds the web console. `pnpm fetch` needs only the lockfile,
 # so this layer is rebuilt only when the lockfile changes. Install scripts are not run: buf's
 # binary comes from its platform package, and nothing else is needed to generate.
 FROM pnpm AS codegen
@@ -34,7 +34,8 @@ COPY pnpm-lock.yaml pnpm-workspace.yaml ./
 RUN pnpm fetch
 COPY . .
 RUN pnpm install --offline --frozen-lockfile --ignore-scripts \
-  && pnpm codegen
+  && pnpm codegen \
+  && pnpm --filter @hexa/console build
 
 # ---------------------------------------------------------------------------------------------
 # Production dependencies only: no development tools, no tests' dependencies, and no optional
@@ -70,6 +71,7 @@ COPY --from=production /app/node_modules ./node_modules
 COPY --from=production /app/packages ./packages
 COPY --from=production /app/apps ./apps
 COPY --from=codegen /app/packages/proto/src/gen ./packages/proto/src/gen
+COPY --from=codegen /app/apps/console/dist ./apps/console/dist
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/hexa
 USER 10001:10001
 EXPOSE 8080

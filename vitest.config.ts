@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const globalSetup = ["./packages/testing/src/global-setup.ts"];
 
@@ -23,7 +23,18 @@ export default defineConfig({
         test: {
           name: "main",
           include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "deploy/test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "apps/console/test/unit/**"],
           globalSetup,
+        },
+      },
+      {
+        // The console's components and logic, in a simulated DOM (its browser tests run in main).
+        extends: true,
+        test: {
+          name: "console",
+          root: "apps/console",
+          include: ["test/unit/**/*.test.{ts,tsx}"],
+          environment: "happy-dom",
         },
       },
       {

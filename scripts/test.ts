@@ -35,7 +35,8 @@ const steps: Step[] = [
   { name: "proto format (buf)", command: ["buf", "format", "--diff", "--exit-code"] },
   { name: "proto breaking changes (buf)", ...breakingCheck() },
   { name: "typecheck (tsc)", command: ["tsc", "-p", "tsconfig.json"] },
-  { name: "tests (vitest)", command: vitest(["main"], ".data/test-results.json") },
+  { name: "typecheck the console (tsc)", command: ["tsc", "-p", "apps/console/tsconfig.json"] },
+  { name: "tests (vitest)", command: vitest(["main", "console"], ".data/test-results.json") },
   {
     name: "contracts: consumers",
     command: vitest(["contracts-consumers"], ".data/test-results-contracts-consumers.json"),

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The image's entry point: one image runs every service and the operator commands.
 #   <service>                 a service, e.g. `order` runs apps/order/src/main.ts
+#   console                   the web console's files and configuration (apps/console/server)
 #   migrate <service>...      apply the services' database migrations, then exit
 #   dead-letters <list|replay ID|replay --all>
 #   token --role ROLE --sub SUBJECT [--ttl 1h]   a development token (AUTH_DEV_KEY_DIR's key)
@@ -17,7 +18,7 @@ usage() {
     [ "$name" = ops ] || printf '%s ' "$name"
   done)
   cat <<USAGE
-usage: <image> <service> | migrate <service>... | dead-letters <list|replay ID|replay --all>
+usage: <image> <service> | console | migrate <service>... | dead-letters <list|replay ID|replay --all>
        | token --role ROLE --sub SUBJECT [--ttl 1h] | help
 services: ${services}
 USAGE
@@ -35,6 +36,9 @@ case "$command" in
     ;;
   dead-letters)
     exec node apps/ops/src/dead-letters.ts "$@"
+    ;;
+  console)
+    exec node apps/console/server/main.ts "$@"
     ;;
   token)
     exec node apps/ops/src/token.ts "$@"

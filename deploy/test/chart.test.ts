@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { ServiceMetrics } from "@hexa/adapters/telemetry/metrics";
 import { createTestDatabase, freePort, startApp } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -32,6 +33,18 @@ const declared = (
     services: Record<string, { connectServices: string[]; calls?: string[] }>;
   }
 ).services;
+
+/** The series names a service's registry serves (a histogram's with their suffixes). */
+function servedMetricNames(): Set<string> {
+  const metrics = new ServiceMetrics().registry.getMetricsAsArray();
+  return new Set(
+    metrics.flatMap((metric) =>
+      String(metric.type) === "histogram"
+        ? ["_bucket", "_sum", "_count"].map((suffix) => `${metric.name}${suffix}`)
+        : [metric.name],
+    ),
+  );
+}
 
 const scratch = mkdtempSync(join(tmpdir(), "hexa-chart-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -101,17 +114,37 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
   });
 
   it("renders a Deployment, Service, ConfigMap, autoscaler and disruption budget for each enabled service", () => {
-    for (const kind of [
-      "Deployment",
-      "Service",
-      "ConfigMap",
-      "HorizontalPodAutoscaler",
-      "PodDisruptionBudget",
-    ]) {
+    for (const kind of ["ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget"]) {
       expect([...byKind(manifests, kind).keys()].sort(), kind).toEqual(
         scenario.services.map(resource).sort(),
       );
     }
+    // The web console has a Deployment and a Service of its own, and nothing else to configure.
+    for (const kind of ["Deployment", "Service"]) {
+      expect([...byKind(manifests, kind).keys()].sort(), kind).toEqual(
+        [...scenario.services, "console"].map(resource).sort(),
+      );
+    }
+  });
+
+  it("serves the web console from the same image, locked down like the services, without credentials", () => {
+    const deployment = byKind(manifests, "Deployment").get(resource("console"));
+    const pod = deployment?.spec.template.spec;
+    const [container] = pod.containers;
+    expect(container.args).toEqual(["console"]);
+    expect(container.image).toBe(
+      byKind(manifests, "Deployment").get(resource("order"))?.spec.template.spec.containers[0].image,
+    );
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+    expect(container.resources.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(deployment?.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    const names = container.env.map((variable: { name: string }) => variable.name);
+    expect(names).toContain("CONSOLE_OIDC_CLIENT_ID");
+    expect(names).not.toContain("DATABASE_URL");
+    expect(container.envFrom).toBeUndefined();
+    const policy = byKind(manifests, "NetworkPolicy").get(resource("console"));
+    expect(policy?.spec.ingress[0].from[0].namespaceSelector).toBeDefined();
   });
 
   it("gives every Deployment probes, resources, a zero-downtime rollout and a locked-down pod", () => {
@@ -208,7 +241,7 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
     }
   });
 
-  it("routes every Connect service of every enabled service by its path prefix, and nothing else", () => {
+  it("routes every Connect service of every enabled service by its path prefix, the rest to the console", () => {
     const routes = new Map<string, string>();
     if (scenario.entryPoint === "ingress") {
       const [ingress, ...more] = byKind(manifests, "Ingress").values();
@@ -231,13 +264,14 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
       }
       expect(byKind(manifests, "Ingress").size).toBe(0);
     }
-    const expected = new Map(
-      scenario.services.flatMap((service) =>
+    const expected = new Map([
+      ...scenario.services.flatMap((service) =>
         (declared[service]?.connectServices ?? []).map(
           (connect) => [`/${connect}`, resource(service)] as const,
         ),
       ),
-    );
+      ["/", resource("console")] as const,
+    ]);
     expect(routes).toEqual(expected);
   });
 
@@ -298,7 +332,9 @@ describe("switches", () => {
     });
     const names = manifests.map((m) => m.metadata.name);
     for (const service of trial) expect(names).not.toContain(`hexa-${service}`);
-    expect([...byKind(manifests, "Deployment").keys()].sort()).toEqual(vaccination.map((s) => `hexa-${s}`));
+    expect([...byKind(manifests, "Deployment").keys()].sort()).toEqual(
+      [...vaccination, "console"].map((s) => `hexa-${s}`).sort(),
+    );
     expect(JSON.stringify(byKind(manifests, "Ingress").get("hexa"))).not.toContain("trial.");
   });
 
@@ -313,11 +349,18 @@ describe("switches", () => {
 
   it("switches one service off, and refuses to leave a caller without the service it calls", async () => {
     expect(await deployments({ set: ["services.warehouse.enabled=false"] })).toEqual(
-      both.filter((s) => s !== "warehouse").map((s) => `hexa-${s}`),
+      [...both.filter((s) => s !== "warehouse"), "console"].map((s) => `hexa-${s}`).sort(),
     );
     expect(await renderError({ set: ["services.order.enabled=false"] })).toContain(
       "services.marketing calls order, which is not an enabled service",
     );
+  });
+
+  it("switches the console off, with its route", async () => {
+    const manifests = await render({ set: ["console.enabled=false"] });
+    expect(byKind(manifests, "Deployment").has("hexa-console")).toBe(false);
+    expect(byKind(manifests, "Service").has("hexa-console")).toBe(false);
+    expect(JSON.stringify(byKind(manifests, "Ingress").get("hexa"))).not.toContain("hexa-console");
   });
 
   it("sets replicas instead of an autoscaler when autoscaling is off", async () => {
@@ -331,6 +374,26 @@ describe("switches", () => {
 });
 
 describe("configuration", () => {
+  it("gives the console its OpenID Connect client, at the services' issuer unless told otherwise", async () => {
+    const env = async (set: string[]) => {
+      const manifests = await render({ set: ["auth.issuer=https://id.example.com/realms/hexa", ...set] });
+      const [container] =
+        byKind(manifests, "Deployment").get("hexa-console")?.spec.template.spec.containers ?? [];
+      return Object.fromEntries(
+        container.env.map((variable: { name: string; value: string }) => [variable.name, variable.value]),
+      );
+    };
+    expect(await env(["console.oidc.clientId=console"])).toMatchObject({
+      CONSOLE_OIDC_AUTHORITY: "https://id.example.com/realms/hexa",
+      CONSOLE_OIDC_CLIENT_ID: "console",
+      CONSOLE_OIDC_SCOPE: "openid profile",
+      AUTH_ROLE_CLAIM: "roles",
+    });
+    expect(await env(["console.oidc.authority=https://login.example.com/"])).toMatchObject({
+      CONSOLE_OIDC_AUTHORITY: "https://login.example.com/",
+    });
+  });
+
   it("points a caller at the called service's Kubernetes DNS name and lets it through", async () => {
     const manifests = await render({ release: "shop" });
     expect(byKind(manifests, "ConfigMap").get("shop-marketing")?.data.ORDER_URL).toBe(
@@ -382,6 +445,14 @@ describe("configuration", () => {
     expect(container.env[0].valueFrom.secretKeyRef).toEqual({ name: "hexa-database", key: "DATABASE_URL" });
   });
 
+  it("tells each service its version (hexa_build_info): the image tag, else the chart's appVersion", async () => {
+    const version = async (set: string[]) =>
+      byKind(await render({ set }), "ConfigMap").get("hexa-order")?.data.HEXA_VERSION;
+    const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as { appVersion: string };
+    expect(await version([])).toBe(chart.appVersion);
+    expect(await version(["image.tag=1.4.2", "image.repository=registry.example:5000/hexa"])).toBe("1.4.2");
+  });
+
   it("reads DATABASE_URL from an existing Secret", async () => {
     const manifests = await render({ valuesFiles: [production] });
     expect(byKind(manifests, "Secret").size).toBe(0);
@@ -400,7 +471,11 @@ describe("configuration", () => {
 });
 
 describe("authentication", () => {
-  const deploymentsOf = (manifests: Manifest[]) => [...byKind(manifests, "Deployment").values()];
+  // The services' Deployments: the console's verifies no token, so it gets no key.
+  const deploymentsOf = (manifests: Manifest[]) =>
+    [...byKind(manifests, "Deployment").values()].filter(
+      (deployment) => !deployment.metadata.name.endsWith("-console"),
+    );
 
   it("runs in development mode by default: one generated ES256 key, mounted read-only where every pod reads it", async () => {
     const manifests = await render();
@@ -592,7 +667,12 @@ describe("monitoring", () => {
       "HexaCircuitBreakerOpen",
       "HexaDeadLetters",
       "HexaOutboxBacklogGrowing",
+      "HexaRpcServerFaults",
     ]);
+    expect(alerts.get("HexaRpcServerFaults")?.expr).toContain(
+      'grpc_server_handled_total{namespace="hexa",grpc_code=~',
+    );
+    expect(alerts.get("HexaRpcServerFaults")?.expr).toContain("> 0.05");
     expect(alerts.get("HexaOutboxBacklogGrowing")?.expr).toContain("hexa_outbox_unpublished_events");
     expect(alerts.get("HexaDeadLetters")?.expr).toContain("hexa_dead_letters");
     expect(alerts.get("HexaCircuitBreakerOpen")?.expr).toContain("hexa_circuit_breaker_state");
@@ -612,6 +692,30 @@ describe("monitoring", () => {
       OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
       OTEL_TRACES_SAMPLER_ARG: "0.25",
     });
+  });
+
+  it("renders the Grafana dashboard when enabled, whose queries read only metrics the services serve", async () => {
+    expect([...byKind(await render(), "ConfigMap").keys()]).not.toContain("hexa-grafana-dashboard");
+    const manifests = await render({ set: ["metrics.grafanaDashboard.enabled=true"] });
+    expect(validateAll(manifests)).toEqual([]);
+    const configMap = byKind(manifests, "ConfigMap").get("hexa-grafana-dashboard");
+    expect(labelsOf(configMap)).toMatchObject({ grafana_dashboard: "1" });
+    const dashboard = JSON.parse(configMap?.data["hexa.json"]) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const queries = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
+    expect(queries.length).toBeGreaterThan(10);
+    const served = servedMetricNames();
+    const read = new Set(queries.flatMap((query) => query.match(/\b[a-z_][a-z0-9_]*(?=\{)/g) ?? []));
+    for (const metric of [
+      "grpc_server_handled_total",
+      "grpc_server_handling_seconds_bucket",
+      "hexa_build_info",
+    ]) {
+      expect(read).toContain(metric);
+    }
+    for (const metric of read) expect(served, `${metric} is not served`).toContain(metric);
+    for (const query of queries) expect(query).toContain('namespace="$namespace"');
   });
 
   it("rejects a misspelled monitoring key and a malformed duration", async () => {

@@ -231,6 +231,8 @@ describe.skipIf(!hasScript)("a start at a terminal", () => {
       `all-in-one is serving marketing, order, warehouse, delivery, dashboard, inventory, reservation, vaccination, notification, vaccination-dashboard on http://127.0.0.1:${port} (listening on every interface, 0.0.0.0)`,
     );
     expect(terminal).toContain(`http://127.0.0.1:${port}/trial.marketing.v1.MarketingService/StartTrialPlan`);
+    // The console, without the development sign-in: it is not on a loopback address.
+    expect(terminal).toMatch(new RegExp(`  console:  http://127\\.0\\.0\\.1:${port}/\\r?\\n`));
   }, 60_000);
 });
 

@@ -9,6 +9,7 @@ import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { connect } from "@nats-io/transport-node";
 import type { TestProject } from "vitest/node";
+import { findChromium } from "./chromium.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -20,6 +21,8 @@ declare module "vitest" {
     authKeyDir: string;
     /** The bus namespace every test's own namespace extends; its streams are deleted when the run ends. */
     busNamespaceOfRun: string;
+    /** Path of the headless Chromium the console's browser tests drive, or "" when they are skipped. */
+    chromiumPath: string;
   }
 }
 
@@ -29,6 +32,8 @@ declare module "vitest" {
  * - NATS: NATS_URL (default nats://127.0.0.1:4222); when nothing answers, a private nats-server
  *   if the binary is installed; else the JetStream tests are skipped with a printed reason,
  *   except under CI=true, where the run fails.
+ * - Chromium (the main project's console tests): the system's, installed with apt when root;
+ *   else those tests are skipped with a printed reason, except under CI=true, where the run fails.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -74,6 +79,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } else {
     console.log(`[tests] NATS: ${natsUrl}`);
   }
+
+  let chromiumPath = "";
+  if (project.name === "main") {
+    const chromium = findChromium();
+    if ("path" in chromium) {
+      chromiumPath = chromium.path;
+      console.log(`[tests] Chromium: ${chromiumPath}`);
+    } else if (process.env.CI === "true") {
+      throw new Error(`[tests] CI=true: the console's browser tests must run, but ${chromium.problem}`);
+    } else {
+      console.warn(
+        `[tests] SKIPPING the console's browser tests: ${chromium.problem}. Set CHROMIUM_PATH to run them.`,
+      );
+    }
+  }
+  project.provide("chromiumPath", chromiumPath);
 
   // One development key pair for the run: services started in the workers (startServices,
   // startApp) verify with it, and the harness's clients sign their tokens with it. Test callers

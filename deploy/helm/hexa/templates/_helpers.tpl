@@ -201,6 +201,7 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
   "SHUTDOWN_GRACE_MS" (include "hexa.int" $config.shutdownGraceMs)
   "SHUTDOWN_DRAIN_MS" (include "hexa.int" $config.shutdownDrainMs)
   "CONSUMER_MAX_DELIVER" (include "hexa.int" $config.consumerMaxDeliver)
+  "HEXA_VERSION" (include "hexa.image" . | splitList ":" | last)
 -}}
 {{- with $config.busNamespace -}}
 {{- $_ := set $env "BUS_NAMESPACE" . -}}
@@ -259,4 +260,9 @@ Fails at once, naming the missing value.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* "true" when the web console is rendered: switched on, and a suite is enabled for it to show. */}}
+{{- define "hexa.consoleEnabled" -}}
+{{- if and .Values.console.enabled (or .Values.suites.trial.enabled .Values.suites.vaccination.enabled) -}}true{{- end -}}
 {{- end -}}

@@ -18,7 +18,8 @@ import {
   type HandlerContext,
   type Interceptor,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@hexa/proto/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
 import type { ServiceMetrics } from "../telemetry/metrics.ts";
@@ -217,6 +218,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     requestGate,
     readMaxBytes: options.maxRequestBytes ?? 1_048_576,
     shutdownSignal: shutdown.signal,
+    fallback: answerUnimplemented,
   });
 
   const connections = new ConnectionTracker(logger);
@@ -231,7 +233,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     }
     if (handleCors(corsOrigins, req, res)) return;
     if (handleProbe(readiness, req, res) || options.metrics?.handle(req, res)) return;
-    if (options.httpRoutes?.some((route) => route(req, res))) return;
+    if (answeredByRoute(options.httpRoutes ?? [], req, res, logger)) return;
     connectHandler(req, res);
   };
   const http1Server = http.createServer(onRequest);
@@ -294,6 +296,23 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   return { url, port, close };
 }
 
+/** Whether one of `routes` took the request; a route that throws is logged and answered 500. */
+function answeredByRoute(
+  routes: readonly HttpRoute[],
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+  logger: Logger,
+): boolean {
+  try {
+    return routes.some((route) => route(req, res));
+  } catch (error) {
+    logger.error({ err: error, path: req.url }, "http route failed");
+    if (!res.headersSent) (res as http.ServerResponse).writeHead(500, { "content-type": "text/plain" });
+    res.end("internal error\n");
+    return true;
+  }
+}
+
 /**
  * The gRPC spec percent-encodes only the bytes of `grpc-message` outside 0x20-0x7E, and "%".
  * connect-es encodes it like a URI component (":" becomes "%3A"), which @grpc/grpc-js decodes
@@ -333,6 +352,36 @@ function percentDecode(text: string): string {
     return text;
   }
 }
+
+/**
+ * What no route serves (an unknown service or method, any other path) is answered UNIMPLEMENTED in
+ * the caller's protocol, naming the path, instead of connect-es's bare 404: a Connect error body
+ * for Connect and plain HTTP callers, a trailers-only gRPC status for gRPC and gRPC-Web.
+ */
+const answerUnimplemented: NonNullable<ConnectNodeAdapterOptions["fallback"]> = (req, res) => {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const error = new ConnectError(`no procedure ${path} here`, Code.Unimplemented);
+  const out = res as http.ServerResponse;
+  const contentType = req.headers["content-type"] ?? "";
+  if (contentType.startsWith("application/grpc")) {
+    const status = {
+      "content-type": contentType.split(";")[0] ?? "application/grpc",
+      "grpc-status": String(Code.Unimplemented),
+      "grpc-message": grpcPercentEncode(error.rawMessage),
+    };
+    // gRPC's trailers-only answer: one HEADERS frame that ends the stream.
+    if (res instanceof http2.Http2ServerResponse)
+      res.stream.respond({ ":status": 200, ...status }, { endStream: true });
+    else out.writeHead(200, status).end();
+    return;
+  }
+  const body = errorToJsonBytes(error, {});
+  out.writeHead(codeToHttpStatus(Code.Unimplemented), {
+    "content-type": "application/json",
+    "content-length": String(body.byteLength),
+  });
+  out.end(body);
+};
 
 /**
  * connect-es answers a request body that is not valid protobuf binary with INTERNAL, as if the

@@ -66,6 +66,11 @@ export class EntityTable<Row extends object> {
     return found as Row;
   }
 
+  /** The table's name, with its schema, for a statement of its own. */
+  name(em: EntityManager): string {
+    return this.#of(em).table;
+  }
+
   /** The row's primary key, as one string. */
   keyOf(em: EntityManager, row: Partial<Row>): string {
     return JSON.stringify(this.#of(em).keys.map((name) => (row as Record<string, unknown>)[name]));

@@ -24,6 +24,8 @@ export interface AppOptions {
   readonly allInOne: boolean;
   /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
   readonly httpRoutes?: readonly HttpRoute[];
+  /** What else serves where (what those routes serve), by name, given the URL: announced at start. */
+  readonly announce?: (url: string) => Readonly<Record<string, string>>;
 }
 
 /** The composition root's main: read the environment, build the adapters, serve until SIGTERM or SIGINT. */
@@ -83,6 +85,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
       security,
+      build: { service: options.name, version: env.HEXA_VERSION },
       ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
     });
     stops.unshift(() => running.stop(env.SHUTDOWN_GRACE_MS));
@@ -160,7 +163,8 @@ function announce(
 ): void {
   const services = options.modules.map((module) => module.name);
   const events = env.NATS_URL ? `NATS JetStream at ${env.NATS_URL}` : "embedded in-process bus";
-  logger.info({ url, host: env.HOST, services, database, events, auth }, "serving");
+  const more = options.announce?.(url) ?? {};
+  logger.info({ url, host: env.HOST, services, database, events, auth, ...more }, "serving");
   if (!process.stderr.isTTY) return;
   const everywhere =
     env.HOST === "0.0.0.0" || env.HOST === "::" ? ` (listening on every interface, ${env.HOST})` : "";
@@ -170,6 +174,7 @@ function announce(
     `  events:   ${events}`,
     `  probes:   ${url}/healthz  ${url}/readyz`,
     `  auth:     ${auth}`,
+    ...Object.entries(more).map(([name, value]) => `  ${`${name}:`.padEnd(9)} ${value}`),
   ];
   if (services.includes("marketing")) {
     lines.push(

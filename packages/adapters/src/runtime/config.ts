@@ -79,6 +79,8 @@ export const environment = z.object({
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
     .optional(),
+  /** The build's version, reported by `hexa_build_info`; the chart sets the image tag. */
+  HEXA_VERSION: z.string().min(1).default("dev"),
   /** `service.name` of the spans; default the app's name (e.g. order, all-in-one). */
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   OTEL_TRACES_SAMPLER: z.enum(samplerNames).default("parentbased_always_on"),

@@ -49,6 +49,11 @@ export interface ServiceRuntime {
   readonly callCredentials: Interceptor;
 }
 
+/** The durable consumer name of a module's policy: `<service>-<policy>`. */
+export function policyConsumerName(module: Pick<ServiceModule, "name">, policy: string): string {
+  return `${module.name}-${policy}`;
+}
+
 /** One deployable service: its schema, its RPCs and its policies. An app composes one or several. */
 export interface ServiceModule {
   /** Short name, e.g. "marketing"; prefixes its consumers' durable names. */

@@ -11,12 +11,12 @@ import { handledOnce } from "../postgres/inbox.ts";
 import { OutboxRelay } from "../postgres/outbox.ts";
 import { platformMigrations } from "../postgres/platform-tables.ts";
 import { callPolicies } from "../resilience/policy.ts";
-import { inConsumerSpan } from "../telemetry/events.ts";
-import { ServiceMetrics } from "../telemetry/metrics.ts";
+import { inConsumerSpan, withPublishSpans } from "../telemetry/events.ts";
+import { type BuildInfo, ServiceMetrics } from "../telemetry/metrics.ts";
 import { ConfigurationError, readEnvironment, serviceUrlVariable } from "./config.ts";
 import { JobRunner } from "./jobs.ts";
 import { type Security, securityFromEnvironment } from "./security.ts";
-import type { ServiceModule, ServiceRuntime } from "./service-module.ts";
+import { policyConsumerName, type ServiceModule, type ServiceRuntime } from "./service-module.ts";
 
 export interface StartServicesOptions {
   readonly modules: readonly ServiceModule[];
@@ -46,6 +46,8 @@ export interface StartServicesOptions {
   readonly security?: Security;
   /** Where `/metrics` counts calls and samples the services; default: a registry of their own. */
   readonly metrics?: ServiceMetrics;
+  /** What `hexa_build_info` reports (with the default registry). */
+  readonly build?: BuildInfo;
   /** Plain HTTP routes beside the RPCs (documents, the console's files); see `serve`. */
   readonly httpRoutes?: readonly HttpRoute[];
 }
@@ -82,6 +84,8 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     }));
   const accessRules = accessByProcedure(options.modules.flatMap((module) => module.access ?? []));
   let ownUrl: string | undefined;
+  // The relays publish through it: each publish is a span of the trace that committed the event.
+  const relayBus = withPublishSpans(options.bus);
   try {
     for (const module of options.modules) {
       const logger = options.logger.child({ service: module.name });
@@ -94,7 +98,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       });
       const relay = new OutboxRelay({
         db,
-        bus: options.bus,
+        bus: relayBus,
         logger,
         ...(options.outboxIdleMs ? { idleMs: options.outboxIdleMs } : {}),
       });
@@ -108,7 +112,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         eventType: string,
         handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
       ): Consumer => {
-        const consumer = `${module.name}-${name}`;
+        const consumer = policyConsumerName(module, name);
         const once = handledOnce(db, consumer, (unit, event) =>
           inConsumerSpan(consumer, event, () => handle(unit, event)),
         );
@@ -147,7 +151,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     for (const { module, runtime } of started) {
       for (const job of module.jobs?.(runtime) ?? []) jobs.start(job);
     }
-    const metrics = options.metrics ?? new ServiceMetrics({ logger: options.logger });
+    const metrics =
+      options.metrics ??
+      new ServiceMetrics({ logger: options.logger, ...(options.build ? { build: options.build } : {}) });
     const bus = options.bus;
     metrics.sample({
       outboxes: started.map(({ module, relay }) => ({

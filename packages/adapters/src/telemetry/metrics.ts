@@ -1,16 +1,19 @@
 /**
  * Prometheus metrics of one process, served as text on `GET /metrics` of the service port.
  *
- * Counted as calls happen: RPC requests by procedure and code, failed RPCs, RPC durations.
- * Sampled at each scrape (each source bounded by a timeout, a failing one is left out of that
- * scrape): consumer lag (messages pending per durable consumer), outbox backlog (unpublished rows
- * per service schema), dead letters per consumer, and the circuit breaker state of every call
- * policy. Node's process metrics (`process_*`, `nodejs_*`) come with them.
+ * RPCs are counted under the names and labels of the gRPC server metrics that stock gRPC
+ * dashboards and alerts read (go-grpc-prometheus, grpc-ecosystem): `grpc_server_started_total`,
+ * `grpc_server_handled_total` and `grpc_server_handling_seconds`, labelled `grpc_service`,
+ * `grpc_method`, `grpc_type` (and `grpc_code`, spelt as gRPC does: `OK`, `InvalidArgument`), for
+ * every protocol the port serves (gRPC, gRPC-Web, Connect). `hexa_build_info` is 1, labelled with
+ * the build's version. Sampled at each scrape (each source bounded by a timeout, a failing one is
+ * left out of that scrape): consumer lag (messages pending per durable consumer), outbox backlog
+ * (unpublished rows per service schema), dead letters per consumer, and the circuit breaker state
+ * of every call policy. Node's process metrics (`process_*`, `nodejs_*`) come with them.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { observeIterable } from "../connect/interceptors.ts";
@@ -29,9 +32,10 @@ export const breakerStateValue: Readonly<Record<BreakerState, number>> = {
 
 /** The names of the platform's own metrics. */
 export const metricNames = {
-  rpcRequests: "hexa_rpc_server_requests_total",
-  rpcErrors: "hexa_rpc_server_errors_total",
-  rpcDuration: "hexa_rpc_server_duration_seconds",
+  rpcStarted: "grpc_server_started_total",
+  rpcHandled: "grpc_server_handled_total",
+  rpcHandling: "grpc_server_handling_seconds",
+  buildInfo: "hexa_build_info",
   consumerPending: "hexa_consumer_pending_messages",
   outboxBacklog: "hexa_outbox_unpublished_events",
   deadLetters: "hexa_dead_letters",
@@ -47,8 +51,31 @@ export interface MetricSources {
   readonly breakers?: () => ReadonlyArray<{ readonly name: string; readonly state: BreakerState }>;
 }
 
+/** What `hexa_build_info` reports. */
+export interface BuildInfo {
+  /** The app, e.g. `order` or `all-in-one`. */
+  readonly service: string;
+  /** The build's version (the image tag in the chart). */
+  readonly version: string;
+}
+
+/** A gRPC status code as gRPC spells it in `grpc_code` (`OK`, `InvalidArgument`, `Unavailable`). */
+export function grpcCodeName(code: Code | undefined): string {
+  return code === undefined ? "OK" : Code[code];
+}
+
+/** `grpc_type` of a method kind, as the gRPC server metrics name it. */
+const grpcTypes = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+} as const;
+
 export interface ServiceMetricsOptions {
   readonly logger?: Logger;
+  /** Labels of `hexa_build_info`. Default: service `hexa`, version `dev`. */
+  readonly build?: BuildInfo;
   /** Longest a scrape waits for one sampled source. Default 2000 ms. */
   readonly sampleTimeoutMs?: number;
 }
@@ -56,9 +83,9 @@ export interface ServiceMetricsOptions {
 /** The metrics registry of one running set of services, with the RPC interceptor that feeds it. */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<"procedure" | "code">;
-  readonly #errors: Counter<"procedure" | "code">;
-  readonly #duration: Histogram<"procedure">;
+  readonly #started: Counter<RpcLabel>;
+  readonly #handled: Counter<RpcLabel | "grpc_code">;
+  readonly #handling: Histogram<RpcLabel>;
   #sources: MetricSources = {};
 
   constructor(options: ServiceMetricsOptions = {}) {
@@ -73,25 +100,33 @@ export class ServiceMetrics {
       }
     };
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new Counter({
-      name: metricNames.rpcRequests,
-      help: "RPCs handled, by procedure and Connect code (ok for success).",
-      labelNames: ["procedure", "code"],
+    const rpcLabels: RpcLabel[] = ["grpc_service", "grpc_method", "grpc_type"];
+    this.#started = new Counter({
+      name: metricNames.rpcStarted,
+      help: "RPCs started on the server, by service, method and type.",
+      labelNames: rpcLabels,
       registers,
     });
-    this.#errors = new Counter({
-      name: metricNames.rpcErrors,
-      help: "RPCs that ended with a code other than ok, by procedure and code.",
-      labelNames: ["procedure", "code"],
+    this.#handled = new Counter({
+      name: metricNames.rpcHandled,
+      help: "RPCs completed on the server, by service, method, type and gRPC code (OK for success).",
+      labelNames: [...rpcLabels, "grpc_code"],
       registers,
     });
-    this.#duration = new Histogram({
-      name: metricNames.rpcDuration,
-      help: "Time from the start of an RPC to its end, by procedure.",
-      labelNames: ["procedure"],
+    this.#handling = new Histogram({
+      name: metricNames.rpcHandling,
+      help: "Time from the start of an RPC to its answer (unary) or the end of its stream, in seconds.",
+      labelNames: rpcLabels,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    const build = options.build ?? { service: "hexa", version: "dev" };
+    new Gauge({
+      name: metricNames.buildInfo,
+      help: "Always 1; the labels name the build: its version, the app and the Node.js version.",
+      labelNames: ["version", "service", "node_version"],
+      registers,
+    }).set({ version: build.version, service: build.service, node_version: process.versions.node }, 1);
     const sources = () => this.#sources;
     let busSample: Promise<BusMetrics | undefined> | undefined;
     // Both bus gauges come from one read of the bus per scrape.
@@ -164,19 +199,23 @@ export class ServiceMetrics {
   }
 
   /**
-   * Counts every application RPC: its code, and its duration until the answer (unary) or the
-   * end of the stream. `exemptServices` (health, reflection) are not counted.
+   * Counts every application RPC: its start, its code, and its duration until the answer (unary)
+   * or the end of the stream. `exemptServices` (health, reflection) are not counted.
    */
   interceptor(exemptServices: ReadonlySet<string> = new Set()): Interceptor {
     return (next) => async (req) => {
       if (exemptServices.has(req.service.typeName)) return next(req);
-      const procedure = `/${req.service.typeName}/${req.method.name}`;
+      const labels = {
+        grpc_service: req.service.typeName,
+        grpc_method: req.method.name,
+        grpc_type: grpcTypes[req.method.methodKind],
+      };
+      this.#started.inc(labels);
       const started = performance.now();
       const finish = (error?: unknown) => {
-        const code = error === undefined ? "ok" : codeToString(ConnectError.from(error).code);
-        this.#requests.inc({ procedure, code });
-        if (error !== undefined) this.#errors.inc({ procedure, code });
-        this.#duration.observe({ procedure }, (performance.now() - started) / 1_000);
+        const code = error === undefined ? undefined : ConnectError.from(error).code;
+        this.#handled.inc({ ...labels, grpc_code: grpcCodeName(code) });
+        this.#handling.observe(labels, (performance.now() - started) / 1_000);
       };
       try {
         const res = await next(req);
@@ -214,6 +253,8 @@ export class ServiceMetrics {
     return true;
   }
 }
+
+type RpcLabel = "grpc_service" | "grpc_method" | "grpc_type";
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -290,3 +290,36 @@ describe("logging", () => {
     expect(t.logs.raw()).not.toContain("token-Secret-4242");
   });
 });
+
+describe("plain HTTP routes beside the RPCs", () => {
+  it("serves a route's answer, and answers 500 for a route that throws while the RPCs keep working", async () => {
+    const routed = await startTestServer({
+      httpRoutes: [
+        (req, res) => {
+          if (req.url !== "/hello") return false;
+          res.end("hello");
+          return true;
+        },
+        (req) => {
+          if (req.url === "/broken") throw new Error("this route is broken");
+          return false;
+        },
+      ],
+    });
+    try {
+      const hello = await fetch(`${routed.server.url}/hello`);
+      expect([hello.status, await hello.text()]).toEqual([200, "hello"]);
+      const broken = await fetch(`${routed.server.url}/broken`);
+      expect(broken.status).toBe(500);
+      expect(routed.logs.lines.some((line) => line.msg === "http route failed")).toBe(true);
+      const call = await fetch(`${routed.server.url}${START}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ productId: "p", name: "Trial", trialDays: 7 }),
+      });
+      expect(call.status).toBe(200);
+    } finally {
+      await routed.server.close(500);
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createInProcessBus } from "@hexa/adapters/inprocess/bus";
+import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { type RunningServices, startServices } from "@hexa/adapters/runtime/start";
 import { metricNames } from "@hexa/adapters/telemetry/metrics";
@@ -12,9 +13,17 @@ import { warehouseModule } from "@hexa/adapters/trial/warehouse/module";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { connectJsonClient, createTestDatabase, eventually, type TestDatabase } from "@hexa/testing";
+import {
+  connectJsonClient,
+  createTestDatabase,
+  describeWithNats,
+  eventually,
+  natsUrl,
+  type TestDatabase,
+  uniqueNamespace,
+} from "@hexa/testing";
 import { SpanKind } from "@opentelemetry/api";
-import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -130,6 +139,26 @@ describe("telemetry of the product-trial suite", () => {
       (span) => span.attributes["messaging.consumer.group.name"] === "delivery-stock-reserved",
     );
     expect(deliverySpan && parentOf(deliverySpan)).toBe(warehouseSpan?.spanContext().spanId);
+
+    // PlaceOrder's SQL: pg CLIENT spans, children of the RPC's span.
+    const sql = spans().filter(
+      (span) => span.kind === SpanKind.CLIENT && parentOf(span) === placed.spanContext().spanId,
+    );
+    expect(sql.length).toBeGreaterThan(0);
+    expect(new Set(sql.map((span) => span.attributes["db.system.name"]))).toEqual(new Set(["postgresql"]));
+    expect(
+      sql.some((span) => /^insert into "trial_order"/i.test(String(span.attributes["db.query.text"]))),
+    ).toBe(true);
+    // Its publish: a PRODUCER span of the relay, child of the RPC that committed the event.
+    const publish = spans().find(
+      (span) =>
+        span.kind === SpanKind.PRODUCER &&
+        span.name === "send trial.order.v1.OrderPlaced" &&
+        span.attributes["hexa.aggregate_id"] === orderId,
+    );
+    expect(publish && traceOf(publish)).toBe(traceId);
+    expect(publish && parentOf(publish)).toBe(placed.spanContext().spanId);
+    expect(publish?.attributes["messaging.operation.type"]).toBe("send");
   });
 
   it("joins the marketing -> order call to EndTrialPlan's trace", async () => {
@@ -214,19 +243,25 @@ describe("telemetry of the product-trial suite", () => {
       if (!line) throw new Error(`no series ${series} in:\n${text}`);
       return Number(line.slice(series.length + 1));
     };
-    const placeOrder = 'procedure="/trial.order.v1.OrderService/PlaceOrder"';
-    expect(value(`${metricNames.rpcRequests}{${placeOrder},code="ok"}`)).toBeGreaterThanOrEqual(1);
-    expect(value(`${metricNames.rpcRequests}{${placeOrder},code="invalid_argument"}`)).toBeGreaterThanOrEqual(
-      1,
-    );
-    expect(value(`${metricNames.rpcErrors}{${placeOrder},code="invalid_argument"}`)).toBeGreaterThanOrEqual(
-      1,
-    );
-    expect(text).not.toMatch(new RegExp(`${metricNames.rpcErrors}\\{[^}]*code="ok"`));
-    expect(value(`${metricNames.rpcDuration}_count{${placeOrder}}`)).toBeGreaterThanOrEqual(2);
-    expect(value(`${metricNames.rpcDuration}_bucket{le="+Inf",${placeOrder}}`)).toBe(
-      value(`${metricNames.rpcDuration}_count{${placeOrder}}`),
-    );
+    // The gRPC server metrics, under the names and labels stock gRPC dashboards read.
+    const placeOrder =
+      'grpc_service="trial.order.v1.OrderService",grpc_method="PlaceOrder",grpc_type="unary"';
+    expect(value(`grpc_server_handled_total{${placeOrder},grpc_code="OK"}`)).toBeGreaterThanOrEqual(1);
+    expect(
+      value(`grpc_server_handled_total{${placeOrder},grpc_code="InvalidArgument"}`),
+    ).toBeGreaterThanOrEqual(1);
+    const handled = text
+      .split("\n")
+      .filter((line) => line.startsWith(`grpc_server_handled_total{${placeOrder},`))
+      .reduce((sum, line) => sum + Number(line.split(" ")[1]), 0);
+    expect(value(`grpc_server_started_total{${placeOrder}}`)).toBe(handled);
+    expect(value(`grpc_server_handling_seconds_count{${placeOrder}}`)).toBe(handled);
+    expect(value(`grpc_server_handling_seconds_bucket{le="+Inf",${placeOrder}}`)).toBe(handled);
+    // No duplicate error counter beside the handled one, and the platform's old names are gone.
+    expect(text).not.toMatch(/errors_total|hexa_rpc_server/);
+    expect(
+      value(`hexa_build_info{version="dev",service="hexa",node_version="${process.versions.node}"}`),
+    ).toBe(1);
     for (const schema of [
       "trial_marketing",
       "trial_order",
@@ -244,5 +279,89 @@ describe("telemetry of the product-trial suite", () => {
     expect(value(`${metricNames.breakerState}{policy="order"}`)).toBe(0);
     // Health checks are not counted as application calls.
     expect(text).not.toContain("grpc.health.v1");
+  });
+});
+
+/** The same trace across processes' boundaries as JetStream carries it: SQL, publish, consumer. */
+describeWithNats("telemetry of an order on JetStream", () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  let database: TestDatabase;
+  let services: RunningServices;
+
+  beforeAll(async () => {
+    tracing = startTracing({ serviceName: "trial", exporter });
+    const logger = pino({ level: "silent" });
+    database = await createTestDatabase();
+    const bus = await connectJetStreamBus({ url: natsUrl(), namespace: uniqueNamespace(), logger });
+    services = await startServices({
+      modules: [marketingModule, orderModule, warehouseModule],
+      databaseUrl: database.url,
+      bus,
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      deliveryPolicy: { maxDeliver: 1, backoffMs: [0] },
+      outboxIdleMs: 20,
+    });
+  });
+
+  afterAll(async () => {
+    await services?.stop(1_000);
+    await database?.drop();
+    await tracing?.shutdown();
+  });
+
+  it("shows PlaceOrder's SQL, its publish to JetStream and warehouse's handling in one trace", async () => {
+    const marketing = connectJsonClient(MarketingService, services.url);
+    const orders = connectJsonClient(OrderService, services.url);
+    const warehouse = connectJsonClient(WarehouseService, services.url);
+    const { plan } = await marketing.startTrialPlan({
+      productId: "kayak-js",
+      name: "Kayak week",
+      trialDays: 7,
+    });
+    await warehouse.restock({ productId: "kayak-js", quantity: 5 });
+    const placed = await eventually(() =>
+      orders.placeOrder({ customerId: "c-js", planId: plan?.planId ?? "", quantity: 1, address: "1 Lane" }),
+    );
+    const orderId = placed.order?.orderId;
+    const spans = () => exporter.getFinishedSpans();
+    const server = spans().findLast(
+      (span) =>
+        span.name === "trial.order.v1.OrderService/PlaceOrder" &&
+        span.attributes["rpc.grpc.status_code"] === 0,
+    );
+    if (!server) throw new Error("no PlaceOrder span");
+    const { traceId, spanId } = server.spanContext();
+    const consumer = await eventually(async () => {
+      const found = spans().find(
+        (span) =>
+          span.kind === SpanKind.CONSUMER &&
+          span.attributes["messaging.consumer.group.name"] === "warehouse-order-placed" &&
+          span.attributes["hexa.aggregate_id"] === orderId,
+      );
+      if (!found) throw new Error("no consumer span yet");
+      return found;
+    });
+    const publish = spans().find(
+      (span) => span.kind === SpanKind.PRODUCER && span.attributes["hexa.aggregate_id"] === orderId,
+    );
+    expect(publish?.name).toBe("send trial.order.v1.OrderPlaced");
+    expect(publish?.spanContext().traceId).toBe(traceId);
+    expect(publish?.parentSpanContext?.spanId).toBe(spanId);
+    expect(consumer.spanContext().traceId).toBe(traceId);
+    expect(consumer.parentSpanContext?.spanId).toBe(spanId);
+    // SQL of the call and of the consumer, each under its own span.
+    const sqlUnder = (parent: ReadableSpan) =>
+      spans().filter(
+        (span) =>
+          span.attributes["db.system.name"] === "postgresql" &&
+          span.parentSpanContext?.spanId === parent.spanContext().spanId,
+      );
+    expect(sqlUnder(server).length).toBeGreaterThan(0);
+    expect(
+      sqlUnder(consumer).some((span) => /trial_warehouse/.test(String(span.attributes["db.query.text"]))),
+    ).toBe(true);
   });
 });

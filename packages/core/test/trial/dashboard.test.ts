@@ -291,9 +291,13 @@ class OrderStatusesInMemory implements OrderStatuses {
   async get(orderId: string) {
     return this.saved.get(orderId);
   }
-  async save(status: OrderStatus) {
-    this.saves += 1;
-    this.saved.set(status.orderId, status);
+  async add(orderId: string, seen: OrderFact) {
+    const status = withFact(this.saved.get(orderId), orderId, seen);
+    if (status) {
+      this.saves += 1;
+      this.saved.set(orderId, status);
+    }
+    return status;
   }
   async list(filter: OrderStatusFilter, page: { limit: number; after?: OrderStatusPosition | undefined }) {
     this.lastList = { filter, page };

@@ -25,7 +25,13 @@ import { nextPageToken, readPage } from "../../paging.ts";
 import type { ServiceModule } from "../../runtime/service-module.ts";
 import { OrderChangeFeed } from "./changes.ts";
 import { CONSUMED_EVENTS, readOrderEvent } from "./events.ts";
-import { dashboardMigrations, OrderStatusRecord, orderStatusPage, orderStatusStore } from "./store.ts";
+import {
+  addOrderFact,
+  dashboardMigrations,
+  OrderStatusRecord,
+  orderStatusPage,
+  orderStatusStore,
+} from "./store.ts";
 
 /**
  * Dashboard: every order's status, a read model built only from the events order and delivery
@@ -93,8 +99,9 @@ export const dashboardModule: ServiceModule = {
 const ports: ContextPorts<DashboardPorts, DashboardReads> = {
   write: (unit) => ({
     statuses: {
-      ...orderStatusStore.writer(unit),
+      get: orderStatusStore.writer(unit).get,
       list: (filter, page) => orderStatusPage(unit.em, filter, page),
+      add: (orderId, fact) => addOrderFact(unit.em, orderId, fact),
     },
   }),
   read: (session) => ({

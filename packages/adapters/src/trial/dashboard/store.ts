@@ -1,4 +1,5 @@
 import {
+  DELIVERY_PRECEDENCE,
   ORDER_EVENT_TYPES,
   ORDER_STATES,
   type OrderEventType,
@@ -6,10 +7,13 @@ import {
   type OrderStatus,
   type OrderStatusFilter,
   type OrderStatusPosition,
+  PICKUP_PRECEDENCE,
   projectOrderStatus,
+  STATE_PRECEDENCE,
 } from "@hexa/core/trial/dashboard";
 import { defineEntity, p } from "@mikro-orm/core";
 import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { EntityTable, execute } from "../../kit/statements.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { ORDER_CHANGES_CHANNEL } from "./changes.ts";
 
@@ -99,26 +103,88 @@ export const dashboardMigrations: SchemaMigration[] = [
   },
 ];
 
-/**
- * Order views. In a policy's unit of work, `get` locks the order's row until commit, so two consumers
- * updating one order serialize; of two creating it at once, the second fails on the primary key and
- * is handled again. Each save is announced to every replica's watchers at commit, by the table's
- * trigger.
- */
-export const orderStatusStore = aggregateStore({
-  entity: OrderStatusRecord,
-  key: (orderId: string) => ({ orderId }),
-  lock: "row-or-insert",
-  restore: (row) => fromDocument(row.document),
-  record: (status: OrderStatus) => ({
+/** An order's view as its row: the document and the columns copied out of it. */
+function recordOf(status: OrderStatus) {
+  return {
     orderId: status.orderId,
     customerId: status.customerId ?? null,
     planId: status.planId ?? null,
     state: status.state,
     updatedAt: status.updatedAt,
     document: toDocument(status),
-  }),
+  };
+}
+
+/** Order views, as queries read them (see {@link addOrderFact} for how an event changes one). */
+export const orderStatusStore = aggregateStore({
+  entity: OrderStatusRecord,
+  key: (orderId: string) => ({ orderId }),
+  lock: "row-or-insert",
+  restore: (row) => fromDocument(row.document),
+  record: recordOf,
 });
+
+const views = new EntityTable(OrderStatusRecord);
+
+/** The further of two steps `a` and `b` (SQL text) by the precedence in parameter `precedence`. */
+function further(precedence: string, a: string, b: string): string {
+  return `case when array_position(${precedence}::text[], ${b}) > array_position(${precedence}::text[], ${a}) then ${b} else ${a} end`;
+}
+
+/**
+ * Takes an event into account in its order's view in one statement, without reading it first: the
+ * view of the event alone (derived in core) is inserted, or merged into the stored one as core's
+ * view merges. The history gains the event; the state, delivery and pickup become the further of the
+ * two by core's precedences; the latest time wins; OrderPlaced's details win over the stored ones,
+ * which win over any other event's. The conflict takes the row's lock, so events about one order
+ * serialize, and two creating it at once need no retry. An event in the history already changes
+ * nothing (the update's condition fails, so no row comes back and the trigger does not fire);
+ * otherwise the table's trigger announces the change at commit. The view answered is derived again
+ * from the stored history.
+ */
+export async function addOrderFact(
+  em: EntityManager,
+  orderId: string,
+  fact: OrderFact,
+): Promise<OrderStatus | undefined> {
+  const row = recordOf(projectOrderStatus(orderId, [fact]));
+  const [stored] = await execute<{ document: OrderStatusDocument | string }>(
+    em,
+    `insert into ${views.name(em)} as known (order_id, customer_id, plan_id, state, updated_at, document)
+     values ($1, $2, $3, $4, $5, $6)
+     on conflict (order_id) do update set
+       customer_id = case when $7 then coalesce(excluded.customer_id, known.customer_id)
+                     else coalesce(known.customer_id, excluded.customer_id) end,
+       plan_id = case when $7 then coalesce(excluded.plan_id, known.plan_id)
+                 else coalesce(known.plan_id, excluded.plan_id) end,
+       state = ${further("$8", "known.state", "excluded.state")},
+       updated_at = greatest(known.updated_at, excluded.updated_at),
+       document = (case when $7 then known.document || excluded.document else excluded.document || known.document end)
+         || jsonb_build_object(
+           'state', ${further("$8", "known.document->>'state'", "excluded.document->>'state'")},
+           'delivery', ${further("$9", "known.document->>'delivery'", "excluded.document->>'delivery'")},
+           'pickup', ${further("$10", "known.document->>'pickup'", "excluded.document->>'pickup'")},
+           'updatedAt', greatest(known.document->>'updatedAt', excluded.document->>'updatedAt'),
+           'history', (known.document->'history') || (excluded.document->'history'))
+     where not (known.document->'history') @> jsonb_build_array(jsonb_build_object('eventId', $11::text))
+     returning document`,
+    [
+      row.orderId,
+      row.customerId,
+      row.planId,
+      row.state,
+      row.updatedAt,
+      JSON.stringify(row.document),
+      fact.eventType === "trial.order.v1.OrderPlaced",
+      STATE_PRECEDENCE,
+      DELIVERY_PRECEDENCE,
+      PICKUP_PRECEDENCE,
+      fact.eventId,
+    ],
+  );
+  if (!stored) return undefined;
+  return fromDocument(typeof stored.document === "string" ? JSON.parse(stored.document) : stored.document);
+}
 
 /** Views matching `filter`, most recently updated first (ties by order id, descending), after `after`. */
 export async function orderStatusPage(

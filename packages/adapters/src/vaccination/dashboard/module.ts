@@ -70,13 +70,14 @@ export const vaccinationDashboardModule: ServiceModule = {
   schema: SCHEMA,
   entities: [],
   migrations: dashboardMigrations,
-  // Managers see the whole picture; a person sees their own reservations.
+  // Managers see the whole picture; a person sees their own reservations, and each day's free
+  // slots (counts only, no one's booking) to pick a date.
   access: [
     accessOf(VaccinationDashboardService, {
       getVaccinationCount: { roles: MANAGERS },
       listHospitalRates: { roles: MANAGERS },
       getPersonReservations: { roles: MANAGERS, own: { role: "person", field: "personId" } },
-      getDailyReservations: { roles: MANAGERS },
+      getDailyReservations: { roles: [...MANAGERS, "person"] },
       listHospitalStock: { roles: MANAGERS },
     }),
   ],

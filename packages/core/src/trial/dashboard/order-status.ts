@@ -116,34 +116,72 @@ export function projectOrderStatus(orderId: string, facts: readonly OrderFact[])
 }
 
 /**
- * The state the events seen add up to, the furthest one winning. A cancellation wins over
- * everything before delivery; once the courier has delivered, the product comes back through a
- * return, so a cancelled but delivered order shows DELIVERED until its ReturnRequested arrives.
+ * How far each kind of progress can go, least first. Every event takes the order to a state (and
+ * its delivery and pickup to a step) of its own, and the view shows the furthest any event seen
+ * took it, so the view of a set of events is the same whatever their order, and a new event merges
+ * into a stored view by taking the further of the two.
+ * A cancellation goes further than a delivery under way; once the courier has delivered, the
+ * product comes back through a return, so a cancelled but delivered order shows DELIVERED until its
+ * ReturnRequested arrives.
  */
+export const STATE_PRECEDENCE = [
+  "PLACED",
+  "DELIVERING",
+  "CANCELLED",
+  "DELIVERED",
+  "REJECTED",
+  "RETURN_REQUESTED",
+  "RETURNED",
+] as const satisfies readonly OrderState[];
+export const DELIVERY_PRECEDENCE = [
+  "NONE",
+  "IN_PROGRESS",
+  "COMPLETED",
+  "CANCELLED",
+] as const satisfies readonly DeliveryProgress[];
+export const PICKUP_PRECEDENCE = [
+  "NONE",
+  "REQUESTED",
+  "COMPLETED",
+] as const satisfies readonly PickupProgress[];
+
+/** Where each event takes the order's state, its delivery and its pickup. */
+const REACHED: Record<
+  OrderEventType,
+  { readonly state: OrderState; readonly delivery: DeliveryProgress; readonly pickup: PickupProgress }
+> = {
+  "trial.order.v1.OrderPlaced": { state: "PLACED", delivery: "NONE", pickup: "NONE" },
+  "trial.order.v1.OrderRejected": { state: "REJECTED", delivery: "NONE", pickup: "NONE" },
+  "trial.delivery.v1.DeliveryStarted": { state: "DELIVERING", delivery: "IN_PROGRESS", pickup: "NONE" },
+  "trial.order.v1.OrderCancelled": { state: "CANCELLED", delivery: "NONE", pickup: "NONE" },
+  "trial.delivery.v1.DeliveryCancelled": { state: "PLACED", delivery: "CANCELLED", pickup: "NONE" },
+  "trial.delivery.v1.DeliveryCompleted": { state: "DELIVERED", delivery: "COMPLETED", pickup: "NONE" },
+  "trial.order.v1.ReturnRequested": { state: "RETURN_REQUESTED", delivery: "NONE", pickup: "NONE" },
+  "trial.delivery.v1.PickupRequested": { state: "RETURN_REQUESTED", delivery: "NONE", pickup: "REQUESTED" },
+  "trial.delivery.v1.PickupCompleted": { state: "RETURNED", delivery: "NONE", pickup: "COMPLETED" },
+};
+
+/** The state the events seen add up to: the furthest any of them took the order (see {@link STATE_PRECEDENCE}). */
 export function stateOf(seen: ReadonlySet<OrderEventType>): OrderState {
-  if (seen.has("trial.delivery.v1.PickupCompleted")) return "RETURNED";
-  if (seen.has("trial.order.v1.ReturnRequested") || seen.has("trial.delivery.v1.PickupRequested")) {
-    return "RETURN_REQUESTED";
-  }
-  if (seen.has("trial.order.v1.OrderRejected")) return "REJECTED";
-  const delivered = seen.has("trial.delivery.v1.DeliveryCompleted");
-  if (seen.has("trial.order.v1.OrderCancelled") && !delivered) return "CANCELLED";
-  if (delivered) return "DELIVERED";
-  if (seen.has("trial.delivery.v1.DeliveryStarted")) return "DELIVERING";
-  return "PLACED";
+  return furthest(STATE_PRECEDENCE, seen, "state");
 }
 
 function deliveryOf(seen: ReadonlySet<OrderEventType>): DeliveryProgress {
-  if (seen.has("trial.delivery.v1.DeliveryCancelled")) return "CANCELLED";
-  if (seen.has("trial.delivery.v1.DeliveryCompleted")) return "COMPLETED";
-  if (seen.has("trial.delivery.v1.DeliveryStarted")) return "IN_PROGRESS";
-  return "NONE";
+  return furthest(DELIVERY_PRECEDENCE, seen, "delivery");
 }
 
 function pickupOf(seen: ReadonlySet<OrderEventType>): PickupProgress {
-  if (seen.has("trial.delivery.v1.PickupCompleted")) return "COMPLETED";
-  if (seen.has("trial.delivery.v1.PickupRequested")) return "REQUESTED";
-  return "NONE";
+  return furthest(PICKUP_PRECEDENCE, seen, "pickup");
+}
+
+function furthest<Step extends string>(
+  precedence: readonly Step[],
+  seen: ReadonlySet<OrderEventType>,
+  progress: keyof (typeof REACHED)[OrderEventType],
+): Step {
+  let rank = 0;
+  for (const type of seen) rank = Math.max(rank, precedence.indexOf(REACHED[type][progress] as Step));
+  return precedence[rank] as Step;
 }
 
 /** Each event once, keeping the order given. */

@@ -1,4 +1,4 @@
-import type { OrderState, OrderStatus } from "./order-status.ts";
+import type { OrderFact, OrderState, OrderStatus } from "./order-status.ts";
 
 /** Filters of a listing; an absent one does not filter. */
 export interface OrderStatusFilter {
@@ -15,13 +15,16 @@ export interface OrderStatusPosition {
 
 /** The dashboard's read model: one view per order. */
 export interface OrderStatuses extends OrderStatusReads {
-  /** Stores the view and lets watchers of the order, in every replica, know once it commits. */
-  save(status: OrderStatus): Promise<void>;
+  /**
+   * Takes `fact` into account in the order's view, in one step (as `withFact` derives it), and
+   * lets watchers of the order, in every replica, know once it commits. Answers the new view, or
+   * undefined when that event was seen already (nothing changes then).
+   */
+  add(orderId: string, fact: OrderFact): Promise<OrderStatus | undefined>;
 }
 
 /**
- * The views as queries read them: outside a unit of work, nothing locked. In a policy's unit of
- * work, `get` holds the order id until commit, so updates of one order serialize.
+ * The views as queries read them: outside a unit of work, nothing locked.
  */
 export interface OrderStatusReads {
   get(orderId: string): Promise<OrderStatus | undefined>;

@@ -1,5 +1,5 @@
 import { InvalidArgument, NotFound, requireUuid } from "../../shared/index.ts";
-import { type OrderFact, type OrderState, type OrderStatus, withFact } from "./order-status.ts";
+import type { OrderFact, OrderState, OrderStatus } from "./order-status.ts";
 import type { OrderStatusChanges, OrderStatuses, OrderStatusPosition, OrderStatusReads } from "./ports.ts";
 
 export interface DashboardPorts {
@@ -22,10 +22,7 @@ export async function whenOrderEventSeen(
   ports: DashboardPorts,
   seen: { orderId: string; fact: OrderFact },
 ): Promise<OrderStatus | undefined> {
-  const orderId = requireUuid("orderId", seen.orderId);
-  const next = withFact(await ports.statuses.get(orderId), orderId, seen.fact);
-  if (next) await ports.statuses.save(next);
-  return next;
+  return ports.statuses.add(requireUuid("orderId", seen.orderId), seen.fact);
 }
 
 export async function getOrderStatus(

@@ -1,0 +1,30 @@
+import type { ConsoleConfig } from "../src/config.ts";
+
+export type { ConsoleConfig };
+
+/**
+ * OpenID Connect when CONSOLE_OIDC_CLIENT_ID is set: CONSOLE_OIDC_AUTHORITY (default AUTH_ISSUER),
+ * CONSOLE_OIDC_SCOPE (default "openid profile"), roles from AUTH_ROLE_CLAIM (default "roles").
+ */
+export function oidcConfig(env: Record<string, string | undefined> = process.env): ConsoleConfig {
+  const clientId = env.CONSOLE_OIDC_CLIENT_ID;
+  const authority = env.CONSOLE_OIDC_AUTHORITY || env.AUTH_ISSUER;
+  if (!clientId || !authority) {
+    return {
+      signIn: {
+        mode: "unavailable",
+        reason:
+          "no identity provider is configured for the console (CONSOLE_OIDC_CLIENT_ID and CONSOLE_OIDC_AUTHORITY)",
+      },
+    };
+  }
+  return {
+    signIn: {
+      mode: "oidc",
+      authority,
+      clientId,
+      scope: env.CONSOLE_OIDC_SCOPE || "openid profile",
+      roleClaim: env.AUTH_ROLE_CLAIM || "roles",
+    },
+  };
+}
