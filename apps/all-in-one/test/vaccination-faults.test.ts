@@ -1,3 +1,4 @@
+import { Code } from "@connectrpc/connect";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import {
   ReservationService,
@@ -13,6 +14,7 @@ import {
   freePort,
   natsUrl,
   type RunningApp,
+  refusal,
   startApp,
   type TestDatabase,
   uniqueNamespace,
@@ -83,6 +85,45 @@ describeWithNats("vaccination fault isolation, each service its own process", ()
       20_000,
       200,
     );
+  });
+
+  it("refuses a dose for another person's reservation and a second booking of a vaccine, each naming its rule", async () => {
+    const { hospitalId, vaccineId } = await hospitalWithDoses(5);
+    const reservations = connectJsonClient(ReservationService, url("reservation"));
+    const booked = await reservations.reserve({ personId: "cleo", hospitalId, vaccineId, date });
+    if (booked.outcome.case !== "reservation") throw new Error("expected a reservation");
+    const reservationId = booked.outcome.value.reservationId;
+
+    const second = await refusal(reservations.reserve({ personId: "cleo", hospitalId, vaccineId, date }));
+    expect(second.code).toBe(Code.FailedPrecondition);
+    expect(second.rawMessage).toContain("one-outstanding-reservation-per-vaccine");
+
+    // Vaccination hears of the reservation from ReservationRegistered, over NATS.
+    const vaccination = connectJsonClient(VaccinationService, url("vaccination"));
+    const wrongPerson = await eventually(async () => {
+      const error = await refusal(
+        vaccination.recordVaccination({ personId: "dan", hospitalId, vaccineId, reservationId }),
+      );
+      expect(error.rawMessage).toContain("reservation-must-be-the-persons");
+      return error;
+    });
+    expect(wrongPerson.code).toBe(Code.FailedPrecondition);
+    expect((await reservations.getReservation({ reservationId })).reservation?.status).toBe(
+      ReservationStatus.REGISTERED,
+    );
+    const inventory = connectJsonClient(InventoryService, url("inventory"));
+    expect((await inventory.getHospitalStock({ hospitalId })).stocks[0]).toMatchObject({
+      booked: 1,
+      given: 0,
+    });
+
+    const { record } = await vaccination.recordVaccination({
+      personId: "cleo",
+      hospitalId,
+      vaccineId,
+      reservationId,
+    });
+    expect(record).toMatchObject({ personId: "cleo", reservationId, doseNumber: 1 });
   });
 
   it("offers the waitlist within the timeout while inventory is down, and books again once it is back", async () => {

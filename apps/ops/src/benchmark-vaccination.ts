@@ -11,39 +11,62 @@
 // what any RPC through this client and server can reach on this machine.
 // Then the overbooking check: per hospital, REGISTERED reservations <= doses, and per date <= capacity.
 //
+// 3. Surge (launch day): a second all-in-one with the shipped limits (MAX_IN_FLIGHT, the per-caller
+// rate limit, the queue), SURGE_PEOPLE people with tokens of their own pressing Reserve at once for
+// SURGE_DOSES doses at one hospital. Printed: the outcomes, p50/p99/max answer time, the breaker's
+// state changes, a booking at another hospital right after, and each target as met or not met.
 // It starts the all-in-one itself, with NATS (NATS_URL) and a fresh database on DATABASE_URL's
 // server (default: an embedded PostgreSQL it starts). Bounded: a fixed number of calls to 127.0.0.1.
 //
 //   ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
+//                                [--surge-people 1000] [--surge-doses 100]
 import { randomUUID } from "node:crypto";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { readEnvironment } from "@hexa/adapters/runtime/config";
+import { INVENTORY_CALL } from "@hexa/adapters/vaccination/reservation/module";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import {
   ReservationService,
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import pg from "pg";
-import { allInOneWithNats, ceiling, closedLoop, log, ms, runBenchmark, summary } from "./benchmarking.ts";
+import {
+  allInOneWithNats,
+  type Cleanups,
+  ceiling,
+  closedLoop,
+  log,
+  ms,
+  runBenchmark,
+  summary,
+  target,
+} from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
-import { callingAs } from "./dev-tokens.ts";
+import { callingAs, devToken } from "./dev-tokens.ts";
 
 const usage = `usage: ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
+                                    [--surge-people 1000] [--surge-doses 100]
 
-Reserve throughput and latency against a raw UPDATE baseline, then an overbooking check. Starts its
-own all-in-one on a free port with NATS_URL (default nats://127.0.0.1:4222) and a fresh database on
-DATABASE_URL's server (default: an embedded PostgreSQL of its own).`;
+Reserve throughput and latency against a raw UPDATE baseline, then an overbooking check, then a
+launch-day surge with the shipped limits. Starts its own all-in-ones on free ports with NATS_URL
+(default nats://127.0.0.1:4222) and fresh databases on DATABASE_URL's server (default: an embedded
+PostgreSQL of its own).`;
 
 const { values: flags } = commandLine(usage, {
   calls: { type: "string", default: "1000" },
   concurrency: { type: "string", default: "16" },
   doses: { type: "string", default: "500" },
   hospitals: { type: "string", default: "20" },
+  "surge-people": { type: "string", default: "1000" },
+  "surge-doses": { type: "string", default: "100" },
 });
 const CALLS = wholeNumber("--calls", flags.calls, usage);
 const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
 const DOSES = wholeNumber("--doses", flags.doses, usage);
 const HOSPITALS = wholeNumber("--hospitals", flags.hospitals, usage);
+const SURGE_PEOPLE = wholeNumber("--surge-people", flags["surge-people"], usage);
+const SURGE_DOSES = wholeNumber("--surge-doses", flags["surge-doses"], usage);
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl } = await allInOneWithNats("vaccination", cleanups);
@@ -86,13 +109,13 @@ await runBenchmark(async (cleanups) => {
     return { ...run, taken };
   }
 
-  /** CALLS Reserve calls; hospital `hospitalOf(i)`; outcomes counted. */
-  async function reserving(hospitalOf: (i: number) => string) {
+  /** CALLS Reserve calls by people `<phase>-<i>` (one reservation of a vaccine each); outcomes counted. */
+  async function reserving(phase: string, hospitalOf: (i: number) => string) {
     const outcomes = new Map<string, number>();
     const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     const run = await closedLoop(CALLS, CONCURRENCY, async (i) => {
       const reply = await reservations.reserve({
-        personId: `person-${i}`,
+        personId: `${phase}-${i}`,
         hospitalId: hospitalOf(i),
         vaccineId,
         date,
@@ -122,14 +145,14 @@ await runBenchmark(async (cleanups) => {
   );
   const contendedBase = await baseline(1, DOSES);
   const contendedHospital = await hospitalWith(DOSES);
-  const contended = await reserving(() => contendedHospital);
+  const contended = await reserving("contended", () => contendedHospital);
 
   log(`spread: ${CALLS} calls over ${HOSPITALS} hospitals, concurrency ${CONCURRENCY}`);
   const perHospital = Math.ceil(DOSES / HOSPITALS);
   const spreadBase = await baseline(HOSPITALS, perHospital);
   const spreadHospitals: string[] = [];
   for (let h = 0; h < HOSPITALS; h++) spreadHospitals.push(await hospitalWith(perHospital));
-  const spread = await reserving((i) => spreadHospitals[i % HOSPITALS] ?? "");
+  const spread = await reserving("spread", (i) => spreadHospitals[i % HOSPITALS] ?? "");
 
   // Zero overbooking: reservation's REGISTERED reservations per hospital never exceed its doses,
   // and inventory's booked counts and date slots agree.
@@ -166,4 +189,116 @@ await runBenchmark(async (cleanups) => {
       `overbooked hospitals: ${over.rowCount} (must be 0)`,
     ].join("\n"),
   );
+
+  await surge(cleanups);
 });
+
+/** What a person is answered in the surge: booked, a waitlist reason, or an error code. */
+type SurgeOutcome = string;
+
+/**
+ * Launch day: SURGE_PEOPLE people, each with a token of their own, press Reserve at once for
+ * SURGE_DOSES doses at one hospital of an all-in-one running with the shipped limits.
+ */
+async function surge(cleanups: Cleanups): Promise<void> {
+  const shipped = readEnvironment({});
+  log(`surge: ${SURGE_PEOPLE} people at once for ${SURGE_DOSES} doses, with the shipped limits`);
+  const { app } = await allInOneWithNats("vaccination_surge", cleanups, {
+    MAX_IN_FLIGHT: String(shipped.MAX_IN_FLIGHT),
+    RATE_LIMIT_PER_SECOND: String(shipped.RATE_LIMIT_PER_SECOND),
+    RATE_LIMIT_BURST: String(shipped.RATE_LIMIT_BURST),
+    // Info level: the breaker's every state change is logged.
+    LOG_LEVEL: "info",
+  });
+  const manager = jsonTransport(app.url, [callingAs("admin", "benchmark")]);
+  const inventory = createClient(InventoryService, manager);
+  const { vaccine } = await inventory.registerVaccine({ name: "surge", vials: 100_000, dosesRequired: 1 });
+  const vaccineId = vaccine?.vaccineId ?? "";
+  const hospitalWith = async (doses: number) => {
+    const { hospital } = await inventory.registerHospital({
+      name: `surge ${randomUUID()}`,
+      dailyCapacity: 100_000,
+    });
+    const hospitalId = hospital?.hospitalId ?? "";
+    const { supply } = await inventory.supplyVaccine({ hospitalId, vaccineId, vials: doses });
+    await inventory.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses });
+    return hospitalId;
+  };
+  const busy = await hospitalWith(SURGE_DOSES);
+  const quiet = await hospitalWith(10);
+  const date = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  const person = async (personId: string) =>
+    createClient(ReservationService, jsonTransport(app.url, [bearer(await devToken(["person"], personId))]));
+  // Tokens are signed before the surge: the surge measures the calls only.
+  const people = await Promise.all(
+    Array.from({ length: SURGE_PEOPLE }, async (_, i) => ({
+      personId: `surge-${i}`,
+      client: await person(`surge-${i}`),
+    })),
+  );
+
+  const answers = await Promise.all(
+    people.map(async ({ personId, client }) => {
+      const started = performance.now();
+      const outcome: SurgeOutcome = await client
+        .reserve({ personId, hospitalId: busy, vaccineId, date })
+        .then(
+          (reply) =>
+            reply.outcome.case === "reservation"
+              ? "booked"
+              : `waitlist ${WaitlistOffer_Reason[reply.outcome.value?.reason ?? 0]}`,
+          (error: unknown) => `error ${Code[ConnectError.from(error).code]}`,
+        );
+      return { outcome, ms: performance.now() - started };
+    }),
+  );
+  const lateStarted = performance.now();
+  const late = await (await person("surge-late")).reserve({
+    personId: "surge-late",
+    hospitalId: quiet,
+    vaccineId,
+    date,
+  });
+  const lateMs = performance.now() - lateStarted;
+
+  const counts = new Map<SurgeOutcome, number>();
+  for (const { outcome } of answers) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+  const times = summary(answers.map(({ ms }) => ms));
+  const changes = app
+    .output()
+    .split("\n")
+    .filter((line) => line.includes('"circuit breaker state changed"'))
+    .map((line) => {
+      const { from, to } = JSON.parse(line) as { from: string; to: string };
+      return `${from} -> ${to}`;
+    });
+  // The documented bound: admission queue, then a booking call's turn, then its budget.
+  const bound = shipped.MAX_QUEUE_WAIT_MS + INVENTORY_CALL.concurrency.maxWaitMs + INVENTORY_CALL.budgetMs;
+  const booked = counts.get("booked") ?? 0;
+  const noDoses = (counts.get("waitlist NO_DOSES") ?? 0) + (counts.get("waitlist DATE_FULL") ?? 0);
+  const unavailable = counts.get("waitlist INVENTORY_UNAVAILABLE") ?? 0;
+  console.log(
+    [
+      "",
+      `surge (${new Date().toISOString()}): ${SURGE_PEOPLE} people at once for ${SURGE_DOSES} doses, MAX_IN_FLIGHT ${shipped.MAX_IN_FLIGHT}, rate limit ${shipped.RATE_LIMIT_PER_SECOND}/s burst ${shipped.RATE_LIMIT_BURST} per caller`,
+      `outcomes: ${[...counts].map(([name, n]) => `${name} ${n}`).join(", ")}`,
+      `answer time: p50 ${ms(times.p50)}, p99 ${ms(times.p99)}, max ${ms(times.max)}`,
+      `breaker state changes: ${changes.length === 0 ? "none" : changes.join(", ")}`,
+      `another hospital right after: ${late.outcome.case === "reservation" ? "booked" : `waitlist ${WaitlistOffer_Reason[late.outcome.value?.reason ?? 0]}`} in ${ms(lateMs)}`,
+      // No more than the doses can be booked (the overbooking checks prove it), so ">=" means "=".
+      target("booked", booked, ">=", SURGE_DOSES),
+      target("no doses or date full", noDoses, ">=", SURGE_PEOPLE - SURGE_DOSES),
+      target("inventory unavailable", unavailable, "<=", 0),
+      target("slowest answer", times.max, "<=", bound, " ms"),
+      target("breaker state changes", changes.length, "<=", 0),
+      target("another hospital right after, booked", late.outcome.case === "reservation" ? 1 : 0, ">=", 1),
+    ].join("\n"),
+  );
+}
+
+function bearer(token: string): Interceptor {
+  return (next) => (request) => {
+    request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
+}

@@ -295,11 +295,12 @@ export async function bareConnect(
 
 /**
  * A fresh database (see `freshDatabase`) and the all-in-one serving it with NATS. Everything is
- * undone by `cleanups`.
+ * undone by `cleanups`. `env` overrides its environment (e.g. the shipped limits, for a surge).
  */
 export async function allInOneWithNats(
   name: string,
   cleanups: Cleanups,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<{ app: RunningApp; databaseUrl: string; startService: (service: string) => Promise<RunningApp> }> {
   const databaseUrl = await freshDatabase(name, cleanups);
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
@@ -326,6 +327,7 @@ export async function allInOneWithNats(
         LOG_LEVEL: "warn",
         // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
         ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
+        ...env,
       },
       60_000,
     );

@@ -6,6 +6,7 @@ import { encodeInventoryEvent } from "@hexa/adapters/vaccination/inventory/event
 import {
   type AvailableDosesRegistered,
   type BookableDosesAvailable,
+  type BookingsReleasedForDiscard,
   type DosesDiscarded,
   Hospital,
   type HospitalRegistered,
@@ -19,6 +20,7 @@ import {
 import {
   AvailableDosesRegisteredSchema,
   BookableDosesAvailableSchema,
+  BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
   StockChangedSchema,
@@ -84,13 +86,24 @@ export function stockChanged(): StockChanged {
   return lastOf(stock.pullEvents(), "vaccination.inventory.v1.StockChanged");
 }
 
-/** The vaccine manager discards doses, leaving fewer than are booked. */
+/** The vaccine manager discards doses, leaving fewer than are booked (before the releases). */
 export function dosesDiscarded(): DosesDiscarded {
   const { stock } = stocked(3);
   stock.book(world);
   stock.book(world);
   stock.discard(2, "cold chain broken", world);
   return lastOf(stock.pullEvents(), "vaccination.inventory.v1.DosesDiscarded");
+}
+
+/** The discard left fewer doses than bookings: inventory releases the latest booking. */
+export function bookingsReleasedForDiscard(): BookingsReleasedForDiscard {
+  const { stock } = stocked(3);
+  stock.book(world);
+  stock.book(world);
+  stock.discard(2, "cold chain broken", world);
+  stock.release(undefined, world);
+  stock.releasedForDiscard([{ reservationId: world.ids.next(), date: "2030-06-03" }], world);
+  return lastOf(stock.pullEvents(), "vaccination.inventory.v1.BookingsReleasedForDiscard");
 }
 
 export const inventoryEvents: PublishedEvents = {
@@ -100,4 +113,5 @@ export const inventoryEvents: PublishedEvents = {
   [BookableDosesAvailableSchema.typeName]: () => encodeInventoryEvent(bookableDosesAvailable()),
   [StockChangedSchema.typeName]: () => encodeInventoryEvent(stockChanged()),
   [DosesDiscardedSchema.typeName]: () => encodeInventoryEvent(dosesDiscarded()),
+  [BookingsReleasedForDiscardSchema.typeName]: () => encodeInventoryEvent(bookingsReleasedForDiscard()),
 };

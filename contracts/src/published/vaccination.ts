@@ -20,6 +20,7 @@ export function vaccinationRecorded(): VaccinationRecorded {
       hospital: { hospitalId, name: "St Mary's", registeredAt },
       stock: undefined,
       recordedForReservation: undefined,
+      bookedReservation: undefined,
     },
     world,
   );

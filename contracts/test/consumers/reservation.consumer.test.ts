@@ -11,7 +11,7 @@ import {
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import {
   BookableDosesAvailableSchema,
-  DosesDiscardedSchema,
+  BookingsReleasedForDiscardSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import {
   InventoryService,
@@ -30,7 +30,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerPact, EXAMPLE_TIME, exampleId, receivesEvent } from "../../src/consumer.ts";
 import { type RunningContext, startContext } from "../../src/context.ts";
-import { anyInteger, anyUuid, PERSON_ID_PATTERN, STOCK_ID_PATTERN } from "../../src/messages.ts";
+import { anyDay, anyInteger, anyUuid, PERSON_ID_PATTERN, STOCK_ID_PATTERN } from "../../src/messages.ts";
 import { dayFromToday } from "../../src/published/reservation.ts";
 
 /**
@@ -174,9 +174,16 @@ describe(`${reservationModule.name} and ${inventoryModule.name}, ${vaccinationMo
     }
 
     /** A booking reservation registers under `reservationId`. */
-    async function booked(reservationId: string, hospitalId: string, vaccineId: string, date: string) {
+    /** A booking by `personId` (default person-7); a person holds one reservation of a vaccine. */
+    async function booked(
+      reservationId: string,
+      hospitalId: string,
+      vaccineId: string,
+      date: string,
+      personId = "person-7",
+    ) {
       reservation.ids.nextAre(reservationId);
-      const { outcome } = await reservations.reserve({ personId: "person-7", hospitalId, vaccineId, date });
+      const { outcome } = await reservations.reserve({ personId, hospitalId, vaccineId, date });
       expect(outcome.case).toBe("reservation");
       expect(outcome.value).toMatchObject({ reservationId, status: ReservationStatus.REGISTERED });
     }
@@ -185,29 +192,36 @@ describe(`${reservationModule.name} and ${inventoryModule.name}, ${vaccinationMo
       return (await reservations.getReservation({ reservationId })).reservation;
     }
 
-    it(`from ${inventoryModule.name}, DosesDiscarded: cancels the latest bookings beyond the doses remaining`, async () => {
+    it(`from ${inventoryModule.name}, BookingsReleasedForDiscard: cancels the bookings inventory released`, async () => {
       const [hospitalId, vaccineId] = [exampleId(0x7a2), exampleId(0x7b2)];
-      const [earlier, later] = [exampleId(0x7c2), exampleId(0x7c3)];
+      const [kept, released] = [exampleId(0x7c2), exampleId(0x7c3)];
       await stocked(hospitalId, vaccineId, 5);
-      await booked(earlier, hospitalId, vaccineId, dayFromToday(3));
-      await booked(later, hospitalId, vaccineId, dayFromToday(5));
+      await booked(kept, hospitalId, vaccineId, dayFromToday(3));
+      await booked(released, hospitalId, vaccineId, dayFromToday(5), "person-9");
       await receivesEvent(
         fromInventory,
         {
-          schema: DosesDiscardedSchema,
+          schema: BookingsReleasedForDiscardSchema,
           eventId: exampleId(0x71),
           aggregateId: `${hospitalId}/${vaccineId}`,
           aggregateIdPattern: STOCK_ID_PATTERN,
           occurredAt: EXAMPLE_TIME,
-          body: { hospitalId: anyUuid(hospitalId), vaccineId: anyUuid(vaccineId), remaining: anyInteger(1) },
+          body: {
+            hospitalId: anyUuid(hospitalId),
+            vaccineId: anyUuid(vaccineId),
+            bookings: MatchersV3.eachLike({
+              reservationId: anyUuid(released),
+              date: anyDay(dayFromToday(5)),
+            }),
+          },
         },
         async (event) => {
-          await reservation.consumer(DosesDiscardedSchema.typeName).handle(event);
-          expect(await reservationOf(later)).toMatchObject({
+          await reservation.consumer(BookingsReleasedForDiscardSchema.typeName).handle(event);
+          expect(await reservationOf(released)).toMatchObject({
             status: ReservationStatus.CANCELLED,
             cancellationReason: CancellationReason.DISCARD,
           });
-          expect(await reservationOf(earlier)).toMatchObject({ status: ReservationStatus.REGISTERED });
+          expect(await reservationOf(kept)).toMatchObject({ status: ReservationStatus.REGISTERED });
         },
       );
     });

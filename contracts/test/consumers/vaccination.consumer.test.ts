@@ -1,11 +1,13 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
+import { reservationModule } from "@hexa/adapters/vaccination/reservation/module";
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import {
   HospitalRegisteredSchema,
   StockChangedSchema,
   VaccineRegisteredSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import { ReservationRegisteredSchema } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
 import type { PactV4 } from "@pact-foundation/pact";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,11 +25,13 @@ describe(`${vaccinationModule.name} consumes events`, () => {
   let vaccination: RunningContext;
   let doses: Client<typeof VaccinationService>;
   let fromInventory: PactV4;
+  let fromReservation: PactV4;
 
   beforeAll(async () => {
     vaccination = await startContext([vaccinationModule]);
     doses = vaccination.client(VaccinationService);
     fromInventory = consumerPact(vaccinationModule.name, inventoryModule.name);
+    fromReservation = consumerPact(vaccinationModule.name, reservationModule.name);
   });
 
   afterAll(async () => {
@@ -120,6 +124,35 @@ describe(`${vaccinationModule.name} consumes events`, () => {
         await vaccination.consumer(HospitalRegisteredSchema.typeName).handle(event);
         const { record } = await walkIn("person-2", hospitalId, vaccineId);
         expect(record).toMatchObject({ hospitalId, vaccineId, doseNumber: 1 });
+      },
+    );
+  });
+
+  it("ReservationRegistered: a dose recorded with the reservation must be for its person", async () => {
+    const [hospitalId, vaccineId, reservationId] = [exampleId(0x9a4), exampleId(0x9b4), exampleId(0x9c4)];
+    await vaccineKnown(vaccineId);
+    await hospitalKnown(hospitalId);
+    const withReservation = (personId: string) =>
+      doses.recordVaccination({ personId, hospitalId, vaccineId, reservationId });
+    await receivesEvent(
+      fromReservation,
+      {
+        schema: ReservationRegisteredSchema,
+        eventId: exampleId(0x94),
+        aggregateId: reservationId,
+        occurredAt: EXAMPLE_TIME,
+        body: { reservation: { reservationId: anyUuid(reservationId), personId: anyText("person-4") } },
+      },
+      async (event) => {
+        await vaccination.consumer(ReservationRegisteredSchema.typeName).handle(event);
+        const wrongPerson = await withReservation("person-5").then(
+          () => undefined,
+          (thrown: unknown) => ConnectError.from(thrown),
+        );
+        expect(wrongPerson?.code).toBe(Code.FailedPrecondition);
+        expect(wrongPerson?.rawMessage).toContain("reservation-must-be-the-persons");
+        const { record } = await withReservation("person-4");
+        expect(record).toMatchObject({ personId: "person-4", reservationId, doseNumber: 1 });
       },
     );
   });

@@ -130,7 +130,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 
 /**
  * Refuses application calls without a valid bearer token (UNAUTHENTICATED), over the caller's
- * rate (RESOURCE_EXHAUSTED), or by a role the declaration does not name, or on a resource field
+ * rate (RESOURCE_EXHAUSTED; callers with role `service` have no rate limit), or by a role the declaration does not name, or on a resource field
  * that is not the caller's (PERMISSION_DENIED). Messages never quote the token.
  */
 export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
@@ -158,7 +158,9 @@ export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
     } catch (error) {
       throw new ConnectError(`the bearer token is not valid (${whyInvalid(error)})`, Code.Unauthenticated);
     }
-    if (!limiter.take(`${caller.issuer}|${caller.subject}`)) {
+    // Services calling services are not end users: their calls are spawned by calls already
+    // admitted, and bounded by the server's in-flight bound of internal calls instead.
+    if (!caller.roles.includes("service") && !limiter.take(`${caller.issuer}|${caller.subject}`)) {
       throw new ConnectError("too many calls, retry later", Code.ResourceExhausted);
     }
     const actor = authorize(caller, rule, req.method.name);

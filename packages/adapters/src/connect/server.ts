@@ -24,6 +24,7 @@ import { Health } from "@hexa/proto/grpc/health/v1/health_pb";
 import type { Logger } from "pino";
 import type { ServiceMetrics } from "../telemetry/metrics.ts";
 import { tracingInterceptor } from "../telemetry/rpc.ts";
+import { Admission, SERVER_BUSY_MESSAGE } from "./admission.ts";
 import { handleCors } from "./cors.ts";
 import { handleProbe, healthService, Readiness, type ReadinessCheck } from "./health.ts";
 import {
@@ -48,10 +49,18 @@ export interface ServeOptions {
   /** What must work for the service to be ready (database, bus). Default: none. */
   readonly readiness?: readonly ReadinessCheck[];
   /**
-   * Most application calls handled at once; further calls are refused at once with
+   * Most application calls handled at once; further calls wait in `queue`, or are refused with
    * RESOURCE_EXHAUSTED. Health, reflection and the probes are never refused. Default 1000.
    */
   readonly maxInFlight?: number;
+  /** Calls waiting for a slot beyond `maxInFlight`, each at most `maxWaitMs`. Default: none wait. */
+  readonly queue?: { readonly maxQueued: number; readonly maxWaitMs: number };
+  /**
+   * Procedures only other services call (`/pkg.Service/Method`), admitted in a lane of their own
+   * with its own bound (and a queue like the above): shedding end users never sheds the internal
+   * calls of end users' calls already admitted. Default: none.
+   */
+  readonly internalCalls?: { readonly procedures: ReadonlySet<string>; readonly maxInFlight: number };
   /** Concurrent streaming calls (e.g. watchers), counted apart from unary calls. Default: maxInFlight. */
   readonly maxStreams?: number;
   /** Server-side deadline of each unary application call (DEADLINE_EXCEEDED after it). Default none. */
@@ -108,8 +117,7 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** The message of a call refused because the server is at `maxInFlight`. */
-export const SERVER_BUSY_MESSAGE = "server busy, retry later";
+export { SERVER_BUSY_MESSAGE } from "./admission.ts";
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 /** A connection that sends nothing this long after opening is dropped. */
@@ -132,14 +140,17 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   // the slots of unary calls, and they end as soon as shutdown begins, so they never hold it up.
   const streamsClosing = new AbortController();
   const maxStreams = options.maxStreams ?? maxInFlight;
-  let inFlight = 0;
+  const queue = options.queue ?? { maxQueued: 0, maxWaitMs: 0 };
+  const calls = new Admission({ maxInFlight, ...queue });
+  const internalProcedures = options.internalCalls?.procedures ?? new Set<string>();
+  const internalCalls = new Admission({ maxInFlight: options.internalCalls?.maxInFlight ?? 0, ...queue });
   let streams = 0;
 
   /**
    * Runs for every call before its body is read: opens the call's log line (so calls refused
-   * before any interceptor runs are logged too) and refuses application calls over the limit.
+   * before any interceptor runs are logged too) and admits application calls (or refuses them).
    */
-  const requestGate = (context: HandlerContext) => {
+  const requestGate = (context: HandlerContext): Promise<void> | undefined => {
     const started = performance.now();
     const state = attachCallLogState(context.values);
     const quiet = platformServices.has(context.service.typeName);
@@ -168,13 +179,10 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       context.signal.addEventListener("abort", () => streams--, { once: true });
       return;
     }
-    if (inFlight >= maxInFlight) {
-      throw new ConnectError(SERVER_BUSY_MESSAGE, Code.ResourceExhausted);
-    }
-    inFlight++;
     // The slot is freed when the call ends for the caller (answered, cancelled, timed out); a
     // handler that ignores its signal may briefly run on past that.
-    context.signal.addEventListener("abort", () => inFlight--, { once: true });
+    const lane = internalProcedures.has(procedureOf(context)) ? internalCalls : calls;
+    return lane.enter(context.signal);
   };
 
   const interceptors: Interceptor[] = [

@@ -21,8 +21,10 @@ import type { Logger } from "pino";
  * Layering, outside in: retry (idempotent calls) -> breaker -> timeout -> the call.
  *
  * What counts as a failure of the dependency (trips the breaker, is retried) is a transport-level
- * answer: Connect codes Unavailable, DeadlineExceeded, ResourceExhausted, Internal, Unknown and
- * Aborted, and the policy's own timeout; any non-Connect error counts as Unknown. A business
+ * answer: Connect codes Unavailable, DeadlineExceeded, Internal, Unknown and Aborted, and the
+ * policy's own timeout; any non-Connect error counts as Unknown. ResourceExhausted is the callee
+ * shedding load (its in-flight bound, a rate limit): it proves the callee is up, so the breaker
+ * never counts it, but it is retried like a failure and, in the end, falls back like one. A business
  * answer (InvalidArgument, NotFound, FailedPrecondition, AlreadyExists, PermissionDenied,
  * Unauthenticated, and every other code) proves the dependency is up: it reaches the caller
  * unchanged, is never retried, and counts as a success for the breaker. A call the caller cancels
@@ -90,7 +92,6 @@ export interface CallPolicy {
 export const transportFailureCodes: ReadonlySet<Code> = new Set([
   Code.Unavailable,
   Code.DeadlineExceeded,
-  Code.ResourceExhausted,
   Code.Internal,
   Code.Unknown,
   Code.Aborted,
@@ -102,6 +103,11 @@ export function isTransportFailure(
   codes: ReadonlySet<Code> = transportFailureCodes,
 ): boolean {
   return codes.has(ConnectError.from(error).code);
+}
+
+/** True when the callee turned the call away for load (RESOURCE_EXHAUSTED): up, but busy. */
+export function isLoadShed(error: unknown): boolean {
+  return ConnectError.from(error).code === Code.ResourceExhausted;
 }
 
 /**
@@ -128,9 +134,12 @@ export function isCircuitOpen(error: unknown): error is CircuitOpenError {
   return error instanceof CircuitOpenError;
 }
 
-/** True when a caller should fall back: the breaker is open, or the call failed at transport level. */
+/**
+ * True when a caller should fall back: the breaker is open, the call failed at transport level, or
+ * the callee kept shedding it.
+ */
 export function isUnavailable(error: unknown): boolean {
-  return isCircuitOpen(error) || isTransportFailure(error);
+  return isCircuitOpen(error) || isTransportFailure(error) || isLoadShed(error);
 }
 
 /**
@@ -205,7 +214,7 @@ function buildCallPolicy(options: CallPolicyOptions): CallPolicy {
       throw new RangeError(`${name}: retry.attempts must be a positive integer, got ${settings.attempts}`);
     }
     const policy = retry(
-      handleWhen((error) => isFailure(error) && !isCircuitOpen(error)),
+      handleWhen((error) => (isFailure(error) || isLoadShed(error)) && !isCircuitOpen(error)),
       {
         maxAttempts: settings.attempts - 1,
         backoff: new ExponentialBackoff({
@@ -258,9 +267,9 @@ function buildCallPolicy(options: CallPolicyOptions): CallPolicy {
           return { ok: true, value: await deadline.execute(({ signal }) => fn(signal), callerSignal) };
         } catch (raw) {
           const error = normalize(raw, callerSignal);
-          // Failures and caller cancellations are thrown: the first count against the breaker, the
-          // second pass through it uncounted. A business answer is a success for the breaker.
-          if (isFailure(error) || callerSignal?.aborted) throw error;
+          // Failures, load shedding and caller cancellations are thrown: the first count against the
+          // breaker, the others pass through it uncounted. A business answer is a success for it.
+          if (isFailure(error) || isLoadShed(error) || callerSignal?.aborted) throw error;
           return { ok: false, error };
         }
       }, callerSignal);

@@ -79,6 +79,8 @@ export async function runApp(options: AppOptions): Promise<void> {
       port: env.PORT,
       logger,
       maxInFlight: env.MAX_IN_FLIGHT,
+      queue: { maxQueued: env.MAX_QUEUED_CALLS, maxWaitMs: env.MAX_QUEUE_WAIT_MS },
+      maxInternalInFlight: env.MAX_INTERNAL_IN_FLIGHT,
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,

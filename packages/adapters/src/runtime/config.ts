@@ -25,6 +25,11 @@ export const environment = z.object({
     .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   MAX_IN_FLIGHT: positive.default(256),
+  /** End users' calls waiting for a slot beyond MAX_IN_FLIGHT, and how long each may wait. */
+  MAX_QUEUED_CALLS: z.coerce.number().int().min(0).default(1024),
+  MAX_QUEUE_WAIT_MS: positive.default(60_000),
+  /** Calls only services make (role `service`, e.g. TakeBookingSlot), admitted apart from end users. */
+  MAX_INTERNAL_IN_FLIGHT: positive.default(1024),
   SHUTDOWN_GRACE_MS: positive.default(10_000),
   /**
    * On SIGTERM, how long the service reports not ready while still serving before it stops

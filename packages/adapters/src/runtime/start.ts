@@ -1,7 +1,7 @@
 import { type Clock, type IdGenerator, systemClock, UuidV7Generator } from "@hexa/core/shared";
 import type { Logger } from "pino";
 import { bearerInterceptor } from "../auth/tokens.ts";
-import { accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
+import { type Access, accessByProcedure, authInterceptor, requireAccessDeclared } from "../connect/auth.ts";
 import { storableTextInterceptor } from "../connect/input.ts";
 import { type HttpRoute, serve } from "../connect/server.ts";
 import type { UnitOfWork } from "../kit/unit-of-work.ts";
@@ -27,8 +27,12 @@ export interface StartServicesOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly ids?: IdGenerator;
-  /** Concurrent application calls before the server answers RESOURCE_EXHAUSTED. */
+  /** Concurrent application calls before calls wait in `queue`, or get RESOURCE_EXHAUSTED. */
   readonly maxInFlight?: number;
+  /** Calls waiting for a slot, and how long each may wait; default none wait. */
+  readonly queue?: { readonly maxQueued: number; readonly maxWaitMs: number };
+  /** Concurrent calls of the procedures only services may call, admitted apart. Default 1024. */
+  readonly maxInternalInFlight?: number;
   readonly deliveryPolicy?: DeliveryPolicy;
   readonly outboxIdleMs?: number;
   /** Base URLs of called services that do not run in this process, by module name. */
@@ -168,6 +172,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       port: options.port,
       logger: options.logger,
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.queue ? { queue: options.queue } : {}),
+      internalCalls: {
+        procedures: serviceOnlyProcedures(accessRules),
+        maxInFlight: options.maxInternalInFlight ?? 1024,
+      },
       ...(options.drainDelayMs ? { drainDelayMs: options.drainDelayMs } : {}),
       routes: (router) => {
         for (const { module, runtime } of started) module.routes(router, runtime);
@@ -209,6 +218,17 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     await Promise.allSettled(started.map(({ relay, db }) => relay.stop().then(() => db.close())));
     throw error;
   }
+}
+
+/** The procedures whose access names the role `service` alone: calls between services. */
+function serviceOnlyProcedures(rules: ReadonlyMap<string, Access>): ReadonlySet<string> {
+  return new Set(
+    [...rules]
+      .filter(
+        ([, access]) => !access.own && access.roles.length > 0 && access.roles.every((r) => r === "service"),
+      )
+      .map(([procedure]) => procedure),
+  );
 }
 
 /**

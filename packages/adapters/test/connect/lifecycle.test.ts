@@ -239,6 +239,62 @@ describe("load shedding", () => {
   });
 });
 
+describe("admission queue and internal calls", () => {
+  const json = (url: string) =>
+    createClient(
+      MarketingService,
+      createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false }),
+    );
+  const refusalOf = (call: Promise<unknown>) =>
+    call.then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+
+  it("lets calls beyond maxInFlight wait their turn, and refuses one beyond the queue or past the wait", async () => {
+    const { server, slow } = await start({ maxInFlight: 1, queue: { maxQueued: 1, maxWaitMs: 300 } });
+    const client = json(server.url);
+    const held = client.startTrialPlan({ productId: "slow", name: "Held", trialDays: 3 });
+    await slow.entered;
+    const waiting = client.getTrialPlan({ planId: "plan-1" });
+    await new Promise((done) => setTimeout(done, 50));
+    expect(await refusalOf(client.getTrialPlan({ planId: "plan-1" }))).toMatchObject({
+      code: Code.ResourceExhausted,
+      rawMessage: SERVER_BUSY_MESSAGE,
+    });
+    slow.release();
+    expect((await held).plan?.name).toBe("Held");
+    expect((await waiting).plan?.planId).toBe("plan-1");
+
+    slow.reset();
+    const again = client.startTrialPlan({ productId: "slow", name: "Again", trialDays: 3 });
+    await slow.entered;
+    const started = performance.now();
+    expect(await refusalOf(client.getTrialPlan({ planId: "plan-1" }))).toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    slow.release();
+    expect((await again).plan?.name).toBe("Again");
+  });
+
+  it("admits the procedures only services call in a lane of their own, so a full server still serves them", async () => {
+    const { server, slow } = await start({
+      maxInFlight: 1,
+      internalCalls: { procedures: new Set([`/${MARKETING}/EndTrialPlan`]), maxInFlight: 1 },
+    });
+    const client = json(server.url);
+    const held = client.startTrialPlan({ productId: "slow", name: "Held", trialDays: 3 });
+    await slow.entered;
+    expect(await refusalOf(client.getTrialPlan({ planId: "plan-1" }))).toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+    expect((await client.endTrialPlan({ planId: "plan-2" })).plan?.planId).toBe("plan-2");
+    slow.release();
+    await held;
+  });
+});
+
 describe("server-side deadline", () => {
   it("ends a unary call running longer than requestTimeoutMs with deadline_exceeded", async () => {
     const { server } = await start({ requestTimeoutMs: 50 });

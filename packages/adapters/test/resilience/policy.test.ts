@@ -11,11 +11,12 @@ import {
   CircuitOpenError,
   createCallPolicy,
   isCircuitOpen,
+  isUnavailable,
   withFallback,
 } from "../../src/resilience/policy.ts";
 
 /** What the in-test MarketingService does on its next calls; the last step repeats. */
-type Step = "ok" | "unavailable" | "internal" | "not-found" | "invalid" | { slowMs: number };
+type Step = "ok" | "unavailable" | "internal" | "busy" | "not-found" | "invalid" | { slowMs: number };
 
 interface Received {
   readonly method: string;
@@ -31,6 +32,7 @@ async function behave(method: string, context: HandlerContext): Promise<void> {
   if (step === undefined || step === "ok") return;
   if (step === "unavailable") throw new ConnectError("marketing is restarting", Code.Unavailable);
   if (step === "internal") throw new ConnectError("marketing broke", Code.Internal);
+  if (step === "busy") throw new ConnectError("server busy, retry later", Code.ResourceExhausted);
   if (step === "not-found") throw new ConnectError("no such plan", Code.NotFound);
   if (step === "invalid") throw new ConnectError("plan id is empty", Code.InvalidArgument);
   await new Promise<void>((done) => {
@@ -231,6 +233,28 @@ describe("call policy around a Connect client", () => {
     expect(received).toHaveLength(5); // one request per call, though getTrialPlan is idempotent
     expect(policy.state).toBe("closed");
     expect(stateChanges()).toEqual([]);
+  });
+
+  it("retries the callee's load shedding (resource_exhausted) but never counts it against the breaker", async () => {
+    const { client, policy } = marketingClient({
+      breaker: { consecutiveFailures: 2, halfOpenAfterMs: 1_000 },
+    });
+    steps = ["busy", "busy", "ok"];
+    expect((await client.getTrialPlan({ planId: "p-11" })).plan?.planId).toBe("p-11");
+    expect(received).toHaveLength(3);
+    steps = ["busy"];
+    for (let call = 0; call < 4; call++) {
+      const shed = await rejection(client.getTrialPlan({ planId: "p-11" }));
+      expect(shed.code).toBe(Code.ResourceExhausted);
+      expect(isUnavailable(shed)).toBe(true);
+    }
+    expect(received).toHaveLength(3 + 4 * 3);
+    expect(policy.state).toBe("closed");
+    expect(stateChanges()).toEqual([]);
+    // Shedding neither resets nor adds to a run of real failures.
+    steps = ["unavailable", "busy", "unavailable"];
+    for (let call = 0; call < 3; call++) await rejection(client.endTrialPlan({ planId: "p-11" }));
+    expect(policy.state).toBe("open");
   });
 
   it("treats a business answer as proof the dependency is up: it resets the failure count", async () => {

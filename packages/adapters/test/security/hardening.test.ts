@@ -77,6 +77,28 @@ describe("per-caller rate limit", () => {
       await app.stop();
     }
   });
+
+  it("leaves callers with role service out: their calls are spawned by calls already admitted", async () => {
+    const app = await startModules([orderModule], {
+      security: await security({ RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "3" }),
+    });
+    try {
+      const marketing = connectJsonClient(OrderService, app.url, {
+        token: () => testToken({ roles: ["service"], subject: "service:marketing" }),
+      });
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          marketing.cancelOrdersForPlan({ planId: "01a00000-0000-7000-8000-000000000001" }).then(
+            () => "answered",
+            (error: { code: Code }) => Code[error.code],
+          ),
+        ),
+      );
+      expect(answers).not.toContain(Code[Code.ResourceExhausted]);
+    } finally {
+      await app.stop();
+    }
+  });
 });
 
 describe("CORS", () => {

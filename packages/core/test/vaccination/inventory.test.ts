@@ -147,8 +147,24 @@ class BookingsInMemory implements Bookings {
     const state = this.saved.get(reservationId);
     return state ? Booking.restore(state) : undefined;
   }
+  async getAll(reservationIds: readonly string[]) {
+    const found = new Map<string, Booking>();
+    for (const id of reservationIds) {
+      const booking = await this.get(id);
+      if (booking) found.set(id, booking);
+    }
+    return found;
+  }
   async save(booking: Booking) {
     if (booking.changed) this.saved.set(booking.id, booking.state);
+  }
+  async heldOf(hospitalId: string, vaccineId: string) {
+    return [...this.saved.values()]
+      .filter((s) => s.hospitalId === hospitalId && s.vaccineId === vaccineId && s.status === "BOOKED")
+      .map((s) => Booking.restore(s));
+  }
+  async saveAll(bookings: readonly Booking[]) {
+    for (const booking of bookings) await this.save(booking);
   }
 }
 
@@ -186,6 +202,7 @@ function newPorts(): Ports {
 const AT = new Date("2026-03-01T09:00:00.000Z");
 const TODAY = "2026-03-01";
 const TOMORROW = "2026-03-02";
+const DAY_AFTER = "2026-03-03";
 const UNKNOWN = "0196b000-0000-7000-8000-00000000ffff";
 
 function id(n: number): string {
@@ -570,9 +587,9 @@ describe("the quantities: remaining = available - given - discarded, bookable = 
         { available: 10, given: 2, discarded: 2, booked: 1 },
       ],
       [
-        "five doses discarded, leaving fewer doses than bookings",
+        "six doses discarded, leaving fewer doses than bookings: inventory releases the difference",
         () => discardDoses(ports, { ...setup, doses: 6, reason: "broken cold chain" }),
-        { available: 10, given: 2, discarded: 8, booked: 1 },
+        { available: 10, given: 2, discarded: 8, booked: 0 },
       ],
     ];
     for (const [step, act, counts] of steps) {
@@ -584,7 +601,7 @@ describe("the quantities: remaining = available - given - discarded, bookable = 
         bookable: Math.max(0, remaining - counts.booked),
       });
     }
-    expect(await stockOf(ports, setup)).toMatchObject({ remaining: 0, booked: 1, bookable: 0 });
+    expect(await stockOf(ports, setup)).toMatchObject({ remaining: 0, booked: 0, bookable: 0 });
   });
 
   it("reports bookable as 0, never below, when fewer doses remain than are booked", () => {
@@ -612,11 +629,12 @@ describe("DiscardDoses", () => {
     ports.events.length = 0;
   });
 
-  it("records DosesDiscarded with remaining and booked after it, then StockChanged", async () => {
+  it("records DosesDiscarded, then releases the bookings beyond the doses remaining by the tie rule", async () => {
     const stock = await discardDoses(ports, { ...setup, doses: 9, reason: "  expired  " });
-    expect(stock).toMatchObject({ available: 10, discarded: 9, remaining: 1, booked: 2, bookable: 0 });
+    expect(stock).toMatchObject({ available: 10, discarded: 9, remaining: 1, booked: 1, bookable: 0 });
     const { hospitalId, vaccineId } = setup;
     const key = stockId(hospitalId, vaccineId);
+    // Both booked for the same date at the same instant: the greater reservation id goes.
     expect(drain(ports)).toEqual([
       [
         "DosesDiscarded",
@@ -628,7 +646,44 @@ describe("DiscardDoses", () => {
         key,
         stockChanged(hospitalId, vaccineId, { available: 10, given: 0, discarded: 9, booked: 2 }),
       ],
+      [
+        "StockChanged",
+        key,
+        stockChanged(hospitalId, vaccineId, { available: 10, given: 0, discarded: 9, booked: 1 }),
+      ],
+      [
+        "BookingsReleasedForDiscard",
+        key,
+        {
+          hospitalId,
+          vaccineId,
+          bookings: [{ reservationId: reservation(2), date: TOMORROW }],
+          releasedAt: AT,
+        },
+      ],
     ]);
+    expect(ports.bookings.saved.get(reservation(2))).toMatchObject({ status: "RELEASED" });
+    expect(ports.bookings.saved.get(reservation(1))).toMatchObject({ status: "BOOKED" });
+    expect(takenOn(ports, setup)).toBe(1);
+  });
+
+  it("chooses the latest date first, then the latest booked, then the greatest reservation id", async () => {
+    await takeBookingSlot(ports, slot(setup, 3, DAY_AFTER));
+    ports.clock.advance(60_000);
+    await takeBookingSlot(ports, slot(setup, 4));
+    await takeBookingSlot(ports, slot(setup, 5));
+    // Booked: 1, 2 (tomorrow, at AT), 4, 5 (tomorrow, a minute later), 3 (the day after, at AT).
+    await discardDoses(ports, { ...setup, doses: 9, reason: "expired" });
+    const releases = drain(ports).filter(([type]) => type === "BookingsReleasedForDiscard");
+    expect(releases.map(([, , data]) => (data as { bookings: unknown }).bookings)).toEqual([
+      [
+        { reservationId: reservation(3), date: DAY_AFTER },
+        { reservationId: reservation(5), date: TOMORROW },
+        { reservationId: reservation(4), date: TOMORROW },
+        { reservationId: reservation(2), date: TOMORROW },
+      ],
+    ]);
+    expect(await stockOf(ports, setup)).toMatchObject({ remaining: 1, booked: 1 });
   });
 
   it("discards exactly the remaining doses, and refuses one more (rule discard-must-not-exceed-remaining)", async () => {
@@ -949,14 +1004,17 @@ describe("releases from reservation's events", () => {
 
   it("does not alert the waitlist on a person's cancellation when no dose is bookable after it", async () => {
     await takeBookingSlot(ports, slot(setup, 3));
-    await discardDoses(ports, { ...setup, doses: 2, reason: "expired" }); // remaining 1, booked 3
+    // Two walk-ins given while every dose is booked: remaining 1, booked 3.
+    for (let n = 0; n < 2; n++) {
+      await whenVaccinationRecorded(ports, { ...setup, reservationId: "" });
+    }
     ports.events.length = 0;
     await whenReservationCancelled(ports, { ...released(setup, 1), reason: "PERSON" });
     expect(drain(ports)).toEqual([
       [
         "StockChanged",
         key,
-        stockChanged(setup.hospitalId, setup.vaccineId, { available: 3, given: 0, discarded: 2, booked: 2 }),
+        stockChanged(setup.hospitalId, setup.vaccineId, { available: 3, given: 2, discarded: 0, booked: 2 }),
       ],
     ]);
   });

@@ -11,7 +11,6 @@ import {
   cancelReservationAsManager,
   getReservation,
   joinWaitlist,
-  latestBookingFirst,
   listReservations,
   type PersonReservationsQuery,
   Reservation,
@@ -26,7 +25,7 @@ import {
   reserve,
   type SlotAnswer,
   whenBookableDosesAvailable,
-  whenDosesDiscarded,
+  whenBookingsReleasedForDiscard,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/reservation";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -58,6 +57,15 @@ class ReservationsInMemory implements Reservations {
         r.status === "WAITLISTED" &&
         r.personId === personId &&
         r.hospitalId === hospitalId &&
+        r.vaccineId === vaccineId,
+    );
+    return found ? Reservation.restore(found) : undefined;
+  }
+  async outstandingOf(personId: string, vaccineId: string) {
+    const found = this.#all().find(
+      (r) =>
+        (r.status === "REGISTERED" || r.status === "CONFIRMED") &&
+        r.personId === personId &&
         r.vaccineId === vaccineId,
     );
     return found ? Reservation.restore(found) : undefined;
@@ -184,6 +192,38 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
     (caught: unknown) => caught,
   );
 }
+
+describe("one outstanding reservation per person and vaccine", () => {
+  let ports: TestPorts;
+  beforeEach(() => {
+    ports = testPorts();
+  });
+
+  it("refuses a second booking of the vaccine, at any hospital, before asking inventory", async () => {
+    given(ports, { reservationId: id(90), status: "CONFIRMED" });
+    const error = await failure(reserve(ports, booking({ hospitalId: OTHER_HOSPITAL, date: "2026-03-12" })));
+    expect(error).toBeInstanceOf(FailedPrecondition);
+    expect(error).toMatchObject({ rule: "one-outstanding-reservation-per-vaccine" });
+    expect((error as Error).message).toContain(id(90));
+    expect(ports.slots.asked).toEqual([]);
+    expect(ports.events).toEqual([]);
+  });
+
+  it("books again once the held one is no longer outstanding, and another vaccine meanwhile", async () => {
+    given(ports, { reservationId: id(90), status: "VACCINATED" });
+    given(ports, { reservationId: id(91), status: "REGISTERED", vaccineId: OTHER_HOSPITAL });
+    expect((await reserve(ports, booking())).reservation?.status).toBe("REGISTERED");
+  });
+
+  it("gives back the dose of a booking that lost the race to another of the same person, and refuses it", async () => {
+    ports.slots.whileInFlight = async () => given(ports, { reservationId: id(90), status: "REGISTERED" });
+    const error = await failure(reserve(ports, booking()));
+    expect(error).toMatchObject({ rule: "one-outstanding-reservation-per-vaccine" });
+    expect(ports.reservations.saved.has(id(1))).toBe(false);
+    expect(ports.abandonedBookings.saved.has(id(1))).toBe(true);
+    expect(ports.events.map((event) => event.type)).toEqual(["vaccination.reservation.v1.BookingAbandoned"]);
+  });
+});
 
 describe("Reserve", () => {
   let ports: TestPorts;
@@ -716,153 +756,75 @@ describe("policy: VaccinationRecorded", () => {
   });
 });
 
-describe("policy: DosesDiscarded cancels the latest-dated bookings beyond the doses remaining", () => {
+describe("policy: BookingsReleasedForDiscard cancels the bookings inventory released", () => {
   let ports: TestPorts;
   beforeEach(() => {
     ports = testPorts();
   });
 
-  const at = (minute: number) => new Date(T0.getTime() + minute * 60_000);
-
-  /**
-   * Outstanding bookings of HOSPITAL/VACCINE, named by their place in the discard order:
-   * d1 latest date; d2..d4 share the next date, d2 booked last, d3 and d4 booked at the same instant
-   * (d3 has the greater id); d5 and d6 are CONFIRMED and REGISTERED on the earliest date.
-   */
-  function givenBookings(): Record<string, string> {
-    const ids = {
-      d1: id(11),
-      d2: id(12),
-      d3: "ffffffff-0000-7000-8000-000000000013",
-      d4: "00000000-0000-7000-8000-000000000014",
-      d5: id(15),
-      d6: id(16),
-    };
-    given(ports, { reservationId: ids.d4, date: "2026-03-20", createdAt: at(5) });
-    given(ports, { reservationId: ids.d6, date: "2026-03-05", createdAt: at(1) });
-    given(ports, { reservationId: ids.d1, date: "2026-04-01", createdAt: at(0) });
-    given(ports, { reservationId: ids.d3, date: "2026-03-20", createdAt: at(5) });
-    given(ports, { reservationId: ids.d5, date: "2026-03-05", createdAt: at(2), status: "CONFIRMED" });
-    given(ports, { reservationId: ids.d2, date: "2026-03-20", createdAt: at(9) });
-    // Not outstanding, or not this hospital and vaccine: never counted, never cancelled.
-    given(ports, { reservationId: id(21), date: "2026-05-01", status: "VACCINATED" });
-    given(ports, {
-      reservationId: id(22),
-      date: "2026-05-01",
-      status: "CANCELLED",
-      cancellationReason: "PERSON",
-    });
-    given(ports, { reservationId: id(23), date: "2026-05-01", status: "REJECTED" });
-    given(ports, { reservationId: id(24), date: undefined, status: "WAITLISTED" });
-    given(ports, { reservationId: id(25), date: "2026-05-01", hospitalId: OTHER_HOSPITAL });
-    given(ports, { reservationId: id(26), date: "2026-05-01", vaccineId: OTHER_VACCINE });
-    return ids;
-  }
-
-  function statuses(): Record<string, string> {
-    return Object.fromEntries(
-      [...ports.reservations.saved.values()].map((r) => [
-        r.reservationId,
-        `${r.status}/${r.cancellationReason ?? ""}`,
-      ]),
-    );
-  }
-
-  it("cancels exactly the excess, latest date first, then latest booked, then greatest id; reason DISCARD", async () => {
-    const ids = givenBookings();
-    const before = statuses();
-    ports.clock.advance(3_600_000);
-    // 6 outstanding, 2 doses remain: 4 go.
-    const cancelled = await whenDosesDiscarded(ports, {
-      hospitalId: HOSPITAL,
-      vaccineId: VACCINE,
-      remaining: 2,
-    });
-    const chosen = [ids.d1, ids.d2, ids.d3, ids.d4];
-    expect(cancelled.map((r) => r.reservationId)).toEqual(chosen);
-    expect(cancelled.every((r) => r.status === "CANCELLED" && r.cancellationReason === "DISCARD")).toBe(true);
-    expect(ports.events.map((event) => [event.type, event.aggregateId])).toEqual(
-      chosen.map((reservationId) => ["vaccination.reservation.v1.ReservationCancelled", reservationId]),
-    );
-    expect(ports.events.map((event) => event.data)).toEqual(
-      cancelled.map((reservation) => ({ reservation })),
-    );
-    expect(statuses()).toEqual({
-      ...before,
-      ...Object.fromEntries(chosen.map((reservationId) => [reservationId, "CANCELLED/DISCARD"])),
-    });
+  const released = (...reservationIds: string[]) => ({
+    hospitalId: HOSPITAL,
+    vaccineId: VACCINE,
+    bookings: reservationIds.map((reservationId) => ({ reservationId, date: "2026-03-20" })),
   });
 
-  it("counts CONFIRMED bookings as outstanding and can cancel them", async () => {
-    const ids = givenBookings();
-    const cancelled = await whenDosesDiscarded(ports, {
-      hospitalId: HOSPITAL,
-      vaccineId: VACCINE,
-      remaining: 0,
-    });
-    expect(cancelled.map((r) => r.reservationId)).toEqual([ids.d1, ids.d2, ids.d3, ids.d4, ids.d5, ids.d6]);
+  it("cancels exactly the named outstanding reservations, reason DISCARD, in the order named", async () => {
+    given(ports, { reservationId: id(11) });
+    given(ports, { reservationId: id(12), status: "CONFIRMED" });
+    given(ports, { reservationId: id(13) });
+    const cancelled = await whenBookingsReleasedForDiscard(ports, released(id(12), id(11)));
+    expect(cancelled.map((r) => [r.reservationId, r.status, r.cancellationReason])).toEqual([
+      [id(12), "CANCELLED", "DISCARD"],
+      [id(11), "CANCELLED", "DISCARD"],
+    ]);
+    expect(ports.events.map((event) => [event.type, event.aggregateId])).toEqual([
+      ["vaccination.reservation.v1.ReservationCancelled", id(12)],
+      ["vaccination.reservation.v1.ReservationCancelled", id(11)],
+    ]);
+    expect(ports.reservations.saved.get(id(13))?.status).toBe("REGISTERED");
   });
 
-  it("cancels nothing when the doses remaining cover every booking", async () => {
-    givenBookings();
-    for (const remaining of [6, 7, 1_000]) {
-      expect(
-        await whenDosesDiscarded(ports, { hospitalId: HOSPITAL, vaccineId: VACCINE, remaining }),
-      ).toEqual([]);
-    }
+  it("leaves a reservation no longer outstanding as it is, and a repeated event changes nothing", async () => {
+    given(ports, { reservationId: id(11), status: "VACCINATED" });
+    given(ports, { reservationId: id(12) });
+    await whenBookingsReleasedForDiscard(ports, released(id(11), id(12)));
+    ports.events.length = 0;
+    expect(await whenBookingsReleasedForDiscard(ports, released(id(11), id(12)))).toEqual([]);
     expect(ports.events).toEqual([]);
+    expect(ports.reservations.saved.get(id(11))?.status).toBe("VACCINATED");
   });
 
-  it("never cancels a booking twice over when discards follow each other", async () => {
-    const ids = givenBookings();
-    const first = await whenDosesDiscarded(ports, { hospitalId: HOSPITAL, vaccineId: VACCINE, remaining: 5 });
-    const second = await whenDosesDiscarded(ports, {
-      hospitalId: HOSPITAL,
-      vaccineId: VACCINE,
-      remaining: 4,
-    });
-    const repeated = await whenDosesDiscarded(ports, {
-      hospitalId: HOSPITAL,
-      vaccineId: VACCINE,
-      remaining: 4,
-    });
-    expect(first.map((r) => r.reservationId)).toEqual([ids.d1]);
-    expect(second.map((r) => r.reservationId)).toEqual([ids.d2]);
-    expect(repeated).toEqual([]);
+  it("tombstones a booking whose Reserve has not registered yet, so it never registers", async () => {
+    // Inventory answers BOOKED, and releases it for a discard before reservation registers it.
+    ports.slots.whileInFlight = async () => {
+      const taken = ports.slots.asked[0]?.reservationId ?? "";
+      await whenBookingsReleasedForDiscard(ports, released(taken));
+    };
+    const answer = await reserve(ports, booking());
+    const taken = ports.slots.asked[0]?.reservationId ?? "";
+    expect(ports.abandonedBookings.saved.has(taken)).toBe(true);
+    expect(answer.waitlistOffer?.reason).toBe("INVENTORY_UNAVAILABLE");
+    expect(ports.reservations.saved.has(taken)).toBe(false);
   });
 
-  it("alerts no waitlist: a discard records cancellations only", async () => {
-    givenBookings();
+  it("alerts no waitlist: it records cancellations only", async () => {
+    given(ports, { reservationId: id(11) });
     await joinWaitlist(ports, { personId: "waiting", hospitalId: HOSPITAL, vaccineId: VACCINE });
     ports.events.length = 0;
-    await whenDosesDiscarded(ports, { hospitalId: HOSPITAL, vaccineId: VACCINE, remaining: 0 });
-    expect(new Set(ports.events.map((event) => event.type))).toEqual(
-      new Set(["vaccination.reservation.v1.ReservationCancelled"]),
-    );
+    await whenBookingsReleasedForDiscard(ports, released(id(11)));
+    expect(ports.events.map((event) => event.type)).toEqual([
+      "vaccination.reservation.v1.ReservationCancelled",
+    ]);
   });
 
-  it("refuses a malformed event (it is dead-lettered), changing nothing", async () => {
-    givenBookings();
-    const cases: Array<[{ hospitalId: string; vaccineId: string; remaining: number }, string]> = [
-      [{ hospitalId: "h", vaccineId: VACCINE, remaining: 0 }, "hospitalId"],
-      [{ hospitalId: HOSPITAL, vaccineId: "", remaining: 0 }, "vaccineId"],
-      [{ hospitalId: HOSPITAL, vaccineId: VACCINE, remaining: -1 }, "remaining"],
-    ];
-    for (const [event, field] of cases) {
-      expect(await failure(whenDosesDiscarded(ports, event))).toMatchObject({ field });
+  it("refuses a malformed event (it is dead-lettered)", async () => {
+    for (const [event, field] of [
+      [{ ...released(id(11)), hospitalId: "h" }, "hospitalId"],
+      [{ ...released(id(11)), vaccineId: "" }, "vaccineId"],
+      [released("not-an-id"), "reservationId"],
+    ] as const) {
+      expect(await failure(whenBookingsReleasedForDiscard(ports, event))).toMatchObject({ field });
     }
-    expect(ports.events).toEqual([]);
-  });
-
-  it("orders by the tie rule whatever order the store returns", () => {
-    const base = { personId: "p", hospitalId: HOSPITAL, vaccineId: VACCINE, status: "REGISTERED" as const };
-    const a = { ...base, reservationId: id(1), date: "2026-03-02", createdAt: at(0), updatedAt: at(0) };
-    const b = { ...base, reservationId: id(2), date: "2026-03-02", createdAt: at(0), updatedAt: at(0) };
-    const c = { ...base, reservationId: id(3), date: "2026-03-02", createdAt: at(1), updatedAt: at(1) };
-    const d = { ...base, reservationId: id(4), date: "2026-03-03", createdAt: at(0), updatedAt: at(0) };
-    const sorted = [a, b, c, d].sort(latestBookingFirst).map((r) => r.reservationId);
-    expect(sorted).toEqual([id(4), id(3), id(2), id(1)]);
-    expect([d, c, b, a].sort(latestBookingFirst).map((r) => r.reservationId)).toEqual(sorted);
   });
 });
 

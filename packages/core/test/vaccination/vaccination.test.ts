@@ -1,5 +1,7 @@
 import { FailedPrecondition, InvalidArgument, Unavailable } from "@hexa/core/shared";
 import {
+  type BookedReservation,
+  type BookedReservations,
   getPersonStatus,
   type HospitalStock,
   type HospitalStocks,
@@ -14,6 +16,7 @@ import {
   type VaccinationPorts,
   type VaccinationRecord,
   whenHospitalRegistered,
+  whenReservationRegistered,
   whenStockChanged,
   whenVaccineRegistered,
 } from "@hexa/core/vaccination/vaccination";
@@ -77,6 +80,16 @@ class HospitalStocksInMemory implements HospitalStocks {
   }
 }
 
+class BookedReservationsInMemory implements BookedReservations {
+  readonly saved = new Map<string, BookedReservation>();
+  async get(reservationId: string) {
+    return this.saved.get(reservationId);
+  }
+  async save(reservation: BookedReservation) {
+    this.saved.set(reservation.reservationId, reservation);
+  }
+}
+
 type Ports = VaccinationPorts & {
   vaccinations: PersonVaccinationsInMemory;
   vaccines: RegisteredVaccinesInMemory;
@@ -89,6 +102,7 @@ function newPorts(): Ports {
   return {
     ...testContext(),
     vaccinations: new PersonVaccinationsInMemory(),
+    reservations: new BookedReservationsInMemory(),
     vaccines: new RegisteredVaccinesInMemory(),
     hospitals: new RegisteredHospitalsInMemory(),
     stocks: new HospitalStocksInMemory(),
@@ -169,6 +183,20 @@ describe("recording a vaccination", () => {
         data: expected,
       },
     ]);
+  });
+
+  it("refuses a dose for another person's reservation (rule reservation-must-be-the-persons), writing nothing", async () => {
+    await whenReservationRegistered(ports, { reservationId: RESERVATION, personId: "person-2" });
+    const error = await refusal(recordVaccination(ports, { ...walkIn, reservationId: RESERVATION }));
+    expect(error).toBeInstanceOf(FailedPrecondition);
+    expect(error).toMatchObject({ rule: "reservation-must-be-the-persons" });
+    expect(ports.vaccinations.events).toEqual([]);
+    const own = await recordVaccination(ports, {
+      ...walkIn,
+      personId: "person-2",
+      reservationId: RESERVATION,
+    });
+    expect(own).toMatchObject({ personId: "person-2", reservationId: RESERVATION, doseNumber: 1 });
   });
 
   it("records the second dose as COMPLETED and refuses a third (rule doses-must-not-exceed-requirement)", async () => {

@@ -4,6 +4,7 @@ import {
   AvailableDosesRegisteredSchema,
   BookableCause,
   BookableDosesAvailableSchema,
+  BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
   StockChangedSchema,
@@ -45,6 +46,12 @@ export function encodeInventoryEvent(event: InventoryEvent): EventEnvelope {
       return encodeEvent(event, DosesDiscardedSchema, {
         ...event.data,
         discardedAt: timestampFromDate(event.data.discardedAt),
+      });
+    case "vaccination.inventory.v1.BookingsReleasedForDiscard":
+      return encodeEvent(event, BookingsReleasedForDiscardSchema, {
+        ...event.data,
+        bookings: [...event.data.bookings],
+        releasedAt: timestampFromDate(event.data.releasedAt),
       });
     case "vaccination.inventory.v1.BookableDosesAvailable":
       return encodeEvent(event, BookableDosesAvailableSchema, {

@@ -16,10 +16,11 @@ import {
   registerAvailableDoses,
   registerHospital,
   registerVaccine,
+  requireSlotRequest,
   type StockState,
   type SupplyState,
   supplyVaccine,
-  takeBookingSlot,
+  takeBookingSlots,
   type VaccineState,
   whenBookingAbandoned,
   whenReservationCancelled,
@@ -48,6 +49,7 @@ import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import { BookingTurns } from "./booking-turns.ts";
 import {
   BookingRecord,
   BookingStore,
@@ -96,6 +98,7 @@ export const inventoryModule: ServiceModule = {
     const command = <T>(work: (ports: InventoryPorts) => Promise<T>) =>
       runtime.unitOfWork((em) => work(ports(runtime, em, true)));
     const reader = () => ports(runtime, runtime.db.reader(), false);
+    const turns = new BookingTurns((requests) => command((p) => takeBookingSlots(p, requests)));
     router.service(InventoryService, {
       registerHospital: async (request) => ({
         hospital: hospitalToProto(await command((p) => registerHospital(p, request))),
@@ -114,7 +117,7 @@ export const inventoryModule: ServiceModule = {
         stock: stockToProto(await command((p) => discardDoses(p, request))),
       }),
       takeBookingSlot: async (request) => {
-        const answer = await command((p) => takeBookingSlot(p, request));
+        const answer = await turns.take(requireSlotRequest(request, runtime));
         return {
           outcome: OUTCOME[answer.outcome],
           bookable: answer.bookable,

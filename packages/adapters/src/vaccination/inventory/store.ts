@@ -30,7 +30,7 @@ import {
   type SchemaMigration,
   type ServiceDatabase,
 } from "../../postgres/database.ts";
-import { lockedRow, lockKey } from "../../postgres/locks.ts";
+import { lockedRow, lockKey, lockKeys } from "../../postgres/locks.ts";
 import { appendToOutbox } from "../../postgres/outbox.ts";
 import { encodeInventoryEvent } from "./events.ts";
 
@@ -173,6 +173,14 @@ export const inventoryMigrations: SchemaMigration[] = [
         created_at timestamptz not null,
         updated_at timestamptz not null
       )`,
+    ],
+  },
+  {
+    // The bookings holding a dose of a stock, which a discard chooses among.
+    name: "0002_booking_held_of_stock",
+    sql: [
+      `create index booking_held_of_stock on booking (hospital_id, vaccine_id)
+        where status = 'BOOKED'`,
     ],
   },
 ];
@@ -409,24 +417,47 @@ export class BookingStore implements Bookings {
 
   async get(reservationId: string): Promise<BookingAggregate | undefined> {
     if (this.#lock) await lockKey(this.#em, "booking", reservationId);
-    const record = await this.#em.findOne(BookingRecord, { reservationId });
-    if (!record) return undefined;
-    const { hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;
-    return Booking.restore({
-      reservationId,
-      hospitalId,
-      vaccineId,
-      date,
-      outcome,
-      status,
-      createdAt,
-      updatedAt,
-    });
+    const record = await this.#em.findOne(BookingRecord, { reservationId }, FRESH);
+    return record ? restoreBooking(record) : undefined;
+  }
+
+  async heldOf(hospitalId: string, vaccineId: string): Promise<BookingAggregate[]> {
+    const records = await this.#em.find(BookingRecord, { hospitalId, vaccineId, status: "BOOKED" }, FRESH);
+    return records.map(restoreBooking);
+  }
+
+  async getAll(reservationIds: readonly string[]): Promise<Map<string, BookingAggregate>> {
+    const ids = [...new Set(reservationIds)].sort();
+    if (ids.length === 0) return new Map();
+    if (this.#lock) await lockKeys(this.#em, "booking", ids);
+    const records = await this.#em.find(BookingRecord, { reservationId: { $in: ids } }, FRESH);
+    return new Map(records.map((record) => [record.reservationId, restoreBooking(record)]));
   }
 
   /** Writes a new or changed booking. */
   async save(booking: BookingAggregate): Promise<void> {
-    if (!booking.changed) return;
-    await this.#em.upsert(BookingRecord, { ...booking.state });
+    await this.saveAll([booking]);
   }
+
+  async saveAll(bookings: readonly BookingAggregate[]): Promise<void> {
+    const changed = bookings.filter((booking) => booking.changed).map((booking) => ({ ...booking.state }));
+    if (changed.length > 0) await this.#em.upsertMany(BookingRecord, changed);
+  }
+}
+
+/** Bookings are read as committed now, never from the unit of work's identity map. */
+const FRESH = { disableIdentityMap: true } as const;
+
+function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggregate {
+  const { reservationId, hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;
+  return Booking.restore({
+    reservationId,
+    hospitalId,
+    vaccineId,
+    date,
+    outcome,
+    status,
+    createdAt,
+    updatedAt,
+  });
 }

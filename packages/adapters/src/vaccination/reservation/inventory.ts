@@ -1,10 +1,17 @@
-import { type Client, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
+import {
+  type Client,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { BookingSlot, BookingSlots, SlotAnswer } from "@hexa/core/vaccination/reservation";
 import {
   InventoryService,
   TakeBookingSlotResponse_Outcome,
 } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
+import { Admission, type AdmissionLimits } from "../../connect/admission.ts";
 import { createResilientClient } from "../../resilience/client.ts";
 import {
   type BreakerOptions,
@@ -24,18 +31,26 @@ export interface InventoryCallSettings {
   /** TakeBookingSlot is idempotent by reservation id, so failed attempts are retried within the budget. */
   readonly retry: RetryOptions;
   readonly breaker: BreakerOptions;
+  /**
+   * Booking calls in flight at once from this process (a bulkhead); the others wait their turn
+   * before their budget starts, so a burst of Reserves queues here instead of timing out at
+   * inventory. Beyond the queue, or after the wait, the waitlist is offered (INVENTORY_UNAVAILABLE).
+   */
+  readonly concurrency: AdmissionLimits;
 }
 
 /**
- * A 2 s deadline per attempt; up to 3 attempts, all within 2.5 s (so a hanging inventory gets one
- * full attempt, and a refused connection a few quick ones); a breaker that opens after 5 failures in
- * a row and lets a trial call through after 10 s.
+ * A 5 s deadline per attempt; up to 3 attempts, all within 6 s (so a hanging inventory gets one
+ * full attempt, and a refused connection a few quick ones; a busy one on launch day the time to
+ * answer a turn of bookings); a breaker that opens after 5 failures in a row and lets a trial call
+ * through after 10 s; 32 calls at once, up to 1,024 waiting up to 20 s.
  */
 export const INVENTORY_CALL: InventoryCallSettings = {
-  timeoutMs: 2_000,
-  budgetMs: 2_500,
+  timeoutMs: 5_000,
+  budgetMs: 6_000,
   retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 400 },
   breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10_000 },
+  concurrency: { maxInFlight: 32, maxQueued: 1_024, maxWaitMs: 20_000 },
 };
 
 /** Per call: set once a request for it left for inventory (an open breaker sends none). */
@@ -67,6 +82,7 @@ export function inventoryBookingSlots(
     retry: settings.retry,
     breaker: settings.breaker,
   });
+  const turns = new Admission(settings.concurrency);
   let client: Client<typeof InventoryService> | undefined;
   const inventory = () => {
     client ??= createResilientClient(
@@ -96,36 +112,50 @@ export function inventoryBookingSlots(
      * booking call stops too, and is treated like one inventory did not answer (abandoned).
      */
     async take(slot: BookingSlot, caller?: AbortSignal) {
-      const attempt = { sent: false };
-      const budget = AbortSignal.timeout(settings.budgetMs);
-      let outcome: TakeBookingSlotResponse_Outcome;
+      const done = new AbortController();
       try {
-        ({ outcome } = await inventory().takeBookingSlot(slot, {
-          signal: caller ? AbortSignal.any([budget, caller]) : budget,
-          contextValues: createContextValues().set(SENT, attempt),
-        }));
+        await turns.enter(caller ? AbortSignal.any([done.signal, caller]) : done.signal);
       } catch (error) {
-        if (!budget.aborted && !caller?.aborted && !isUnavailable(error)) throw error;
-        const why = caller?.aborted
-          ? "the Reserve call was cancelled or ran out of time"
-          : budget.aborted
-            ? `inventory gave no answer within ${settings.budgetMs} ms`
-            : error instanceof Error
-              ? error.message
-              : String(error);
-        return unavailable(slot, attempt.sent, why);
+        return unavailable(slot, false, `no turn for the booking call: ${ConnectError.from(error).message}`);
       }
-      switch (outcome) {
-        case TakeBookingSlotResponse_Outcome.BOOKED:
-          return { outcome: "BOOKED" };
-        case TakeBookingSlotResponse_Outcome.NO_DOSES:
-          return { outcome: "NO_DOSES" };
-        case TakeBookingSlotResponse_Outcome.DATE_FULL:
-          return { outcome: "DATE_FULL" };
-        default:
-          // An answer this version cannot read: inventory may hold a slot, so the attempt is abandoned.
-          return unavailable(slot, true, `inventory answered the unknown outcome ${outcome}`);
+      try {
+        return await call(slot, caller);
+      } finally {
+        done.abort();
       }
     },
   };
+
+  async function call(slot: BookingSlot, caller?: AbortSignal): Promise<SlotAnswer> {
+    const attempt = { sent: false };
+    const budget = AbortSignal.timeout(settings.budgetMs);
+    let outcome: TakeBookingSlotResponse_Outcome;
+    try {
+      ({ outcome } = await inventory().takeBookingSlot(slot, {
+        signal: caller ? AbortSignal.any([budget, caller]) : budget,
+        contextValues: createContextValues().set(SENT, attempt),
+      }));
+    } catch (error) {
+      if (!budget.aborted && !caller?.aborted && !isUnavailable(error)) throw error;
+      const why = caller?.aborted
+        ? "the Reserve call was cancelled or ran out of time"
+        : budget.aborted
+          ? `inventory gave no answer within ${settings.budgetMs} ms`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      return unavailable(slot, attempt.sent, why);
+    }
+    switch (outcome) {
+      case TakeBookingSlotResponse_Outcome.BOOKED:
+        return { outcome: "BOOKED" };
+      case TakeBookingSlotResponse_Outcome.NO_DOSES:
+        return { outcome: "NO_DOSES" };
+      case TakeBookingSlotResponse_Outcome.DATE_FULL:
+        return { outcome: "DATE_FULL" };
+      default:
+        // An answer this version cannot read: inventory may hold a slot, so the attempt is abandoned.
+        return unavailable(slot, true, `inventory answered the unknown outcome ${outcome}`);
+    }
+  }
 }

@@ -15,12 +15,12 @@ import {
   reserve,
   type WaitlistReason,
   whenBookableDosesAvailable,
-  whenDosesDiscarded,
+  whenBookingsReleasedForDiscard,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/reservation";
 import {
   BookableDosesAvailableSchema,
-  DosesDiscardedSchema,
+  BookingsReleasedForDiscardSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import {
   ReservationService,
@@ -161,19 +161,16 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             );
           }
         }),
-        on("doses-discarded", DosesDiscardedSchema, async (p, event) => {
-          const cancelled = await whenDosesDiscarded(p, event);
-          if (cancelled.length > 0) {
-            runtime.logger.info(
-              {
-                hospitalId: event.hospitalId,
-                vaccineId: event.vaccineId,
-                remaining: event.remaining,
-                cancelled: cancelled.map((reservation) => reservation.reservationId),
-              },
-              "reservations cancelled after a discard",
-            );
-          }
+        on("bookings-released-for-discard", BookingsReleasedForDiscardSchema, async (p, event) => {
+          const cancelled = await whenBookingsReleasedForDiscard(p, event);
+          runtime.logger.info(
+            {
+              hospitalId: event.hospitalId,
+              vaccineId: event.vaccineId,
+              cancelled: cancelled.map((reservation) => reservation.reservationId),
+            },
+            "reservations cancelled after a discard",
+          );
         }),
         on("bookable-doses-available", BookableDosesAvailableSchema, whenBookableDosesAvailable),
       ];

@@ -114,6 +114,15 @@ export const reservationMigrations: SchemaMigration[] = [
       )`,
     ],
   },
+  {
+    // A person's outstanding reservation of a vaccine (one at most, kept by the person's lock; not a
+    // unique index, so a database holding older duplicates still migrates).
+    name: "0002_reservation_outstanding_of_person",
+    sql: [
+      `create index reservation_outstanding_of_person on reservation (person_id, vaccine_id)
+        where status in ('REGISTERED', 'CONFIRMED')`,
+    ],
+  },
 ];
 
 /** A ListReservations token: the last row's (date or "" for a waitlist entry, created_at, reservation_id). */
@@ -188,6 +197,16 @@ export class ReservationStore implements Reservations {
     const record = await this.#em.findOne(
       ReservationRecord,
       { personId, hospitalId, vaccineId, status: "WAITLISTED" },
+      this.#lockMode(),
+    );
+    return record ? Reservation.restore(toState(record)) : undefined;
+  }
+
+  async outstandingOf(personId: string, vaccineId: string): Promise<ReservationAggregate | undefined> {
+    if (this.#lock) await lockKey(this.#em, "reservation-person", `${personId}\n${vaccineId}`);
+    const record = await this.#em.findOne(
+      ReservationRecord,
+      { personId, vaccineId, status: { $in: ["REGISTERED", "CONFIRMED"] } },
       this.#lockMode(),
     );
     return record ? Reservation.restore(toState(record)) : undefined;

@@ -5,6 +5,7 @@ import {
   recordVaccination,
   type VaccinationPorts,
   whenHospitalRegistered,
+  whenReservationRegistered,
   whenStockChanged,
   whenVaccineRegistered,
 } from "@hexa/core/vaccination/vaccination";
@@ -13,6 +14,7 @@ import {
   StockChangedSchema,
   VaccineRegisteredSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import { ReservationRegisteredSchema } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { VaccinationService } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
 import { accessOf } from "../../connect/auth.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
@@ -20,6 +22,8 @@ import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
 import { recordToProto, STATUS } from "./events.ts";
 import {
+  BookedReservationRow,
+  BookedReservationStore,
   HospitalStockRow,
   HospitalStockStore,
   PersonVaccinationStore,
@@ -32,14 +36,20 @@ import {
 } from "./store.ts";
 
 /**
- * Vaccination: the doses hospitals give, and vaccination's replicas of inventory's vaccines,
- * hospitals and bookable doses. It calls no other service: a dose is recorded while inventory and
+ * Vaccination: the doses hospitals give, vaccination's replicas of inventory's vaccines, hospitals
+ * and bookable doses, and of who booked each reservation (reservation's ReservationRegistered). It calls no other service: a dose is recorded while inventory and
  * reservation are down, and they learn of it from VaccinationRecorded.
  */
 export const vaccinationModule: ServiceModule = {
   name: "vaccination",
   schema: "vaccination_vaccination",
-  entities: [VaccinationRecordRow, RegisteredVaccineRow, RegisteredHospitalRow, HospitalStockRow],
+  entities: [
+    VaccinationRecordRow,
+    RegisteredVaccineRow,
+    RegisteredHospitalRow,
+    HospitalStockRow,
+    BookedReservationRow,
+  ],
   migrations: vaccinationMigrations,
   // Hospital staff (vaccine managers) record doses; a person reads their own status.
   access: [
@@ -103,6 +113,12 @@ export const vaccinationModule: ServiceModule = {
           registeredAt: timeOf(event.registeredAt, envelope),
         }),
       ),
+      on("reservation-registered", ReservationRegisteredSchema, (p, event) =>
+        whenReservationRegistered(p, {
+          reservationId: event.reservation?.reservationId ?? "",
+          personId: event.reservation?.personId ?? "",
+        }),
+      ),
       on("stock-changed", StockChangedSchema, (p, event, envelope) =>
         whenStockChanged(p, {
           hospitalId: event.hospitalId,
@@ -127,6 +143,7 @@ function ports(
 ): VaccinationPorts {
   return {
     vaccinations: new PersonVaccinationStore(em, runtime.db, { lock: use === "command" }),
+    reservations: new BookedReservationStore(em),
     vaccines: new RegisteredVaccineStore(em),
     hospitals: new RegisteredHospitalStore(em),
     stocks: new HospitalStockStore(em, { lock: use === "policy" }),

@@ -1,4 +1,6 @@
 import {
+  type BookedReservation,
+  type BookedReservations,
   type HospitalStock,
   type HospitalStocks,
   PersonVaccination,
@@ -49,6 +51,15 @@ export const RegisteredHospitalRow = defineEntity({
     hospitalId: p.uuid().primary(),
     name: p.text(),
     registeredAt: p.datetime(),
+  },
+});
+
+export const BookedReservationRow = defineEntity({
+  name: "BookedReservationRow",
+  tableName: "booked_reservation",
+  properties: {
+    reservationId: p.uuid().primary(),
+    personId: p.string(),
   },
 });
 
@@ -109,6 +120,15 @@ export const vaccinationMigrations: SchemaMigration[] = [
         changed_at timestamptz not null,
         event_id uuid not null,
         primary key (hospital_id, vaccine_id)
+      )`,
+    ],
+  },
+  {
+    name: "0002_booked_reservations",
+    sql: [
+      `create table booked_reservation (
+        reservation_id uuid primary key,
+        person_id varchar(64) not null
       )`,
     ],
   },
@@ -229,6 +249,24 @@ export class RegisteredHospitalStore implements RegisteredHospitals {
 
   async save(hospital: RegisteredHospital): Promise<void> {
     await this.#em.upsert(RegisteredHospitalRow, { ...hospital });
+  }
+}
+
+/** Vaccination's replica of who booked each reservation (a reservation's person never changes). */
+export class BookedReservationStore implements BookedReservations {
+  readonly #em: EntityManager;
+
+  constructor(em: EntityManager) {
+    this.#em = em;
+  }
+
+  async get(reservationId: string): Promise<BookedReservation | undefined> {
+    const row = await this.#em.findOne(BookedReservationRow, { reservationId });
+    return row ? { reservationId: row.reservationId, personId: row.personId } : undefined;
+  }
+
+  async save(reservation: BookedReservation): Promise<void> {
+    await this.#em.upsert(BookedReservationRow, { ...reservation });
   }
 }
 

@@ -60,6 +60,8 @@ async function stocked(doses: number, capacity = 100): Promise<Stocked> {
   return { hospitalId, vaccineId, supplyId };
 }
 
+const DAY_AFTER = "2031-05-12";
+
 function reservationAt(stock: Stocked, date = TOMORROW): BookedReservation {
   return { reservationId: randomUUID(), hospitalId: stock.hospitalId, vaccineId: stock.vaccineId, date };
 }
@@ -263,26 +265,41 @@ describe("supplies, available doses and discards", () => {
     expect(await rowCounts(inventory.databaseUrl)).toEqual(before);
   });
 
-  it("discards doses: DosesDiscarded with remaining and booked after it, then StockChanged", async () => {
+  it("discards doses and, in the same transaction, releases the bookings beyond the doses remaining", async () => {
     const stock = await stocked(10);
-    expect(await take(reservationAt(stock))).toBe("BOOKED");
-    expect(await take(reservationAt(stock))).toBe("BOOKED");
+    const earlier = reservationAt(stock);
+    const later = reservationAt(stock, DAY_AFTER);
+    expect(await take(earlier)).toBe("BOOKED");
+    expect(await take(later)).toBe("BOOKED");
     const { stock: after } = await inventory.client.discardDoses({
       hospitalId: stock.hospitalId,
       vaccineId: stock.vaccineId,
       doses: 9,
       reason: "expired",
     });
-    expect(after).toMatchObject({ available: 10, discarded: 9, remaining: 1, booked: 2, bookable: 0 });
+    expect(after).toMatchObject({ available: 10, discarded: 9, remaining: 1, booked: 1, bookable: 0 });
     const events = await emitted(inventory.databaseUrl, stock.hospitalId);
-    expect(events.slice(-2).map((event) => event.message)).toEqual([
+    expect(events.slice(-4).map((event) => event.message)).toEqual([
       expect.objectContaining({ doses: 9, reason: "expired", remaining: 1, booked: 2 }),
       expect.objectContaining({ available: 10, discarded: 9, remaining: 1, booked: 2, bookable: 0 }),
+      expect.objectContaining({ available: 10, discarded: 9, remaining: 1, booked: 1, bookable: 0 }),
+      expect.objectContaining({
+        hospitalId: stock.hospitalId,
+        vaccineId: stock.vaccineId,
+        bookings: [expect.objectContaining({ reservationId: later.reservationId, date: DAY_AFTER })],
+      }),
     ]);
-    expect((await history(stock.hospitalId)).slice(-2)).toEqual([
+    expect((await history(stock.hospitalId)).slice(-4)).toEqual([
       ["DosesDiscarded", 9, 1, 2],
       ["StockChanged", 10, 0, 9, 2, 0],
+      ["StockChanged", 10, 0, 9, 1, 0],
+      "BookingsReleasedForDiscard",
     ]);
+    expect(await bookingOf(inventory.databaseUrl, later.reservationId)).toEqual({
+      status: "RELEASED",
+      outcome: "BOOKED",
+    });
+    expect(await takenOn(inventory.databaseUrl, stock.hospitalId, DAY_AFTER)).toBe(0);
     const more = await inventory.client
       .discardDoses({ hospitalId: stock.hospitalId, vaccineId: stock.vaccineId, doses: 2, reason: "" })
       .then(() => undefined, ConnectError.from);

@@ -14,6 +14,7 @@ import { FixedClock } from "@hexa/core/shared";
 import {
   AvailableDosesRegisteredSchema,
   BookableDosesAvailableSchema,
+  BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
   StockChangedSchema,
@@ -131,6 +132,7 @@ const SCHEMAS = {
   "vaccination.inventory.v1.VaccineSupplied": VaccineSuppliedSchema,
   "vaccination.inventory.v1.AvailableDosesRegistered": AvailableDosesRegisteredSchema,
   "vaccination.inventory.v1.DosesDiscarded": DosesDiscardedSchema,
+  "vaccination.inventory.v1.BookingsReleasedForDiscard": BookingsReleasedForDiscardSchema,
   "vaccination.inventory.v1.BookableDosesAvailable": BookableDosesAvailableSchema,
   "vaccination.inventory.v1.StockChanged": StockChangedSchema,
 } as const;

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import {
   bookableDosesAvailable,
+  bookingsReleasedForDiscard,
   counts,
   dayAfter,
-  dosesDiscarded,
   emitted,
   newId,
   type ReservationApp,
@@ -167,6 +167,57 @@ describe("Reserve through Connect JSON", () => {
   });
 });
 
+describe("one outstanding reservation per person and vaccine", () => {
+  it("refuses a second booking of the vaccine naming the rule, and books once for concurrent ones", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const held = await book("person-once", at, 3);
+    const second = await app.client
+      .reserve({
+        personId: "person-once",
+        hospitalId: newId(),
+        vaccineId: at.vaccineId,
+        date: dayAfter(app.clock, 4),
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => ConnectError.from(error),
+      );
+    expect(second?.code).toBe(Code.FailedPrecondition);
+    expect(second?.findDetails(PreconditionFailureSchema)[0]).toMatchObject({
+      rule: "one-outstanding-reservation-per-vaccine",
+    });
+    expect(second?.rawMessage).toContain(held.reservationId);
+
+    // Eight at once, without idempotency keys: one books; each other gives back what inventory took.
+    const other = place();
+    const bookedBefore = new Set(inventory.booked);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        app.client.reserve({ personId: "person-racing", ...other, date: dayAfter(app.clock, 5) }).then(
+          (reply) => reply.outcome.case ?? "none",
+          (error: unknown) => Code[ConnectError.from(error).code],
+        ),
+      ),
+    );
+    expect(answers.filter((answer) => answer === "reservation")).toHaveLength(1);
+    expect(answers.filter((answer) => answer !== "reservation")).toEqual(
+      Array.from({ length: 7 }, () => Code[Code.FailedPrecondition]),
+    );
+    const rows = await query<{ reservation_id: string }>(
+      app.databaseUrl,
+      "select reservation_id from vaccination_reservation.reservation where person_id = $1",
+      ["person-racing"],
+    );
+    expect(rows).toHaveLength(1);
+    const takenNow = [...inventory.booked].filter((reservationId) => !bookedBefore.has(reservationId));
+    const abandoned = (await emitted(app.databaseUrl, takenNow))
+      .filter((event) => event.type === "vaccination.reservation.v1.BookingAbandoned")
+      .map((event) => event.aggregateId);
+    expect(new Set([...abandoned, rows[0]?.reservation_id])).toEqual(new Set(takenNow));
+  });
+});
+
 describe("the waitlist, the manager and the person", () => {
   it("joins the waitlist once per person, hospital and vaccine", async () => {
     const at = place();
@@ -275,9 +326,10 @@ describe("the waitlist, the manager and the person", () => {
     inventory.behaviour = "book";
     const personId = `person-${newId().slice(0, 8)}`;
     const at = place();
+    // One outstanding reservation per vaccine: the same hospital, three vaccines.
     const d5 = await book(personId, at, 5);
-    const d9 = await book(personId, at, 9);
-    const d2 = await book(personId, at, 2);
+    const d9 = await book(personId, { ...at, vaccineId: newId() }, 9);
+    const d2 = await book(personId, { ...at, vaccineId: newId() }, 2);
     const sameDayFirst = await book(personId, place(), 9);
     app.clock.advance(1_000);
     const sameDayLater = await book(personId, place(), 9);
@@ -326,39 +378,31 @@ describe("policies fed through the embedded bus", () => {
     expect(await app.bus.deadLetters.list()).toEqual([]);
   });
 
-  it("cancels exactly the excess after a discard, latest date, then latest booked, then greatest id; no waitlist alert", async () => {
+  it("cancels the bookings inventory released for a discard, reason DISCARD, and alerts no waitlist", async () => {
     inventory.behaviour = "book";
     const at = place();
     const waiting = (await app.client.joinWaitlist({ personId: "waiting", ...at })).reservation;
-    // Booked at one instant: same created_at, ids growing in booking order.
-    const early = await book("p-early", at, 3);
-    const tieA = await book("p-tie-a", at, 10);
-    const tieB = await book("p-tie-b", at, 10);
-    app.clock.advance(1_000);
-    const tieLater = await book("p-tie-later", at, 10);
+    const kept = await book("p-kept", at, 3);
     const latest = await book("p-latest", at, 20);
     const confirmed = await book("p-confirmed", at, 5);
     await app.client.acceptReservation({ reservationId: confirmed.reservationId });
-    const elsewhere = await book("p-elsewhere", place(), 30);
+    const gone = [latest, confirmed];
 
-    // 6 outstanding here, 2 doses remain: 4 go.
-    await publish(dosesDiscarded(at.hospitalId, at.vaccineId, 2));
-    const goneOrder = [
-      latest.reservationId,
-      tieLater.reservationId,
-      ...[tieA.reservationId, tieB.reservationId].sort().reverse(),
-    ];
-    for (const id of goneOrder) {
-      expect(await statusOf(id), id).toMatchObject({
+    await publish(
+      bookingsReleasedForDiscard(
+        at.hospitalId,
+        at.vaccineId,
+        gone.map(({ reservationId, date }) => ({ reservationId, date })),
+      ),
+    );
+    for (const { reservationId } of gone) {
+      expect(await statusOf(reservationId), reservationId).toMatchObject({
         status: ReservationStatus.CANCELLED,
         cancellationReason: CancellationReason.DISCARD,
       });
     }
-    expect((await statusOf(early.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
-    expect((await statusOf(confirmed.reservationId))?.status).toBe(ReservationStatus.CONFIRMED);
-    expect((await statusOf(elsewhere.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
+    expect((await statusOf(kept.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
     expect((await statusOf(waiting?.reservationId ?? ""))?.status).toBe(ReservationStatus.WAITLISTED);
-
     const all = await emitted(app.databaseUrl);
     const cancellations = all.filter(
       (event) =>
@@ -366,13 +410,18 @@ describe("policies fed through the embedded bus", () => {
         (event.message as { reservation?: Reservation }).reservation?.cancellationReason ===
           CancellationReason.DISCARD,
     );
-    expect(cancellations.map((event) => event.aggregateId)).toEqual(goneOrder);
+    expect(cancellations.map((event) => event.aggregateId)).toEqual(gone.map((r) => r.reservationId));
     expect(all.filter((event) => event.type === "vaccination.reservation.v1.WaitlistAlerted")).toEqual([]);
 
-    // A second discard counts the cancellations already made.
-    await publish(dosesDiscarded(at.hospitalId, at.vaccineId, 1));
-    expect((await statusOf(confirmed.reservationId))?.cancellationReason).toBe(CancellationReason.DISCARD);
-    expect((await statusOf(early.reservationId))?.status).toBe(ReservationStatus.REGISTERED);
+    // A booking inventory released before its Reserve registered it is never registered.
+    const racing = { reservationId: newId(), date: dayAfter(app.clock, 4) };
+    await publish(bookingsReleasedForDiscard(at.hospitalId, at.vaccineId, [racing]));
+    const tombstones = await query(
+      app.databaseUrl,
+      "select reservation_id from vaccination_reservation.abandoned_booking where reservation_id = $1",
+      [racing.reservationId],
+    );
+    expect(tombstones).toHaveLength(1);
     expect(await app.bus.deadLetters.list()).toEqual([]);
   });
 
@@ -482,14 +531,14 @@ describe("bad input", () => {
     expect(inventory.calls.length).toBe(callsBefore);
   });
 
-  it("dead-letters a malformed DosesDiscarded, changing nothing", async () => {
-    const bad = dosesDiscarded("not-a-hospital", newId(), 0);
+  it("dead-letters a malformed BookingsReleasedForDiscard, changing nothing", async () => {
+    const bad = bookingsReleasedForDiscard("not-a-hospital", newId(), []);
     const before = await counts(app.databaseUrl);
     await publish(bad);
     const letters = await app.bus.deadLetters.list();
     expect(letters.filter((letter) => letter.event.id === bad.id)).toEqual([
       expect.objectContaining({
-        consumer: "reservation-doses-discarded",
+        consumer: "reservation-bookings-released-for-discard",
         error: expect.stringContaining("hospitalId"),
       }),
     ]);

@@ -18,7 +18,7 @@ import { FixedClock } from "@hexa/core/shared";
 import {
   BookableCause,
   BookableDosesAvailableSchema,
-  DosesDiscardedSchema,
+  BookingsReleasedForDiscardSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import {
   InventoryService,
@@ -50,6 +50,7 @@ import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import type { ServiceModule } from "../../../src/runtime/service-module.ts";
 import {
   createReservationModule,
+  INVENTORY_CALL,
   type InventoryCallSettings,
 } from "../../../src/vaccination/reservation/module.ts";
 
@@ -62,6 +63,7 @@ export const FAST_CALL: InventoryCallSettings = {
   budgetMs: 400,
   retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 20 },
   breaker: { consecutiveFailures: 5, halfOpenAfterMs: 500 },
+  concurrency: INVENTORY_CALL.concurrency,
 };
 
 export interface ReservationApp {
@@ -182,15 +184,17 @@ export class ScriptedInventory {
   }
 }
 
-export function dosesDiscarded(hospitalId: string, vaccineId: string, remaining: number): EventEnvelope {
-  return envelope(DosesDiscardedSchema, `${hospitalId}/${vaccineId}`, {
+/** Inventory released these bookings of the stock for a discard, in the order it chose them. */
+export function bookingsReleasedForDiscard(
+  hospitalId: string,
+  vaccineId: string,
+  bookings: ReadonlyArray<{ reservationId: string; date: string }>,
+): EventEnvelope {
+  return envelope(BookingsReleasedForDiscardSchema, `${hospitalId}/${vaccineId}`, {
     hospitalId,
     vaccineId,
-    doses: 1,
-    reason: "expired",
-    remaining,
-    booked: remaining + 1,
-    discardedAt: timestampFromDate(new Date()),
+    bookings: [...bookings],
+    releasedAt: timestampFromDate(new Date()),
   });
 }
 

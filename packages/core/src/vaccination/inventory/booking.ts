@@ -44,7 +44,8 @@ export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED";
 export type ReleaseCause =
   | { readonly event: "ReservationCancelled"; readonly reason: CancellationReason | undefined }
   | { readonly event: "ReservationRejected" }
-  | { readonly event: "BookingAbandoned" };
+  | { readonly event: "BookingAbandoned" }
+  | { readonly event: "DosesDiscarded" };
 
 /** A reservation that no longer needs its dose and slot, as the releasing events describe it. */
 export interface ReleasedReservation {
@@ -90,13 +91,16 @@ export class Booking {
     ) {
       throw new Error(`booking ${reservationId} checked against another hospital's stock or date`);
     }
-    let outcome: BookingOutcome = "BOOKED";
-    if (stock.bookable < 1) outcome = "NO_DOSES";
-    else if (capacity.slotsLeft(hospital.dailyCapacity) < 1) outcome = "DATE_FULL";
+    const outcome = outcomeOf(hospital, stock, capacity);
     if (outcome === "BOOKED") {
       stock.book(context);
       capacity.take(hospital.dailyCapacity);
     }
+    return Booking.#answered(request, outcome, context);
+  }
+
+  static #answered(request: SlotRequest, outcome: BookingOutcome, context: EventContext): Booking {
+    const { reservationId, hospitalId, vaccineId, date } = request;
     const now = context.clock.now();
     return new Booking(
       {
@@ -220,4 +224,22 @@ export class Booking {
     this.#state = { ...this.#state, status, updatedAt: context.clock.now() };
     this.#changed = true;
   }
+}
+
+/**
+ * The order in which a discard releases bookings, first to go first: the latest appointment date;
+ * on the same date, the latest booked; at the same instant, the greatest reservation id.
+ */
+export function latestBookingFirst(a: Booking, b: Booking): number {
+  const [x, y] = [a.state, b.state];
+  if (x.date !== y.date) return x.date < y.date ? 1 : -1;
+  const byTime = y.createdAt.getTime() - x.createdAt.getTime();
+  if (byTime !== 0) return byTime;
+  return x.reservationId < y.reservationId ? 1 : x.reservationId > y.reservationId ? -1 : 0;
+}
+
+function outcomeOf(hospital: HospitalState, stock: VaccineStock, capacity: DateCapacity): BookingOutcome {
+  if (stock.bookable < 1) return "NO_DOSES";
+  if (capacity.slotsLeft(hospital.dailyCapacity) < 1) return "DATE_FULL";
+  return "BOOKED";
 }

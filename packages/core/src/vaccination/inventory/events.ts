@@ -25,9 +25,8 @@ export type AvailableDosesRegistered = DomainEvent<
 >;
 
 /**
- * Doses were discarded at a hospital; `remaining` and `booked` are the counts after it. When booked
- * exceeds remaining, reservation cancels that many of the latest-dated reservations.
- * Aggregate: the stock.
+ * Doses were discarded at a hospital; `remaining` is the count after it, `booked` before the
+ * bookings it released (BookingsReleasedForDiscard). Aggregate: the stock.
  */
 export type DosesDiscarded = DomainEvent<
   "vaccination.inventory.v1.DosesDiscarded",
@@ -39,6 +38,21 @@ export type DosesDiscarded = DomainEvent<
     remaining: number;
     booked: number;
     discardedAt: Date;
+  }
+>;
+
+/**
+ * A discard left fewer doses than bookings: inventory released exactly the difference, chosen by
+ * the latest date, then the latest booked, then the greatest reservation id. Reservation cancels
+ * them (reason DISCARD). Aggregate: the stock.
+ */
+export type BookingsReleasedForDiscard = DomainEvent<
+  "vaccination.inventory.v1.BookingsReleasedForDiscard",
+  {
+    hospitalId: string;
+    vaccineId: string;
+    bookings: ReadonlyArray<{ reservationId: string; date: string }>;
+    releasedAt: Date;
   }
 >;
 
@@ -74,6 +88,6 @@ export type StockChanged = DomainEvent<
 export type HospitalEvent = HospitalRegistered;
 export type VaccineEvent = VaccineRegistered;
 export type SupplyEvent = VaccineSupplied | AvailableDosesRegistered;
-export type StockEvent = DosesDiscarded | BookableDosesAvailable | StockChanged;
+export type StockEvent = DosesDiscarded | BookingsReleasedForDiscard | BookableDosesAvailable | StockChanged;
 
 export type InventoryEvent = HospitalEvent | VaccineEvent | SupplyEvent | StockEvent;

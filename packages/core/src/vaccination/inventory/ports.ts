@@ -69,6 +69,16 @@ export interface DateCapacities {
  * take turns. `save` writes only a new or changed booking.
  */
 export interface Bookings {
+  /** Reads the booking as committed now (never a copy read earlier in the unit of work). */
   get(reservationId: string): Promise<Booking | undefined>;
+  /** The bookings of several reservation ids, by id; in a unit of work every id is locked, in id order. */
+  getAll(reservationIds: readonly string[]): Promise<Map<string, Booking>>;
   save(booking: Booking): Promise<void>;
+  /**
+   * The bookings holding a dose of the hospital's stock of the vaccine. Read under the stock's lock,
+   * they are all of them: every change of a booking's hold also changes the stock.
+   */
+  heldOf(hospitalId: string, vaccineId: string): Promise<Booking[]>;
+  /** Writes the new or changed ones among `bookings`, in one statement. */
+  saveAll(bookings: readonly Booking[]): Promise<void>;
 }

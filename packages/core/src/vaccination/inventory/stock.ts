@@ -8,6 +8,7 @@ import {
 import type {
   BookableCause,
   BookableDosesAvailable,
+  BookingsReleasedForDiscard,
   DosesDiscarded,
   StockChanged,
   StockEvent,
@@ -131,8 +132,8 @@ export class VaccineStock extends AggregateRoot<StockEvent> {
   /**
    * The vaccine manager discards 1 to `remaining` doses (rule `discard-must-not-exceed-remaining`)
    * for a reason of up to 500 characters. Records DosesDiscarded with the counts after it, then
-   * StockChanged. Booked doses are not released here: when booked exceeds remaining, reservation
-   * cancels the latest-dated reservations and their cancellations release them.
+   * StockChanged. When fewer doses then remain than bookings hold ({@link overbooked}), the use case
+   * releases that many bookings in the same unit of work ({@link releasedForDiscard}).
    */
   discard(doses: number, reason: string, context: EventContext): void {
     const discarded = requireIntegerInRange("doses", doses, 1, MAX_COUNT);
@@ -162,6 +163,24 @@ export class VaccineStock extends AggregateRoot<StockEvent> {
       context,
     );
     this.#change({ discarded: this.#counts.discarded + discarded }, context);
+  }
+
+  /** Bookings beyond the remaining doses: what a discard must release. */
+  get overbooked(): number {
+    return Math.max(0, this.#counts.booked - this.remaining);
+  }
+
+  /** Records BookingsReleasedForDiscard: the bookings a discard released, in the order chosen. */
+  releasedForDiscard(
+    bookings: ReadonlyArray<{ reservationId: string; date: string }>,
+    context: EventContext,
+  ): void {
+    const { hospitalId, vaccineId } = this.#counts;
+    this.record<BookingsReleasedForDiscard>(
+      "vaccination.inventory.v1.BookingsReleasedForDiscard",
+      { hospitalId, vaccineId, bookings, releasedAt: context.clock.now() },
+      context,
+    );
   }
 
   /** A booking holds one bookable dose (rule `doses-must-be-bookable`). */

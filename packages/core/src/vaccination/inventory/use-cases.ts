@@ -3,8 +3,10 @@ import {
   Booking,
   type BookingOutcome,
   type CancellationReason,
+  latestBookingFirst,
   type ReleaseCause,
   type ReleasedReservation,
+  type SlotRequest,
 } from "./booking.ts";
 import { DateCapacity, dayOf, requireBookableDate } from "./date-capacity.ts";
 import { Hospital, type HospitalState } from "./hospital.ts";
@@ -106,12 +108,42 @@ export interface DiscardDoses {
   readonly reason: string;
 }
 
-/** The vaccine manager discards doses at a hospital. */
+/**
+ * The vaccine manager discards doses at a hospital. Inventory holds the booked count, so it decides
+ * what follows, in the same unit of work: when fewer doses remain than bookings hold, exactly the
+ * difference is released, the latest date first, then the latest booked, then the greatest
+ * reservation id ({@link latestBookingFirst}); BookingsReleasedForDiscard tells reservation which
+ * to cancel. No waitlist is alerted.
+ */
 export async function discardDoses(ports: InventoryPorts, command: DiscardDoses): Promise<StockState> {
   const hospital = await loadHospital(ports.hospitals, command.hospitalId);
   const vaccine = await loadKnownVaccine(ports.vaccines, command.vaccineId);
   const stock = await loadStock(ports.stocks, hospital.id, vaccine);
   stock.discard(command.doses, command.reason, ports);
+  const excess = stock.overbooked;
+  if (excess > 0) {
+    const released = (await ports.bookings.heldOf(hospital.id, vaccine))
+      .sort(latestBookingFirst)
+      .slice(0, excess);
+    const capacities = new Map<string, DateCapacity>();
+    for (const date of [...new Set(released.map((booking) => booking.state.date))].sort()) {
+      capacities.set(date, await loadCapacity(ports.capacities, hospital.id, date));
+    }
+    for (const booking of released) {
+      booking.release(
+        stock,
+        capacities.get(booking.state.date) as DateCapacity,
+        { event: "DosesDiscarded" },
+        ports,
+      );
+    }
+    stock.releasedForDiscard(
+      released.map((booking) => ({ reservationId: booking.id, date: booking.state.date })),
+      ports,
+    );
+    for (const capacity of capacities.values()) await ports.capacities.save(capacity);
+    await ports.bookings.saveAll(released);
+  }
   await ports.stocks.save(stock);
   return stock.state;
 }
@@ -135,38 +167,64 @@ export interface BookingAnswer {
 /**
  * Reservation's synchronous booking call: one dose and one slot of the date for the reservation,
  * atomically (the stock and the date are locked together). The same reservation id answers the
- * same and never takes a second dose; such a repeat locks neither the stock nor the date.
+ * same and never takes a second dose.
  */
 export async function takeBookingSlot(
   ports: InventoryPorts,
   command: TakeBookingSlot,
 ): Promise<BookingAnswer> {
-  const reservationId = requireUuid("reservationId", command.reservationId);
-  const hospitalId = requireUuid("hospitalId", command.hospitalId);
-  const vaccineId = requireUuid("vaccineId", command.vaccineId);
-  const date = requireBookableDate("date", command.date, dayOf(ports.clock.now()));
+  const [answered] = await takeBookingSlots(ports, [requireSlotRequest(command, ports)]);
+  if (!answered) throw new Error("no answer for the booking call");
+  return answered;
+}
+
+/**
+ * Booking calls of one hospital's stock of one vaccine, in one unit of work, answered in order as
+ * if one after the other: their reservation ids are locked first, then the stock and each date,
+ * once for them all. So a burst of calls for one stock takes its lock once per batch, not once per
+ * call. A reservation id answered before gets its first answer again and takes nothing.
+ */
+export async function takeBookingSlots(
+  ports: InventoryPorts,
+  requests: readonly SlotRequest[],
+): Promise<BookingAnswer[]> {
+  const [first] = requests;
+  if (!first) return [];
+  const { hospitalId, vaccineId } = first;
+  if (requests.some((request) => request.hospitalId !== hospitalId || request.vaccineId !== vaccineId)) {
+    throw new Error("booking calls of one batch must be for one hospital's stock of one vaccine");
+  }
   const hospital = await loadHospital(ports.hospitals, hospitalId);
   await loadKnownVaccine(ports.vaccines, vaccineId);
-  const known = await ports.bookings.get(reservationId);
-  if (known) {
-    const stock =
-      (await ports.stocks.find(hospitalId, vaccineId)) ?? VaccineStock.empty(hospitalId, vaccineId);
-    const capacity = (await ports.capacities.find(hospitalId, date)) ?? DateCapacity.empty(hospitalId, date);
-    return answer(known, hospital.state, stock, capacity);
-  }
+  const known = await ports.bookings.getAll(requests.map((request) => request.reservationId));
   const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
-  const capacity = await loadCapacity(ports.capacities, hospitalId, date);
-  const booking = Booking.take(
-    { reservationId, hospitalId, vaccineId, date },
-    hospital.state,
-    stock,
-    capacity,
-    ports,
-  );
+  const capacities = new Map<string, DateCapacity>();
+  for (const date of [...new Set(requests.map((request) => request.date))].sort()) {
+    capacities.set(date, await loadCapacity(ports.capacities, hospitalId, date));
+  }
+  const answers = requests.map((request) => {
+    const capacity = capacities.get(request.date) as DateCapacity;
+    let booking = known.get(request.reservationId);
+    if (!booking) {
+      booking = Booking.take(request, hospital.state, stock, capacity, ports);
+      known.set(request.reservationId, booking);
+    }
+    return answer(booking, hospital.state, stock, capacity);
+  });
   await ports.stocks.save(stock);
-  await ports.capacities.save(capacity);
-  await ports.bookings.save(booking);
-  return answer(booking, hospital.state, stock, capacity);
+  for (const capacity of capacities.values()) await ports.capacities.save(capacity);
+  await ports.bookings.saveAll([...known.values()]);
+  return answers;
+}
+
+/** A booking call's fields, checked: ids, and a date today or later by the clock (UTC). */
+export function requireSlotRequest(command: TakeBookingSlot, context: EventContext): SlotRequest {
+  return {
+    reservationId: requireUuid("reservationId", command.reservationId),
+    hospitalId: requireUuid("hospitalId", command.hospitalId),
+    vaccineId: requireUuid("vaccineId", command.vaccineId),
+    date: requireBookableDate("date", command.date, dayOf(context.clock.now())),
+  };
 }
 
 function answer(
@@ -261,11 +319,13 @@ export async function whenVaccinationRecorded(
   const vaccineId = requireUuid("vaccineId", recorded.vaccineId);
   const reservationId =
     recorded.reservationId === "" ? undefined : requireUuid("reservationId", recorded.reservationId);
-  const booking = reservationId === undefined ? undefined : await ports.bookings.get(reservationId);
+  const found = reservationId === undefined ? undefined : await ports.bookings.get(reservationId);
   const given = { hospitalId, vaccineId };
   // The stock the booking holds its dose from, when it holds one: usually the same one.
-  const held = booking?.holdsDose ? booking.state : given;
+  const held = found?.holdsDose ? found.state : given;
   const stocks = await loadStocks(ports.stocks, [given, held]);
+  // Read again under the stocks' locks: a discard may have released it meanwhile.
+  const booking = reservationId === undefined || !found ? found : await ports.bookings.get(reservationId);
   const stockAt = (key: StockKey) => stocks.get(stockId(key.hospitalId, key.vaccineId)) as VaccineStock;
   if (booking) {
     booking.vaccinate(stockAt(given), stockAt(held), ports);
@@ -282,18 +342,22 @@ async function release(
   cause: ReleaseCause,
 ): Promise<void> {
   const reservationId = requireUuid("reservationId", released.reservationId);
-  const booking =
-    (await ports.bookings.get(reservationId)) ?? Booking.tombstone({ ...released, reservationId }, ports);
-  if (!booking) return;
-  if (booking.holdsDose) {
-    const { hospitalId, vaccineId, date } = booking.state;
+  const found = await ports.bookings.get(reservationId);
+  if (found?.holdsDose) {
+    const { hospitalId, vaccineId, date } = found.state;
     const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
     const capacity = await loadCapacity(ports.capacities, hospitalId, date);
+    // Read again under the stock's lock: a discard may have released it meanwhile.
+    const booking = await ports.bookings.get(reservationId);
+    if (!booking) throw new Error(`booking ${reservationId} vanished`);
     booking.release(stock, capacity, cause, ports);
     await ports.stocks.save(stock);
     await ports.capacities.save(capacity);
+    await ports.bookings.save(booking);
+    return;
   }
-  await ports.bookings.save(booking);
+  const booking = found ?? Booking.tombstone({ ...released, reservationId }, ports);
+  if (booking) await ports.bookings.save(booking);
 }
 
 async function loadHospital(hospitals: Hospitals, hospitalId: string): Promise<Hospital> {

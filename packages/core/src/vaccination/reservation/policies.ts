@@ -1,5 +1,6 @@
-import { isUuid, requireIntegerInRange, requireUuid } from "../../shared/index.ts";
-import { latestBookingFirst, type ReservationState } from "./reservation.ts";
+import { isUuid, requireUuid } from "../../shared/index.ts";
+import { AbandonedBooking } from "./abandoned-booking.ts";
+import type { ReservationState } from "./reservation.ts";
 import type { ReservationPorts } from "./use-cases.ts";
 
 /** What a VaccinationRecorded did to reservation. */
@@ -27,29 +28,38 @@ export async function whenVaccinationRecorded(
 }
 
 /**
- * Policy: inventory discarded doses at a hospital. When its outstanding (REGISTERED or CONFIRMED)
- * bookings of the vaccine now outnumber the doses remaining, exactly that many are cancelled
- * (reason DISCARD), chosen by {@link latestBookingFirst}: the latest appointment date first; on the
- * same date, the latest booked first; then the greatest reservation id. The waitlist is not alerted.
- * The count is reservation's own, so discards that follow each other never cancel a booking twice
- * over. Returns the cancelled reservations, in the order they were chosen.
+ * Policy: a discard left fewer doses than bookings, and inventory, which holds the booked count,
+ * released exactly the bookings to cancel (the latest date first, then the latest booked, then the
+ * greatest reservation id). Each of those reservations still outstanding is cancelled (reason
+ * DISCARD); the waitlist is not alerted. One not registered yet (its Reserve still running) is
+ * tombstoned as abandoned, so it is never registered. Returns the cancelled reservations.
  */
-export async function whenDosesDiscarded(
+export async function whenBookingsReleasedForDiscard(
   ports: ReservationPorts,
-  discarded: { hospitalId: string; vaccineId: string; remaining: number },
+  released: {
+    hospitalId: string;
+    vaccineId: string;
+    bookings: ReadonlyArray<{ reservationId: string; date: string }>;
+  },
 ): Promise<ReservationState[]> {
-  const hospitalId = requireUuid("hospitalId", discarded.hospitalId);
-  const vaccineId = requireUuid("vaccineId", discarded.vaccineId);
-  const remaining = requireIntegerInRange("remaining", discarded.remaining, 0, Number.MAX_SAFE_INTEGER);
-  const outstanding = await ports.reservations.outstanding(hospitalId, vaccineId);
-  const excess = outstanding.length - remaining;
-  if (excess <= 0) return [];
-  const chosen = [...outstanding].sort((a, b) => latestBookingFirst(a.state, b.state)).slice(0, excess);
-  for (const reservation of chosen) {
-    reservation.cancelForDiscard(ports);
+  const hospitalId = requireUuid("hospitalId", released.hospitalId);
+  const vaccineId = requireUuid("vaccineId", released.vaccineId);
+  const cancelled: ReservationState[] = [];
+  for (const { reservationId, date } of released.bookings) {
+    const id = requireUuid("reservationId", reservationId);
+    const reservation = await ports.reservations.get(id);
+    if (!reservation) {
+      if (!(await ports.abandonedBookings.has(id))) {
+        const slot = { reservationId: id, hospitalId, vaccineId, date };
+        await ports.abandonedBookings.save(AbandonedBooking.abandon(slot, ports));
+      }
+      continue;
+    }
+    if (!reservation.cancelForDiscard(ports)) continue;
     await ports.reservations.save(reservation);
+    cancelled.push(reservation.state);
   }
-  return chosen.map((reservation) => reservation.state);
+  return cancelled;
 }
 
 /**

@@ -32,6 +32,11 @@ export interface Reservations {
    */
   waitlistEntry(personId: string, hospitalId: string, vaccineId: string): Promise<Reservation | undefined>;
   /**
+   * The person's REGISTERED or CONFIRMED reservation of the vaccine, at any hospital, if any. In a
+   * unit of work, holds (person, vaccine) until commit even when there is none: one per person.
+   */
+  outstandingOf(personId: string, vaccineId: string): Promise<Reservation | undefined>;
+  /**
    * Every REGISTERED or CONFIRMED reservation of the hospital and vaccine, in no particular order. In a
    * unit of work, holds the hospital and vaccine until commit (one discard at a time) and locks them.
    */

@@ -227,17 +227,13 @@ export class Reservation extends AggregateRoot<ReservationChangeEvent> {
 }
 
 /**
- * The order in which a discard cancels bookings, first to go first: the latest appointment date;
- * on the same date, the latest booked (created_at); on the same instant, the greatest reservation id.
+ * Rule `one-outstanding-reservation-per-vaccine`: a person holds at most one REGISTERED or
+ * CONFIRMED reservation of a vaccine, whatever the hospital or date; a dose is booked for one arm.
+ * The refusal of a booking while the person holds `held`.
  */
-export function latestBookingFirst(a: ReservationState, b: ReservationState): number {
-  const byDate = compare(b.date ?? "", a.date ?? "");
-  if (byDate !== 0) return byDate;
-  const byCreation = b.createdAt.getTime() - a.createdAt.getTime();
-  if (byCreation !== 0) return byCreation;
-  return compare(b.reservationId, a.reservationId);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+export function alreadyHeld(held: ReservationState): FailedPrecondition {
+  return new FailedPrecondition(
+    "one-outstanding-reservation-per-vaccine",
+    `person ${held.personId} already holds reservation ${held.reservationId} of vaccine ${held.vaccineId} (${held.status}, ${held.date}); cancel it before booking again`,
+  );
 }

@@ -9,7 +9,7 @@ import {
   reservationIdOf,
 } from "./booking.ts";
 import type { AbandonedBookings, BookingSlots, ReservationPosition, Reservations } from "./ports.ts";
-import { Reservation, type ReservationState } from "./reservation.ts";
+import { alreadyHeld, Reservation, type ReservationState } from "./reservation.ts";
 
 /** What a command works with: reservations and abandoned bookings, bound to one unit of work. */
 export interface ReservationPorts extends EventContext {
@@ -50,6 +50,10 @@ export type ReserveAnswer =
  * inventory the attempt is recorded as abandoned (BookingAbandoned), so inventory releases what it
  * may have taken.
  *
+ * Rule `one-outstanding-reservation-per-vaccine`: a person who holds a REGISTERED or CONFIRMED
+ * reservation of the vaccine is refused before inventory is asked; one racing this Reserve that
+ * registers first makes this one give its booking back (BookingAbandoned) and be refused.
+ *
  * With an idempotency key the reservation id comes from the person and the key, so repeats, even
  * concurrent ones, converge: a repeat answers the reservation the first one booked and books nothing
  * more; a repeat of an abandoned attempt answers the waitlist offer again (its id is never booked).
@@ -62,6 +66,9 @@ export async function reserve(ports: ReservePorts, command: Booking): Promise<Re
     if (known) return { reservation: known.state };
     if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
   }
+  const held = await ports.reservations.outstandingOf(booking.personId, booking.vaccineId);
+  // A repeat of the same key that registered meanwhile is answered below, not refused.
+  if (held && held.id !== reservationId) throw alreadyHeld(held.state);
   const slot: BookingSlot = {
     reservationId,
     hospitalId: booking.hospitalId,
@@ -70,8 +77,11 @@ export async function reserve(ports: ReservePorts, command: Booking): Promise<Re
   };
   const answer = await ports.slots.take(slot);
   switch (answer.outcome) {
-    case "BOOKED":
-      return ports.unitOfWork((work) => registerBooking(work, reservationId, booking));
+    case "BOOKED": {
+      const registered = await ports.unitOfWork((work) => registerBooking(work, slot, booking));
+      if ("heldAlready" in registered) throw alreadyHeld(registered.heldAlready);
+      return registered;
+    }
     case "NO_DOSES":
     case "DATE_FULL":
       return { waitlistOffer: offer(answer.outcome, booking) };
@@ -81,15 +91,25 @@ export async function reserve(ports: ReservePorts, command: Booking): Promise<Re
   }
 }
 
-/** Inventory booked the slot: the reservation registers, unless a repeat of the same key got there first. */
+/**
+ * Inventory booked the slot: the reservation registers, unless a repeat of the same key got there
+ * first, or another booking of the person for the vaccine did (a Reserve racing this one): then
+ * this booking is abandoned, so inventory gives its dose back, and the one held is answered.
+ */
 async function registerBooking(
   ports: ReservationPorts,
-  reservationId: string,
+  slot: BookingSlot,
   booking: Booking,
-): Promise<ReserveAnswer> {
+): Promise<ReserveAnswer | { readonly heldAlready: ReservationState }> {
+  const { reservationId } = slot;
   const known = await ports.reservations.get(reservationId);
   if (known) return { reservation: known.state };
   if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
+  const held = await ports.reservations.outstandingOf(booking.personId, booking.vaccineId);
+  if (held) {
+    await ports.abandonedBookings.save(AbandonedBooking.abandon(slot, ports));
+    return { heldAlready: held.state };
+  }
   const reservation = Reservation.register({ reservationId, booking }, ports);
   const entry = await ports.reservations.waitlistEntry(
     booking.personId,

@@ -1,3 +1,4 @@
+export * from "./booked-reservations.ts";
 export * from "./events.ts";
 export * from "./inventory-replicas.ts";
 export * from "./person-vaccination.ts";

@@ -5,6 +5,7 @@ import {
   RETRY_UNTIL_HEARD_MS,
   Unavailable,
 } from "../../shared/index.ts";
+import type { BookedReservation } from "./booked-reservations.ts";
 import type { VaccinationEvent, VaccinationRecorded } from "./events.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
 
@@ -57,6 +58,8 @@ export interface DoseGiven {
   readonly stock: HospitalStock | undefined;
   /** The dose already recorded for the reservation, if any. */
   readonly recordedForReservation: VaccinationRecord | undefined;
+  /** Who booked the reservation, if vaccination has heard of it. */
+  readonly bookedReservation: BookedReservation | undefined;
 }
 
 /**
@@ -106,6 +109,8 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
 
   /**
    * Records one dose given at a hospital and records VaccinationRecorded. Rules, in order:
+   * - `reservation-must-be-the-persons`: a dose recorded with a reservation is given to the person
+   *   who booked it (as far as vaccination has heard of the reservation).
    * - `reservation-must-be-recorded-once`: a reservation's dose is recorded once. The same dose
    *   recorded again (same person, hospital and vaccine) answers the first record and records
    *   nothing, so a caller may retry; the reservation with another person, hospital or vaccine is
@@ -122,6 +127,13 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
    */
   recordDose(dose: DoseGiven, context: EventContext): VaccinationRecord {
     const { personId, vaccineId, doses } = this.#state;
+    const booked = dose.bookedReservation;
+    if (booked && booked.personId !== personId) {
+      throw new FailedPrecondition(
+        "reservation-must-be-the-persons",
+        `reservation ${booked.reservationId} was booked by another person than ${personId}`,
+      );
+    }
     const earlier = dose.recordedForReservation;
     if (earlier) {
       const sameDose =

@@ -1,3 +1,4 @@
+import type { BookedReservation } from "./booked-reservations.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
 import type { PersonVaccination, VaccinationRecord } from "./person-vaccination.ts";
 
@@ -15,6 +16,12 @@ export interface PersonVaccinations {
   recordOfReservation(reservationId: string): Promise<VaccinationRecord | undefined>;
   /** Every vaccine the person received at least one dose of. */
   ofPerson(personId: string): Promise<PersonVaccination[]>;
+}
+
+/** Vaccination's replica of who booked each reservation; a reservation's person never changes. */
+export interface BookedReservations {
+  get(reservationId: string): Promise<BookedReservation | undefined>;
+  save(reservation: BookedReservation): Promise<void>;
 }
 
 /** Vaccination's replica of the vaccines inventory registered. */

@@ -1,4 +1,5 @@
 import { type EventContext, requireIntegerInRange, requireText, requireUuid } from "../../shared/index.ts";
+import type { BookedReservation } from "./booked-reservations.ts";
 import {
   type HospitalStock,
   type RegisteredHospital,
@@ -6,10 +7,17 @@ import {
   stockChanged,
 } from "./inventory-replicas.ts";
 import { PersonVaccination, type VaccinationProgress, type VaccinationRecord } from "./person-vaccination.ts";
-import type { HospitalStocks, PersonVaccinations, RegisteredHospitals, RegisteredVaccines } from "./ports.ts";
+import type {
+  BookedReservations,
+  HospitalStocks,
+  PersonVaccinations,
+  RegisteredHospitals,
+  RegisteredVaccines,
+} from "./ports.ts";
 
 export interface VaccinationPorts extends EventContext {
   readonly vaccinations: PersonVaccinations;
+  readonly reservations: BookedReservations;
   readonly vaccines: RegisteredVaccines;
   readonly hospitals: RegisteredHospitals;
   readonly stocks: HospitalStocks;
@@ -54,6 +62,7 @@ export async function recordVaccination(
       recordedForReservation: reservationId
         ? await ports.vaccinations.recordOfReservation(reservationId)
         : undefined,
+      bookedReservation: reservationId ? await ports.reservations.get(reservationId) : undefined,
     },
     ports,
   );
@@ -108,6 +117,19 @@ export async function whenHospitalRegistered(
   };
   await ports.hospitals.save(hospital);
   return hospital;
+}
+
+/** Policy: reservation registered a booking, so vaccination knows whose reservation it is. */
+export async function whenReservationRegistered(
+  ports: Pick<VaccinationPorts, "reservations">,
+  registered: BookedReservation,
+): Promise<BookedReservation> {
+  const reservation: BookedReservation = {
+    reservationId: requireUuid("reservationId", registered.reservationId),
+    personId: requireText("personId", registered.personId, MAX_PERSON_ID_LENGTH),
+  };
+  await ports.reservations.save(reservation);
+  return reservation;
 }
 
 /** Policy: a hospital's stock changed at inventory; the replica keeps the newest counts. */
