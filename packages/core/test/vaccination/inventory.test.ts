@@ -208,6 +208,7 @@ function newPorts(): Ports {
     stocks: new StocksInMemory(events),
     capacities: new CapacitiesInMemory(),
     bookings: new BookingsInMemory(),
+    holdLeaseMs: BOOKING_HOLD_LEASE_MS,
     events,
   };
 }

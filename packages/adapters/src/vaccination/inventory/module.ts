@@ -51,6 +51,7 @@ import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v
 import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
+import { readEnvironment } from "../../runtime/config.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
 import { BookingTurns } from "./booking-turns.ts";
 import {
@@ -79,9 +80,21 @@ const READERS = ["person", "vaccine-manager", "reservation-manager"] as const;
 /**
  * The expiry job's rounds: every replica looks for lapsed holds every 5 s and releases up to 200
  * of them a unit of work, until none is left. So an unconfirmed hold is released within the lease
- * (core's BOOKING_HOLD_LEASE_MS, 60 s) and 5 s.
+ * (BOOKING_HOLD_LEASE_S, 60 s by default) and 5 s.
  */
 export const HOLD_EXPIRY = { everyMs: 5_000, batch: 200 } as const;
+
+/** The hold's lease of each running module, read from the environment once. */
+const holdLeases = new WeakMap<ServiceRuntime, number>();
+
+function holdLeaseOf(runtime: ServiceRuntime): number {
+  let lease = holdLeases.get(runtime);
+  if (lease === undefined) {
+    lease = readEnvironment().BOOKING_HOLD_LEASE_S * 1_000;
+    holdLeases.set(runtime, lease);
+  }
+  return lease;
+}
 
 export const inventoryModule: ServiceModule = {
   name: "inventory",
@@ -207,6 +220,7 @@ function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): Inven
     stocks: new StockStore(em, runtime.db, { lock }),
     capacities: new DateCapacityStore(em, { lock }),
     bookings: new BookingStore(em, runtime.db, { lock }),
+    holdLeaseMs: holdLeaseOf(runtime),
     clock: runtime.clock,
     ids: runtime.ids,
   };

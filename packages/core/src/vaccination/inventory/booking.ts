@@ -5,8 +5,8 @@ import type { HospitalState } from "./hospital.ts";
 import { stockId, type VaccineStock } from "./stock.ts";
 
 /**
- * How long a dose and slot taken by TakeBookingSlot are held before reservation confirms them
- * (its ReservationRegistered): a hold still unconfirmed after that is released
+ * How long, by default, a dose and slot taken by TakeBookingSlot are held before reservation
+ * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released
  * ({@link Booking.expire}), since the Reserve that asked for it died before writing its reservation.
  */
 export const BOOKING_HOLD_LEASE_MS = 60_000;
@@ -93,7 +93,7 @@ export class Booking {
     hospital: HospitalState,
     stock: VaccineStock,
     capacity: DateCapacity,
-    context: EventContext,
+    context: EventContext & { readonly holdLeaseMs: number },
   ): Booking {
     const { reservationId, hospitalId, vaccineId, date } = request;
     if (
@@ -112,7 +112,11 @@ export class Booking {
     return Booking.#answered(request, outcome, context);
   }
 
-  static #answered(request: SlotRequest, outcome: BookingOutcome, context: EventContext): Booking {
+  static #answered(
+    request: SlotRequest,
+    outcome: BookingOutcome,
+    context: EventContext & { readonly holdLeaseMs: number },
+  ): Booking {
     const { reservationId, hospitalId, vaccineId, date } = request;
     const now = context.clock.now();
     return new Booking(
@@ -123,7 +127,7 @@ export class Booking {
         date,
         outcome,
         status: outcome === "BOOKED" ? "BOOKED" : "REFUSED",
-        holdUntil: outcome === "BOOKED" ? new Date(now.getTime() + BOOKING_HOLD_LEASE_MS) : undefined,
+        holdUntil: outcome === "BOOKED" ? new Date(now.getTime() + context.holdLeaseMs) : undefined,
         createdAt: now,
         updatedAt: now,
       },

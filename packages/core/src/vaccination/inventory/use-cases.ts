@@ -1,5 +1,6 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
 import {
+  BOOKING_HOLD_LEASE_MS,
   Booking,
   type BookingOutcome,
   type CancellationReason,
@@ -27,6 +28,8 @@ export interface InventoryPorts extends EventContext {
   readonly stocks: Stocks;
   readonly capacities: DateCapacities;
   readonly bookings: Bookings;
+  /** How long a booking's hold waits for reservation's confirmation ({@link BOOKING_HOLD_LEASE_MS} by default). */
+  readonly holdLeaseMs: number;
 }
 
 export interface RegisterHospital {
