@@ -195,6 +195,12 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
       const shutdownMs = Number(env.SHUTDOWN_DRAIN_MS) + Number(env.SHUTDOWN_GRACE_MS);
       expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs);
 
+      // Liveness restarts a pod only once its database has been unreachable past the bound;
+      // readiness (can take calls) is the database alone, the bus is not needed.
+      expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+      expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+      expect(env.DATABASE_LIVENESS_MS).toBe("60000");
+
       const callsOthers = (declared[service]?.calls ?? []).length > 0;
       expect(container.envFrom).toEqual([
         { configMapRef: { name: resource(service) } },
@@ -664,11 +670,14 @@ describe("monitoring", () => {
       ),
     );
     expect([...alerts.keys()].sort()).toEqual([
+      "HexaBusDisconnected",
       "HexaCircuitBreakerOpen",
       "HexaDeadLetters",
       "HexaOutboxBacklogGrowing",
       "HexaRpcServerFaults",
     ]);
+    expect(alerts.get("HexaBusDisconnected")?.expr).toContain("hexa_bus_connected");
+    expect(alerts.get("HexaBusDisconnected")?.expr).toContain("== 0");
     expect(alerts.get("HexaRpcServerFaults")?.expr).toContain(
       'grpc_server_handled_total{namespace="hexa",grpc_code=~',
     );

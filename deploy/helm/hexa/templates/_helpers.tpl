@@ -200,6 +200,7 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
   "MAX_IN_FLIGHT" (include "hexa.int" $config.maxInFlight)
   "SHUTDOWN_GRACE_MS" (include "hexa.int" $config.shutdownGraceMs)
   "SHUTDOWN_DRAIN_MS" (include "hexa.int" $config.shutdownDrainMs)
+  "DATABASE_LIVENESS_MS" (include "hexa.int" $config.databaseLivenessMs)
   "CONSUMER_MAX_DELIVER" (include "hexa.int" $config.consumerMaxDeliver)
   "HEXA_VERSION" (include "hexa.image" . | splitList ":" | last)
 -}}

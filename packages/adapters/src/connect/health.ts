@@ -1,7 +1,8 @@
 /**
  * Readiness and health: the checks a service declares (database, bus), the standard gRPC health
- * service `grpc.health.v1.Health` reflecting them, and the plain HTTP probes `/healthz` (alive)
- * and `/readyz` (every check passes and the server is not shutting down).
+ * service `grpc.health.v1.Health` reflecting them, and the plain HTTP probes `/healthz` (alive:
+ * no check has failed past its liveness bound) and `/readyz` (every required check passes and the
+ * server is not shutting down; the others are reported in the body).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -14,12 +15,24 @@ export interface ReadinessCheck {
   readonly name: string;
   /** True when the dependency is usable. Throwing, or taking too long, counts as false. */
   check(): Promise<boolean>;
+  /**
+   * False for a dependency the service can take calls without (the bus: the outbox holds the
+   * events): its failure is reported, in `degraded`, but the service stays ready. Default true.
+   */
+  readonly required?: boolean;
+  /**
+   * After the check has failed for this long without a pass, the process reports not alive
+   * (`/healthz` 503), so the orchestrator restarts it. Default: never.
+   */
+  readonly livenessBoundMs?: number;
 }
 
 export interface ReadinessReport {
   readonly ready: boolean;
-  /** Names of the checks that did not pass. */
+  /** Names of the required checks that did not pass. */
   readonly failing: readonly string[];
+  /** Names of the checks not required for readiness that did not pass. */
+  readonly degraded: readonly string[];
   readonly shuttingDown: boolean;
 }
 
@@ -40,6 +53,8 @@ export class Readiness {
   #poller: NodeJS.Timeout | undefined;
   #polling = false;
   #lastNotified: boolean | undefined;
+  /** When each check began failing, for those failing now. */
+  readonly #failingSince = new Map<ReadinessCheck, number>();
 
   constructor(checks: readonly ReadinessCheck[], options: ReadinessOptions = {}) {
     this.#checks = checks;
@@ -54,12 +69,27 @@ export class Readiness {
   /** Runs every check at once, each bounded by the check timeout. */
   async report(): Promise<ReadinessReport> {
     if (this.#shuttingDown) {
-      return { ready: false, failing: [], shuttingDown: true };
+      return { ready: false, failing: [], degraded: [], shuttingDown: true };
     }
     const results = await Promise.all(this.#checks.map((check) => this.#run(check)));
-    const failing = this.#checks.filter((_, index) => !results[index]).map((check) => check.name);
+    const failed = this.#checks.filter((_, index) => !results[index]);
+    const failing = failed.filter((check) => check.required !== false).map((check) => check.name);
+    const degraded = failed.filter((check) => check.required === false).map((check) => check.name);
     const shuttingDown = this.#shuttingDown;
-    return { ready: failing.length === 0 && !shuttingDown, failing, shuttingDown };
+    return { ready: failing.length === 0 && !shuttingDown, failing, degraded, shuttingDown };
+  }
+
+  /**
+   * Runs the checks that have a liveness bound; returns the names of those failing for longer than
+   * it: the process cannot recover by itself (empty while alive).
+   */
+  async deadDependencies(): Promise<string[]> {
+    const bounded = this.#checks.filter((check) => check.livenessBoundMs !== undefined);
+    await Promise.all(bounded.map((check) => this.#run(check)));
+    const now = performance.now();
+    return bounded
+      .filter((check) => now - (this.#failingSince.get(check) ?? now) > (check.livenessBoundMs ?? 0))
+      .map((check) => check.name);
   }
 
   /** From now on the server reports not ready; watchers hear it at once. */
@@ -123,13 +153,17 @@ export class Readiness {
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), this.#checkTimeoutMs);
     });
+    let passed: boolean;
     try {
-      return (await Promise.race([check.check(), timedOut])) === true;
+      passed = (await Promise.race([check.check(), timedOut])) === true;
     } catch {
-      return false;
+      passed = false;
     } finally {
       clearTimeout(timer);
     }
+    if (passed) this.#failingSince.delete(check);
+    else if (!this.#failingSince.has(check)) this.#failingSince.set(check, performance.now());
+    return passed;
   }
 }
 
@@ -234,8 +268,10 @@ type ProbeResponse = ServerResponse | Http2ServerResponse;
 export const probePaths = { alive: "/healthz", ready: "/readyz" } as const;
 
 /**
- * Answers `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when ready, else
- * 503 with `{"status":"not_ready","failing":[...],"shuttingDown":...}`), over HTTP/1.1 and
+ * Answers `GET /healthz` (200 while alive, else 503 with `{"status":"not_alive","failing":[...]}`:
+ * a dependency failed past its liveness bound) and `GET /readyz` (200 when ready, with
+ * `"degraded":[...]` when checks not required fail, else 503 with
+ * `{"status":"not_ready","failing":[...],"shuttingDown":...}`, `degraded` likewise), over HTTP/1.1 and
  * HTTP/2 alike. Returns false for any other path, leaving the request to the caller.
  */
 export function handleProbe(readiness: Readiness, req: ProbeRequest, res: ProbeResponse): boolean {
@@ -248,19 +284,23 @@ export function handleProbe(readiness: Readiness, req: ProbeRequest, res: ProbeR
     return true;
   }
   if (path === probePaths.alive) {
-    send(req, res, 200, { status: "alive" });
+    readiness.deadDependencies().then(
+      (failing) =>
+        failing.length === 0
+          ? send(req, res, 200, { status: "alive" })
+          : send(req, res, 503, { status: "not_alive", failing }),
+      () => send(req, res, 200, { status: "alive" }),
+    );
     return true;
   }
   readiness.report().then(
-    (report) =>
-      send(
-        req,
-        res,
-        report.ready ? 200 : 503,
-        report.ready
-          ? { status: "ready" }
-          : { status: "not_ready", failing: report.failing, shuttingDown: report.shuttingDown },
-      ),
+    ({ ready, failing, degraded, shuttingDown }) =>
+      send(req, res, ready ? 200 : 503, {
+        status: ready ? "ready" : "not_ready",
+        ...(ready ? {} : { failing }),
+        ...(degraded.length > 0 ? { degraded } : {}),
+        ...(ready ? {} : { shuttingDown }),
+      }),
     () => send(req, res, 503, { status: "not_ready", failing: [], shuttingDown: readiness.shuttingDown }),
   );
   return true;

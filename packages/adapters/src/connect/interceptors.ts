@@ -23,6 +23,7 @@ import {
   RetryInfoSchema,
 } from "@hexa/proto/hexa/common/v1/errors_pb";
 import type { Logger } from "pino";
+import { isDatabaseUnreachable } from "../postgres/database.ts";
 
 /** The message every unexpected failure is answered with: nothing about the cause leaves the process. */
 export const INTERNAL_ERROR_MESSAGE = "internal error";
@@ -100,6 +101,10 @@ export function toCallError(
     const reason = signal.reason;
     logger.debug({ procedure, err: error }, "handler stopped after the call was aborted");
     return reason instanceof ConnectError ? reason : new ConnectError("call was canceled", Code.Canceled);
+  }
+  if (isDatabaseUnreachable(error)) {
+    logger.warn({ procedure, err: error }, "database unreachable");
+    return domainErrorToConnectError(new Unavailable("the database is unreachable right now, retry later"));
   }
   logger.error({ procedure, err: error }, "unexpected error in handler");
   return new ConnectError(INTERNAL_ERROR_MESSAGE, Code.Internal);

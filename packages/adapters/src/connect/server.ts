@@ -108,8 +108,9 @@ export interface RunningServer {
   /** The bound port (the chosen one when 0 was asked for). */
   readonly port: number;
   /**
-   * Graceful shutdown: readiness turns false (probes 503, gRPC health NOT_SERVING), then after
-   * `drainDelayMs` the listener stops accepting, in-flight calls finish, idle HTTP/1.1
+   * Graceful shutdown: readiness turns false (probes 503, gRPC health NOT_SERVING) and every
+   * answer from then on moves its client away (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY), then
+   * after `drainDelayMs` the listener stops accepting, in-flight calls finish, idle HTTP/1.1
    * connections and HTTP/2 sessions are closed. Calls still running after `graceMs` have their
    * signal aborted with UNAVAILABLE and their connections are destroyed. Safe to call twice.
    */
@@ -273,6 +274,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       const began = performance.now();
       logger.info({ graceMs, drainDelayMs: options.drainDelayMs ?? 0 }, "shutting down: reporting not ready");
       readiness.beginShutdown();
+      connections.beginClosing();
       if (options.drainDelayMs) {
         await sleep(options.drainDelayMs);
       }
@@ -437,11 +439,14 @@ function routeByFirstBytes(socket: net.Socket, handOver: (kind: "http1" | "http2
 
 interface Http1Connection {
   active: number;
+  /** Responses not finished yet. */
+  readonly responses: Set<http.ServerResponse>;
 }
 
 /**
- * Knows every open connection and what runs on it, so shutdown can close idle ones at once and
- * busy ones as soon as their calls finish.
+ * Knows every open connection and what runs on it, so shutdown can move clients away while it
+ * still serves ({@link beginClosing}), then close idle connections at once and busy ones as soon as
+ * their calls finish ({@link drain}).
  */
 class ConnectionTracker {
   readonly #logger: Logger;
@@ -449,6 +454,7 @@ class ConnectionTracker {
   readonly #http1 = new Map<net.Socket, Http1Connection>();
   readonly #http2 = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  #closing = false;
   #draining = false;
   #drained: (() => void) | undefined;
 
@@ -474,7 +480,7 @@ class ConnectionTracker {
 
   handedOver(socket: net.Socket, kind: "http1" | "http2"): void {
     if (kind === "http1") {
-      this.#http1.set(socket, { active: 0 });
+      this.#http1.set(socket, { active: 0, responses: new Set() });
     } else {
       this.#http2.add(socket);
     }
@@ -493,27 +499,53 @@ class ConnectionTracker {
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): void {
     if ("stream" in req) {
-      return; // HTTP/2: the session's graceful close waits for its streams
+      // HTTP/2: a session opened while closing is sent GOAWAY once its first call is answered; the
+      // graceful close waits for its streams.
+      const session = req.stream.session;
+      if (this.#closing && session) res.once("close", () => session.close());
+      return;
     }
     const socket = req.socket;
     const connection = this.#http1.get(socket);
     if (!connection) {
       return;
     }
+    const response = res as http.ServerResponse;
     connection.active++;
-    if (this.#draining) {
-      (res as http.ServerResponse).shouldKeepAlive = false;
+    connection.responses.add(response);
+    if (this.#closing) {
+      response.shouldKeepAlive = false;
     }
     res.once("close", () => {
       connection.active--;
+      connection.responses.delete(response);
       if (this.#draining && connection.active === 0) {
         socket.destroySoon();
       }
     });
   }
 
+  /**
+   * From now on (the start of the drain, while still serving) every answer moves its client away:
+   * HTTP/1.1 answers carry `Connection: close` and their connection closes after them, HTTP/2
+   * sessions get GOAWAY (their streams finish). A client behind a Service then opens its next
+   * connection to another replica, instead of reusing one that the end of the drain would cut.
+   */
+  beginClosing(): void {
+    this.#closing = true;
+    for (const connection of this.#http1.values()) {
+      for (const response of connection.responses) {
+        if (!response.headersSent) response.shouldKeepAlive = false;
+      }
+    }
+    for (const session of this.#sessions) {
+      session.close();
+    }
+  }
+
   /** Closes idle connections now and the others when their calls end; resolves when none is left. */
   drain(): Promise<void> {
+    this.#closing = true;
     this.#draining = true;
     const done = new Promise<void>((resolve) => {
       this.#drained = resolve;

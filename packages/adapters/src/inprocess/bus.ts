@@ -8,6 +8,7 @@ import {
   type EventEnvelope,
   type Subscription,
 } from "../messaging/bus.ts";
+import { isPoison } from "../messaging/encoding.ts";
 import { createDeadLetterStore, type DeadLetterStore, type StoredDeadLetter } from "./dead-letters.ts";
 import type { Sql } from "./sql.ts";
 
@@ -237,7 +238,8 @@ export class InProcessBus implements EventBus {
         cause = failure;
       }
       const error = errorText(cause);
-      if (attempt >= maxDeliver) return { handled: false, attempts: attempt, error, cause };
+      if (attempt >= maxDeliver || isPoison(cause))
+        return { handled: false, attempts: attempt, error, cause };
       const wait = backoffMs[Math.min(attempt - 1, backoffMs.length - 1)] ?? 0;
       this.#logger.warn(
         {

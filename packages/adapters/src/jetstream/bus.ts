@@ -41,7 +41,10 @@ export interface JetStreamBusOptions {
   readonly name?: string;
   /** How long a stream remembers `Nats-Msg-Id`s to drop repeated publishes. Default 2 minutes. */
   readonly duplicateWindowMs?: number;
-  /** How long the server waits for an ack before redelivering. Default 30 s (handlers report progress). */
+  /**
+   * How long the server waits for an ack before redelivering. Default 5 s: the messages of a
+   * process that died go to another replica after that; handlers in hand report progress.
+   */
   readonly ackWaitMs?: number;
   /**
    * Messages one pull request of a subscription asks for (buffered ahead of its handler), and the
@@ -65,7 +68,7 @@ export interface JetStreamBusOptions {
 
 const defaults = {
   duplicateWindowMs: 120_000,
-  ackWaitMs: 30_000,
+  ackWaitMs: 5_000,
   batchSize: 128,
   concurrency: 8,
   pullExpiresMs: 2_000,

@@ -2,7 +2,13 @@ import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { DeadLetter, DeadLetters } from "../messaging/bus.ts";
 import { Headers } from "../messaging/bus.ts";
-import { copyHeaders, DeadLetterHeaders, envelopeAsFarAsKnown } from "./envelope.ts";
+import {
+  copyHeaders,
+  DeadLetterHeaders,
+  envelopeAsFarAsKnown,
+  envelopeOf,
+  MalformedEventError,
+} from "./envelope.ts";
 
 /** `replay` was given an id that names no dead letter. */
 export class DeadLetterNotFoundError extends Error {
@@ -12,6 +18,11 @@ export class DeadLetterNotFoundError extends Error {
     super(`no dead letter with id ${JSON.stringify(id)}`);
     this.id = id;
   }
+}
+
+/** `replay` was given a dead letter that carries no event envelope: replayed, it would only be dead-lettered again. */
+export class DeadLetterNotReplayableError extends Error {
+  override readonly name = "DeadLetterNotReplayableError";
 }
 
 export interface DeadLetterStore {
@@ -65,6 +76,14 @@ export class JetStreamDeadLetters implements DeadLetters {
     const stored = await jsm.streams.getMessage(stream, { seq });
     const subject = stored?.header?.get(DeadLetterHeaders.subject) ?? "";
     if (!stored || subject === "") throw new DeadLetterNotFoundError(id);
+    try {
+      envelopeOf(stored.header, stored.data);
+    } catch (error) {
+      if (!(error instanceof MalformedEventError)) throw error;
+      throw new DeadLetterNotReplayableError(
+        `dead letter ${id} carries no event envelope (${error.message}); replayed, it would be dead-lettered again, so it is kept as it is`,
+      );
+    }
     const eventId = stored.header.get(Headers.eventId);
     const headers = copyHeaders(stored.header, Object.values(DeadLetterHeaders));
     await republish(subject, stored.data, headers, eventId ? `replay-${seq}-${eventId}` : `replay-${seq}`);

@@ -7,6 +7,8 @@ import {
 } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Consumer, DeliveryPolicy, EventEnvelope, Subscription } from "../messaging/bus.ts";
+import { isPoison } from "../messaging/encoding.ts";
+import { isDatabaseUnreachable } from "../postgres/database.ts";
 import { envelopeOf, errorText, MalformedEventError } from "./envelope.ts";
 import { isApiError } from "./streams.ts";
 
@@ -28,6 +30,14 @@ import { isApiError } from "./streams.ts";
  * nats-io/nats-server#5305). So a stopped subscription keeps listening until its open request runs
  * out (or fills up), giving back whatever arrives meanwhile, and the bus closes its connection only
  * after that.
+ *
+ * Ack wait. It is short (seconds), so the messages a process that died had pulled are redelivered
+ * to another replica soon. Handlers in progress report progress well within it, and so do messages
+ * pulled and still waiting for a lane, so a slow batch is not redelivered while in hand.
+ *
+ * Outages. A handler failing because the database is unreachable is not an attempt: the message
+ * stays in hand and is handled again after a pause, until the database answers or the subscription
+ * stops (then it is given back), so an outage longer than the backoff dead-letters nothing.
  *
  * Attempts and the server's max_deliver. The handler gets at most `policy.maxDeliver` attempts;
  * when the last one fails the message is dead-lettered and terminated. The durable consumer itself
@@ -88,6 +98,8 @@ export function validatePolicy(policy: DeliveryPolicy): void {
   }
 }
 
+/** Pauses before handling a message again while the database is unreachable; the last repeats. */
+const outagePausesMs = [250, 1_000, 2_000, 5_000];
 /** Waits after a failed pull before the next, growing with consecutive failures. */
 const restartDelaysMs = [250, 1_000, 5_000];
 /** Allowance for the server receiving a pull request a little after it was sent. */
@@ -97,6 +109,7 @@ export class PullSubscription implements Subscription {
   readonly #settings: PullLoopSettings;
   readonly #log: Logger;
   #stopping = false;
+  readonly #stopped = new AbortController();
   #wake: () => void = () => {};
   /** Messages pulled and not yet taken by a lane, in stream order. */
   readonly #waiting: JsMsg[] = [];
@@ -121,6 +134,7 @@ export class PullSubscription implements Subscription {
   async stop(): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
+      this.#stopped.abort();
       this.#wake();
     }
     await Promise.all(this.#inHand);
@@ -134,6 +148,10 @@ export class PullSubscription implements Subscription {
   async #run(): Promise<void> {
     let failures = 0;
     let pullConsumer: PullConsumer | undefined;
+    const waitingInHand = setInterval(() => {
+      for (const message of this.#waiting) message.working();
+    }, progressEvery(this.#settings.ackWaitMs));
+    waitingInHand.unref();
     try {
       while (!this.#stopping && !this.#settings.connectionClosed()) {
         try {
@@ -157,6 +175,7 @@ export class PullSubscription implements Subscription {
         }
       }
     } finally {
+      clearInterval(waitingInHand);
       this.#onStopped();
     }
   }
@@ -259,12 +278,9 @@ export class PullSubscription implements Subscription {
   /** Runs `work`, telling the server meanwhile that the messages are in hand, so none is redelivered. */
   async #working<T>(messages: readonly JsMsg[], work: () => Promise<T>): Promise<T> {
     const { ackWaitMs } = this.#settings;
-    const progress = setInterval(
-      () => {
-        for (const message of messages) message.working();
-      },
-      Math.max(1_000, Math.floor(ackWaitMs / 3)),
-    );
+    const progress = setInterval(() => {
+      for (const message of messages) message.working();
+    }, progressEvery(ackWaitMs));
     progress.unref();
     try {
       return await work();
@@ -304,7 +320,7 @@ export class PullSubscription implements Subscription {
     let failure: unknown;
     let failed = false;
     try {
-      await this.#working([message], () => consumer.handle(event));
+      await this.#working([message], () => this.#handleOutlastingOutages(consumer, event));
     } catch (error) {
       failed = true;
       failure = error;
@@ -313,8 +329,12 @@ export class PullSubscription implements Subscription {
       message.ack();
       return;
     }
+    if (this.#stopping && isDatabaseUnreachable(failure)) {
+      message.nak(backoffFor(policy, attempt)); // an outage outlasted by another replica, or this one restarted
+      return;
+    }
     const error = errorText(failure);
-    if (attempt >= policy.maxDeliver) {
+    if (attempt >= policy.maxDeliver || isPoison(failure)) {
       await this.#deadLetter(message, { error, attempts: attempt, event });
       return;
     }
@@ -331,6 +351,31 @@ export class PullSubscription implements Subscription {
       "event handler failed; will retry",
     );
     message.nak(delay);
+  }
+
+  async #handleOutlastingOutages(consumer: Consumer, event: EventEnvelope): Promise<void> {
+    for (let pause = 0; ; pause++) {
+      try {
+        return await consumer.handle(event);
+      } catch (error) {
+        if (!isDatabaseUnreachable(error) || this.#stopping) throw error;
+        const retryInMs = outagePausesMs[Math.min(pause, outagePausesMs.length - 1)] ?? 5_000;
+        this.#log.warn(
+          { eventId: event.id, retryInMs },
+          "database unreachable; handling the event again then",
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, retryInMs);
+          const signal = this.#stopped.signal;
+          signal.addEventListener("abort", done, { once: true });
+          function done(): void {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resolve();
+          }
+        });
+      }
+    }
   }
 
   async #deadLetter(message: JsMsg, failure: Failure): Promise<void> {
@@ -365,6 +410,11 @@ export class PullSubscription implements Subscription {
       };
     });
   }
+}
+
+/** How often messages in hand tell the server so: three times per ack wait. */
+function progressEvery(ackWaitMs: number): number {
+  return Math.max(500, Math.floor(ackWaitMs / 3));
 }
 
 function envelopeOrNothing(message: JsMsg): EventEnvelope | undefined {

@@ -1,3 +1,4 @@
+import { Unavailable } from "@hexa/core/shared";
 import type { EntitySchema } from "@mikro-orm/core";
 import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
@@ -29,6 +30,8 @@ export interface ServiceDatabaseOptions {
   readonly migrations: readonly SchemaMigration[];
   readonly logger: Logger;
   readonly poolSize?: number;
+  /** How long opening a connection may take (the database unreachable) before the work fails unavailable. */
+  readonly connectTimeoutMs?: number;
 }
 
 /** A service's store: its own schema, migrated at start, with a unit of work per command. */
@@ -82,6 +85,13 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     discovery: { warnWhenNoEntities: false },
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10 },
+    driverOptions: {
+      // Bounds opening a connection, not waiting for a free one (pg-pool's connectionTimeoutMillis
+      // would bound both, and a burst of calls may rightly queue for longer).
+      Client: clientConnectingWithin(options.connectTimeoutMs ?? 5_000),
+      keepAlive: true,
+      onPoolCreated: (pool: pg.Pool) => dropBrokenConnections(pool, options.logger),
+    },
     migrations: {
       schema: options.schema,
       tableName: "schema_migrations",
@@ -99,12 +109,14 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   }
   const table = (name: string) => `"${options.schema}"."${name}"`;
   const unitOfWork = <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>> =>
-    orm.em.fork().transactional(async (em) => {
-      const unit = beginUnitOfWork(em, table("outbox"));
-      const result = await work(unit);
-      await unit.writeOutbox();
-      return { result, events: unit.events };
-    });
+    unavailableWhenUnreachable(() =>
+      orm.em.fork().transactional(async (em) => {
+        const unit = beginUnitOfWork(em, table("outbox"));
+        const result = await work(unit);
+        await unit.writeOutbox();
+        return { result, events: unit.events };
+      }),
+    );
   return {
     schema: options.schema,
     url: options.url,
@@ -113,7 +125,8 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     read: () => new ReadSession(orm.em.fork()),
     reader: () => orm.em.fork(),
     table,
-    execute: (sql, params = []) => orm.em.getConnection().execute(sql, [...params]),
+    execute: (sql, params = []) =>
+      unavailableWhenUnreachable(() => orm.em.getConnection().execute(sql, [...params])),
     isReachable: async () => {
       try {
         await orm.em.getConnection().execute("select 1");
@@ -124,6 +137,86 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     },
     close: () => orm.close(),
   };
+}
+
+/** A pg client whose connection attempt gives up after `ms`. */
+function clientConnectingWithin(ms: number): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config: pg.ClientConfig = {}) {
+      // pg-pool hands its options over with the password non-enumerable: copied by name.
+      super({ ...config, password: config.password, connectionTimeoutMillis: ms });
+    }
+  };
+}
+
+/**
+ * A connection the server dropped (restart, failover, `pg_terminate_backend`) leaves the pool at
+ * once, also while it is checked out: the unit of work holding it fails, and the connection is not
+ * waited for, since a transaction whose rollback fails never hands it back. The pool then opens
+ * new connections as work asks for them, each attempt bounded by the connect timeout.
+ */
+function dropBrokenConnections(pool: pg.Pool, logger: Logger): void {
+  const checkedOut = new Set<pg.PoolClient>();
+  pool.on("acquire", (client) => checkedOut.add(client));
+  pool.on("release", (_error, client) => checkedOut.delete(client));
+  pool.on("connect", (client) => {
+    const broken = (error?: Error) => {
+      if (!checkedOut.has(client)) return; // an idle one: the pool drops it itself
+      checkedOut.delete(client);
+      const release = client.release;
+      // The holder's own release, when it comes, finds the connection gone already.
+      client.release = () => {};
+      release(error ?? new Error("connection ended"));
+      logger.warn({ err: error }, "database connection lost; dropped from the pool");
+    };
+    client.on("error", broken);
+    client.on("end", () => broken());
+  });
+}
+
+/** SQLSTATE classes and codes, and socket errors, that mean the database cannot be reached (not that the work is wrong). */
+const UNREACHABLE_STATES = /^(08|57P0[1-3]|53300)/;
+const UNREACHABLE_SOCKET_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+]);
+const UNREACHABLE_MESSAGES =
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended|connection lost/i;
+
+/** Work failed because the database could not be reached: retry once it answers. */
+export class DatabaseUnreachable extends Unavailable {
+  constructor() {
+    super("the database is unreachable right now, retry later");
+    this.name = "DatabaseUnreachable";
+  }
+}
+
+/** True when `error` says the database could not be reached or dropped the connection: worth retrying later. */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  if (error instanceof DatabaseUnreachable) return true;
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && (UNREACHABLE_STATES.test(code) || UNREACHABLE_SOCKET_ERRORS.has(code)))
+      return true;
+    if (UNREACHABLE_MESSAGES.test(cause.message)) return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
+/** Runs `work`; a failure because the database is unreachable becomes {@link Unavailable}, which callers retry. */
+async function unavailableWhenUnreachable<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isDatabaseUnreachable(error)) throw new DatabaseUnreachable();
+    throw error;
+  }
 }
 
 function sqlMigration(

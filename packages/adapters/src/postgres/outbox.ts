@@ -39,8 +39,10 @@ export interface OutboxRelayOptions {
   readonly logger: Logger;
   /** Rows taken per round. */
   readonly batchSize?: number;
-  /** Wait between rounds. */
+  /** Wait after the first round; it doubles after each round, as long as no failure brings one forward. */
   readonly idleMs?: number;
+  /** The longest wait between rounds while nothing is left over. */
+  readonly maxIdleMs?: number;
   /**
    * Rows younger than this are left to the process that committed them, which publishes them at
    * once ({@link OutboxRelay.publishCommitted}); the rounds take only older ones.
@@ -62,11 +64,15 @@ interface OutboxRow {
 
 /**
  * Publishes committed outbox rows and marks them published, two ways:
- * - At once: a unit of work that committed events hands them over ({@link publishCommitted}); they
- *   are published from memory, and marked published soon after, many in one statement.
- * - In rounds, every `idleMs`: rows older than `graceMs` still unpublished (their process died
- *   before publishing them, or publishing failed), in commit order. Several replicas may run: each
- *   round locks its rows with FOR UPDATE SKIP LOCKED.
+ * - At once, woken by the commit: a unit of work that committed events hands them over
+ *   ({@link publishCommitted}); they are published from memory, and marked published soon after,
+ *   many in one statement.
+ * - In rounds, only for leftovers: rows older than `graceMs` still unpublished, in commit order. A
+ *   round runs at start (a process that died left them), `graceMs` after a publish or a mark failed
+ *   here, and otherwise with back-off: `idleMs` after the first, the wait doubling after each, up
+ *   to `maxIdleMs` (for the rows of a replica that died and is not replaced).
+ *   So an idle relay issues a statement every `maxIdleMs`, not several a second. Several replicas
+ *   may run: each round locks its rows with FOR UPDATE SKIP LOCKED.
  * An event may so be published twice (a crash after publishing and before marking, or a round
  * meeting a slow publish); the bus deduplicates on the event id and consumers are idempotent.
  */
@@ -74,6 +80,9 @@ export class OutboxRelay {
   readonly #options: Required<OutboxRelayOptions>;
   #running = false;
   #loop: Promise<void> | undefined;
+  /** When the next round is due, and its timer (while the loop waits). */
+  #nextRoundAt = 0;
+  #timer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
   #lastCleanup = 0;
   /** Publishing at once, not finished yet. */
@@ -83,7 +92,14 @@ export class OutboxRelay {
   #marking: Promise<void> | undefined;
 
   constructor(options: OutboxRelayOptions) {
-    this.#options = { batchSize: 100, idleMs: 250, graceMs: 1_000, retentionMs: 24 * 3_600_000, ...options };
+    this.#options = {
+      batchSize: 100,
+      idleMs: 250,
+      maxIdleMs: 30_000,
+      graceMs: 1_000,
+      retentionMs: 24 * 3_600_000,
+      ...options,
+    };
   }
 
   start(): void {
@@ -104,9 +120,10 @@ export class OutboxRelay {
         for (const event of events) this.#toMark.push(event.id);
         this.#marking ??= this.#markPublished();
       })
-      .catch((error: unknown) =>
-        logger.warn({ err: error, schema: db.schema }, "publishing committed events failed; a round will"),
-      )
+      .catch((error: unknown) => {
+        logger.warn({ err: error, schema: db.schema }, "publishing committed events failed; a round will");
+        this.#roundWithin(this.#options.graceMs);
+      })
       .finally(() => this.#inFlight.delete(publishing));
     this.#inFlight.add(publishing);
   }
@@ -140,10 +157,11 @@ export class OutboxRelay {
               where event_id in (${ids.map(() => "?").join(", ")}) and published_at is null`,
             ids,
           )
-          .catch((error: unknown) =>
+          .catch((error: unknown) => {
             // The rows stay unpublished: a round publishes them again, and the bus drops the repeat.
-            logger.warn({ err: error, schema: db.schema }, "marking published events failed"),
-          );
+            logger.warn({ err: error, schema: db.schema }, "marking published events failed");
+            this.#roundWithin(this.#options.graceMs);
+          });
       }
     } finally {
       this.#marking = undefined;
@@ -162,6 +180,7 @@ export class OutboxRelay {
   /** Stops the loop after publishing what is pending (bounded by the caller's shutdown grace). */
   async stop(): Promise<void> {
     this.#running = false;
+    clearTimeout(this.#timer);
     this.#wake?.();
     await this.#loop;
     await Promise.all(this.#inFlight);
@@ -175,19 +194,36 @@ export class OutboxRelay {
   }
 
   async #run(): Promise<void> {
-    const { logger, db, idleMs, graceMs } = this.#options;
+    const { logger, db, idleMs, maxIdleMs, graceMs } = this.#options;
     let failures = 0;
+    let idle = 0; // the first round at once: rows a process that died left
+    this.#nextRoundAt = performance.now();
     while (this.#running) {
+      await this.#untilRoundDue();
+      if (!this.#running) return;
+      this.#nextRoundAt = Number.POSITIVE_INFINITY; // brought forward meanwhile by a failed publish
       try {
-        await this.#drain(graceMs);
+        // A round takes every leftover there is: until the next one is expected, wait longer each time.
+        // Looking costs one statement; taking them, a transaction.
+        if (await this.#anyLeftover(graceMs)) await this.#drain(graceMs);
         failures = 0;
+        idle = Math.min(Math.max(idle * 2, idleMs), maxIdleMs);
         await this.#cleanup();
       } catch (error) {
         failures += 1;
+        idle = Math.min(idleMs * 2 ** failures, 10_000);
         logger.warn({ err: error, schema: db.schema, failures }, "outbox relay round failed; retrying");
       }
-      await this.#sleep(failures > 0 ? Math.min(idleMs * 2 ** failures, 10_000) : idleMs);
+      this.#nextRoundAt = Math.min(this.#nextRoundAt, performance.now() + idle);
     }
+  }
+
+  /** Brings the next round forward to within `ms` (leftovers are expected then). */
+  #roundWithin(ms: number): void {
+    const at = performance.now() + ms;
+    if (at >= this.#nextRoundAt) return;
+    this.#nextRoundAt = at;
+    this.#wake?.(); // the loop waits again, until the new time
   }
 
   /**
@@ -212,6 +248,16 @@ export class OutboxRelay {
     });
   }
 
+  async #anyLeftover(minAgeMs: number): Promise<boolean> {
+    const { db } = this.#options;
+    const [row] = await db.execute<{ found: boolean }>(
+      `select exists (select 1 from ${db.table("outbox")}
+                       where published_at is null and created_at <= now() - (? * interval '1 millisecond')) as found`,
+      [minAgeMs],
+    );
+    return row?.found === true;
+  }
+
   async #cleanup(): Promise<void> {
     const { db, retentionMs } = this.#options;
     if (Date.now() - this.#lastCleanup < 60_000) return;
@@ -224,18 +270,19 @@ export class OutboxRelay {
     );
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
-      };
-    });
+  /** Waits until the next round is due, or the relay stops. */
+  async #untilRoundDue(): Promise<void> {
+    while (this.#running && performance.now() < this.#nextRoundAt) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(this.#timer);
+          this.#wake = undefined;
+          resolve();
+        };
+        this.#timer = setTimeout(done, this.#nextRoundAt - performance.now());
+        this.#wake = done;
+      });
+    }
   }
 }
 

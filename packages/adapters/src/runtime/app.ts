@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import type { HttpRoute } from "../connect/server.ts";
 import { createInProcessBus } from "../inprocess/bus.ts";
-import { connectJetStreamBus } from "../jetstream/bus.ts";
+import { openJetStreamBus } from "../jetstream/background.ts";
 import type { EventBus } from "../messaging/bus.ts";
 import { openServiceDatabase } from "../postgres/database.ts";
 import { startEmbeddedPostgres } from "../postgres/embedded.ts";
@@ -84,6 +84,7 @@ export async function runApp(options: AppOptions): Promise<void> {
       deliveryPolicy: { maxDeliver: env.CONSUMER_MAX_DELIVER, backoffMs: [200, 1_000, 5_000, 15_000] },
       serviceUrls,
       drainDelayMs: env.SHUTDOWN_DRAIN_MS,
+      databaseLivenessMs: env.DATABASE_LIVENESS_MS,
       security,
       build: { service: options.name, version: env.HEXA_VERSION },
       ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
@@ -97,6 +98,14 @@ export async function runApp(options: AppOptions): Promise<void> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, "shutting down");
+      // Whatever hangs (a dependency that never answers), the process ends within its grace.
+      setTimeout(
+        () => {
+          logger.error({ signal }, "shutdown took longer than its grace; exiting");
+          process.exit(1);
+        },
+        env.SHUTDOWN_DRAIN_MS + env.SHUTDOWN_GRACE_MS + SHUTDOWN_STEPS_MS,
+      ).unref();
       await runStops(stops, logger);
       logger.info("stopped");
       process.exit(0);
@@ -114,6 +123,9 @@ export async function runApp(options: AppOptions): Promise<void> {
   }
 }
 
+/** Beyond the drain and the calls' grace: stopping consumers, flushing outboxes, closing pools. */
+const SHUTDOWN_STEPS_MS = 5_000;
+
 async function openBus(
   env: Environment,
   databaseUrl: string,
@@ -122,7 +134,7 @@ async function openBus(
   stops: Array<() => Promise<void>>,
 ): Promise<EventBus> {
   if (env.NATS_URL) {
-    return connectJetStreamBus({ url: env.NATS_URL, namespace: env.BUS_NAMESPACE ?? "", logger, name });
+    return openJetStreamBus({ url: env.NATS_URL, namespace: env.BUS_NAMESPACE ?? "", logger, name });
   }
   const store = await openServiceDatabase({
     url: databaseUrl,

@@ -36,6 +36,8 @@ export const environment = z.object({
    * accepting, so load balancers (Kubernetes endpoints) stop routing to it first. 0 locally.
    */
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(0),
+  /** After the database has been unreachable this long, `/healthz` answers 503 so the orchestrator restarts the process. */
+  DATABASE_LIVENESS_MS: positive.default(60_000),
   CONSUMER_MAX_DELIVER: positive.default(5),
   /** How long inventory holds a booking's dose and slot before reservation must have confirmed it. */
   BOOKING_HOLD_LEASE_S: z.coerce.number().int().min(1).max(3_600).default(60),

@@ -39,6 +39,8 @@ export interface StartServicesOptions {
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** At stop, how long to report not ready while still serving before the port stops accepting. */
   readonly drainDelayMs?: number;
+  /** After the database has been unreachable this long, `/healthz` reports not alive; default: never. */
+  readonly databaseLivenessMs?: number;
   /**
    * Token checks, service identity and request limits; default: from the environment
    * (AUTH_JWKS_URL, or the development key of AUTH_DEV_KEY_DIR).
@@ -161,6 +163,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         unpublished: () => relay.unpublished(),
       })),
       bus: async () => (await bus.metrics?.()) ?? { consumers: [], deadLetters: [] },
+      busConnected: () => bus.isReady(),
       breakers: callPolicies,
     });
     const server = await serve({
@@ -186,12 +189,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       ...(options.httpRoutes ? { httpRoutes: options.httpRoutes } : {}),
       maxRequestBytes: security.maxRequestBytes,
       corsAllowedOrigins: security.corsAllowedOrigins,
+      // Ready = can take calls: the database is needed, the bus is not (the outbox holds the events).
       readiness: [
         ...started.map(({ module, db }) => ({
           name: `postgres:${module.schema}`,
           check: () => db.isReachable(),
+          ...(options.databaseLivenessMs ? { livenessBoundMs: options.databaseLivenessMs } : {}),
         })),
-        { name: "bus", check: () => options.bus.isReady() },
+        { name: "bus", check: () => options.bus.isReady(), required: false },
       ],
     });
     ownUrl = server.url;

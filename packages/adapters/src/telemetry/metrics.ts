@@ -40,6 +40,7 @@ export const metricNames = {
   outboxBacklog: "hexa_outbox_unpublished_events",
   deadLetters: "hexa_dead_letters",
   breakerState: "hexa_circuit_breaker_state",
+  busConnected: "hexa_bus_connected",
 } as const;
 
 export interface MetricSources {
@@ -47,6 +48,8 @@ export interface MetricSources {
   readonly outboxes?: ReadonlyArray<{ readonly schema: string; unpublished(): Promise<number> }>;
   /** The bus's consumer lag and dead letters. */
   readonly bus?: () => Promise<BusMetrics>;
+  /** Whether the bus takes publishes now. */
+  readonly busConnected?: () => Promise<boolean>;
   /** The call policies whose breakers are reported, by policy name. */
   readonly breakers?: () => ReadonlyArray<{ readonly name: string; readonly state: BreakerState }>;
 }
@@ -177,6 +180,17 @@ export class ServiceMetrics {
           const count = counts[index];
           if (count !== undefined) this.set({ schema: outbox.schema }, count);
         });
+      },
+    });
+    new Gauge({
+      name: metricNames.busConnected,
+      help: "1 while the event bus takes publishes, 0 while it does not (the outbox holds the events).",
+      registers,
+      async collect() {
+        const read = sources().busConnected;
+        const connected = read ? await sample("bus connected", read) : undefined;
+        this.reset();
+        if (connected !== undefined) this.set(connected ? 1 : 0);
       },
     });
     new Gauge({

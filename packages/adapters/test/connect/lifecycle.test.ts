@@ -120,6 +120,39 @@ describe("HTTP probes", () => {
     }
   });
 
+  it("stays ready when a check not required fails, naming it; reports not alive once a bounded check fails past its bound", async () => {
+    const bus = toggle("bus", false);
+    const postgres = toggle("postgres");
+    const { server } = await start({
+      readiness: [
+        { ...postgres.check, livenessBoundMs: 300 },
+        { ...bus.check, required: false },
+      ],
+    });
+    const get = async (path: string) => {
+      const response = await fetch(`${server.url}${path}`);
+      return { status: response.status, body: await response.json() };
+    };
+    expect(await get("/readyz")).toEqual({ status: 200, body: { status: "ready", degraded: ["bus"] } });
+
+    postgres.state.up = false;
+    expect(await get("/healthz")).toEqual({ status: 200, body: { status: "alive" } });
+    expect((await get("/readyz")).body).toEqual({
+      status: "not_ready",
+      failing: ["postgres"],
+      degraded: ["bus"],
+      shuttingDown: false,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await get("/healthz")).toEqual({
+      status: 503,
+      body: { status: "not_alive", failing: ["postgres"] },
+    });
+
+    postgres.state.up = true; // one pass and the bound starts over
+    expect(await get("/healthz")).toEqual({ status: 200, body: { status: "alive" } });
+  });
+
   it("counts a check that throws or hangs as failing", async () => {
     const { server } = await start({
       readinessCheckTimeoutMs: 50,

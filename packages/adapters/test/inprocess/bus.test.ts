@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 // @hexa/testing depends on @hexa/adapters, so adapters reaches it by path rather than as a package.
+import { PlanStartedSchema } from "@hexa/proto/trial/marketing/v1/events_pb";
 import { createTestDatabase, type TestDatabase } from "@hexa/testing";
 import { MikroORM } from "@mikro-orm/postgresql";
 import { pino } from "pino";
@@ -13,6 +14,7 @@ import {
   type Sql,
 } from "../../src/inprocess/bus.ts";
 import type { Consumer, DeliveryPolicy, EventEnvelope } from "../../src/messaging/bus.ts";
+import { decodeEvent } from "../../src/messaging/encoding.ts";
 
 const PLAN_STARTED = "trial.marketing.v1.PlanStarted";
 const PLAN_ENDED = "trial.marketing.v1.PlanEnded";
@@ -180,6 +182,27 @@ describe("in-process bus", () => {
 
     const logged = logLines.find((line) => line.msg === "event dead-lettered" && line.eventId === event.id);
     expect(logged).toMatchObject({ consumer: failing.consumer.name, attempts: 3, eventType: PLAN_STARTED });
+  });
+
+  it("dead-letters an event whose payload cannot be decoded on its first attempt", async () => {
+    const bus = await newBus();
+    const attempts: string[] = [];
+    const decoding: Consumer = {
+      name: unique("decoding-on-start"),
+      eventType: PLAN_STARTED,
+      async handle(event) {
+        attempts.push(event.id);
+        decodeEvent(PlanStartedSchema, event);
+      },
+    };
+    await bus.subscribe(decoding, { maxDeliver: 5, backoffMs: [10] });
+    const event = envelope(PLAN_STARTED, { payload: JSON.stringify({ trialDays: "seven" }) });
+    await bus.publish(event);
+
+    expect(attempts).toEqual([event.id]);
+    const [letter] = (await bus.deadLetters.list()).filter((entry) => entry.consumer === decoding.name);
+    expect(letter).toMatchObject({ attempts: 1, event });
+    expect(letter?.error).toMatch(/^UndecodableEventError: trial\.marketing\.v1\.PlanStarted payload/);
   });
 
   it("replays a dead letter asked for from another bus instance, and deletes it once handled", async () => {

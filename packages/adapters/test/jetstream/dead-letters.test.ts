@@ -1,10 +1,14 @@
+import { InvalidArgument } from "@hexa/core/shared";
+import { ReservationConfirmedSchema } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { describeWithNats } from "@hexa/testing";
 import { headers } from "@nats-io/transport-node";
 import { afterAll, expect, it } from "vitest";
-import { DeadLetterNotFoundError } from "../../src/jetstream/dead-letters.ts";
+import { DeadLetterNotFoundError, DeadLetterNotReplayableError } from "../../src/jetstream/dead-letters.ts";
 import { parseDeadLettersArgs, runDeadLettersCommand } from "../../src/jetstream/dead-letters-cli.ts";
 import { deadLetterStreamOf } from "../../src/jetstream/names.ts";
 import { type EventEnvelope, streamOf, subjectOf } from "../../src/messaging/bus.ts";
+import { decodeEvent } from "../../src/messaging/encoding.ts";
+import { DatabaseUnreachable } from "../../src/postgres/database.ts";
 import { anEvent, BusFixture, capturingLogger, recordingConsumer, waitFor } from "./support.ts";
 
 const doseReserved = "vaccination.reservation.v1.DoseReserved";
@@ -158,6 +162,77 @@ describeWithNats("JetStream bus: retries and dead letters", () => {
     expect(letter?.attempts).toBe(1);
     expect(letter?.event.id).toBe("hand-made");
     expect(handler.received).toEqual([]);
+
+    // Replayed, it would only be dead-lettered again: the replay says so and changes nothing.
+    const before = await manager.streams.info(streamOf(doseReserved, ns).stream);
+    await expect(bus.deadLetters.replay(letter?.id ?? "")).rejects.toThrow(DeadLetterNotReplayableError);
+    await expect(bus.deadLetters.replay(letter?.id ?? "")).rejects.toThrow(
+      /carries no event envelope \(missing header\(s\) Hexa-Event-Type/,
+    );
+    expect(await bus.deadLetters.list()).toEqual([letter]);
+    const after = await manager.streams.info(streamOf(doseReserved, ns).stream);
+    expect(after.state.last_seq).toBe(before.state.last_seq);
+  });
+
+  it("outlasts a database outage on the same delivery: handled once the database answers, never dead-lettered", async () => {
+    const ns = fixture.namespace();
+    const bus = await fixture.open(ns);
+    let outage = 3;
+    const consumer = recordingConsumer("inventory-on-dose-reserved", doseReserved, () => {
+      if (outage-- > 0) throw new DatabaseUnreachable();
+    });
+    await bus.subscribe(consumer, { maxDeliver: 1, backoffMs: [] });
+    const event = anEvent(doseReserved);
+    await bus.publish(event);
+
+    await waitFor("the event handled", async () => {
+      const durable = await (await fixture.manager()).consumers.info(
+        streamOf(doseReserved, ns).stream,
+        "inventory-on-dose-reserved",
+      );
+      return consumer.received.length === 4 && durable.num_ack_pending === 0 && durable.num_pending === 0;
+    });
+    expect(consumer.received.map((received) => received.id)).toEqual([
+      event.id,
+      event.id,
+      event.id,
+      event.id,
+    ]);
+    expect(await bus.deadLetters.list()).toEqual([]);
+  });
+
+  it("dead-letters a poison event on its first attempt: a payload that cannot be decoded, or content failing validation", async () => {
+    const ns = fixture.namespace();
+    const bus = await fixture.open(ns);
+    const type = ReservationConfirmedSchema.typeName;
+    const many = { maxDeliver: 5, backoffMs: [1_000] };
+    const decoding = recordingConsumer("dashboard-on-reservation-confirmed", type, (event) => {
+      decodeEvent(ReservationConfirmedSchema, event);
+    });
+    const validating = recordingConsumer("notification-on-reservation-confirmed", type, () => {
+      throw new InvalidArgument("personId", "must not be empty");
+    });
+    await bus.subscribe(decoding, many);
+    await bus.subscribe(validating, many);
+    const undecodable = anEvent(type, { payload: "{not json" });
+    await bus.publish(undecodable);
+
+    await waitFor("both dead letters", async () => (await bus.deadLetters.list()).length === 2);
+    const letters = await bus.deadLetters.list();
+    expect(letters.find((letter) => letter.consumer === "dashboard-on-reservation-confirmed")).toMatchObject({
+      attempts: 1,
+      error: expect.stringMatching(
+        /^UndecodableEventError: vaccination\.reservation\.v1\.ReservationConfirmed payload/,
+      ),
+    });
+    expect(
+      letters.find((letter) => letter.consumer === "notification-on-reservation-confirmed"),
+    ).toMatchObject({
+      attempts: 1,
+      error: expect.stringContaining("must not be empty"),
+    });
+    expect(decoding.received).toHaveLength(1);
+    expect(validating.received).toHaveLength(1);
   });
 
   it("refuses to replay an id that names no dead letter", async () => {

@@ -1,4 +1,6 @@
-import { describeWithNats } from "@hexa/testing";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { describeWithNats, natsUrl } from "@hexa/testing";
 import { afterAll, expect, it } from "vitest";
 import { streamOf } from "../../src/messaging/bus.ts";
 import { anEvent, BusFixture, recordingConsumer, waitFor } from "./support.ts";
@@ -14,6 +16,59 @@ describeWithNats("JetStream bus: durable consumers", () => {
     const info = await manager.consumers.info(streamOf(orderPlaced, ns).stream, durable);
     return info.num_pending === 0 && info.num_ack_pending === 0;
   }
+
+  it("hands the messages a killed replica had in hand, and those it had pulled, to another replica within seconds", async () => {
+    const ns = fixture.namespace();
+    const publisher = await fixture.open(ns);
+    const events = Array.from({ length: 20 }, () => anEvent(orderPlaced));
+    // The replica that dies: its handler takes messages and never finishes them.
+    const stuck = spawn(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, "fixtures/stuck-consumer.ts"),
+        natsUrl(),
+        ns,
+        "warehouse-on-order-placed",
+        orderPlaced,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let inHand = 0;
+    stuck.stdout?.on("data", (chunk: Buffer) => {
+      inHand += chunk
+        .toString()
+        .split("\n")
+        .filter((line) => line.startsWith("in hand")).length;
+    });
+    const exited = new Promise((done) => stuck.once("exit", done));
+    try {
+      await waitFor("the stuck replica to subscribe", async () => {
+        const manager = await fixture.manager();
+        return (
+          (await manager.consumers
+            .info(streamOf(orderPlaced, ns).stream, "warehouse-on-order-placed")
+            .catch(() => undefined)) !== undefined
+        );
+      });
+      await Promise.all(events.map((event) => publisher.publish(event)));
+      await waitFor("messages in the stuck replica's hands", () => inHand > 0);
+    } finally {
+      stuck.kill("SIGKILL");
+    }
+    await exited;
+    const killedAt = performance.now();
+
+    const survivor = await fixture.open(ns);
+    const replica = recordingConsumer("warehouse-on-order-placed", orderPlaced);
+    await survivor.subscribe(replica);
+    await waitFor("every event handled by the surviving replica", () =>
+      events.every((event) => replica.received.some((received) => received.id === event.id)),
+    );
+    console.log(
+      `[killed replica] ${inHand} in hand when killed; all ${events.length} handled by the other replica ${Math.round(performance.now() - killedAt)} ms after the kill`,
+    );
+    await waitFor("nothing pending", () => settled(ns, "warehouse-on-order-placed"));
+  });
 
   it("splits the work between replicas sharing a consumer name: none missing, none twice", async () => {
     const ns = fixture.namespace();
