@@ -13,6 +13,8 @@ import { RecordingBus } from "./recording-bus.ts";
 export interface RunningContext {
   /** Base URL of their one port (Connect, gRPC, gRPC-Web). */
   readonly url: string;
+  /** Their database, for what no RPC shows. */
+  readonly databaseUrl: string;
   /** The ids their use cases take; a test names the next ones to give a pact's example ids. */
   readonly ids: ScriptedIds;
   /** The consumers their policies subscribed, and what their outbox relays published. */
@@ -49,6 +51,7 @@ export async function startContext(
     });
     return {
       url: running.url,
+      databaseUrl: database.url,
       ids,
       bus,
       client: (service) => connectJsonClient(service, running.url),

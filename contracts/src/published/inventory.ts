@@ -6,6 +6,7 @@ import { encodeInventoryEvent } from "@hexa/adapters/vaccination/inventory/event
 import {
   type AvailableDosesRegistered,
   type BookableDosesAvailable,
+  type BookingHoldsExpired,
   type BookingsReleasedForDiscard,
   type DosesDiscarded,
   Hospital,
@@ -20,6 +21,7 @@ import {
 import {
   AvailableDosesRegisteredSchema,
   BookableDosesAvailableSchema,
+  BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
@@ -106,6 +108,15 @@ export function bookingsReleasedForDiscard(): BookingsReleasedForDiscard {
   return lastOf(stock.pullEvents(), "vaccination.inventory.v1.BookingsReleasedForDiscard");
 }
 
+/** A booking's hold lapsed before reservation confirmed it: inventory releases it. */
+export function bookingHoldsExpired(): BookingHoldsExpired {
+  const { stock } = stocked(3);
+  stock.book(world);
+  stock.release(undefined, world);
+  stock.holdsExpired([{ reservationId: world.ids.next(), date: "2030-06-03" }], world);
+  return lastOf(stock.pullEvents(), "vaccination.inventory.v1.BookingHoldsExpired");
+}
+
 export const inventoryEvents: PublishedEvents = {
   [HospitalRegisteredSchema.typeName]: () => encodeInventoryEvent(hospitalRegistered()),
   [VaccineRegisteredSchema.typeName]: () => encodeInventoryEvent(vaccineRegistered()),
@@ -114,4 +125,5 @@ export const inventoryEvents: PublishedEvents = {
   [StockChangedSchema.typeName]: () => encodeInventoryEvent(stockChanged()),
   [DosesDiscardedSchema.typeName]: () => encodeInventoryEvent(dosesDiscarded()),
   [BookingsReleasedForDiscardSchema.typeName]: () => encodeInventoryEvent(bookingsReleasedForDiscard()),
+  [BookingHoldsExpiredSchema.typeName]: () => encodeInventoryEvent(bookingHoldsExpired()),
 };

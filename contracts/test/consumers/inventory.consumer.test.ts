@@ -10,10 +10,11 @@ import {
 import {
   BookingAbandonedSchema,
   ReservationCancelledSchema,
+  ReservationRegisteredSchema,
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
-import { eventually } from "@hexa/testing";
+import { eventually, query } from "@hexa/testing";
 import type { PactV4 } from "@pact-foundation/pact";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerPact, EXAMPLE_TIME, exampleId, receivesEvent } from "../../src/consumer.ts";
@@ -88,6 +89,39 @@ describe(`${inventoryModule.name} consumes events`, () => {
   }
 
   describe(`from ${reservationModule.name}`, () => {
+    it("ReservationRegistered: the booking's hold is confirmed, so its lease no longer runs", async () => {
+      const ids = {
+        hospitalId: exampleId(0x8a5),
+        vaccineId: exampleId(0x8b5),
+        reservationId: exampleId(0x8c5),
+      };
+      await booked(ids.hospitalId, ids.vaccineId, ids.reservationId);
+      const holdOf = async () =>
+        (
+          await query<{ hold_until: Date | null }>(
+            inventory.databaseUrl,
+            "select hold_until from vaccination_inventory.booking where reservation_id = $1",
+            [ids.reservationId],
+          )
+        )[0]?.hold_until;
+      expect(await holdOf()).toBeInstanceOf(Date);
+      await receivesEvent(
+        fromReservation,
+        {
+          schema: ReservationRegisteredSchema,
+          eventId: exampleId(0x85),
+          aggregateId: ids.reservationId,
+          occurredAt: EXAMPLE_TIME,
+          body: { reservation: { reservationId: anyUuid(ids.reservationId) } },
+        },
+        async (event) => {
+          await inventory.consumer(ReservationRegisteredSchema.typeName).handle(event);
+          expect(await holdOf()).toBeNull();
+          expect(await stockOf(ids.hospitalId)).toMatchObject({ booked: 1, bookable: 4 });
+        },
+      );
+    });
+
     it("ReservationCancelled by the person: the dose and the slot are back, the waitlist is alerted", async () => {
       const ids = {
         hospitalId: exampleId(0x8a1),

@@ -11,6 +11,7 @@ import {
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import {
   BookableDosesAvailableSchema,
+  BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import {
@@ -222,6 +223,38 @@ describe(`${reservationModule.name} and ${inventoryModule.name}, ${vaccinationMo
             cancellationReason: CancellationReason.DISCARD,
           });
           expect(await reservationOf(kept)).toMatchObject({ status: ReservationStatus.REGISTERED });
+        },
+      );
+    });
+
+    it(`from ${inventoryModule.name}, BookingHoldsExpired: cancels a reservation whose hold was released`, async () => {
+      const [hospitalId, vaccineId] = [exampleId(0x7a5), exampleId(0x7b5)];
+      const lapsed = exampleId(0x7c6);
+      await stocked(hospitalId, vaccineId, 5);
+      await booked(lapsed, hospitalId, vaccineId, dayFromToday(4));
+      await receivesEvent(
+        fromInventory,
+        {
+          schema: BookingHoldsExpiredSchema,
+          eventId: exampleId(0x74),
+          aggregateId: `${hospitalId}/${vaccineId}`,
+          aggregateIdPattern: STOCK_ID_PATTERN,
+          occurredAt: EXAMPLE_TIME,
+          body: {
+            hospitalId: anyUuid(hospitalId),
+            vaccineId: anyUuid(vaccineId),
+            bookings: MatchersV3.eachLike({
+              reservationId: anyUuid(lapsed),
+              date: anyDay(dayFromToday(4)),
+            }),
+          },
+        },
+        async (event) => {
+          await reservation.consumer(BookingHoldsExpiredSchema.typeName).handle(event);
+          expect(await reservationOf(lapsed)).toMatchObject({
+            status: ReservationStatus.CANCELLED,
+            cancellationReason: CancellationReason.HOLD_EXPIRED,
+          });
         },
       );
     });

@@ -39,6 +39,8 @@ export const environment = z.object({
   /** After the database has been unreachable this long, `/healthz` answers 503 so the orchestrator restarts the process. */
   DATABASE_LIVENESS_MS: positive.default(60_000),
   CONSUMER_MAX_DELIVER: positive.default(5),
+  /** How long inventory holds a booking's dose and slot before reservation must have confirmed it. */
+  BOOKING_HOLD_LEASE_S: z.coerce.number().int().min(1).max(3_600).default(60),
   DATA_DIR: z.string().min(1).default(".data"),
   EMBEDDED_POSTGRES_PORT: port.default(5433),
   /** Where the notification service sends messages: "log" (one JSON log line each) or "webhook". */

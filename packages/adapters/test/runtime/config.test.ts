@@ -10,6 +10,7 @@ describe("configuration from the environment", () => {
       LOG_LEVEL: "info",
       MAX_IN_FLIGHT: 256,
       DATA_DIR: ".data",
+      BOOKING_HOLD_LEASE_S: 60,
     });
   });
 
@@ -21,6 +22,7 @@ describe("configuration from the environment", () => {
           LOG_LEVEL: "loud",
           DATABASE_URL: "mysql://secret@db",
           MAX_IN_FLIGHT: "0",
+          BOOKING_HOLD_LEASE_S: "0",
         });
       } catch (caught) {
         return caught;
@@ -28,7 +30,7 @@ describe("configuration from the environment", () => {
     })();
     expect(error).toBeInstanceOf(ConfigurationError);
     const message = (error as Error).message;
-    for (const name of ["PORT", "LOG_LEVEL", "DATABASE_URL", "MAX_IN_FLIGHT"])
+    for (const name of ["PORT", "LOG_LEVEL", "DATABASE_URL", "MAX_IN_FLIGHT", "BOOKING_HOLD_LEASE_S"])
       expect(message).toContain(`${name}:`);
     expect(message).toContain('"eighty"');
     expect(message).not.toContain("secret");

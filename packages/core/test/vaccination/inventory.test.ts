@@ -1,5 +1,6 @@
 import { FailedPrecondition, InvalidArgument, NotFound } from "@hexa/core/shared";
 import {
+  BOOKING_HOLD_LEASE_MS,
   Booking,
   type BookingState,
   type Bookings,
@@ -21,6 +22,7 @@ import {
   registerAvailableDoses,
   registerHospital,
   registerVaccine,
+  releaseExpiredHolds,
   type StockCounts,
   type Stocks,
   type Supplies,
@@ -35,6 +37,7 @@ import {
   type Vaccines,
   whenBookingAbandoned,
   whenReservationCancelled,
+  whenReservationRegistered,
   whenReservationRejected,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/inventory";
@@ -166,6 +169,16 @@ class BookingsInMemory implements Bookings {
   async saveAll(bookings: readonly Booking[]) {
     for (const booking of bookings) await this.save(booking);
   }
+  async saveConfirmed(booking: Booking) {
+    if (this.saved.get(booking.id)?.status === "BOOKED") this.saved.set(booking.id, booking.state);
+  }
+  async claimExpired(now: Date, limit: number) {
+    return [...this.saved.values()]
+      .filter((s) => s.status === "BOOKED" && s.holdUntil !== undefined && s.holdUntil <= now)
+      .sort((a, b) => (a.holdUntil?.getTime() ?? 0) - (b.holdUntil?.getTime() ?? 0))
+      .slice(0, limit)
+      .map((s) => s.reservationId);
+  }
 }
 
 function inPages<T>(rows: T[], idOf: (row: T) => string, page: IdPage): T[] {
@@ -195,6 +208,7 @@ function newPorts(): Ports {
     stocks: new StocksInMemory(events),
     capacities: new CapacitiesInMemory(),
     bookings: new BookingsInMemory(),
+    holdLeaseMs: BOOKING_HOLD_LEASE_MS,
     events,
   };
 }
@@ -758,6 +772,7 @@ describe("TakeBookingSlot", () => {
       date: TOMORROW,
       outcome: "BOOKED",
       status: "BOOKED",
+      holdUntil: new Date(AT.getTime() + BOOKING_HOLD_LEASE_MS),
       createdAt: AT,
       updatedAt: AT,
     });
@@ -1074,6 +1089,103 @@ describe("releases from reservation's events", () => {
       field: "reservationId",
     });
     expect(ports.events).toEqual([]);
+  });
+});
+
+describe("the hold's lease", () => {
+  let ports: Ports;
+  let setup: Setup;
+  let key: string;
+  beforeEach(async () => {
+    ports = newPorts();
+    setup = await stocked(ports, 3, 10);
+    key = stockId(setup.hospitalId, setup.vaccineId);
+    await takeBookingSlot(ports, slot(setup, 1));
+    await takeBookingSlot(ports, slot(setup, 2));
+    ports.events.length = 0;
+  });
+
+  it("keeps an unconfirmed hold until its lease runs out, then releases it: BookingHoldsExpired, no alert", async () => {
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS - 1);
+    expect(await releaseExpiredHolds(ports, 10)).toBe(0);
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 2 });
+    ports.clock.advance(1);
+    const at = ports.clock.now();
+    expect(await releaseExpiredHolds(ports, 10)).toBe(2);
+    const counts = (booked: number) =>
+      stockChanged(setup.hospitalId, setup.vaccineId, { available: 3, given: 0, discarded: 0, booked }, at);
+    expect(drain(ports)).toEqual([
+      ["StockChanged", key, counts(1)],
+      ["StockChanged", key, counts(0)],
+      [
+        "BookingHoldsExpired",
+        key,
+        {
+          hospitalId: setup.hospitalId,
+          vaccineId: setup.vaccineId,
+          bookings: [
+            { reservationId: reservation(1), date: TOMORROW },
+            { reservationId: reservation(2), date: TOMORROW },
+          ],
+          releasedAt: at,
+        },
+      ],
+    ]);
+    expect(ports.bookings.saved.get(reservation(1))).toMatchObject({
+      status: "RELEASED",
+      holdUntil: undefined,
+    });
+    expect(takenOn(ports, setup)).toBe(0);
+  });
+
+  it("never releases a hold reservation confirmed (ReservationRegistered)", async () => {
+    await whenReservationRegistered(ports, { reservationId: reservation(1) });
+    expect(ports.bookings.saved.get(reservation(1))).toMatchObject({
+      status: "BOOKED",
+      holdUntil: undefined,
+    });
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS * 10);
+    expect(await releaseExpiredHolds(ports, 10)).toBe(1);
+    expect(ports.bookings.saved.get(reservation(1))?.status).toBe("BOOKED");
+    expect(ports.bookings.saved.get(reservation(2))?.status).toBe("RELEASED");
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 1, bookable: 2 });
+    expect(takenOn(ports, setup)).toBe(1);
+  });
+
+  it("releases once, and neither a late registration nor a repeated call takes the dose again", async () => {
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS);
+    await releaseExpiredHolds(ports, 10);
+    ports.events.length = 0;
+    expect(await releaseExpiredHolds(ports, 10)).toBe(0);
+    await whenReservationRegistered(ports, { reservationId: reservation(1) });
+    expect(ports.bookings.saved.get(reservation(1))?.status).toBe("RELEASED");
+    expect((await takeBookingSlot(ports, slot(setup, 1))).outcome).toBe("NO_DOSES");
+    expect(ports.events).toEqual([]);
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 0, bookable: 3 });
+  });
+
+  it("releases at most `limit` a round, the earliest lapsed first", async () => {
+    ports.clock.advance(1_000);
+    await takeBookingSlot(ports, slot(setup, 3));
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS);
+    expect(await releaseExpiredHolds(ports, 1)).toBe(1);
+    expect(ports.bookings.saved.get(reservation(1))?.status).toBe("RELEASED");
+    expect(ports.bookings.saved.get(reservation(2))?.status).toBe("BOOKED");
+    expect(await releaseExpiredHolds(ports, 5)).toBe(2);
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 0 });
+  });
+
+  it("leaves a hold a discard released meanwhile, and a registration for a reservation never booked", async () => {
+    await discardDoses(ports, { ...setup, doses: 2, reason: "fridge" });
+    await whenReservationRegistered(ports, { reservationId: reservation(9) });
+    expect(ports.bookings.saved.has(reservation(9))).toBe(false);
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS);
+    expect(await releaseExpiredHolds(ports, 10)).toBe(1);
+    expect(await stockOf(ports, setup)).toMatchObject({ remaining: 1, booked: 0, bookable: 1 });
+  });
+
+  it("refuses a registration whose reservation id is not a UUID", async () => {
+    await expect(whenReservationRegistered(ports, { reservationId: "r-1" })).rejects.toThrow(InvalidArgument);
   });
 });
 

@@ -272,6 +272,9 @@ describe("a notification for every change of a reservation", () => {
     expect(await texts({ cancelledBy: "DISCARD" })).toBe(
       `${booking} was cancelled automatically: doses were discarded at the hospital and too few are left.`,
     );
+    expect(await texts({ cancelledBy: "HOLD_EXPIRED" })).toBe(
+      `${booking} was cancelled automatically: it could not be confirmed in time. Please book again.`,
+    );
     expect(await texts({ cancelledBy: undefined })).toBe(`${booking} was cancelled.`);
     const place = "Your place on the waitlist for vaccine vaccine-a at hospital seoul-central";
     expect(await texts({ date: "", cancelledBy: "PERSON" })).toBe(`${place} was cancelled at your request.`);

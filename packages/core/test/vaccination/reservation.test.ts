@@ -25,6 +25,7 @@ import {
   reserve,
   type SlotAnswer,
   whenBookableDosesAvailable,
+  whenBookingHoldsExpired,
   whenBookingsReleasedForDiscard,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/reservation";
@@ -825,6 +826,48 @@ describe("policy: BookingsReleasedForDiscard cancels the bookings inventory rele
     ] as const) {
       expect(await failure(whenBookingsReleasedForDiscard(ports, event))).toMatchObject({ field });
     }
+  });
+});
+
+describe("policy: BookingHoldsExpired cancels a reservation registered after its hold was released", () => {
+  let ports: TestPorts;
+  beforeEach(() => {
+    ports = testPorts();
+  });
+
+  const expired = (...reservationIds: string[]) => ({
+    hospitalId: HOSPITAL,
+    vaccineId: VACCINE,
+    bookings: reservationIds.map((reservationId) => ({ reservationId, date: "2026-03-20" })),
+  });
+
+  it("cancels a named outstanding reservation, reason HOLD_EXPIRED; a repeated event changes nothing", async () => {
+    given(ports, { reservationId: id(11) });
+    given(ports, { reservationId: id(12), status: "VACCINATED" });
+    const cancelled = await whenBookingHoldsExpired(ports, expired(id(11), id(12)));
+    expect(cancelled.map((r) => [r.reservationId, r.status, r.cancellationReason])).toEqual([
+      [id(11), "CANCELLED", "HOLD_EXPIRED"],
+    ]);
+    ports.events.length = 0;
+    expect(await whenBookingHoldsExpired(ports, expired(id(11), id(12)))).toEqual([]);
+    expect(ports.events).toEqual([]);
+  });
+
+  it("tombstones a hold whose Reserve has not registered, so a late registration never happens", async () => {
+    ports.slots.whileInFlight = async () => {
+      await whenBookingHoldsExpired(ports, expired(ports.slots.asked[0]?.reservationId ?? ""));
+    };
+    const answer = await reserve(ports, booking());
+    const taken = ports.slots.asked[0]?.reservationId ?? "";
+    expect(ports.abandonedBookings.saved.has(taken)).toBe(true);
+    expect(answer.waitlistOffer?.reason).toBe("INVENTORY_UNAVAILABLE");
+    expect(ports.reservations.saved.has(taken)).toBe(false);
+  });
+
+  it("refuses a malformed event (it is dead-lettered)", async () => {
+    expect(await failure(whenBookingHoldsExpired(ports, expired("not-an-id")))).toMatchObject({
+      field: "reservationId",
+    });
   });
 });
 

@@ -4,6 +4,7 @@ import {
   AvailableDosesRegisteredSchema,
   BookableCause,
   BookableDosesAvailableSchema,
+  BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
@@ -49,6 +50,12 @@ export function encodeInventoryEvent(event: InventoryEvent): EventEnvelope {
       });
     case "vaccination.inventory.v1.BookingsReleasedForDiscard":
       return encodeEvent(event, BookingsReleasedForDiscardSchema, {
+        ...event.data,
+        bookings: [...event.data.bookings],
+        releasedAt: timestampFromDate(event.data.releasedAt),
+      });
+    case "vaccination.inventory.v1.BookingHoldsExpired":
+      return encodeEvent(event, BookingHoldsExpiredSchema, {
         ...event.data,
         bookings: [...event.data.bookings],
         releasedAt: timestampFromDate(event.data.releasedAt),

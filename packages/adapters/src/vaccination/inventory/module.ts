@@ -16,6 +16,7 @@ import {
   registerAvailableDoses,
   registerHospital,
   registerVaccine,
+  releaseExpiredHolds,
   requireSlotRequest,
   type StockState,
   type SupplyState,
@@ -24,6 +25,7 @@ import {
   type VaccineState,
   whenBookingAbandoned,
   whenReservationCancelled,
+  whenReservationRegistered,
   whenReservationRejected,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/inventory";
@@ -38,6 +40,7 @@ import {
 import {
   BookingAbandonedSchema,
   ReservationCancelledSchema,
+  ReservationRegisteredSchema,
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import {
@@ -48,6 +51,7 @@ import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v
 import { accessOf } from "../../connect/auth.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { EntityManager } from "../../postgres/database.ts";
+import { readEnvironment } from "../../runtime/config.ts";
 import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
 import { BookingTurns } from "./booking-turns.ts";
 import {
@@ -72,6 +76,25 @@ import {
  * date slot; reservation's and vaccination's events give them back or use them.
  */
 const READERS = ["person", "vaccine-manager", "reservation-manager"] as const;
+
+/**
+ * The expiry job's rounds: every replica looks for lapsed holds every 5 s and releases up to 200
+ * of them a unit of work, until none is left. So an unconfirmed hold is released within the lease
+ * (BOOKING_HOLD_LEASE_S, 60 s by default) and 5 s.
+ */
+export const HOLD_EXPIRY = { everyMs: 5_000, batch: 200 } as const;
+
+/** The hold's lease of each running module, read from the environment once. */
+const holdLeases = new WeakMap<ServiceRuntime, number>();
+
+function holdLeaseOf(runtime: ServiceRuntime): number {
+  let lease = holdLeases.get(runtime);
+  if (lease === undefined) {
+    lease = readEnvironment().BOOKING_HOLD_LEASE_S * 1_000;
+    holdLeases.set(runtime, lease);
+  }
+  return lease;
+}
 
 export const inventoryModule: ServiceModule = {
   name: "inventory",
@@ -154,6 +177,9 @@ export const inventoryModule: ServiceModule = {
       handle: (ports: InventoryPorts, event: MessageShape<Desc>) => Promise<unknown>,
     ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
     return [
+      on("reservation-registered", ReservationRegisteredSchema, (p, event) =>
+        whenReservationRegistered(p, { reservationId: event.reservation?.reservationId ?? "" }),
+      ),
       on("reservation-cancelled", ReservationCancelledSchema, (p, event) => {
         const reservation = released(event.reservation);
         const reason = CANCELLATION_REASON[event.reservation?.cancellationReason ?? Reason.UNSPECIFIED];
@@ -169,6 +195,21 @@ export const inventoryModule: ServiceModule = {
       }),
     ];
   },
+  jobs: (runtime) => [
+    {
+      name: "inventory-hold-expiry",
+      everyMs: HOLD_EXPIRY.everyMs,
+      run: async () => {
+        let released: number;
+        do {
+          released = await runtime.unitOfWork((em) =>
+            releaseExpiredHolds(ports(runtime, em, true), HOLD_EXPIRY.batch),
+          );
+          if (released > 0) runtime.logger.info({ released }, "unconfirmed booking holds released");
+        } while (released === HOLD_EXPIRY.batch);
+      },
+    },
+  ],
 };
 
 function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): InventoryPorts {
@@ -178,7 +219,8 @@ function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): Inven
     supplies: new SupplyStore(em, runtime.db, { lock }),
     stocks: new StockStore(em, runtime.db, { lock }),
     capacities: new DateCapacityStore(em, { lock }),
-    bookings: new BookingStore(em, { lock }),
+    bookings: new BookingStore(em, runtime.db, { lock }),
+    holdLeaseMs: holdLeaseOf(runtime),
     clock: runtime.clock,
     ids: runtime.ids,
   };
@@ -196,6 +238,7 @@ const CANCELLATION_REASON: Record<Reason, CancellationReason | undefined> = {
   [Reason.PERSON]: "PERSON",
   [Reason.MANAGER]: "MANAGER",
   [Reason.DISCARD]: "DISCARD",
+  [Reason.HOLD_EXPIRED]: "HOLD_EXPIRED",
   [Reason.BOOKED]: "BOOKED",
 };
 

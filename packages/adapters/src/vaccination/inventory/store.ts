@@ -109,6 +109,7 @@ export const BookingRecord = defineEntity({
     date: p.string(),
     outcome: p.enum(BOOKING_OUTCOMES),
     status: p.enum(BOOKING_STATUSES),
+    holdUntil: p.datetime().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },
@@ -181,6 +182,16 @@ export const inventoryMigrations: SchemaMigration[] = [
     sql: [
       `create index booking_held_of_stock on booking (hospital_id, vaccine_id)
         where status = 'BOOKED'`,
+    ],
+  },
+  {
+    // An unconfirmed hold's lease; null once reservation confirmed it (and for bookings held before
+    // leases existed, which count as confirmed). The index is what the expiry job reads.
+    name: "0003_booking_hold_lease",
+    sql: [
+      "alter table booking add column hold_until timestamptz null",
+      `create index booking_unconfirmed_hold on booking (hold_until)
+        where status = 'BOOKED' and hold_until is not null`,
     ],
   },
 ];
@@ -408,10 +419,12 @@ export class DateCapacityStore implements DateCapacities {
 /** Bookings, one per reservation id. In a unit of work, `get` locks the reservation id, even before a row exists. */
 export class BookingStore implements Bookings {
   readonly #em: EntityManager;
+  readonly #db: ServiceDatabase;
   readonly #lock: boolean;
 
-  constructor(em: EntityManager, options: StoreOptions) {
+  constructor(em: EntityManager, db: ServiceDatabase, options: StoreOptions) {
     this.#em = em;
+    this.#db = db;
     this.#lock = options.lock;
   }
 
@@ -434,13 +447,42 @@ export class BookingStore implements Bookings {
     return new Map(records.map((record) => [record.reservationId, restoreBooking(record)]));
   }
 
+  /**
+   * The claim takes each booking's own lock (the advisory key `get` locks) without waiting: a
+   * booking another unit of work holds (a replica's round, a booking call, a release) is skipped.
+   * A row lock (FOR UPDATE SKIP LOCKED) would not do: a discard writes booking rows under the
+   * stock's lock, so it and this round would wait on each other.
+   */
+  async claimExpired(now: Date, limit: number): Promise<string[]> {
+    const rows: Array<{ reservation_id: string }> = await this.#em.execute(
+      `select reservation_id from (
+         select reservation_id from ${this.#db.table("booking")}
+          where status = 'BOOKED' and hold_until <= ?
+          order by hold_until, reservation_id limit ?) as lapsed
+        where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
+      [now, limit],
+    );
+    return rows.map((row) => row.reservation_id);
+  }
+
   /** Writes a new or changed booking. */
   async save(booking: BookingAggregate): Promise<void> {
     await this.saveAll([booking]);
   }
 
+  async saveConfirmed(booking: BookingAggregate): Promise<void> {
+    const { reservationId, holdUntil, updatedAt } = booking.state;
+    await this.#em.execute(
+      `update ${this.#db.table("booking")} set hold_until = ?, updated_at = ?
+        where reservation_id = ? and status = 'BOOKED'`,
+      [holdUntil ?? null, updatedAt, reservationId],
+    );
+  }
+
   async saveAll(bookings: readonly BookingAggregate[]): Promise<void> {
-    const changed = bookings.filter((booking) => booking.changed).map((booking) => ({ ...booking.state }));
+    const changed = bookings
+      .filter((booking) => booking.changed)
+      .map((booking) => ({ ...booking.state, holdUntil: booking.state.holdUntil ?? null }));
     if (changed.length > 0) await this.#em.upsertMany(BookingRecord, changed);
   }
 }
@@ -449,7 +491,8 @@ export class BookingStore implements Bookings {
 const FRESH = { disableIdentityMap: true } as const;
 
 function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggregate {
-  const { reservationId, hospitalId, vaccineId, date, outcome, status, createdAt, updatedAt } = record;
+  const { reservationId, hospitalId, vaccineId, date, outcome, status, holdUntil, createdAt, updatedAt } =
+    record;
   return Booking.restore({
     reservationId,
     hospitalId,
@@ -457,6 +500,7 @@ function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggre
     date,
     outcome,
     status,
+    holdUntil: holdUntil ?? undefined,
     createdAt,
     updatedAt,
   });

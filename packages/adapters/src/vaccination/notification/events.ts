@@ -69,6 +69,7 @@ const CANCELLED_BY: Record<CancellationReason, CancelledBy> = {
   [CancellationReason.PERSON]: "PERSON",
   [CancellationReason.MANAGER]: "MANAGER",
   [CancellationReason.DISCARD]: "DISCARD",
+  [CancellationReason.HOLD_EXPIRED]: "HOLD_EXPIRED",
   [CancellationReason.BOOKED]: "BOOKED",
 };
 

@@ -32,6 +32,7 @@ const REASON: Record<NonNullable<ReservationState["cancellationReason"]>, Cancel
   PERSON: CancellationReason.PERSON,
   MANAGER: CancellationReason.MANAGER,
   DISCARD: CancellationReason.DISCARD,
+  HOLD_EXPIRED: CancellationReason.HOLD_EXPIRED,
   BOOKED: CancellationReason.BOOKED,
 };
 

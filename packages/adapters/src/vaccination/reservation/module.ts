@@ -15,11 +15,13 @@ import {
   reserve,
   type WaitlistReason,
   whenBookableDosesAvailable,
+  whenBookingHoldsExpired,
   whenBookingsReleasedForDiscard,
   whenVaccinationRecorded,
 } from "@hexa/core/vaccination/reservation";
 import {
   BookableDosesAvailableSchema,
+  BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
 import {
@@ -56,8 +58,8 @@ export interface ReservationModuleOptions {
  * Reservation: people's bookings at hospitals and the hospitals' waitlists. Reserve takes a dose and a
  * date slot from inventory synchronously, through a circuit breaker, outside any transaction, and
  * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
- * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), DosesDiscarded (automatic
- * cancellations), BookableDosesAvailable (waitlist alerts).
+ * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), BookingsReleasedForDiscard
+ * and BookingHoldsExpired (automatic cancellations), BookableDosesAvailable (waitlist alerts).
  */
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
@@ -170,6 +172,18 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
               cancelled: cancelled.map((reservation) => reservation.reservationId),
             },
             "reservations cancelled after a discard",
+          );
+        }),
+        on("booking-holds-expired", BookingHoldsExpiredSchema, async (p, event) => {
+          const cancelled = await whenBookingHoldsExpired(p, event);
+          runtime.logger.info(
+            {
+              hospitalId: event.hospitalId,
+              vaccineId: event.vaccineId,
+              released: event.bookings.map((booking) => booking.reservationId),
+              cancelled: cancelled.map((reservation) => reservation.reservationId),
+            },
+            "booking holds expired: reservations registered too late cancelled",
           );
         }),
         on("bookable-doses-available", BookableDosesAvailableSchema, whenBookableDosesAvailable),

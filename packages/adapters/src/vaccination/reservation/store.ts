@@ -43,6 +43,7 @@ export const CANCELLATION_REASONS = [
   "PERSON",
   "MANAGER",
   "DISCARD",
+  "HOLD_EXPIRED",
   "BOOKED",
 ] as const satisfies readonly CancellationReason[];
 
@@ -121,6 +122,15 @@ export const reservationMigrations: SchemaMigration[] = [
     sql: [
       `create index reservation_outstanding_of_person on reservation (person_id, vaccine_id)
         where status in ('REGISTERED', 'CONFIRMED')`,
+    ],
+  },
+  {
+    // Reason HOLD_EXPIRED: a booking registered after inventory had released its unconfirmed hold.
+    name: "0003_cancelled_for_expired_hold",
+    sql: [
+      `alter table reservation drop constraint reservation_cancellation_reason_check,
+        add constraint reservation_cancellation_reason_check
+        check (cancellation_reason in (${quotedList(CANCELLATION_REASONS)}))`,
     ],
   },
 ];

@@ -14,6 +14,7 @@ import { FixedClock } from "@hexa/core/shared";
 import {
   AvailableDosesRegisteredSchema,
   BookableDosesAvailableSchema,
+  BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
   DosesDiscardedSchema,
   HospitalRegisteredSchema,
@@ -25,6 +26,7 @@ import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory
 import {
   BookingAbandonedSchema,
   ReservationCancelledSchema,
+  ReservationRegisteredSchema,
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
@@ -45,20 +47,27 @@ export const TOMORROW = "2031-05-11";
 
 export interface Inventory {
   readonly databaseUrl: string;
+  /** The services' clock: a test advances it. */
+  readonly clock: FixedClock;
   readonly bus: InProcessBus;
   readonly client: Client<typeof InventoryService>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the module on 127.0.0.1, port 0. One delivery attempt: a handler that fails is
+ * Starts the module on 127.0.0.1, port 0 (given `replicaOf`, a second replica on its database and
+ * clock, with its own bus). One delivery attempt: a handler that fails is
  * dead-lettered at once, so a test sees every failure.
  */
-export async function startInventory(): Promise<Inventory> {
+export async function startInventory(
+  replicaOf?: Pick<Inventory, "databaseUrl" | "clock">,
+): Promise<Inventory> {
+  const clock = replicaOf?.clock ?? new FixedClock(new Date(`${TODAY}T09:00:00.000Z`));
   const { url, databaseUrl, bus, stop } = await startModules([inventoryModule], {
-    clock: new FixedClock(new Date(`${TODAY}T09:00:00.000Z`)),
+    clock,
+    ...(replicaOf ? { databaseUrl: replicaOf.databaseUrl } : {}),
   });
-  return { databaseUrl, bus, client: connectJsonClient(InventoryService, url), stop };
+  return { databaseUrl, clock, bus, client: connectJsonClient(InventoryService, url), stop };
 }
 
 /** A reservation as reservation's events carry it. */
@@ -78,6 +87,12 @@ function reservationMessage(reservation: BookedReservation, status: ReservationS
     createdAt: timestampFromDate(new Date()),
     updatedAt: timestampFromDate(new Date()),
   };
+}
+
+export function reservationRegistered(reservation: BookedReservation): EventEnvelope {
+  return envelope(ReservationRegisteredSchema, reservation.reservationId, {
+    reservation: reservationMessage(reservation, ReservationStatus.REGISTERED),
+  });
 }
 
 export function reservationCancelled(
@@ -133,6 +148,7 @@ const SCHEMAS = {
   "vaccination.inventory.v1.AvailableDosesRegistered": AvailableDosesRegisteredSchema,
   "vaccination.inventory.v1.DosesDiscarded": DosesDiscardedSchema,
   "vaccination.inventory.v1.BookingsReleasedForDiscard": BookingsReleasedForDiscardSchema,
+  "vaccination.inventory.v1.BookingHoldsExpired": BookingHoldsExpiredSchema,
   "vaccination.inventory.v1.BookableDosesAvailable": BookableDosesAvailableSchema,
   "vaccination.inventory.v1.StockChanged": StockChangedSchema,
 } as const;

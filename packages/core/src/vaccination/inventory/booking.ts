@@ -4,6 +4,13 @@ import type { BookableCause } from "./events.ts";
 import type { HospitalState } from "./hospital.ts";
 import { stockId, type VaccineStock } from "./stock.ts";
 
+/**
+ * How long, by default, a dose and slot taken by TakeBookingSlot are held before reservation
+ * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released
+ * ({@link Booking.expire}), since the Reserve that asked for it died before writing its reservation.
+ */
+export const BOOKING_HOLD_LEASE_MS = 60_000;
+
 /** TakeBookingSlot's answer: a dose and a slot held, or why not. No capacity is an answer, not an error. */
 export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
 
@@ -25,6 +32,11 @@ export interface BookingState {
   /** The first answer to TakeBookingSlot (NO_DOSES for a tombstone). */
   readonly outcome: BookingOutcome;
   readonly status: BookingStatus;
+  /**
+   * While BOOKED and not yet confirmed by reservation: when the hold lapses. Undefined once
+   * confirmed, and for a booking that never held anything.
+   */
+  readonly holdUntil: Date | undefined;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -38,14 +50,15 @@ export interface SlotRequest {
 }
 
 /** Who cancelled a reservation, as reservation names it. */
-export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED";
+export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED";
 
 /** The event that gives a booking's dose and slot back. */
 export type ReleaseCause =
   | { readonly event: "ReservationCancelled"; readonly reason: CancellationReason | undefined }
   | { readonly event: "ReservationRejected" }
   | { readonly event: "BookingAbandoned" }
-  | { readonly event: "DosesDiscarded" };
+  | { readonly event: "DosesDiscarded" }
+  | { readonly event: "BookingHoldExpired" };
 
 /** A reservation that no longer needs its dose and slot, as the releasing events describe it. */
 export interface ReleasedReservation {
@@ -80,7 +93,7 @@ export class Booking {
     hospital: HospitalState,
     stock: VaccineStock,
     capacity: DateCapacity,
-    context: EventContext,
+    context: EventContext & { readonly holdLeaseMs: number },
   ): Booking {
     const { reservationId, hospitalId, vaccineId, date } = request;
     if (
@@ -99,7 +112,11 @@ export class Booking {
     return Booking.#answered(request, outcome, context);
   }
 
-  static #answered(request: SlotRequest, outcome: BookingOutcome, context: EventContext): Booking {
+  static #answered(
+    request: SlotRequest,
+    outcome: BookingOutcome,
+    context: EventContext & { readonly holdLeaseMs: number },
+  ): Booking {
     const { reservationId, hospitalId, vaccineId, date } = request;
     const now = context.clock.now();
     return new Booking(
@@ -110,6 +127,7 @@ export class Booking {
         date,
         outcome,
         status: outcome === "BOOKED" ? "BOOKED" : "REFUSED",
+        holdUntil: outcome === "BOOKED" ? new Date(now.getTime() + context.holdLeaseMs) : undefined,
         createdAt: now,
         updatedAt: now,
       },
@@ -133,6 +151,7 @@ export class Booking {
         date: released.date,
         outcome: "NO_DOSES",
         status: "RELEASED",
+        holdUntil: undefined,
         createdAt: now,
         updatedAt: now,
       },
@@ -187,6 +206,35 @@ export class Booking {
   }
 
   /**
+   * Reservation registered the reservation this booking holds a dose for: the hold no longer
+   * lapses. A booking holding nothing (refused, or already released because its hold lapsed) stays
+   * as it is: a late registration never takes a dose again. Returns whether it changed.
+   */
+  confirm(context: EventContext): boolean {
+    if (!this.holdsDose || this.#state.holdUntil === undefined) return false;
+    this.#state = { ...this.#state, holdUntil: undefined, updatedAt: context.clock.now() };
+    this.#changed = true;
+    return true;
+  }
+
+  /** Whether its hold is unconfirmed and lapsed by the clock. */
+  isExpired(context: EventContext): boolean {
+    const { holdUntil } = this.#state;
+    return this.holdsDose && holdUntil !== undefined && holdUntil <= context.clock.now();
+  }
+
+  /**
+   * Its hold lapsed unconfirmed: the dose and slot are given back (no waitlist is alerted) and the
+   * booking stays RELEASED, so neither a late registration nor a repeated call takes them again.
+   * Returns whether it was released; a confirmed or unlapsed hold is left as it is.
+   */
+  expire(stock: VaccineStock, capacity: DateCapacity, context: EventContext): boolean {
+    if (!this.isExpired(context)) return false;
+    this.release(stock, capacity, { event: "BookingHoldExpired" }, context);
+    return true;
+  }
+
+  /**
    * A vaccination was recorded for this reservation at `givenAt`. A held dose is no longer booked
    * and the booking is VACCINATED (the date slot stays taken); `heldAt` is the stock the dose was
    * booked from, `givenAt` itself unless the person went to another hospital or got another
@@ -221,7 +269,7 @@ export class Booking {
   }
 
   #moveTo(status: BookingStatus, context: EventContext): void {
-    this.#state = { ...this.#state, status, updatedAt: context.clock.now() };
+    this.#state = { ...this.#state, status, holdUntil: undefined, updatedAt: context.clock.now() };
     this.#changed = true;
   }
 }

@@ -57,6 +57,21 @@ export type BookingsReleasedForDiscard = DomainEvent<
 >;
 
 /**
+ * Bookings whose hold lapsed unconfirmed (the Reserve that took them never registered its
+ * reservation in time): inventory released them. Reservation cancels any of them it registered
+ * after all (reason HOLD_EXPIRED) and never registers the others. Aggregate: the stock.
+ */
+export type BookingHoldsExpired = DomainEvent<
+  "vaccination.inventory.v1.BookingHoldsExpired",
+  {
+    hospitalId: string;
+    vaccineId: string;
+    bookings: ReadonlyArray<{ reservationId: string; date: string }>;
+    releasedAt: Date;
+  }
+>;
+
+/**
  * Why doses became bookable again: new doses registered, or a person's own cancellation. A manager's
  * cancellation, a rejection, an abandoned booking or a discard never alerts the waitlist.
  */
@@ -88,6 +103,11 @@ export type StockChanged = DomainEvent<
 export type HospitalEvent = HospitalRegistered;
 export type VaccineEvent = VaccineRegistered;
 export type SupplyEvent = VaccineSupplied | AvailableDosesRegistered;
-export type StockEvent = DosesDiscarded | BookingsReleasedForDiscard | BookableDosesAvailable | StockChanged;
+export type StockEvent =
+  | DosesDiscarded
+  | BookingsReleasedForDiscard
+  | BookingHoldsExpired
+  | BookableDosesAvailable
+  | StockChanged;
 
 export type InventoryEvent = HospitalEvent | VaccineEvent | SupplyEvent | StockEvent;

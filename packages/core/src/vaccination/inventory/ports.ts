@@ -75,10 +75,22 @@ export interface Bookings {
   getAll(reservationIds: readonly string[]): Promise<Map<string, Booking>>;
   save(booking: Booking): Promise<void>;
   /**
+   * Writes a confirmed hold (its lease only), unless the booking was released meanwhile: a discard
+   * releases bookings under the stock's lock, not the booking's, and a confirmation must not write
+   * its BOOKED back over that release.
+   */
+  saveConfirmed(booking: Booking): Promise<void>;
+  /**
    * The bookings holding a dose of the hospital's stock of the vaccine. Read under the stock's lock,
    * they are all of them: every change of a booking's hold also changes the stock.
    */
   heldOf(hospitalId: string, vaccineId: string): Promise<Booking[]>;
+  /**
+   * Claims up to `limit` bookings whose unconfirmed hold lapsed by `now`, the earliest lapsed first:
+   * each is locked as `get` locks it, and one another unit of work holds is skipped (so replicas
+   * running the same job release each once). Returns their reservation ids.
+   */
+  claimExpired(now: Date, limit: number): Promise<string[]>;
   /** Writes the new or changed ones among `bookings`, in one statement. */
   saveAll(bookings: readonly Booking[]): Promise<void>;
 }

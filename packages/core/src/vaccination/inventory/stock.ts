@@ -8,6 +8,7 @@ import {
 import type {
   BookableCause,
   BookableDosesAvailable,
+  BookingHoldsExpired,
   BookingsReleasedForDiscard,
   DosesDiscarded,
   StockChanged,
@@ -178,6 +179,19 @@ export class VaccineStock extends AggregateRoot<StockEvent> {
     const { hospitalId, vaccineId } = this.#counts;
     this.record<BookingsReleasedForDiscard>(
       "vaccination.inventory.v1.BookingsReleasedForDiscard",
+      { hospitalId, vaccineId, bookings, releasedAt: context.clock.now() },
+      context,
+    );
+  }
+
+  /** Records BookingHoldsExpired: bookings of this stock whose hold lapsed unconfirmed, released. */
+  holdsExpired(
+    bookings: ReadonlyArray<{ reservationId: string; date: string }>,
+    context: EventContext,
+  ): void {
+    const { hospitalId, vaccineId } = this.#counts;
+    this.record<BookingHoldsExpired>(
+      "vaccination.inventory.v1.BookingHoldsExpired",
       { hospitalId, vaccineId, bookings, releasedAt: context.clock.now() },
       context,
     );

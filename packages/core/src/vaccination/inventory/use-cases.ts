@@ -1,5 +1,6 @@
 import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
 import {
+  BOOKING_HOLD_LEASE_MS,
   Booking,
   type BookingOutcome,
   type CancellationReason,
@@ -27,6 +28,8 @@ export interface InventoryPorts extends EventContext {
   readonly stocks: Stocks;
   readonly capacities: DateCapacities;
   readonly bookings: Bookings;
+  /** How long a booking's hold waits for reservation's confirmation ({@link BOOKING_HOLD_LEASE_MS} by default). */
+  readonly holdLeaseMs: number;
 }
 
 export interface RegisterHospital {
@@ -298,6 +301,58 @@ export function whenReservationRejected(ports: InventoryPorts, rejected: Release
  */
 export function whenBookingAbandoned(ports: InventoryPorts, abandoned: ReleasedReservation): Promise<void> {
   return release(ports, abandoned, { event: "BookingAbandoned" });
+}
+
+/**
+ * Policy: reservation registered a reservation, so the dose and slot its booking holds are held for
+ * good: the hold's lease no longer runs. A booking already released (its hold lapsed first) stays
+ * released; reservation cancels that reservation on BookingHoldsExpired.
+ */
+export async function whenReservationRegistered(
+  ports: InventoryPorts,
+  registered: { readonly reservationId: string },
+): Promise<void> {
+  const booking = await ports.bookings.get(requireUuid("reservationId", registered.reservationId));
+  if (booking?.confirm(ports)) await ports.bookings.saveConfirmed(booking);
+}
+
+/**
+ * Job: releases up to `limit` bookings whose hold lapsed unconfirmed (their Reserve died before
+ * registering the reservation), in one unit of work: the bookings are claimed first, then their
+ * stocks and dates locked in order; BookingHoldsExpired tells reservation, per stock, which. No
+ * waitlist is alerted. Returns how many were released.
+ */
+export async function releaseExpiredHolds(ports: InventoryPorts, limit: number): Promise<number> {
+  const claimed = await ports.bookings.claimExpired(ports.clock.now(), limit);
+  if (claimed.length === 0) return 0;
+  const lapsed = [...(await ports.bookings.getAll(claimed)).values()];
+  const stocks = await loadStocks(
+    ports.stocks,
+    lapsed.map((booking) => booking.state),
+  );
+  const capacities = new Map<string, DateCapacity>();
+  const dates = [...new Set(lapsed.map(({ state }) => `${state.hospitalId}/${state.date}`))].sort();
+  for (const key of dates) {
+    const [hospitalId = "", date = ""] = key.split("/");
+    capacities.set(key, await loadCapacity(ports.capacities, hospitalId, date));
+  }
+  // Read again under the stocks' locks: a discard may have released some meanwhile.
+  const bookings = [...(await ports.bookings.getAll(claimed)).values()];
+  const released = new Map<string, Booking[]>();
+  for (const booking of bookings) {
+    const { hospitalId, vaccineId, date } = booking.state;
+    const stock = stocks.get(stockId(hospitalId, vaccineId)) as VaccineStock;
+    if (!booking.expire(stock, capacities.get(`${hospitalId}/${date}`) as DateCapacity, ports)) continue;
+    released.set(stock.id, [...(released.get(stock.id) ?? []), booking]);
+  }
+  for (const [id, ofStock] of released) {
+    const held = ofStock.map((booking) => ({ reservationId: booking.id, date: booking.state.date }));
+    (stocks.get(id) as VaccineStock).holdsExpired(held, ports);
+  }
+  for (const stock of stocks.values()) await ports.stocks.save(stock);
+  for (const capacity of capacities.values()) await ports.capacities.save(capacity);
+  await ports.bookings.saveAll(bookings);
+  return [...released.values()].reduce((sum, ofStock) => sum + ofStock.length, 0);
 }
 
 export interface RecordedVaccination {

@@ -1,7 +1,7 @@
 import { InvalidArgument, requireText } from "../../shared/index.ts";
 
 /** Who or what cancelled a reservation, as reservation tells it. */
-export type CancelledBy = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED" | "UNKNOWN";
+export type CancelledBy = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED" | "UNKNOWN";
 
 /** A reservation as reservation's events carry it: the whole reservation after the change. */
 export interface ReservationSnapshot {

@@ -52,6 +52,7 @@ function cancellationText(r: ReservationSnapshot): string {
     PERSON: `${what} was cancelled at your request.`,
     MANAGER: `${what} was cancelled by a reservation manager.`,
     DISCARD: `${what} was cancelled automatically: doses were discarded at the hospital and too few are left.`,
+    HOLD_EXPIRED: `${what} was cancelled automatically: it could not be confirmed in time. Please book again.`,
     BOOKED: `${what} was closed because you booked a vaccination there.`,
     UNKNOWN: `${what} was cancelled.`,
   };

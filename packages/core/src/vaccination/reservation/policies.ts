@@ -1,6 +1,6 @@
 import { isUuid, requireUuid } from "../../shared/index.ts";
 import { AbandonedBooking } from "./abandoned-booking.ts";
-import type { ReservationState } from "./reservation.ts";
+import type { LostBookingReason, ReservationState } from "./reservation.ts";
 import type { ReservationPorts } from "./use-cases.ts";
 
 /** What a VaccinationRecorded did to reservation. */
@@ -27,6 +27,13 @@ export async function whenVaccinationRecorded(
   return { effect: "vaccinated", reservation: reservation.state };
 }
 
+/** Bookings inventory released on its own, as BookingsReleasedForDiscard and BookingHoldsExpired name them. */
+export interface ReleasedBookings {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+  readonly bookings: ReadonlyArray<{ reservationId: string; date: string }>;
+}
+
 /**
  * Policy: a discard left fewer doses than bookings, and inventory, which holds the booked count,
  * released exactly the bookings to cancel (the latest date first, then the latest booked, then the
@@ -34,13 +41,30 @@ export async function whenVaccinationRecorded(
  * DISCARD); the waitlist is not alerted. One not registered yet (its Reserve still running) is
  * tombstoned as abandoned, so it is never registered. Returns the cancelled reservations.
  */
-export async function whenBookingsReleasedForDiscard(
+export function whenBookingsReleasedForDiscard(
   ports: ReservationPorts,
-  released: {
-    hospitalId: string;
-    vaccineId: string;
-    bookings: ReadonlyArray<{ reservationId: string; date: string }>;
-  },
+  released: ReleasedBookings,
+): Promise<ReservationState[]> {
+  return cancelLostBookings(ports, released, "DISCARD");
+}
+
+/**
+ * Policy: inventory released holds reservation never confirmed within their lease (the Reserve that
+ * took them died, or registered too late). A reservation registered after all is cancelled (reason
+ * HOLD_EXPIRED), so none stays outstanding without a dose; one not registered is tombstoned as
+ * abandoned, so a Reserve still running never registers it. Returns the cancelled reservations.
+ */
+export function whenBookingHoldsExpired(
+  ports: ReservationPorts,
+  released: ReleasedBookings,
+): Promise<ReservationState[]> {
+  return cancelLostBookings(ports, released, "HOLD_EXPIRED");
+}
+
+async function cancelLostBookings(
+  ports: ReservationPorts,
+  released: ReleasedBookings,
+  reason: LostBookingReason,
 ): Promise<ReservationState[]> {
   const hospitalId = requireUuid("hospitalId", released.hospitalId);
   const vaccineId = requireUuid("vaccineId", released.vaccineId);
@@ -55,7 +79,7 @@ export async function whenBookingsReleasedForDiscard(
       }
       continue;
     }
-    if (!reservation.cancelForDiscard(ports)) continue;
+    if (!reservation.cancelForLostBooking(reason, ports)) continue;
     await ports.reservations.save(reservation);
     cancelled.push(reservation.state);
   }

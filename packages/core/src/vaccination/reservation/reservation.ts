@@ -29,9 +29,13 @@ export type ReservationStatus =
 
 /**
  * Who or what cancelled a reservation: the person, a reservation manager, the automatic
- * cancellation after a discard, or (for a waitlist entry) the person's booking at that hospital.
+ * cancellation after a discard or after inventory released a hold registered too late
+ * (HOLD_EXPIRED), or (for a waitlist entry) the person's booking at that hospital.
  */
-export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "BOOKED";
+export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED";
+
+/** Why inventory gave a booking's dose back on its own: a discard, or a hold never confirmed in time. */
+export type LostBookingReason = Extract<CancellationReason, "DISCARD" | "HOLD_EXPIRED">;
 
 export interface ReservationState {
   readonly reservationId: string;
@@ -155,10 +159,14 @@ export class Reservation extends AggregateRoot<ReservationChangeEvent> {
     this.#cancel("MANAGER", note, context);
   }
 
-  /** A discard left no dose for this booking: CANCELLED, reason DISCARD. Anything not outstanding is left as it is. */
-  cancelForDiscard(context: EventContext): boolean {
+  /**
+   * Inventory holds no dose for this booking any more (a discard, or a hold whose lease ran out
+   * before this reservation confirmed it): CANCELLED for that reason. Anything not outstanding is
+   * left as it is.
+   */
+  cancelForLostBooking(reason: LostBookingReason, context: EventContext): boolean {
     if (!this.isOutstanding) return false;
-    this.#cancel("DISCARD", undefined, context);
+    this.#cancel(reason, undefined, context);
     return true;
   }
 
