@@ -200,6 +200,13 @@ describe.each(scenarios)("helm template with $name", (scenario) => {
       expect(container.livenessProbe.httpGet.path).toBe("/healthz");
       expect(container.readinessProbe.httpGet.path).toBe("/readyz");
       expect(env.DATABASE_LIVENESS_MS).toBe("60000");
+      // The launch-day admission and the booking hold's lease, as the services default them.
+      expect(env).toMatchObject({
+        MAX_QUEUED_CALLS: "1024",
+        MAX_QUEUE_WAIT_MS: "60000",
+        MAX_INTERNAL_IN_FLIGHT: "1024",
+        BOOKING_HOLD_LEASE_S: "60",
+      });
 
       const callsOthers = (declared[service]?.calls ?? []).length > 0;
       expect(container.envFrom).toEqual([

@@ -198,6 +198,10 @@ own env (which wins). Argument: (dict "root" $ "svc" <service>).
   "LOG_LEVEL" $config.logLevel
   "NATS_URL" $root.Values.nats.url
   "MAX_IN_FLIGHT" (include "hexa.int" $config.maxInFlight)
+  "MAX_QUEUED_CALLS" (include "hexa.int" $config.maxQueuedCalls)
+  "MAX_QUEUE_WAIT_MS" (include "hexa.int" $config.maxQueueWaitMs)
+  "MAX_INTERNAL_IN_FLIGHT" (include "hexa.int" $config.maxInternalInFlight)
+  "BOOKING_HOLD_LEASE_S" (include "hexa.int" $config.bookingHoldLeaseS)
   "SHUTDOWN_GRACE_MS" (include "hexa.int" $config.shutdownGraceMs)
   "SHUTDOWN_DRAIN_MS" (include "hexa.int" $config.shutdownDrainMs)
   "DATABASE_LIVENESS_MS" (include "hexa.int" $config.databaseLivenessMs)
