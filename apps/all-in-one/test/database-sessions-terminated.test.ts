@@ -17,6 +17,7 @@ import {
   uniqueNamespace,
 } from "@hexa/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { settledOrderStatuses } from "./settled-orders.ts";
 
 const SERVICES = ["order", "marketing", "warehouse", "delivery", "dashboard"] as const;
 type Service = (typeof SERVICES)[number];
@@ -132,17 +133,7 @@ describeWithNats("the database drops every session during a load, twice", () => 
     // A call the database could not serve was refused as retryable, never as an internal failure.
     expect([...refusals.keys()].filter((code) => code !== "Unavailable")).toEqual([]);
 
-    const statuses = await eventually(
-      async () => {
-        const now = await Promise.all(
-          accepted.map(async (orderId) => (await orders.getOrder({ orderId })).order?.status),
-        );
-        expect(now).not.toContain(OrderStatus.PLACED);
-        return now;
-      },
-      30_000,
-      250,
-    );
+    const statuses = await settledOrderStatuses(orders, accepted);
     const delivering = statuses.filter((status) => status === OrderStatus.DELIVERING).length;
     expect(delivering).toBe(Math.min(units, accepted.length));
 

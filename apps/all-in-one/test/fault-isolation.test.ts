@@ -15,6 +15,7 @@ import {
   uniqueNamespace,
 } from "@hexa/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { settledOrderStatuses } from "./settled-orders.ts";
 
 const SERVICES = ["order", "marketing", "warehouse", "delivery"] as const;
 type Service = (typeof SERVICES)[number];
@@ -67,17 +68,9 @@ describeWithNats("fault isolation: ordering works while warehouse and delivery a
   async function settled(productId: string, orderIds: string[]) {
     const orders = connectJsonClient(OrderService, url("order"));
     const delivery = connectJsonClient(DeliveryService, url("delivery"));
-    const statuses = await eventually(
-      async () => {
-        const now = await Promise.all(
-          orderIds.map(async (orderId) => (await orders.getOrder({ orderId })).order?.status),
-        );
-        expect(now).not.toContain(OrderStatus.PLACED);
-        return now.map((status) => OrderStatus[status ?? 0]).sort();
-      },
-      30_000,
-      200,
-    );
+    const statuses = (await settledOrderStatuses(orders, orderIds))
+      .map((status) => OrderStatus[status ?? 0])
+      .sort();
     const shipments = await Promise.all(
       orderIds.map((orderId) =>
         delivery.getShipment({ orderId }).then(

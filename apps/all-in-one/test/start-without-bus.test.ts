@@ -18,6 +18,7 @@ import {
   type TestDatabase,
 } from "@hexa/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { settledOrderStatuses } from "./settled-orders.ts";
 
 const SERVICES = ["order", "marketing", "warehouse", "delivery"] as const;
 type Service = (typeof SERVICES)[number];
@@ -133,17 +134,7 @@ describeWithNats("a service starts and takes orders while NATS is down", () => {
     expect(Number(backlog?.split(" ")[1])).toBeGreaterThanOrEqual(8);
 
     await nats.start();
-    const statuses = await eventually(
-      async () => {
-        const now = await Promise.all(
-          accepted.map(async (orderId) => (await orders.getOrder({ orderId })).order?.status),
-        );
-        expect(now).not.toContain(OrderStatus.PLACED);
-        return now;
-      },
-      30_000,
-      250,
-    );
+    const statuses = await settledOrderStatuses(orders, accepted);
     // Nothing lost, nothing doubled: each order took at most one unit, the stock's books balance.
     const delivering = statuses.filter((status) => status === OrderStatus.DELIVERING).length;
     expect(delivering).toBe(units);
