@@ -37,14 +37,14 @@ import {
   bareConnect,
   ceiling,
   closedLoop,
-  countersBetween,
-  cpuSeconds,
-  type DatabaseCounters,
-  databaseCounters,
   insertBaseline,
   log,
+  meter,
   ms,
+  pause,
+  perUnit,
   runBenchmark,
+  STATS_DELAY_MS,
   summary,
   target,
 } from "./benchmarking.ts";
@@ -71,26 +71,13 @@ const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
 const RATE = wholeNumber("--rate", flags.rate, usage);
 const SECONDS = wholeNumber("--seconds", flags.seconds, usage);
 const IDLE_SECONDS = wholeNumber("--idle", flags.idle, usage);
-/** PostgreSQL publishes a session's counts up to a second after its transaction. */
-const STATS_DELAY_MS = 1_500;
-const pause = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl, startService } = await allInOneWithNats("trial", cleanups);
   const counting = new pg.Client({ connectionString: databaseUrl });
   await counting.connect();
   cleanups.add(() => counting.end());
-  /** The database's counters and the all-in-one's CPU seconds, at one moment. */
-  const sample = async (): Promise<{ db: DatabaseCounters; appCpu: number; at: number }> => ({
-    db: await databaseCounters(counting),
-    appCpu: cpuSeconds(app.process.pid ?? 0)?.app ?? Number.NaN,
-    at: performance.now(),
-  });
-  /** What the database and the all-in-one did between two samples. */
-  const between = (from: Awaited<ReturnType<typeof sample>>, to: Awaited<ReturnType<typeof sample>>) => {
-    const db = countersBetween(from.db, to.db);
-    return { ...db, appCpu: to.appCpu - from.appCpu, seconds: (to.at - from.at) / 1000 };
-  };
+  const { sample, between } = meter(counting, () => app.process.pid ?? 0);
   // One admin token for every call: a service verifies it once and remembers it until it expires.
   const transport = jsonTransport(app.url, [callingAs("admin", "benchmark")]);
   const orders = createClient(OrderService, transport);
@@ -183,14 +170,12 @@ await runBenchmark(async (cleanups) => {
   // The order updates that follow the dashboard's last change, and the counts' publication.
   await pause(STATS_DELAY_MS);
   const phase = between(phaseBefore, await sample());
-  /** Per order, the idle background of the phase's duration subtracted. */
-  const perOrder = (count: number | undefined, idleCount: number | undefined) =>
-    count === undefined || idleCount === undefined ? undefined : (count - idleCount * phase.seconds) / ORDERS;
-  const statementsPerOrder = perOrder(phase.statements, idlePerSecond(idle.statements));
-  const transactionsPerOrder = perOrder(phase.transactions, idlePerSecond(idle.transactions));
-  const appMsPerOrder = (perOrder(phase.appCpu, idlePerSecond(idle.appCpu)) ?? Number.NaN) * 1000;
-  const postgresMsPerOrder =
-    (perOrder(phase.cpuSeconds, idlePerSecond(idle.cpuSeconds)) ?? Number.NaN) * 1000;
+  const {
+    statements: statementsPerOrder,
+    transactions: transactionsPerOrder,
+    appMs: appMsPerOrder,
+    postgresMs: postgresMsPerOrder,
+  } = perUnit(phase, idle, ORDERS);
 
   log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
   const committedAt = new Map<string, number>();

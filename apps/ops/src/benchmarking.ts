@@ -249,6 +249,77 @@ export function countersBetween(
   };
 }
 
+/** PostgreSQL publishes a session's counts up to a second after its transaction. */
+export const STATS_DELAY_MS = 1_500;
+
+export const pause = (ms: number): Promise<void> => new Promise((resume) => setTimeout(resume, ms));
+
+/** The database's counters and the all-in-one's CPU seconds at one moment (see {@link meter}). */
+export interface Sample {
+  readonly db: DatabaseCounters;
+  readonly appCpu: number;
+  readonly at: number;
+}
+
+/** What the database, its sessions and the all-in-one did between two samples. */
+export type Work = ReturnType<typeof countersBetween> & { readonly appCpu: number; readonly seconds: number };
+
+/**
+ * Samples the run's database (through `client`, connected to it) and the CPU of the process
+ * `appPid()` names (the all-in-one): `between` two samples is the work done meanwhile.
+ */
+export function meter(client: pg.Client, appPid: () => number) {
+  return {
+    sample: async (): Promise<Sample> => ({
+      db: await databaseCounters(client),
+      appCpu: cpuSeconds(appPid())?.app ?? Number.NaN,
+      at: performance.now(),
+    }),
+    between: (from: Sample, to: Sample): Work => ({
+      ...countersBetween(from.db, to.db),
+      appCpu: to.appCpu - from.appCpu,
+      seconds: (to.at - from.at) / 1000,
+    }),
+  };
+}
+
+/**
+ * A phase's work per unit (an order, a Reserve), with what `idle` did in as long a time subtracted:
+ * statements and transactions, and the CPU milliseconds of the all-in-one and of its PostgreSQL
+ * sessions.
+ */
+export function perUnit(phase: Work, idle: Work, units: number) {
+  const per = (count: number | undefined, idleCount: number | undefined) =>
+    count === undefined || idleCount === undefined
+      ? undefined
+      : (count - (idleCount / idle.seconds) * phase.seconds) / units;
+  return {
+    statements: per(phase.statements, idle.statements),
+    transactions: per(phase.transactions, idle.transactions),
+    appMs: (per(phase.appCpu, idle.appCpu) ?? Number.NaN) * 1000,
+    postgresMs: (per(phase.cpuSeconds, idle.cpuSeconds) ?? Number.NaN) * 1000,
+  };
+}
+
+/**
+ * Waits until what a phase set off is through: until, in one second, the database runs no more
+ * statements (transactions where statements are not counted) than `idle` did a second, and a few
+ * more. At most `timeoutMs`; answers whether it became quiet.
+ */
+export async function untilQuiet(client: pg.Client, idle: Work, timeoutMs = 60_000): Promise<boolean> {
+  const count = (counters: DatabaseCounters) => counters.statements ?? counters.transactions;
+  const idlePerSecond = (idle.statements ?? idle.transactions) / idle.seconds;
+  const deadline = performance.now() + timeoutMs;
+  let last = await databaseCounters(client);
+  while (performance.now() < deadline) {
+    await pause(1_000);
+    const now = await databaseCounters(client);
+    if (count(now) - count(last) <= idlePerSecond * 1.2 + 5) return true;
+    last = now;
+  }
+  return false;
+}
+
 /**
  * One line per target: `target <name>: <measured> (goal <op> <goal>) met`, or `not met` with how
  * far off it is. `measured` undefined prints `not measured` and why.
@@ -301,7 +372,12 @@ export async function allInOneWithNats(
   name: string,
   cleanups: Cleanups,
   env: Readonly<Record<string, string>> = {},
-): Promise<{ app: RunningApp; databaseUrl: string; startService: (service: string) => Promise<RunningApp> }> {
+): Promise<{
+  app: RunningApp;
+  databaseUrl: string;
+  /** Starts one service of the run on its database and streams; `env` adds to its environment. */
+  startService: (service: string, env?: Readonly<Record<string, string>>) => Promise<RunningApp>;
+}> {
   const databaseUrl = await freshDatabase(name, cleanups);
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
   // The run's streams go with it; cleanups run in reverse, so this runs after the app has stopped.
@@ -311,7 +387,7 @@ export async function allInOneWithNats(
     log(`deleted the run's ${deleted} streams from NATS`);
   });
   /** Starts one app of the run (the all-in-one, or one service alone) on its database and streams. */
-  const startService = async (service: string) => {
+  const startService = async (service: string, serviceEnv: Readonly<Record<string, string>> = {}) => {
     const app = await startApp(
       service,
       {
@@ -328,6 +404,7 @@ export async function allInOneWithNats(
         // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
         ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
         ...env,
+        ...serviceEnv,
       },
       60_000,
     );
