@@ -1,15 +1,16 @@
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { isUuid } from "@hexa/core/shared";
 import {
-  type BookingOutcome,
-  type CancellationReason,
+  BOOKING_OUTCOMES,
+  CANCELLATION_REASONS,
   discardDoses,
   getHospital,
   getHospitalStock,
   getVaccine,
   type HospitalState,
   type InventoryPorts,
+  type InventoryReads,
   listHospitals,
   listVaccines,
   type ReleasedReservation,
@@ -33,7 +34,7 @@ import {
   type HospitalSchema,
   InventoryService,
   type SupplySchema,
-  TakeBookingSlotResponse_Outcome,
+  TakeBookingSlotResponse_OutcomeSchema,
   type VaccineSchema,
   type VaccineStockSchema,
 } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
@@ -44,30 +45,27 @@ import {
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import {
-  CancellationReason as Reason,
+  CancellationReasonSchema,
   type Reservation,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { accessOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
 import { readEnvironment } from "../../runtime/config.ts";
-import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
 import { BookingTurns } from "./booking-turns.ts";
 import {
   BookingRecord,
-  BookingStore,
   DateCapacityRecord,
-  DateCapacityStore,
   HospitalRecord,
-  HospitalStore,
   inventoryMigrations,
+  inventoryReads,
+  inventoryStores,
   StockRecord,
-  StockStore,
   SupplyRecord,
-  SupplyStore,
   VaccineRecord,
-  VaccineStore,
 } from "./store.ts";
 
 /**
@@ -118,111 +116,97 @@ export const inventoryModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
-    const command = <T>(work: (ports: InventoryPorts) => Promise<T>) =>
-      runtime.unitOfWork((em) => work(ports(runtime, em, true)));
-    const reader = () => ports(runtime, runtime.db.reader(), false);
-    const turns = new BookingTurns((requests) => command((p) => takeBookingSlots(p, requests)));
+    const { command, query, inUnitOfWork } = bindContext(runtime, ports(runtime));
+    const turns = new BookingTurns((requests) => inUnitOfWork((p) => takeBookingSlots(p, requests)));
     router.service(InventoryService, {
-      registerHospital: async (request) => ({
-        hospital: hospitalToProto(await command((p) => registerHospital(p, request))),
-      }),
-      registerVaccine: async (request) => ({
-        vaccine: vaccineToProto(await command((p) => registerVaccine(p, request))),
-      }),
-      supplyVaccine: async (request) => ({
-        supply: supplyToProto(await command((p) => supplyVaccine(p, request))),
-      }),
-      registerAvailableDoses: async (request) => {
-        const { supply, stock } = await command((p) => registerAvailableDoses(p, request));
-        return { supply: supplyToProto(supply), stock: stockToProto(stock) };
-      },
-      discardDoses: async (request) => ({
-        stock: stockToProto(await command((p) => discardDoses(p, request))),
-      }),
+      registerHospital: command(registerHospital, (hospital) => ({ hospital: hospitalToProto(hospital) })),
+      registerVaccine: command(registerVaccine, (vaccine) => ({ vaccine: vaccineToProto(vaccine) })),
+      supplyVaccine: command(supplyVaccine, (supply) => ({ supply: supplyToProto(supply) })),
+      registerAvailableDoses: command(registerAvailableDoses, ({ supply, stock }) => ({
+        supply: supplyToProto(supply),
+        stock: stockToProto(stock),
+      })),
+      discardDoses: command(discardDoses, (stock) => ({ stock: stockToProto(stock) })),
       takeBookingSlot: async (request) => {
         const answer = await turns.take(requireSlotRequest(request, runtime));
         return {
-          outcome: OUTCOME[answer.outcome],
+          outcome: OUTCOME.toProto(answer.outcome),
           bookable: answer.bookable,
           dateSlotsLeft: answer.dateSlotsLeft,
         };
       },
-      getHospital: async (request) => ({ hospital: hospitalToProto(await getHospital(reader(), request)) }),
-      listHospitals: async (request) => {
-        const page = readPage(request, isUuidCursor);
-        const hospitals = await listHospitals(reader(), page);
-        return {
+      getHospital: query(getHospital, (hospital) => ({ hospital: hospitalToProto(hospital) })),
+      listHospitals: query(
+        async (read, request: { pageSize: number; pageToken: string }) => {
+          const page = readPage(request, isUuidCursor);
+          return { hospitals: await listHospitals(read, page), limit: page.limit };
+        },
+        ({ hospitals, limit }) => ({
           hospitals: hospitals.map(hospitalToProto),
-          nextPageToken: nextPageToken(hospitals, page.limit, (hospital) => hospital.hospitalId),
-        };
-      },
-      getVaccine: async (request) => ({ vaccine: vaccineToProto(await getVaccine(reader(), request)) }),
-      listVaccines: async (request) => {
-        const page = readPage(request, isUuidCursor);
-        const vaccines = await listVaccines(reader(), page);
-        return {
+          nextPageToken: nextPageToken(hospitals, limit, (hospital) => hospital.hospitalId),
+        }),
+      ),
+      getVaccine: query(getVaccine, (vaccine) => ({ vaccine: vaccineToProto(vaccine) })),
+      listVaccines: query(
+        async (read, request: { pageSize: number; pageToken: string }) => {
+          const page = readPage(request, isUuidCursor);
+          return { vaccines: await listVaccines(read, page), limit: page.limit };
+        },
+        ({ vaccines, limit }) => ({
           vaccines: vaccines.map(vaccineToProto),
-          nextPageToken: nextPageToken(vaccines, page.limit, (vaccine) => vaccine.vaccineId),
-        };
-      },
-      getHospitalStock: async (request) => ({
-        stocks: (await getHospitalStock(reader(), request)).map(stockToProto),
-      }),
+          nextPageToken: nextPageToken(vaccines, limit, (vaccine) => vaccine.vaccineId),
+        }),
+      ),
+      getHospitalStock: query(getHospitalStock, (stocks) => ({ stocks: stocks.map(stockToProto) })),
     });
   },
   policies: (runtime) => {
-    const on = <Desc extends DescMessage>(
-      name: string,
-      schema: Desc,
-      handle: (ports: InventoryPorts, event: MessageShape<Desc>) => Promise<unknown>,
-    ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
+    const { policy } = bindContext(runtime, ports(runtime));
     return [
-      on("reservation-registered", ReservationRegisteredSchema, (p, event) =>
+      policy("reservation-registered", ReservationRegisteredSchema, (p, event) =>
         whenReservationRegistered(p, { reservationId: event.reservation?.reservationId ?? "" }),
       ),
-      on("reservation-cancelled", ReservationCancelledSchema, (p, event) => {
+      policy("reservation-cancelled", ReservationCancelledSchema, (p, event) => {
         const reservation = released(event.reservation);
-        const reason = CANCELLATION_REASON[event.reservation?.cancellationReason ?? Reason.UNSPECIFIED];
+        // A reason this service does not know (or none) is no reason it acts on.
+        const reason = CANCELLATION_REASONS.find(
+          (name) => CANCELLATION_REASON.toProto(name) === event.reservation?.cancellationReason,
+        );
         return whenReservationCancelled(p, { ...reservation, reason });
       }),
-      on("reservation-rejected", ReservationRejectedSchema, (p, event) =>
+      policy("reservation-rejected", ReservationRejectedSchema, (p, event) =>
         whenReservationRejected(p, released(event.reservation)),
       ),
-      on("booking-abandoned", BookingAbandonedSchema, (p, event) => whenBookingAbandoned(p, event)),
-      on("vaccination-recorded", VaccinationRecordedSchema, (p, event) => {
+      policy("booking-abandoned", BookingAbandonedSchema, whenBookingAbandoned),
+      policy("vaccination-recorded", VaccinationRecordedSchema, (p, event) => {
         if (!event.record) throw new Error("VaccinationRecorded carries no record");
         return whenVaccinationRecorded(p, event.record);
       }),
     ];
   },
-  jobs: (runtime) => [
-    {
-      name: "inventory-hold-expiry",
-      everyMs: HOLD_EXPIRY.everyMs,
-      run: async () => {
-        let released: number;
-        do {
-          released = await runtime.unitOfWork((em) =>
-            releaseExpiredHolds(ports(runtime, em, true), HOLD_EXPIRY.batch),
-          );
-          if (released > 0) runtime.logger.info({ released }, "unconfirmed booking holds released");
-        } while (released === HOLD_EXPIRY.batch);
+  jobs: (runtime) => {
+    const { inUnitOfWork } = bindContext(runtime, ports(runtime));
+    return [
+      {
+        name: "inventory-hold-expiry",
+        everyMs: HOLD_EXPIRY.everyMs,
+        run: async () => {
+          let released: number;
+          do {
+            released = await inUnitOfWork((p) => releaseExpiredHolds(p, HOLD_EXPIRY.batch));
+            if (released > 0) runtime.logger.info({ released }, "unconfirmed booking holds released");
+          } while (released === HOLD_EXPIRY.batch);
+        },
       },
-    },
-  ],
+    ];
+  },
 };
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): InventoryPorts {
+/** Inventory's ports: its stores in a unit of work, and its queries' reads outside one. */
+function ports(runtime: ServiceRuntime): ContextPorts<InventoryPorts, InventoryReads> {
   return {
-    hospitals: new HospitalStore(em, runtime.db),
-    vaccines: new VaccineStore(em, runtime.db, { lock }),
-    supplies: new SupplyStore(em, runtime.db, { lock }),
-    stocks: new StockStore(em, runtime.db, { lock }),
-    capacities: new DateCapacityStore(em, { lock }),
-    bookings: new BookingStore(em, runtime.db, { lock }),
-    holdLeaseMs: holdLeaseOf(runtime),
-    clock: runtime.clock,
-    ids: runtime.ids,
+    write: (unit) => ({ ...inventoryStores(unit), holdLeaseMs: holdLeaseOf(runtime) }),
+    read: inventoryReads,
   };
 }
 
@@ -233,20 +217,9 @@ function released(reservation: Reservation | undefined): ReleasedReservation {
   return { reservationId, hospitalId, vaccineId, date };
 }
 
-const CANCELLATION_REASON: Record<Reason, CancellationReason | undefined> = {
-  [Reason.UNSPECIFIED]: undefined,
-  [Reason.PERSON]: "PERSON",
-  [Reason.MANAGER]: "MANAGER",
-  [Reason.DISCARD]: "DISCARD",
-  [Reason.HOLD_EXPIRED]: "HOLD_EXPIRED",
-  [Reason.BOOKED]: "BOOKED",
-};
+const CANCELLATION_REASON = enumMapping(CANCELLATION_REASONS, CancellationReasonSchema);
 
-const OUTCOME: Record<BookingOutcome, TakeBookingSlotResponse_Outcome> = {
-  BOOKED: TakeBookingSlotResponse_Outcome.BOOKED,
-  NO_DOSES: TakeBookingSlotResponse_Outcome.NO_DOSES,
-  DATE_FULL: TakeBookingSlotResponse_Outcome.DATE_FULL,
-};
+const OUTCOME = enumMapping(BOOKING_OUTCOMES, TakeBookingSlotResponse_OutcomeSchema);
 
 /** A page token of ListHospitals and ListVaccines holds the last id of the previous page. */
 function isUuidCursor(value: unknown): value is string {

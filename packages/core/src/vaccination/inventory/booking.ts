@@ -12,7 +12,8 @@ import { stockId, type VaccineStock } from "./stock.ts";
 export const BOOKING_HOLD_LEASE_MS = 60_000;
 
 /** TakeBookingSlot's answer: a dose and a slot held, or why not. No capacity is an answer, not an error. */
-export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
+export const BOOKING_OUTCOMES = ["BOOKED", "NO_DOSES", "DATE_FULL"] as const;
+export type BookingOutcome = (typeof BOOKING_OUTCOMES)[number];
 
 /**
  * - BOOKED: a dose of the hospital's vaccine and a slot of the date are held for the reservation.
@@ -21,7 +22,8 @@ export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
  *   tombstone, never taken: a release that came first, so a late booking call takes nothing.
  * - VACCINATED: the dose was given; the slot stays taken, the person came that day.
  */
-export type BookingStatus = "BOOKED" | "REFUSED" | "RELEASED" | "VACCINATED";
+export const BOOKING_STATUSES = ["BOOKED", "REFUSED", "RELEASED", "VACCINATED"] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 export interface BookingState {
   readonly reservationId: string;
@@ -50,7 +52,8 @@ export interface SlotRequest {
 }
 
 /** Who cancelled a reservation, as reservation names it. */
-export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED";
+export const CANCELLATION_REASONS = ["PERSON", "MANAGER", "DISCARD", "HOLD_EXPIRED", "BOOKED"] as const;
+export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
 /** The event that gives a booking's dose and slot back. */
 export type ReleaseCause =

@@ -11,7 +11,18 @@ import {
 } from "./booking.ts";
 import { DateCapacity, dayOf, requireBookableDate } from "./date-capacity.ts";
 import { Hospital, type HospitalState } from "./hospital.ts";
-import type { Bookings, DateCapacities, Hospitals, IdPage, Stocks, Supplies, Vaccines } from "./ports.ts";
+import type {
+  Bookings,
+  DateCapacities,
+  HospitalReads,
+  Hospitals,
+  IdPage,
+  InventoryReads,
+  Stocks,
+  Supplies,
+  VaccineReads,
+  Vaccines,
+} from "./ports.ts";
 import { type StockState, stockId, VaccineStock } from "./stock.ts";
 import { Supply, type SupplyState } from "./supply.ts";
 import { Vaccine, type VaccineState } from "./vaccine.ts";
@@ -244,7 +255,7 @@ function answer(
 }
 
 export async function getHospital(
-  ports: Pick<InventoryPorts, "hospitals">,
+  ports: Pick<InventoryReads, "hospitals">,
   query: { hospitalId: string },
 ): Promise<HospitalState> {
   return (await loadHospital(ports.hospitals, query.hospitalId)).state;
@@ -252,27 +263,27 @@ export async function getHospital(
 
 /** Hospitals, oldest first, one page at a time. */
 export function listHospitals(
-  ports: Pick<InventoryPorts, "hospitals">,
+  ports: Pick<InventoryReads, "hospitals">,
   page: IdPage,
 ): Promise<HospitalState[]> {
   return ports.hospitals.list(page);
 }
 
 export async function getVaccine(
-  ports: Pick<InventoryPorts, "vaccines">,
+  ports: Pick<InventoryReads, "vaccines">,
   query: { vaccineId: string },
 ): Promise<VaccineState> {
   return (await loadVaccine(ports.vaccines, query.vaccineId)).state;
 }
 
 /** Vaccines, oldest first, one page at a time. */
-export function listVaccines(ports: Pick<InventoryPorts, "vaccines">, page: IdPage): Promise<VaccineState[]> {
+export function listVaccines(ports: Pick<InventoryReads, "vaccines">, page: IdPage): Promise<VaccineState[]> {
   return ports.vaccines.list(page);
 }
 
 /** A hospital's stock of every vaccine it was supplied, in vaccine id order. */
 export async function getHospitalStock(
-  ports: Pick<InventoryPorts, "hospitals" | "stocks">,
+  ports: Pick<InventoryReads, "hospitals" | "stocks">,
   query: { hospitalId: string },
 ): Promise<StockState[]> {
   const hospital = await loadHospital(ports.hospitals, query.hospitalId);
@@ -415,13 +426,13 @@ async function release(
   if (booking) await ports.bookings.save(booking);
 }
 
-async function loadHospital(hospitals: Hospitals, hospitalId: string): Promise<Hospital> {
+async function loadHospital(hospitals: HospitalReads, hospitalId: string): Promise<Hospital> {
   const hospital = await hospitals.get(requireUuid("hospitalId", hospitalId));
   if (!hospital) throw new NotFound("Hospital", hospitalId);
   return hospital;
 }
 
-async function loadVaccine(vaccines: Vaccines, vaccineId: string): Promise<Vaccine> {
+async function loadVaccine(vaccines: VaccineReads, vaccineId: string): Promise<Vaccine> {
   const vaccine = await vaccines.get(requireUuid("vaccineId", vaccineId));
   if (!vaccine) throw new NotFound("Vaccine", vaccineId);
   return vaccine;

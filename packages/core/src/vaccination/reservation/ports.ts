@@ -2,7 +2,7 @@ import type { AbandonedBooking } from "./abandoned-booking.ts";
 import type { BookingSlot } from "./booking.ts";
 import type { Reservation, ReservationState } from "./reservation.ts";
 
-/** A place in a person's list of reservations (see {@link Reservations.ofPerson}). */
+/** A place in a person's list of reservations (see {@link ReservationReads.ofPerson}). */
 export interface ReservationPosition {
   /** Undefined for a waitlist entry. */
   readonly date: string | undefined;
@@ -17,18 +17,30 @@ export interface PersonReservationsQuery {
   readonly after?: ReservationPosition | undefined;
 }
 
+/** Reservations as queries (and Reserve before it books) read them: outside a unit of work, nothing locked. */
+export interface ReservationReads {
+  get(reservationId: string): Promise<Reservation | undefined>;
+  /** The person's REGISTERED or CONFIRMED reservation of the vaccine, at any hospital, if any. */
+  outstandingOf(personId: string, vaccineId: string): Promise<Reservation | undefined>;
+  /**
+   * A page of a person's reservations: waitlist entries (no date) first, then the latest appointment
+   * first; on the same date, the latest created first, then the greatest id.
+   */
+  ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
+}
+
 /**
  * Where reservations are kept. `save` also hands the reservation's recorded events to the outbox.
  * In a unit of work the reads hold what they read until commit, as each says, so that commands and
  * policies touching the same reservations take turns.
  */
-export interface Reservations {
+export interface Reservations extends Omit<ReservationReads, "ofPerson"> {
   /** In a unit of work, holds the reservation id until commit, even before a reservation exists. */
   get(reservationId: string): Promise<Reservation | undefined>;
   save(reservation: Reservation): Promise<void>;
   /**
-   * The person's WAITLISTED reservation for the hospital and vaccine, if any. In a unit of work,
-   * holds (person, hospital, vaccine) until commit even when there is none: one entry per person.
+   * The person's WAITLISTED reservation for the hospital and vaccine, if any, locked until commit.
+   * One entry per person there: of two units of work creating one at once, the second fails.
    */
   waitlistEntry(personId: string, hospitalId: string, vaccineId: string): Promise<Reservation | undefined>;
   /**
@@ -43,16 +55,15 @@ export interface Reservations {
   outstanding(hospitalId: string, vaccineId: string): Promise<Reservation[]>;
   /** Every WAITLISTED reservation of the hospital and vaccine, first joined first. In a unit of work, locks them. */
   waitlisted(hospitalId: string, vaccineId: string): Promise<Reservation[]>;
-  /**
-   * A page of a person's reservations: waitlist entries (no date) first, then the latest appointment
-   * first; on the same date, the latest created first, then the greatest id.
-   */
-  ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
+}
+
+/** Tombstones as reads see them. */
+export interface AbandonedBookingReads {
+  has(reservationId: string): Promise<boolean>;
 }
 
 /** Booking attempts given up on: tombstones whose ids are never registered. `save` writes BookingAbandoned to the outbox. */
-export interface AbandonedBookings {
-  has(reservationId: string): Promise<boolean>;
+export interface AbandonedBookings extends AbandonedBookingReads {
   save(abandoned: AbandonedBooking): Promise<void>;
 }
 

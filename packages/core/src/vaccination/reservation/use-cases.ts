@@ -8,7 +8,14 @@ import {
   requirePersonId,
   reservationIdOf,
 } from "./booking.ts";
-import type { AbandonedBookings, BookingSlots, ReservationPosition, Reservations } from "./ports.ts";
+import type {
+  AbandonedBookingReads,
+  AbandonedBookings,
+  BookingSlots,
+  ReservationPosition,
+  ReservationReads,
+  Reservations,
+} from "./ports.ts";
 import { alreadyHeld, Reservation, type ReservationState } from "./reservation.ts";
 
 /** What a command works with: reservations and abandoned bookings, bound to one unit of work. */
@@ -17,19 +24,26 @@ export interface ReservationPorts extends EventContext {
   readonly abandonedBookings: AbandonedBookings;
 }
 
+/** What queries read: outside a unit of work, nothing locked. */
+export interface ReservationQueries {
+  readonly reservations: ReservationReads;
+}
+
 /**
  * What Reserve works with: reads outside any transaction, inventory's booking call, and units of
  * work for recording the outcome. Inventory is called outside any transaction, so a slow inventory
  * holds no database connection or lock.
  */
-export interface ReservePorts extends ReservationPorts {
+export interface ReservePorts extends EventContext, ReservationQueries {
+  readonly abandonedBookings: AbandonedBookingReads;
   readonly slots: BookingSlots;
   /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
   unitOfWork<T>(work: (ports: ReservationPorts) => Promise<T>): Promise<T>;
 }
 
 /** Why a Reserve offers the waitlist instead of a reservation. */
-export type WaitlistReason = "NO_DOSES" | "DATE_FULL" | "INVENTORY_UNAVAILABLE";
+export const WAITLIST_REASONS = ["NO_DOSES", "DATE_FULL", "INVENTORY_UNAVAILABLE"] as const;
+export type WaitlistReason = (typeof WAITLIST_REASONS)[number];
 
 export interface WaitlistOffer {
   readonly reason: WaitlistReason;
@@ -225,7 +239,7 @@ export async function cancelReservationAsManager(
 }
 
 export async function getReservation(
-  ports: Pick<ReservationPorts, "reservations">,
+  ports: { readonly reservations: Pick<ReservationReads, "get"> },
   query: { reservationId: string },
 ): Promise<ReservationState> {
   return (await load(ports.reservations, requireUuid("reservationId", query.reservationId))).state;
@@ -233,7 +247,7 @@ export async function getReservation(
 
 /** A page of a person's reservations: waitlist entries first, then the latest appointment first. */
 export async function listReservations(
-  ports: Pick<ReservationPorts, "reservations">,
+  ports: ReservationQueries,
   query: { personId: string; limit: number; after?: ReservationPosition | undefined },
 ): Promise<ReservationState[]> {
   return ports.reservations.ofPerson({ ...query, personId: requirePersonId(query.personId) });
@@ -250,7 +264,10 @@ async function change(
   return reservation.state;
 }
 
-async function load(reservations: Reservations, reservationId: string): Promise<Reservation> {
+async function load(
+  reservations: Pick<ReservationReads, "get">,
+  reservationId: string,
+): Promise<Reservation> {
   const reservation = await reservations.get(reservationId);
   if (!reservation) throw new NotFound("Reservation", reservationId);
   return reservation;
