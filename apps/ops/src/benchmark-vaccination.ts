@@ -52,8 +52,10 @@ import {
   perUnit,
   runBenchmark,
   STATS_DELAY_MS,
+  statementCalls,
   summary,
   target,
+  topStatements,
   untilQuiet,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
@@ -194,6 +196,7 @@ await runBenchmark(async (cleanups) => {
     `contended: ${CALLS} calls at one hospital and date holding ${DOSES} doses, concurrency ${CONCURRENCY}`,
   );
   const phaseBefore = await sample();
+  const callsBefore = await statementCalls(counting);
   const contended = await reserving("contended", () => booked.contended);
   log(`spread: ${CALLS} calls over ${HOSPITALS} hospitals, concurrency ${CONCURRENCY}`);
   const spread = await reserving("spread", (i) => booked.spread[i % HOSPITALS] ?? "");
@@ -201,6 +204,7 @@ await runBenchmark(async (cleanups) => {
   const through = await untilQuiet(counting, idle);
   await pause(STATS_DELAY_MS);
   const perReserve = perUnit(between(phaseBefore, await sample()), idle, 2 * CALLS);
+  const topPerReserve = topStatements(callsBefore, await statementCalls(counting), 2 * CALLS);
 
   // Zero overbooking: reservation's REGISTERED reservations per hospital never exceed its doses,
   // and inventory's booked counts and date slots agree.
@@ -255,6 +259,8 @@ await runBenchmark(async (cleanups) => {
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,
       `ceiling / baseline: contended ${(refusals.rate / contendedBase.rate).toFixed(2)}x, spread ${(refusals.rate / spreadBase.rate).toFixed(2)}x`,
       `per Reserve (contended and spread, whole chain, idle background subtracted): ${perReserve.statements?.toFixed(1) ?? "?"} statements, ${perReserve.transactions?.toFixed(2)} transactions; CPU all-in-one ${perReserve.appMs.toFixed(2)} ms + PostgreSQL sessions ${perReserve.postgresMs.toFixed(2)} ms${through ? "" : " (the consumers were not through within 60 s)"}`,
+      "statements run most per Reserve (calls per Reserve, text as PostgreSQL normalised it):",
+      ...topPerReserve.map((line) => `  ${line}`),
       `idle: ${idle.statements === undefined ? "?" : (idle.statements / idle.seconds).toFixed(1)} statements/s, ${(idle.transactions / idle.seconds).toFixed(1)} transactions/s`,
       `overbooked hospitals: ${over.rowCount} (must be 0)`,
       "",

@@ -232,6 +232,36 @@ export async function databaseCounters(client: pg.Client): Promise<DatabaseCount
   return { transactions: Number(stats?.transactions ?? 0), statements, backendCpu };
 }
 
+/** Calls so far of each statement text PostgreSQL normalised (pg_stat_statements), by query id; empty without it. */
+export async function statementCalls(
+  client: pg.Client,
+): Promise<Map<string, { calls: number; query: string }>> {
+  const rows = await client
+    .query(
+      `select queryid::text as id, calls::float8 as calls, query from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database())
+          and query !~* '^\\s*(begin|commit|rollback|start transaction)'`,
+    )
+    .then((result) => result.rows as Array<{ id: string; calls: number; query: string }>)
+    .catch(() => []);
+  return new Map(rows.map(({ id, calls, query }) => [id, { calls, query }]));
+}
+
+/** The `top` statements run most often between two {@link statementCalls}, per unit, one line each. */
+export function topStatements(
+  before: Map<string, { calls: number; query: string }>,
+  after: Map<string, { calls: number; query: string }>,
+  units: number,
+  top = 15,
+): string[] {
+  return [...after]
+    .map(([id, { calls, query }]) => ({ calls: calls - (before.get(id)?.calls ?? 0), query }))
+    .filter(({ calls }) => calls > 0)
+    .sort((a, b) => b.calls - a.calls)
+    .slice(0, top)
+    .map(({ calls, query }) => `${(calls / units).toFixed(2)}  ${query.replace(/\s+/g, " ").slice(0, 150)}`);
+}
+
 /** The counters' growth from `before` to `after`; backends that ended between are not counted. */
 export function countersBetween(
   before: DatabaseCounters,

@@ -63,13 +63,29 @@ export class EntityTable<Row extends object> {
     const where = conditions
       .map(
         ([name, value], i) =>
-          `${column(shape.columns, name)} ${Array.isArray(value) ? "= any(" : "= ("}$${i + 1})`,
+          `${column(shape.columns, name)} = ${Array.isArray(value) ? `any($${i + 1})` : `$${i + 1}`}`,
       )
       .join(" and ");
+    return this.findWhere(
+      em,
+      where,
+      conditions.map(([, value]) => value),
+      lock,
+    );
+  }
+
+  /** The rows matching `condition` (SQL on the table's columns, with `$1 … $n` for `params`). */
+  async findWhere(
+    em: EntityManager,
+    condition: string,
+    params: readonly unknown[],
+    lock: "" | "for update" | "for share" = "",
+  ): Promise<Row[]> {
+    const shape = this.#of(em);
     const rows = await execute(
       em,
-      `${shape.select}${where ? ` where ${where}` : ""} ${lock}`,
-      conditions.map(([, value]) => value),
+      `${shape.select}${condition ? ` where ${condition}` : ""} ${lock}`,
+      params,
     );
     for (const found of rows) {
       // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.

@@ -71,6 +71,12 @@ class ReservationsInMemory implements Reservations {
     );
     return found ? Reservation.restore(found) : undefined;
   }
+  async standingOf(personId: string, hospitalId: string, vaccineId: string) {
+    return {
+      outstanding: await this.outstandingOf(personId, vaccineId),
+      waitlistEntry: await this.waitlistEntry(personId, hospitalId, vaccineId),
+    };
+  }
   async outstanding(hospitalId: string, vaccineId: string) {
     // Deliberately not in the discard order: choosing is the domain's job.
     return this.#all()

@@ -183,7 +183,7 @@ export function reservationStores(unit: UnitOfWork): {
     reservations: {
       ...reservationStore.writer(unit),
       waitlistEntry: async (personId, hospitalId, vaccineId) => {
-        // The unique index reservation_one_waitlist_entry keeps one entry per person there.
+        await lockKey(em, "reservation-waitlist", `${personId}\n${hospitalId}\n${vaccineId}`);
         const [row] = await reservationRows.findAll(
           em,
           { personId, hospitalId, vaccineId, status: "WAITLISTED" },
@@ -199,6 +199,24 @@ export function reservationStores(unit: UnitOfWork): {
           "for update",
         );
         return row && Reservation.restore(toState(row));
+      },
+      standingOf: async (personId, hospitalId, vaccineId) => {
+        await lockKey(em, "reservation-person", `${personId}\n${vaccineId}`);
+        const rows = await reservationRows.findWhere(
+          em,
+          `person_id = $1 and vaccine_id = $2
+           and (status in ('REGISTERED', 'CONFIRMED') or (status = 'WAITLISTED' and hospital_id = $3))`,
+          [personId, vaccineId, hospitalId],
+          "for update",
+        );
+        const [outstanding, entry] = [
+          rows.find((row) => row.status !== "WAITLISTED"),
+          rows.find((row) => row.status === "WAITLISTED"),
+        ];
+        return {
+          outstanding: outstanding && Reservation.restore(toState(outstanding)),
+          waitlistEntry: entry && Reservation.restore(toState(entry)),
+        };
       },
       outstanding: async (hospitalId, vaccineId) => {
         await lockKey(em, "reservation-outstanding", `${hospitalId}\n${vaccineId}`);

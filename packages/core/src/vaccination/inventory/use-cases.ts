@@ -209,9 +209,11 @@ export async function takeBookingSlots(
     throw new Error("booking calls of one batch must be for one hospital's stock of one vaccine");
   }
   const hospital = await loadHospital(ports.hospitals, hospitalId);
-  await loadKnownVaccine(ports.vaccines, vaccineId);
   const known = await ports.bookings.getAll(requests.map((request) => request.reservationId));
-  const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
+  // Only a registered vaccine is ever supplied, so only a hospital without its stock asks whether it is.
+  const stock =
+    (await ports.stocks.get(hospitalId, vaccineId)) ??
+    VaccineStock.empty(hospitalId, await loadKnownVaccine(ports.vaccines, vaccineId));
   const capacities = new Map<string, DateCapacity>();
   for (const date of [...new Set(requests.map((request) => request.date))].sort()) {
     capacities.set(date, await loadCapacity(ports.capacities, hospitalId, date));

@@ -39,8 +39,8 @@ export interface Reservations extends Omit<ReservationReads, "ofPerson"> {
   get(reservationId: string): Promise<Reservation | undefined>;
   save(reservation: Reservation): Promise<void>;
   /**
-   * The person's WAITLISTED reservation for the hospital and vaccine, if any, locked until commit.
-   * One entry per person there: of two units of work creating one at once, the second fails.
+   * The person's WAITLISTED reservation for the hospital and vaccine, if any. In a unit of work,
+   * holds (person, hospital, vaccine) until commit even when there is none: one entry per person.
    */
   waitlistEntry(personId: string, hospitalId: string, vaccineId: string): Promise<Reservation | undefined>;
   /**
@@ -49,12 +49,23 @@ export interface Reservations extends Omit<ReservationReads, "ofPerson"> {
    */
   outstandingOf(personId: string, vaccineId: string): Promise<Reservation | undefined>;
   /**
+   * For a booking at the hospital: the person's outstanding reservation of the vaccine, as
+   * {@link outstandingOf} holds it, and their waitlist entry at the hospital, locked; read together.
+   */
+  standingOf(personId: string, hospitalId: string, vaccineId: string): Promise<PersonStanding>;
+  /**
    * Every REGISTERED or CONFIRMED reservation of the hospital and vaccine, in no particular order. In a
    * unit of work, holds the hospital and vaccine until commit (one discard at a time) and locks them.
    */
   outstanding(hospitalId: string, vaccineId: string): Promise<Reservation[]>;
   /** Every WAITLISTED reservation of the hospital and vaccine, first joined first. In a unit of work, locks them. */
   waitlisted(hospitalId: string, vaccineId: string): Promise<Reservation[]>;
+}
+
+/** What a person holds of a vaccine when booking it at a hospital (see {@link Reservations.standingOf}). */
+export interface PersonStanding {
+  readonly outstanding: Reservation | undefined;
+  readonly waitlistEntry: Reservation | undefined;
 }
 
 /** Tombstones as reads see them. */

@@ -119,17 +119,16 @@ async function registerBooking(
   const known = await ports.reservations.get(reservationId);
   if (known) return { reservation: known.state };
   if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
-  const held = await ports.reservations.outstandingOf(booking.personId, booking.vaccineId);
+  const { outstanding: held, waitlistEntry: entry } = await ports.reservations.standingOf(
+    booking.personId,
+    booking.hospitalId,
+    booking.vaccineId,
+  );
   if (held) {
     await ports.abandonedBookings.save(AbandonedBooking.abandon(slot, ports));
     return { heldAlready: held.state };
   }
   const reservation = Reservation.register({ reservationId, booking }, ports);
-  const entry = await ports.reservations.waitlistEntry(
-    booking.personId,
-    booking.hospitalId,
-    booking.vaccineId,
-  );
   await ports.reservations.save(reservation);
   if (entry?.closeWaitlistEntry(ports)) await ports.reservations.save(entry);
   return { reservation: reservation.state };
