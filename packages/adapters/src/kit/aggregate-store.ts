@@ -1,7 +1,6 @@
 import type { DomainEvent } from "@hexa/core/shared";
 import type { EntityName } from "@mikro-orm/core";
 import type { EventEnvelope } from "../messaging/bus.ts";
-import { lockKey } from "../postgres/locks.ts";
 import { EntityTable } from "./statements.ts";
 import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
 
@@ -92,7 +91,7 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
   };
   const keyLock = (unit: UnitOfWork, key: Key) => {
     if (!table.lockNamespace) throw new Error("a store that locks keys names their namespace");
-    return lockKey(unit.em, table.lockNamespace, typeof key === "string" ? key : JSON.stringify(key));
+    return unit.lockKeys(table.lockNamespace, [typeof key === "string" ? key : JSON.stringify(key)]);
   };
   /** The aggregates to write, with their events handed to the unit; unchanged ones left out. */
   const toWrite = (unit: UnitOfWork, aggregates: readonly Aggregate[]) =>

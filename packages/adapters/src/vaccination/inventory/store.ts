@@ -31,7 +31,6 @@ import { aggregateStore } from "../../kit/aggregate-store.ts";
 import { EntityTable, execute } from "../../kit/statements.ts";
 import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
-import { lockKeys } from "../../postgres/locks.ts";
 import { encodeInventoryEvent } from "./events.ts";
 
 export const HospitalRecord = defineEntity({
@@ -344,7 +343,7 @@ function bookings(unit: UnitOfWork): Bookings {
     getAll: async (reservationIds) => {
       const ids = [...new Set(reservationIds)].sort();
       if (ids.length === 0) return new Map();
-      await lockKeys(em, "booking", ids);
+      await unit.lockKeys("booking", ids);
       const rows = await bookingRows.findAll(em, { reservationId: ids });
       return new Map(rows.map((row) => [row.reservationId, restoreBooking(row)]));
     },
@@ -364,7 +363,9 @@ function bookings(unit: UnitOfWork): Bookings {
           where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
         [now, limit],
       );
-      return rows.map((row) => row.reservation_id);
+      const claimed = rows.map((row) => row.reservation_id);
+      unit.lockedKeys("booking", claimed);
+      return claimed;
     },
     saveConfirmed: async (booking) => {
       const { reservationId, holdUntil, updatedAt } = booking.state;

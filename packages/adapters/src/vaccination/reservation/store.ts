@@ -27,7 +27,6 @@ import { aggregateStore } from "../../kit/aggregate-store.ts";
 import { EntityTable } from "../../kit/statements.ts";
 import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
 import { encodeReservationEvent } from "./events.ts";
 
 export const ReservationRecord = defineEntity({
@@ -183,7 +182,7 @@ export function reservationStores(unit: UnitOfWork): {
     reservations: {
       ...reservationStore.writer(unit),
       waitlistEntry: async (personId, hospitalId, vaccineId) => {
-        await lockKey(em, "reservation-waitlist", `${personId}\n${hospitalId}\n${vaccineId}`);
+        await unit.lockKeys("reservation-waitlist", [`${personId}\n${hospitalId}\n${vaccineId}`]);
         const [row] = await reservationRows.findAll(
           em,
           { personId, hospitalId, vaccineId, status: "WAITLISTED" },
@@ -192,7 +191,7 @@ export function reservationStores(unit: UnitOfWork): {
         return row && Reservation.restore(toState(row));
       },
       outstandingOf: async (personId, vaccineId) => {
-        await lockKey(em, "reservation-person", `${personId}\n${vaccineId}`);
+        await unit.lockKeys("reservation-person", [`${personId}\n${vaccineId}`]);
         const [row] = await reservationRows.findAll(
           em,
           { personId, vaccineId, status: OUTSTANDING },
@@ -201,7 +200,7 @@ export function reservationStores(unit: UnitOfWork): {
         return row && Reservation.restore(toState(row));
       },
       standingOf: async (personId, hospitalId, vaccineId) => {
-        await lockKey(em, "reservation-person", `${personId}\n${vaccineId}`);
+        await unit.lockKeys("reservation-person", [`${personId}\n${vaccineId}`]);
         const rows = await reservationRows.findWhere(
           em,
           `person_id = $1 and vaccine_id = $2
@@ -219,7 +218,7 @@ export function reservationStores(unit: UnitOfWork): {
         };
       },
       outstanding: async (hospitalId, vaccineId) => {
-        await lockKey(em, "reservation-outstanding", `${hospitalId}\n${vaccineId}`);
+        await unit.lockKeys("reservation-outstanding", [`${hospitalId}\n${vaccineId}`]);
         const records = await em.find(
           ReservationRecord,
           { hospitalId, vaccineId, status: { $in: OUTSTANDING } },
@@ -317,13 +316,15 @@ function toState(record: ReservationRow): ReservationState {
 }
 
 /**
- * Tombstones of abandoned booking attempts, written once: the units of work that write one hold the
- * reservation id first (see the reservation store's `get`), so `save` inserts.
+ * Tombstones of abandoned booking attempts. In a unit of work, `get` holds the reservation id as the
+ * reservation store's `get` does (the same advisory key), so a tombstone and the reservation it
+ * forbids are never both written.
  */
 const abandonedBookingStore = aggregateStore({
   entity: AbandonedBookingRecord,
   key: (reservationId: string) => ({ reservationId }),
-  lock: "immutable",
+  lock: "key",
+  lockNamespace: "reservation",
   restore: (row) => AbandonedBooking.restore({ ...row, date: row.appointmentDate }),
   record: (abandoned: AbandonedBookingAggregate) => {
     const { date, ...state } = abandoned.state;

@@ -73,7 +73,11 @@ export interface AbandonedBookingReads {
   has(reservationId: string): Promise<boolean>;
 }
 
-/** Booking attempts given up on: tombstones whose ids are never registered. `save` writes BookingAbandoned to the outbox. */
+/**
+ * Booking attempts given up on: tombstones whose ids are never registered. `save` writes
+ * BookingAbandoned to the outbox. In a unit of work, `has` holds the reservation id until commit as
+ * {@link Reservations.get} does.
+ */
 export interface AbandonedBookings extends AbandonedBookingReads {
   save(abandoned: AbandonedBooking): Promise<void>;
 }

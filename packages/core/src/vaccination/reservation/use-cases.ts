@@ -116,8 +116,11 @@ async function registerBooking(
   booking: Booking,
 ): Promise<ReserveAnswer | { readonly heldAlready: ReservationState }> {
   const { reservationId } = slot;
-  const known = await ports.reservations.get(reservationId);
-  if (known) return { reservation: known.state };
+  // Only a repeat of an idempotency key can find its reservation registered already.
+  if (booking.idempotencyKey !== undefined) {
+    const known = await ports.reservations.get(reservationId);
+    if (known) return { reservation: known.state };
+  }
   if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
   const { outstanding: held, waitlistEntry: entry } = await ports.reservations.standingOf(
     booking.personId,
