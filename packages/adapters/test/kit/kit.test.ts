@@ -167,6 +167,71 @@ describe("a record two units of work create at once (row-or-insert)", () => {
   });
 });
 
+describe("the locks of records changed under another record's lock, and of records never changed", () => {
+  /** Stocks configured as bookings are (key-not-row) and as hospitals are (immutable). */
+  const table = {
+    entity: StockRecord,
+    key: (productId: string) => ({ productId }),
+    lockNamespace: "kit-key",
+    restore: (row: { productId: string; onHand: number; reserved: number; updatedAt: Date }) =>
+      Stock.restore(row),
+    record: (stock: Stock) => {
+      const { productId, onHand, reserved, updatedAt } = stock.state;
+      return { productId, onHand, reserved, updatedAt: updatedAt ?? clock.now() };
+    },
+  };
+  const byKeyOnly = aggregateStore({ ...table, lock: "key-not-row" });
+  const once = aggregateStore({ ...table, lock: "immutable" });
+  const keyIsFree = async (key: string) => {
+    const [row] = await db.execute<{ free: boolean }>(
+      "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as free",
+      [key],
+    );
+    return row?.free;
+  };
+
+  it("key-not-row holds the key until commit, asked twice or not, and leaves the row unlocked", async () => {
+    const stock = Stock.empty("kit-key-only");
+    stock.restock(2, context);
+    await db.unitOfWork((unit) => byKeyOnly.writer(unit).save(stock));
+    let checked: () => void = () => {};
+    const checking = new Promise<void>((resolve) => {
+      checked = resolve;
+    });
+    let read: () => void = () => {};
+    const reading = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    const unit = db.unitOfWork(async (work) => {
+      const port = byKeyOnly.writer(work);
+      expect((await port.get("kit-key-only"))?.state.onHand).toBe(2);
+      await port.get("kit-key-only");
+      read();
+      await checking;
+    });
+    await reading;
+    expect(await keyIsFree("kit-key:kit-key-only")).toBe(false);
+    // The row is not locked: a discard writing it under another lock does not wait for this unit.
+    await db.execute(`select product_id from ${db.table("stock")} where product_id = ? for update nowait`, [
+      "kit-key-only",
+    ]);
+    checked();
+    await unit;
+    expect(await keyIsFree("kit-key:kit-key-only")).toBe(true);
+  });
+
+  it("immutable reads without any lock and inserts: writing one twice fails on the primary key", async () => {
+    const stock = Stock.empty("kit-once");
+    stock.restock(1, context);
+    await db.unitOfWork((unit) => once.writer(unit).save(stock));
+    stock.restock(1, context);
+    await expect(db.unitOfWork((unit) => once.writer(unit).save(stock))).rejects.toMatchObject({
+      code: "23505",
+    });
+    expect((await once.reader(db.read()).get("kit-once"))?.state.onHand).toBe(1);
+  });
+});
+
 describe("an enum mapping derived from the proto descriptor", () => {
   const status = enumMapping(ORDER_STATUSES, OrderStatusSchema);
 
