@@ -196,7 +196,8 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
       "20",
     ]);
     await first.page.getByRole("button", { name: "Book" }).click();
-    await first.page.getByText(/Booked for .*: registered\./).waitFor();
+    const booked = first.page.getByText(/Booked for .*: registered\./);
+    const bookedDay = /\d{4}-\d{2}-\d{2}/.exec((await booked.textContent()) ?? "")?.[0] ?? "";
     await capture(first.page, "vaccination-person-booking");
     await first.open("my-reservations", "My reservations");
     const notifications = first.page.locator(".notifications li");
@@ -216,10 +217,20 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     // The reservation manager accepts; the person's screen hears of it without a reload.
     const desk = await signIn(browser, app.url, "reservation-manager", "reservation-manager-1");
     await desk.open("day", "Reservations by day");
-    await desk.page.getByLabel("Person", { exact: true }).fill("person-1");
-    await desk.page.getByRole("button", { name: "Show reservations" }).click();
-    await desk.page.getByRole("button", { name: /^Accept / }).click();
-    await desk.page.getByRole("cell", { name: "confirmed" }).waitFor();
+    const dayForm = desk.page.getByRole("form", { name: "Choose a hospital and a day" });
+    await poll(() => dayForm.getByLabel("Hospital").locator("option").count()).toBe(1);
+    await dayForm.getByLabel("Day").fill(bookedDay);
+    await dayForm.getByRole("button", { name: "Show the day" }).click();
+    const day = desk.page.getByRole("table", { name: `Reservations of ${bookedDay}` });
+    await poll(() => day.getByRole("row").count()).toBe(2);
+    expect(await day.getByRole("row").nth(1).getByRole("cell").nth(3).textContent()).toBe("registered");
+    // Rejecting needs a note for the person: the refusal sits on the note.
+    await day.getByRole("button", { name: "Reject person-1" }).click();
+    const note = desk.page.getByLabel("Note for the person (needed to reject or cancel)");
+    await poll(() => note.getAttribute("aria-invalid")).toBe("true");
+    await capture(desk.page, "vaccination-reservation-manager-refusal");
+    await day.getByRole("button", { name: "Accept person-1" }).click();
+    await day.getByRole("cell", { name: "confirmed" }).waitFor();
     await capture(desk.page, "vaccination-reservation-manager");
     await poll(() => notifications.allTextContents()).toContainEqual(
       expect.stringContaining("reservation confirmed"),
