@@ -12,7 +12,7 @@ import {
   type TestDatabase,
   testToken,
 } from "@hexa/testing";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { capture, launch, PHONE, poll, signIn } from "./browser.ts";
 
@@ -122,7 +122,8 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
 
     // The status changes on the customer's screen without a reload (WatchOrder).
     await poll(() => status.textContent()).toBe("delivered");
-    await poll(() => customer.page.locator(".stream-live").count()).toBe(1);
+    // Both streams live: the followed order's and the list's.
+    await poll(() => customer.page.locator(".stream-live").count()).toBe(2);
     await customer.page.getByRole("button", { name: `Return order ${short}` }).click();
     await poll(() => status.textContent()).toBe("return requested");
     await courier.page.getByRole("button", { name: `Picked up ${short}` }).click();
@@ -135,13 +136,23 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await offer.getByRole("button", { name: "Try it" }).click();
     await offer.getByRole("link", { name: /Follow order/ }).click();
     const second = decodeURIComponent(customer.page.url().split("/").pop() ?? "").slice(-8);
+    // The marketer's dashboard, open while the customer cancels: the change arrives without a
+    // reload, and with nothing read on a timer (WatchOrderStatuses).
+    await marketer.open("orders", "Order dashboard");
+    const secondRow = marketer.page.getByRole("row", { name: new RegExp(`Story of ${second}`) });
+    await poll(() => secondRow.getByRole("cell").nth(3).textContent()).toBe("delivering");
+    await poll(() => marketer.page.locator(".stream-live").count()).toBe(1);
+    // Nothing changes, nothing is read (a list read on a timer would be read again every 2 s).
+    const reads = listOrderStatusesCalls(marketer.page);
+    await marketer.page.waitForTimeout(2_500);
+    expect(reads.count).toBe(0);
     await customer.page.getByRole("button", { name: `Cancel order ${second}` }).click();
     await poll(() => status.textContent()).toBe("cancelled");
-
-    // The marketer's dashboard and the first order's story, event by event.
-    await marketer.open("orders", "Order dashboard");
-    await marketer.page.getByRole("link", { name: `Story of ${second}` }).waitFor();
+    await poll(() => secondRow.getByRole("cell").nth(3).textContent()).toBe("cancelled");
+    expect(reads.count).toBeGreaterThanOrEqual(1);
     await capture(marketer.page, "trial-order-dashboard");
+
+    // The first order's story, event by event.
     await marketer.page.getByRole("link", { name: `Story of ${short}` }).click();
     await marketer.page.getByRole("heading", { name: `Story of order ${short}` }).waitFor();
     const story = marketer.page.locator(".story li");
@@ -271,3 +282,12 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await capture(admin.page, "vaccination-admin-dashboard");
   });
 });
+
+/** Counts the ListOrderStatuses calls the page makes from now on. */
+function listOrderStatusesCalls(page: Page): { readonly count: number } {
+  const seen = { count: 0 };
+  page.on("request", (request) => {
+    if (request.url().endsWith("/trial.dashboard.v1.DashboardService/ListOrderStatuses")) seen.count++;
+  });
+  return seen;
+}
