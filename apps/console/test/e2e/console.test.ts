@@ -248,7 +248,12 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     );
     await capture(first.page, "vaccination-person-reservations");
 
-    // The dose is given; the administrator's charts count it as the dashboard RPC does.
+    // The administrator's charts, open while the dose is given: the count arrives without a reload
+    // (WatchDashboard), and it is the dashboard RPC's.
+    const admin = await signIn(browser, app.url, "admin", "admin-1");
+    await admin.open("statistics", "Vaccination dashboard");
+    await poll(() => admin.page.getByTestId("vaccinations-total").textContent()).toBe("0");
+    await poll(() => admin.page.locator(".stream-live").count()).toBe(1);
     const vaccinate = manager.page.getByRole("form", { name: "Record a vaccination" });
     await vaccinate.getByLabel("Person", { exact: true }).fill("person-1");
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
@@ -259,8 +264,6 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
     await vaccinate.getByText("Dose 1 of 1 recorded.").waitFor();
 
-    const admin = await signIn(browser, app.url, "admin", "admin-1");
-    await admin.open("statistics", "Vaccination dashboard");
     const dashboard = connectJsonClient(VaccinationDashboardService, app.url, {
       token: await testToken({ roles: ["admin"], subject: "admin-1" }),
     });
