@@ -57,25 +57,52 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
   });
 
   it("offers sign-in at once, and prints how soon the first screen takes input", async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    // The first visit (a fresh browser context, nothing cached), then a second one.
-    const visits: string[] = [];
-    for (const visit of ["first visit", "second visit"]) {
+    /** Opens the console and waits for the sign-in button; what it took, by Node's clock and the page's. */
+    const visit = async (page: Page) => {
       const started = Date.now();
       await page.goto(app.url);
       await page.getByRole("button", { name: "Sign in" }).waitFor();
       const ready = Date.now() - started;
-      const interactive = Number(
-        await page.evaluate("performance.getEntriesByType('navigation')[0].domInteractive"),
-      );
-      visits.push(`${visit} ${ready} ms (DOM interactive at ${Math.round(interactive)} ms)`);
+      const timings = (await page.evaluate(`(() => {
+        const entry = performance.getEntriesByType("resource").find((e) => e.name.includes("/assets/index-"));
+        return { script: Math.round(entry?.responseEnd ?? -1), shown: Math.round(globalThis.signInShownAt ?? -1) };
+      })()`)) as { script: number; shown: number };
+      return { ready, ...timings };
+    };
+    // Fresh browser contexts (nothing cached), one after the other, then a visit again in the last.
+    const fresh: Awaited<ReturnType<typeof visit>>[] = [];
+    let last: { page: Page; close(): Promise<void> } | undefined;
+    for (let round = 0; round < 5; round++) {
+      await last?.close();
+      const context = await browser.newContext();
+      // The page's own clock when the sign-in button first exists: no polling from here in it.
+      await context.addInitScript(`(() => {
+        const seen = new MutationObserver(() => {
+          const button = document.querySelector("form button[type=submit]");
+          if (button && button.textContent === "Sign in") {
+            globalThis.signInShownAt = performance.now();
+            seen.disconnect();
+          }
+        });
+        seen.observe(document, { childList: true, subtree: true });
+      })()`);
+      const page = await context.newPage();
+      last = { page, close: () => context.close() };
+      fresh.push(await visit(page));
     }
+    if (!last) throw new Error("no visit");
+    const again = await visit(last.page);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     // Figures, not a check: this machine's load decides them (the aim is under 1 s).
-    console.log(`[console] sign-in screen ready for input: ${visits.join("; ")}`);
+    console.log(
+      `[console] sign-in screen ready for input: first visits ${fresh.map((v) => v.ready).join(", ")} ms ` +
+        `(median ${median(fresh.map((v) => v.ready))} ms; by the page's clock, medians: entry script loaded at ` +
+        `${median(fresh.map((v) => v.script))} ms, sign-in button there at ${median(fresh.map((v) => v.shown))} ms); ` +
+        `again in the same browser ${again.ready} ms`,
+    );
     // Laptop mode offers every role a person may take.
-    expect(await page.getByLabel("Role").locator("option").count()).toBe(8);
-    await context.close();
+    expect(await last.page.getByLabel("Role").locator("option").count()).toBe(8);
+    await last.close();
   });
 
   it("the product-trial story: plan, order, delivery, return and cancellation, followed live", async () => {
