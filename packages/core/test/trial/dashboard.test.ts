@@ -562,7 +562,10 @@ describe("watching the orders a filter selects", () => {
     const statuses = await given(placed());
     let reads = 0;
     const counting = {
-      get: (orderId: string) => ((reads += 1), statuses.get(orderId)),
+      get: (orderId: string) => {
+        reads += 1;
+        return statuses.get(orderId);
+      },
       list: statuses.list.bind(statuses),
     };
     const feed = new ScriptedFeed();
