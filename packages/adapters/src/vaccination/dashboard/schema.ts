@@ -1,5 +1,5 @@
 import { COUNTED_STATUSES, RESERVATION_STATUSES } from "@hexa/core/vaccination/dashboard";
-import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { quotedList, type SchemaMigration } from "../../postgres/database.ts";
 
 /** The dashboard's own Postgres schema; no other service reads or writes it. */
 export const SCHEMA = "vaccination_dashboard";
@@ -7,15 +7,6 @@ export const SCHEMA = "vaccination_dashboard";
 /** A table of the dashboard's schema, qualified and quoted for raw SQL. */
 export function table(name: string): string {
   return `"${SCHEMA}"."${name}"`;
-}
-
-/** Runs one statement in the entity manager's transaction (`?` placeholders; an array expands to a list). */
-export async function rows<Row>(
-  em: EntityManager,
-  sql: string,
-  params: readonly unknown[] = [],
-): Promise<Row[]> {
-  return (await em.execute(sql, [...params])) as Row[];
 }
 
 /**
