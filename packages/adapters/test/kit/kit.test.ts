@@ -195,6 +195,16 @@ describe("an enum mapping derived from the proto descriptor", () => {
     expect(refused).toMatchObject({ field: "status" });
   });
 
+  it("reads a required field: unspecified and an unknown number are InvalidArgument naming the field", () => {
+    expect(status.required("order.status", OrderStatus.PLACED)).toBe("PLACED");
+    for (const value of [OrderStatus.UNSPECIFIED, 99]) {
+      expect(() => status.required("order.status", value)).toThrow(InvalidArgument);
+      expect(() => status.required("order.status", value)).toThrow(
+        expect.objectContaining({ field: "order.status" }),
+      );
+    }
+  });
+
   it("stops the start when a core name has no proto value", () => {
     expect(() => enumMapping(["PLACED", "MISLAID"], OrderStatusSchema)).toThrow(
       "trial.order.v1.OrderStatus has no value for MISLAID",
