@@ -1,15 +1,11 @@
 import {
-  type BookedReservation,
-  type HospitalStock,
   PersonVaccination,
   type PersonVaccinations,
-  type RegisteredHospital,
-  type RegisteredVaccine,
   VACCINATION_STATUSES,
   type VaccinationRecord,
 } from "@hexa/core/vaccination/vaccination";
-import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
-import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { defineEntity, type EntityName, type InferEntity, p } from "@mikro-orm/core";
+import { aggregateStore, type WriteLock } from "../../kit/aggregate-store.ts";
 import { EntityTable } from "../../kit/statements.ts";
 import type { UnitOfWork } from "../../kit/unit-of-work.ts";
 import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
@@ -201,32 +197,39 @@ function doseOf(row: DoseRow): VaccinationRecord {
 }
 
 /**
- * Vaccination's replicas of inventory's vaccines and hospitals, and of who booked each reservation:
- * each event writes its row (the last registration wins); a command only reads them, shared.
+ * A replica of what another context owns, kept as its row: the policies write it (what core
+ * decides to keep), and a dose only reads it, shared.
  */
-export const registeredVaccineStore = aggregateStore({
-  entity: RegisteredVaccineRow,
-  key: (vaccineId: string) => ({ vaccineId }),
-  lock: "row",
-  restore: (row): RegisteredVaccine => ({ ...row }),
-  record: (vaccine: RegisteredVaccine) => ({ ...vaccine }),
-});
+function replicaStore<Row extends object, Key>(
+  entity: EntityName<Row>,
+  key: (key: Key) => Partial<Row>,
+  lock: WriteLock,
+) {
+  return aggregateStore({
+    entity,
+    key,
+    lock,
+    restore: (row: Row) => ({ ...row }),
+    record: (replica: Row) => ({ ...replica }),
+  });
+}
 
-export const registeredHospitalStore = aggregateStore({
-  entity: RegisteredHospitalRow,
-  key: (hospitalId: string) => ({ hospitalId }),
-  lock: "row",
-  restore: (row): RegisteredHospital => ({ ...row }),
-  record: (hospital: RegisteredHospital) => ({ ...hospital }),
-});
-
-export const bookedReservationStore = aggregateStore({
-  entity: BookedReservationRow,
-  key: (reservationId: string) => ({ reservationId }),
-  lock: "row",
-  restore: (row): BookedReservation => ({ ...row }),
-  record: (reservation: BookedReservation) => ({ ...reservation }),
-});
+/** Vaccination's replicas of inventory's vaccines and hospitals, and of who booked each reservation: the last event wins. */
+export const registeredVaccineStore = replicaStore(
+  RegisteredVaccineRow,
+  (vaccineId: string) => ({ vaccineId }),
+  "row",
+);
+export const registeredHospitalStore = replicaStore(
+  RegisteredHospitalRow,
+  (hospitalId: string) => ({ hospitalId }),
+  "row",
+);
+export const bookedReservationStore = replicaStore(
+  BookedReservationRow,
+  (reservationId: string) => ({ reservationId }),
+  "row",
+);
 
 /** A hospital's stock of a vaccine is kept per hospital and vaccine. */
 export interface StockKey {
@@ -239,10 +242,8 @@ export interface StockKey {
  * of two StockChanged creating it at once, the second fails on the primary key and is handled again
  * (by then it compares with the first).
  */
-export const hospitalStockStore = aggregateStore({
-  entity: HospitalStockRow,
-  key: ({ hospitalId, vaccineId }: StockKey) => ({ hospitalId, vaccineId }),
-  lock: "row-or-insert",
-  restore: (row): HospitalStock => ({ ...row }),
-  record: (stock: HospitalStock) => ({ ...stock }),
-});
+export const hospitalStockStore = replicaStore(
+  HospitalStockRow,
+  ({ hospitalId, vaccineId }: StockKey) => ({ hospitalId, vaccineId }),
+  "row-or-insert",
+);
