@@ -145,11 +145,7 @@ export function personVaccinations(unit: UnitOfWork): PersonVaccinations {
     get: async (personId, vaccineId) => {
       // The vaccine id is a UUID of fixed length, so the key names one person and vaccine.
       await lockKey(unit.em, "person_vaccination", `${vaccineId}:${personId}`);
-      const rows = await unit.em.find(
-        VaccinationRecordRow,
-        { personId, vaccineId },
-        { orderBy: { doseNumber: "asc" } },
-      );
+      const rows = await doseRows.findAll(unit.em, { personId, vaccineId }, { orderBy: ["doseNumber"] });
       if (rows.length === 0) return undefined;
       const vaccination = PersonVaccination.restore({ personId, vaccineId, doses: rows.map(doseOf) });
       stored.set(vaccination, rows.length);
@@ -164,7 +160,7 @@ export function personVaccinations(unit: UnitOfWork): PersonVaccinations {
     },
     recordOfReservation: async (reservationId) => {
       await lockKey(unit.em, "vaccination_reservation", reservationId);
-      const row = await unit.em.findOne(VaccinationRecordRow, { reservationId });
+      const row = await doseRows.find(unit.em, { reservationId }, "");
       return row ? doseOf(row) : undefined;
     },
     ofPerson: (personId) => vaccinationsOfPerson(unit.em, personId),
@@ -176,11 +172,7 @@ export async function vaccinationsOfPerson(
   em: EntityManager,
   personId: string,
 ): Promise<PersonVaccination[]> {
-  const rows = await em.find(
-    VaccinationRecordRow,
-    { personId },
-    { orderBy: [{ vaccineId: "asc" }, { doseNumber: "asc" }] },
-  );
+  const rows = await doseRows.findAll(em, { personId }, { orderBy: ["vaccineId", "doseNumber"] });
   const byVaccine = new Map<string, VaccinationRecord[]>();
   for (const row of rows) {
     const doses = byVaccine.get(row.vaccineId) ?? [];
