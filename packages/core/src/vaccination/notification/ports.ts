@@ -18,9 +18,9 @@ export interface Notifications extends NotificationReads {
   claimDue(now: Date, limit: number, leaseMs: number): Promise<string[]>;
 }
 
-/** Notifications as queries read them; outside a unit of work nothing is locked. */
+/** Notifications as queries read them: outside a unit of work, nothing locked. */
 export interface NotificationReads {
-  /** In a unit of work, `get` holds the notification until commit. */
+  /** Through a unit of work's port ({@link Notifications}), the notification is held until commit. */
   get(notificationId: string): Promise<Notification | undefined>;
   /** A person's notifications, newest first (ties by id, descending), after `after`. */
   ofPerson(
