@@ -46,24 +46,39 @@ export class EntityTable<Row extends object> {
     key: Partial<Row>,
     lock: "" | "for update" | "for share",
   ): Promise<Row | undefined> {
+    return (await this.findAll(em, key, { lock }))[0];
+  }
+
+  /** The rows matching every property of `where`, in the order of the properties `orderBy` names. */
+  async findAll(
+    em: EntityManager,
+    where: Partial<Row>,
+    options: {
+      readonly orderBy?: ReadonlyArray<keyof Row & string>;
+      readonly lock?: "" | "for update" | "for share";
+    } = {},
+  ): Promise<Row[]> {
     const shape = this.#of(em);
-    const names = Object.keys(key);
-    const where = names.map((name, i) => `${column(shape.columns, name)} = $${i + 1}`).join(" and ");
+    const names = Object.keys(where);
+    const conditions = names.map((name, i) => `${column(shape.columns, name)} = $${i + 1}`).join(" and ");
+    const order = options.orderBy?.length
+      ? ` order by ${options.orderBy.map((name) => column(shape.columns, name)).join(", ")}`
+      : "";
     const rows = await execute(
       em,
-      `${shape.select} where ${where} ${lock}`,
-      names.map((name) => (key as Record<string, unknown>)[name]),
+      `${shape.select} where ${conditions}${order} ${options.lock ?? ""}`,
+      names.map((name) => (where as Record<string, unknown>)[name]),
     );
-    const found = rows[0] as Record<string, unknown> | undefined;
-    if (!found) return undefined;
     // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
-    for (const [name, value] of Object.entries(found)) {
-      if (typeof value !== "string") continue;
-      const prop = shape.columns.get(name);
-      if (prop?.runtimeType === "Date") found[name] = new Date(value);
-      else if (prop?.type === "json") found[name] = JSON.parse(value);
+    for (const found of rows) {
+      for (const [name, value] of Object.entries(found)) {
+        if (typeof value !== "string") continue;
+        const prop = shape.columns.get(name);
+        if (prop?.runtimeType === "Date") found[name] = new Date(value);
+        else if (prop?.type === "json") found[name] = JSON.parse(value);
+      }
     }
-    return found as Row;
+    return rows as Row[];
   }
 
   /** The table's name, with its schema, for a statement of its own. */

@@ -1,22 +1,17 @@
 import type { DashboardChangeListener, DashboardChanges } from "@hexa/core/vaccination/dashboard";
 import type { Logger } from "pino";
-import type { EntityManager } from "../../postgres/database.ts";
-import { ChannelListener, notifyChannel } from "../../postgres/notifications.ts";
+import { ChannelListener } from "../../postgres/notifications.ts";
 
 /**
- * The Postgres notification channel on which every policy's transaction announces that the read
- * models changed (one topic, one message: Postgres sends it once per transaction), when it commits.
+ * The Postgres notification channel on which every transaction that changes a read model announces
+ * it, when it commits: each table's statement trigger (schema.ts) sends one topic and one message,
+ * which Postgres delivers once per transaction however many statements sent it.
  */
 export const DASHBOARD_CHANGES_CHANNEL = "vaccination_dashboard_changes";
-const TOPIC = "read-models";
+export const DASHBOARD_CHANGES_TOPIC = "read-models";
 
 /** Name the listening connection shows in `pg_stat_activity`. */
 export const LISTENER_APPLICATION_NAME = "hexa vaccination dashboard changes";
-
-/** In a policy's unit of work: the read models changed, as watchers hear once it commits. */
-export function announceDashboardChange(em: EntityManager): Promise<void> {
-  return notifyChannel(em, DASHBOARD_CHANGES_CHANNEL, TOPIC, "changed");
-}
 
 /**
  * Changes of the read models made by any replica: one listening connection per process, open
@@ -37,7 +32,7 @@ export class DashboardChangeFeed implements DashboardChanges {
   }
 
   async listen(signal: AbortSignal): Promise<DashboardChangeListener> {
-    const listener = await this.#channel.listen(TOPIC, signal);
+    const listener = await this.#channel.listen(DASHBOARD_CHANGES_TOPIC, signal);
     return {
       changed: async () => {
         await listener.next();

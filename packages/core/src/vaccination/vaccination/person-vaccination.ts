@@ -9,8 +9,12 @@ import type { BookedReservation } from "./booked-reservations.ts";
 import type { VaccinationEvent, VaccinationRecorded } from "./events.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
 
-/** IN_PROGRESS while some, not all, of the required doses are given; COMPLETED once all are. */
-export type VaccinationStatus = "IN_PROGRESS" | "COMPLETED";
+/**
+ * IN_PROGRESS while some, not all, of the required doses are given; COMPLETED once all are. The one
+ * list of them (the table's values and the wire form derive from it).
+ */
+export const VACCINATION_STATUSES = ["IN_PROGRESS", "COMPLETED"] as const;
+export type VaccinationStatus = (typeof VACCINATION_STATUSES)[number];
 
 /** One dose given to a person. */
 export interface VaccinationRecord {
