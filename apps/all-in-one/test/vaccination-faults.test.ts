@@ -36,6 +36,7 @@ describeWithNats("vaccination fault isolation, each service its own process", ()
     const shared = { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_NAMESPACE: uniqueNamespace() };
     for (const service of SERVICES) envs.set(service, { ...shared, PORT: String(await freePort()) });
     envs.set("reservation", { ...(envs.get("reservation") ?? {}), INVENTORY_URL: url("inventory") });
+    envs.set("inventory", { ...(envs.get("inventory") ?? {}), RESERVATION_URL: url("reservation") });
     for (const service of SERVICES) apps.set(service, await startApp(service, envs.get(service) ?? {}));
   });
 

@@ -5,6 +5,7 @@ import {
   acceptReservation,
   cancelReservation,
   cancelReservationAsManager,
+  findOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
@@ -92,6 +93,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
         cancelReservationAsManager: { roles: ["reservation-manager"] },
         getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
         listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
+        findOutstandingReservations: { roles: ["service"] },
       }),
     ],
     routes(router, runtime) {
@@ -143,6 +145,12 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             nextPageToken: nextPageToken(reservations, page.limit, cursorOf),
           };
         },
+        findOutstandingReservations: async (request) => ({
+          reservationIds: await findOutstandingReservations(
+            ports(runtime, runtime.db.reader(), false),
+            request,
+          ),
+        }),
       });
     },
     policies: (runtime) => {

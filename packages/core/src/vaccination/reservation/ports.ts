@@ -48,6 +48,8 @@ export interface Reservations {
    * first; on the same date, the latest created first, then the greatest id.
    */
   ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
+  /** The reservations of these ids that exist, in no particular order, read as committed (nothing locked). */
+  getAll(reservationIds: readonly string[]): Promise<Reservation[]>;
 }
 
 /** Booking attempts given up on: tombstones whose ids are never registered. `save` writes BookingAbandoned to the outbox. */
