@@ -31,15 +31,15 @@ import { anyDay, anyUuid, PERSON_ID_PATTERN } from "../../src/messages.ts";
  * give the dose and the slot back) and vaccination's recorded doses (given, no longer booked).
  * Each example names a booking inventory took through its own TakeBookingSlot; the effect is read
  * through GetHospitalStock, and from what inventory's outbox publishes. Inventory also calls
- * reservation's FindOutstandingReservations before it releases lapsed holds; the call and
+ * reservation's GetOutstandingReservations before it releases lapsed holds; the call and
  * reservation's events are one pact (inventory-reservation.json), one relation between the two.
  */
 
-const FIND_OUTSTANDING = `/${ReservationService.typeName}/${ReservationService.method.findOutstandingReservations.name}`;
+const GET_OUTSTANDING = `/${ReservationService.typeName}/${ReservationService.method.getOutstandingReservations.name}`;
 
 /**
  * Inventory's client of reservation, as inventory/reservation.ts builds it (the generated client
- * under the hold-expiry job's call policy, FindOutstandingReservations idempotent), pointed at
+ * under the hold-expiry job's call policy, GetOutstandingReservations idempotent), pointed at
  * `baseUrl`. Only the transport speaks Connect JSON over HTTP/1.1, which the mock server
  * understands, instead of binary over HTTP/2; both carry the same messages.
  */
@@ -54,7 +54,7 @@ function inventorysReservationClient(baseUrl: string) {
       retry: RESERVATION_CALL.retry,
       breaker: RESERVATION_CALL.breaker,
     }),
-    { idempotent: ["findOutstandingReservations"] },
+    { idempotent: ["getOutstandingReservations"] },
   );
 }
 
@@ -121,7 +121,7 @@ describe(`${inventoryModule.name} consumes events`, () => {
     };
   }
 
-  describe(`calls ${reservationModule.name}: FindOutstandingReservations`, () => {
+  describe(`calls ${reservationModule.name}: GetOutstandingReservations`, () => {
     it("keeps the holds of the reservations reservation holds, and releases the others", async () => {
       const [registered, neverBooked] = [exampleId(0x8c7), exampleId(0x8c8)];
       const fromState = (name: string, example: string) =>
@@ -133,7 +133,7 @@ describe(`${inventoryModule.name} consumes events`, () => {
           neverBooked,
         })
         .uponReceiving("a request for which of two lapsed holds' reservations are outstanding")
-        .withRequest("POST", FIND_OUTSTANDING, (request) =>
+        .withRequest("POST", GET_OUTSTANDING, (request) =>
           request
             .headers({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" })
             // The provider state books one reservation and names it, and an id it never saw.
@@ -147,7 +147,7 @@ describe(`${inventoryModule.name} consumes events`, () => {
             .jsonBody({ reservationIds: [fromState("registered", registered)] }),
         )
         .executeTest(async (server) => {
-          const answer = await inventorysReservationClient(server.url).findOutstandingReservations({
+          const answer = await inventorysReservationClient(server.url).getOutstandingReservations({
             reservationIds: [registered, neverBooked],
           });
           expect(answer.reservationIds).toEqual([registered]);

@@ -11,7 +11,7 @@ import { dayFromToday, reservationEvents } from "../../src/published/reservation
 import { world } from "../../src/published/world.ts";
 
 /**
- * Reservation serves FindOutstandingReservations to inventory, and publishes each step of a
+ * Reservation serves GetOutstandingReservations to inventory, and publishes each step of a
  * reservation's life and the bookings it abandons; each event is produced by Reservation or
  * AbandonedBooking and its outbox encoder. The service runs as deployed (startServices, a real
  * database, its Connect server), booking through a real inventory of its own; provider states are

@@ -9,7 +9,7 @@ import {
   type BookingSlots,
   cancelReservation,
   cancelReservationAsManager,
-  findOutstandingReservations,
+  getOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
@@ -956,7 +956,7 @@ describe("policy: BookableDosesAvailable alerts the waitlist", () => {
   });
 });
 
-describe("FindOutstandingReservations: inventory asks before it releases lapsed holds", () => {
+describe("GetOutstandingReservations: inventory asks before it releases lapsed holds", () => {
   it("answers the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
     const ports = testPorts();
     given(ports, { reservationId: id(1), status: "REGISTERED" });
@@ -966,8 +966,8 @@ describe("FindOutstandingReservations: inventory asks before it releases lapsed 
     given(ports, { reservationId: id(5), status: "WAITLISTED", date: undefined });
     given(ports, { reservationId: id(6), status: "REJECTED" });
     const asked = [id(2), id(9), id(6), id(1), id(3), id(4), id(5)];
-    expect(await findOutstandingReservations(ports, { reservationIds: asked })).toEqual([id(2), id(1)]);
-    expect(await findOutstandingReservations(ports, { reservationIds: [id(9)] })).toEqual([]);
+    expect(await getOutstandingReservations(ports, { reservationIds: asked })).toEqual([id(2), id(1)]);
+    expect(await getOutstandingReservations(ports, { reservationIds: [id(9)] })).toEqual([]);
     expect(ports.events).toEqual([]);
   });
 
@@ -980,7 +980,7 @@ describe("FindOutstandingReservations: inventory asks before it releases lapsed 
     { why: "an id not a UUID", reservationIds: [id(1), "reservation-2"] },
     { why: "an empty id", reservationIds: [""] },
   ])("refuses $why, naming reservationIds", async ({ reservationIds }) => {
-    const error = await failure(findOutstandingReservations(testPorts(), { reservationIds }));
+    const error = await failure(getOutstandingReservations(testPorts(), { reservationIds }));
     expect(error).toBeInstanceOf(InvalidArgument);
     expect(error).toMatchObject({ field: "reservationIds" });
   });

@@ -111,7 +111,7 @@ export interface InventoryModuleOptions {
 }
 
 /**
- * The inventory module, its hold-expiry job asking reservation (FindOutstandingReservations, before
+ * The inventory module, its hold-expiry job asking reservation (GetOutstandingReservations, before
  * it releases a lapsed hold) as `options` say.
  */
 export function createInventoryModule(options: InventoryModuleOptions = {}): ServiceModule {

@@ -5,7 +5,7 @@ import { type CallSettings, serviceClient } from "../../resilience/service-clien
 import type { ServiceRuntime } from "../../runtime/service-module.ts";
 
 /**
- * How the hold-expiry job asks reservation's FindOutstandingReservations: a 2 s deadline per attempt;
+ * How the hold-expiry job asks reservation's GetOutstandingReservations: a 2 s deadline per attempt;
  * up to 3 attempts, all within 4 s (less than a round of the job, 5 s); a breaker that opens after 5
  * failures in a row and lets a trial call through after 10 s, so a reservation that is down costs
  * one quick refusal a round.
@@ -25,13 +25,13 @@ export const RESERVATION_CALL: CallSettings = {
  */
 export function reservationsAsked(runtime: ServiceRuntime, settings: CallSettings): OutstandingReservations {
   const { policy, client } = serviceClient(runtime, "reservation", ReservationService, settings, {
-    idempotent: ["findOutstandingReservations"],
+    idempotent: ["getOutstandingReservations"],
   });
   return {
     async among(reservationIds) {
       const budget = AbortSignal.timeout(settings.budgetMs);
       try {
-        const answer = await client().findOutstandingReservations(
+        const answer = await client().getOutstandingReservations(
           { reservationIds: [...reservationIds] },
           { signal: budget },
         );

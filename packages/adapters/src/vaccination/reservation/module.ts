@@ -5,7 +5,7 @@ import {
   acceptReservation,
   cancelReservation,
   cancelReservationAsManager,
-  findOutstandingReservations,
+  getOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
@@ -93,7 +93,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
         cancelReservationAsManager: { roles: ["reservation-manager"] },
         getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
         listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
-        findOutstandingReservations: { roles: ["service"] },
+        getOutstandingReservations: { roles: ["service"] },
       }),
     ],
     routes(router, runtime) {
@@ -145,8 +145,8 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             nextPageToken: nextPageToken(reservations, page.limit, cursorOf),
           };
         },
-        findOutstandingReservations: async (request) => ({
-          reservationIds: await findOutstandingReservations(
+        getOutstandingReservations: async (request) => ({
+          reservationIds: await getOutstandingReservations(
             ports(runtime, runtime.db.reader(), false),
             request,
           ),

@@ -96,13 +96,13 @@ export async function startInventory(
 }
 
 /**
- * A ReservationService on its own port, of which only FindOutstandingReservations works: it answers
+ * A ReservationService on its own port, of which only GetOutstandingReservations works: it answers
  * the ids in `outstanding` among those asked, or fails as a reservation that is down while `down`.
  */
 export class ScriptedReservation {
   readonly outstanding = new Set<string>();
   down = false;
-  /** The ids of every FindOutstandingReservations received, in order. */
+  /** The ids of every GetOutstandingReservations received, in order. */
   readonly asked: string[][] = [];
   readonly #server: Http2Server;
   #url = "";
@@ -112,7 +112,7 @@ export class ScriptedReservation {
       connectNodeAdapter({
         routes: (router: ConnectRouter) => {
           router.service(ReservationService, {
-            findOutstandingReservations: async (request) => {
+            getOutstandingReservations: async (request) => {
               this.asked.push(request.reservationIds);
               if (this.down) throw new ConnectError("reservation is restarting", Code.Unavailable);
               return { reservationIds: request.reservationIds.filter((id) => this.outstanding.has(id)) };

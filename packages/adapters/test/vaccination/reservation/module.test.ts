@@ -362,7 +362,7 @@ describe("the waitlist, the manager and the person", () => {
   });
 });
 
-describe("FindOutstandingReservations, inventory's question before it releases lapsed holds", () => {
+describe("GetOutstandingReservations, inventory's question before it releases lapsed holds", () => {
   it("answers, to a service, the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
     inventory.behaviour = "book";
     const at = place();
@@ -376,14 +376,15 @@ describe("FindOutstandingReservations, inventory's question before it releases l
       token: await testToken({ roles: ["service"], subject: "service:inventory" }),
     });
     const asked = [neverBooked, confirmed.reservationId, cancelled.reservationId, registered.reservationId];
-    expect((await asInventory.findOutstandingReservations({ reservationIds: asked })).reservationIds).toEqual(
-      [confirmed.reservationId, registered.reservationId],
-    );
+    expect((await asInventory.getOutstandingReservations({ reservationIds: asked })).reservationIds).toEqual([
+      confirmed.reservationId,
+      registered.reservationId,
+    ]);
 
     const asPerson = connectJsonClient(ReservationService, app.url, {
       token: await testToken({ roles: ["person"], subject: "person-31" }),
     });
-    const refused = await asPerson.findOutstandingReservations({ reservationIds: asked }).then(
+    const refused = await asPerson.getOutstandingReservations({ reservationIds: asked }).then(
       () => undefined,
       (caught: unknown) => ConnectError.from(caught),
     );
@@ -539,10 +540,10 @@ describe("bad input", () => {
       [() => client.listReservations({ personId: "p", pageSize: 101 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageSize: -1 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageToken: "not-a-token" }), "pageToken"],
-      [() => client.findOutstandingReservations({}), "reservationIds"],
-      [() => client.findOutstandingReservations({ reservationIds: [id, "r-1"] }), "reservationIds"],
+      [() => client.getOutstandingReservations({}), "reservationIds"],
+      [() => client.getOutstandingReservations({ reservationIds: [id, "r-1"] }), "reservationIds"],
       [
-        () => client.findOutstandingReservations({ reservationIds: Array.from({ length: 201 }, newId) }),
+        () => client.getOutstandingReservations({ reservationIds: Array.from({ length: 201 }, newId) }),
         "reservationIds",
       ],
       [

@@ -256,7 +256,7 @@ async function load(reservations: Reservations, reservationId: string): Promise<
   return reservation;
 }
 
-/** The most reservation ids one FindOutstandingReservations may ask about (inventory's expiry job asks 200 at most). */
+/** The most reservation ids one GetOutstandingReservations may ask about (inventory's expiry job asks 200 at most). */
 export const MAX_RESERVATIONS_ASKED = 200;
 
 /**
@@ -265,7 +265,7 @@ export const MAX_RESERVATIONS_ASKED = 200;
  * ReservationRegistered is only late, and releases the others. Answers those ids, in the order asked;
  * an id never registered (its Reserve died first) is not among them.
  */
-export async function findOutstandingReservations(
+export async function getOutstandingReservations(
   ports: Pick<ReservationPorts, "reservations">,
   query: { reservationIds: readonly string[] },
 ): Promise<string[]> {
