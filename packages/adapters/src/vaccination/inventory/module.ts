@@ -85,7 +85,8 @@ const READERS = ["person", "vaccine-manager", "reservation-manager"] as const;
 
 /**
  * The expiry job's rounds: every replica looks for lapsed holds every 5 s, asks reservation which of
- * up to 200 of them it holds, and settles them in a unit of work, until none is left. So an
+ * up to 200 of them it holds (the most one GetOutstandingReservations takes), and settles them in a
+ * unit of work, until none is left. So an
  * unconfirmed hold whose reservation does not exist is released within the lease
  * (BOOKING_HOLD_LEASE_S, 60 s by default) and 5 s, while reservation answers; one it holds is kept.
  */
