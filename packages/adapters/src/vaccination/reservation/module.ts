@@ -61,6 +61,7 @@ export interface ReservationModuleOptions {
  * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
  * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), BookingsReleasedForDiscard
  * and BookingHoldsExpired (automatic cancellations), BookableDosesAvailable (waitlist alerts).
+ * Inventory asks GetOutstandingReservations before it releases booking holds whose lease lapsed.
  */
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
