@@ -11,6 +11,7 @@ import {
   cancelReservationAsManager,
   getOutstandingReservations,
   getReservation,
+  type HospitalDayQuery,
   joinWaitlist,
   listReservations,
   MAX_RESERVATIONS_ASKED,
@@ -94,6 +95,11 @@ class ReservationsInMemory implements Reservations {
   async ofPerson(query: PersonReservationsQuery) {
     return this.#all()
       .filter((r) => r.personId === query.personId)
+      .slice(0, query.limit);
+  }
+  async ofHospitalDay(query: HospitalDayQuery) {
+    return this.#all()
+      .filter((r) => r.hospitalId === query.hospitalId && r.date === query.date)
       .slice(0, query.limit);
   }
   async getAll(reservationIds: readonly string[]) {
@@ -689,6 +695,7 @@ describe("the reservation manager and the person change a reservation", () => {
     expect(missing).toMatchObject({ resourceType: "Reservation", resourceId: R });
     expect(await failure(getReservation(ports, { reservationId: R }))).toBeInstanceOf(NotFound);
     stored("REGISTERED");
+    const noFilter = { personId: "", hospitalId: "", date: "" };
     const cases: Array<[() => Promise<unknown>, string]> = [
       [() => acceptReservation(ports, { reservationId: "" }), "reservationId"],
       [() => rejectReservation(ports, { reservationId: "r-1", note: "n" }), "reservationId"],
@@ -697,7 +704,22 @@ describe("the reservation manager and the person change a reservation", () => {
       [() => cancelReservation(ports, { reservationId: "x" }), "reservationId"],
       [() => cancelReservationAsManager(ports, { reservationId: R, note: "" }), "note"],
       [() => getReservation(ports, { reservationId: "nope" }), "reservationId"],
-      [() => listReservations(ports, { personId: "", limit: 20 }), "personId"],
+      [() => listReservations(ports, { ...noFilter, limit: 20 }), "personId"],
+      [
+        () => listReservations(ports, { ...noFilter, hospitalId: "h-1", date: "2030-01-02", limit: 20 }),
+        "hospitalId",
+      ],
+      [() => listReservations(ports, { ...noFilter, hospitalId: HOSPITAL, limit: 20 }), "date"],
+      [
+        () => listReservations(ports, { ...noFilter, hospitalId: HOSPITAL, date: "2030-02-30", limit: 20 }),
+        "date",
+      ],
+      [() => listReservations(ports, { ...noFilter, date: "2030-01-02", limit: 20 }), "hospitalId"],
+      [
+        () =>
+          listReservations(ports, { personId: "p-1", hospitalId: HOSPITAL, date: "2030-01-02", limit: 20 }),
+        "hospitalId",
+      ],
     ];
     for (const [act, field] of cases) {
       const error = await failure(act());

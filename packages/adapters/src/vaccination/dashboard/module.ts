@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -10,6 +11,7 @@ import {
   listHospitalStock,
   type PersonReservation,
   type VaccinationDashboardPorts,
+  watchDashboard,
   whenAvailableDosesRegistered,
   whenDosesDiscarded,
   whenHospitalRegistered,
@@ -45,6 +47,7 @@ import { accessOf } from "../../connect/auth.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import type { EntityManager } from "../../postgres/database.ts";
 import { eventPolicy, type ServiceModule } from "../../runtime/service-module.ts";
+import { announceDashboardChange, DashboardChangeFeed } from "./changes.ts";
 import { CounterStore } from "./counters.ts";
 import { readReservation, readStock, readVaccination } from "./events.ts";
 import { dashboardMigrations, SCHEMA } from "./schema.ts";
@@ -79,10 +82,13 @@ export const vaccinationDashboardModule: ServiceModule = {
       getPersonReservations: { roles: MANAGERS, own: { role: "person", field: "personId" } },
       getDailyReservations: { roles: [...MANAGERS, "person"] },
       listHospitalStock: { roles: MANAGERS },
+      watchDashboard: { roles: MANAGERS },
     }),
   ],
   routes(router, runtime) {
     const read = () => ports(runtime.db.reader(), false);
+    // One listening connection per process, opened while anyone watches.
+    const changes = new DashboardChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
     router.service(VaccinationDashboardService, {
       getVaccinationCount: async () => {
         const count = await getVaccinationCount(read());
@@ -104,6 +110,13 @@ export const vaccinationDashboardModule: ServiceModule = {
       listHospitalStock: async (request) => ({
         stocks: (await listHospitalStock(read(), request)).map(stockToProto),
       }),
+      async *watchDashboard(_request, context) {
+        for await (const _ of watchDashboard(
+          { changes, pause: (ms, signal) => sleep(ms, undefined, { signal }) },
+          context.signal,
+        ))
+          yield {};
+      },
     });
   },
   policies(runtime) {
@@ -117,7 +130,10 @@ export const vaccinationDashboardModule: ServiceModule = {
         envelope: EventEnvelope,
       ) => Promise<unknown>,
     ) =>
-      eventPolicy(runtime, policy, schema, (em, event, envelope) => handle(ports(em, true), event, envelope));
+      eventPolicy(runtime, policy, schema, async (em, event, envelope) => {
+        await handle(ports(em, true), event, envelope);
+        await announceDashboardChange(em);
+      });
     // Every reservation event carries the whole reservation: one rule for all of them.
     const reservationChanged = (
       p: VaccinationDashboardPorts,

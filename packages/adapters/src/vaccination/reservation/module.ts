@@ -1,6 +1,6 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { requireOwnership } from "@hexa/core/shared";
+import { PermissionDenied, requireOwnership } from "@hexa/core/shared";
 import {
   acceptReservation,
   cancelReservation,
@@ -134,10 +134,16 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
           reply(command((p) => cancelReservationAsManager(p, request))),
         getReservation: (request, context) =>
           reply(owned(ports(runtime, runtime.db.reader(), false), request.reservationId, context)),
-        listReservations: async (request) => {
+        listReservations: async (request, context) => {
+          // A person passes the access rule for their own list only, never for a hospital's day.
+          if (request.hospitalId !== "" && actorOf(context)?.ownOnly) {
+            throw new PermissionDenied("a hospital's reservations are for reservation managers");
+          }
           const page = readPage(request, isReservationCursor);
           const reservations = await listReservations(ports(runtime, runtime.db.reader(), false), {
             personId: request.personId,
+            hospitalId: request.hospitalId,
+            date: request.date,
             limit: page.limit,
             after: page.after && positionOf(page.after),
           });

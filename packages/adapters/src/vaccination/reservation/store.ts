@@ -3,6 +3,7 @@ import {
   type AbandonedBooking,
   type AbandonedBookings,
   type CancellationReason,
+  type HospitalDayQuery,
   type PersonReservationsQuery,
   Reservation,
   type Reservation as ReservationAggregate,
@@ -133,6 +134,14 @@ export const reservationMigrations: SchemaMigration[] = [
         check (cancellation_reason in (${quotedList(CANCELLATION_REASONS)}))`,
     ],
   },
+  {
+    // The reservation manager's day view: a hospital's reservations of one day, first booked first.
+    name: "0004_reservation_of_hospital_day",
+    sql: [
+      `create index reservation_of_hospital_day on reservation
+        (hospital_id, appointment_date, created_at, reservation_id)`,
+    ],
+  },
 ];
 
 /** A ListReservations token: the last row's (date or "" for a waitlist entry, created_at, reservation_id). */
@@ -257,6 +266,26 @@ export class ReservationStore implements Reservations {
         ],
         limit: query.limit,
       },
+    );
+    return records.map(toState);
+  }
+
+  /** Keyset paging on (created_at, reservation_id), both ascending, within the hospital's day. */
+  async ofHospitalDay(query: HospitalDayQuery): Promise<ReservationState[]> {
+    const where: FilterQuery<ReservationRow> = { hospitalId: query.hospitalId, appointmentDate: query.date };
+    const after = query.after;
+    const records = await this.#em.find(
+      ReservationRecord,
+      after
+        ? {
+            ...where,
+            $or: [
+              { createdAt: { $gt: after.createdAt } },
+              { createdAt: after.createdAt, reservationId: { $gt: after.reservationId } },
+            ],
+          }
+        : where,
+      { orderBy: [{ createdAt: QueryOrder.ASC }, { reservationId: QueryOrder.ASC }], limit: query.limit },
     );
     return records.map(toState);
   }

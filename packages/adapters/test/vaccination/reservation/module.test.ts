@@ -360,6 +360,56 @@ describe("the waitlist, the manager and the person", () => {
     expect(all.reservations.map((r) => r.reservationId)).toEqual(expected);
     expect(all.nextPageToken).toBe("");
   });
+
+  it("lists a hospital's reservations of a day, whatever their status, first booked first, a page at a time", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const person = () => `person-${newId().slice(0, 8)}`;
+    const first = await book(person(), at, 6);
+    app.clock.advance(1_000);
+    const rejected = await book(person(), at, 6);
+    await app.client.rejectReservation({ reservationId: rejected.reservationId, note: "no" });
+    app.clock.advance(1_000);
+    // Same creation time: the lesser id first.
+    const sameTime = [await book(person(), at, 6), await book(person(), at, 6)];
+    await book(person(), at, 7);
+    await book(person(), { ...at, hospitalId: newId() }, 6);
+    const date = dayAfter(app.clock, 6);
+
+    const expected = [
+      first.reservationId,
+      rejected.reservationId,
+      ...sameTime.map((r) => r.reservationId).sort(),
+    ];
+    const seen: string[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await app.client.listReservations({
+        hospitalId: at.hospitalId,
+        date,
+        pageSize: 3,
+        pageToken,
+      });
+      seen.push(...page.reservations.map((r) => r.reservationId));
+      pageToken = page.nextPageToken;
+      pages += 1;
+    } while (pageToken !== "" && pages < 10);
+    expect(seen).toEqual(expected);
+    expect(pages).toBe(2);
+    const all = await app.client.listReservations({ hospitalId: at.hospitalId, date });
+    expect(all.reservations.map((r) => [r.reservationId, r.status, r.date])).toEqual(
+      expected.map((id) => [
+        id,
+        id === rejected.reservationId ? ReservationStatus.REJECTED : ReservationStatus.REGISTERED,
+        date,
+      ]),
+    );
+    expect(
+      (await app.client.listReservations({ hospitalId: at.hospitalId, date: dayAfter(app.clock, 30) }))
+        .reservations,
+    ).toEqual([]);
+  });
 });
 
 describe("GetOutstandingReservations, inventory's question before it releases lapsed holds", () => {
@@ -537,6 +587,10 @@ describe("bad input", () => {
       [() => client.cancelReservationAsManager({ reservationId: id, note: "  " }), "note"],
       [() => client.getReservation({ reservationId: "nope" }), "reservationId"],
       [() => client.listReservations({}), "personId"],
+      [() => client.listReservations({ hospitalId: "h-1", date: "2030-01-02" }), "hospitalId"],
+      [() => client.listReservations({ personId: "p", hospitalId: id, date: "2030-01-02" }), "hospitalId"],
+      [() => client.listReservations({ hospitalId: id }), "date"],
+      [() => client.listReservations({ hospitalId: id, date: "02/01/2030" }), "date"],
       [() => client.listReservations({ personId: "p", pageSize: 101 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageSize: -1 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageToken: "not-a-token" }), "pageToken"],

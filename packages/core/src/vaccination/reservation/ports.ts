@@ -17,6 +17,16 @@ export interface PersonReservationsQuery {
   readonly after?: ReservationPosition | undefined;
 }
 
+/** A page of one hospital's reservations whose appointment is on one day. */
+export interface HospitalDayQuery {
+  readonly hospitalId: string;
+  /** "YYYY-MM-DD". */
+  readonly date: string;
+  readonly limit: number;
+  /** Continue after this position; unset for the first page. */
+  readonly after?: ReservationPosition | undefined;
+}
+
 /**
  * Where reservations are kept. `save` also hands the reservation's recorded events to the outbox.
  * In a unit of work the reads hold what they read until commit, as each says, so that commands and
@@ -48,6 +58,8 @@ export interface Reservations {
    * first; on the same date, the latest created first, then the greatest id.
    */
   ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
+  /** A page of a hospital's reservations of a day, whatever their status: first created first, then the least id. */
+  ofHospitalDay(query: HospitalDayQuery): Promise<ReservationState[]>;
   /** The reservations of these ids that exist, in no particular order, read as committed (nothing locked). */
   getAll(reservationIds: readonly string[]): Promise<Reservation[]>;
 }

@@ -4,6 +4,7 @@ import {
   type Booking,
   type BookingSlot,
   requireBooking,
+  requireCalendarDay,
   requireNote,
   requirePersonId,
   reservationIdOf,
@@ -231,12 +232,35 @@ export async function getReservation(
   return (await load(ports.reservations, requireUuid("reservationId", query.reservationId))).state;
 }
 
-/** A page of a person's reservations: waitlist entries first, then the latest appointment first. */
+export interface ListReservations {
+  /** Whose reservations; empty when a hospital's day is asked for. */
+  readonly personId: string;
+  /** A hospital's day instead of a person's list: empty, or with `date`. */
+  readonly hospitalId: string;
+  readonly date: string;
+  readonly limit: number;
+  readonly after?: ReservationPosition | undefined;
+}
+
+/**
+ * A page of a person's reservations (waitlist entries first, then the latest appointment first),
+ * or, given a hospital and a date, a page of that hospital's reservations of the day, first booked
+ * first. One or the other: a person id with a hospital is refused on `hospitalId`.
+ */
 export async function listReservations(
   ports: Pick<ReservationPorts, "reservations">,
-  query: { personId: string; limit: number; after?: ReservationPosition | undefined },
+  query: ListReservations,
 ): Promise<ReservationState[]> {
-  return ports.reservations.ofPerson({ ...query, personId: requirePersonId(query.personId) });
+  const { limit, after } = query;
+  if (query.hospitalId === "" && query.date === "") {
+    return ports.reservations.ofPerson({ personId: requirePersonId(query.personId), limit, after });
+  }
+  if (query.personId !== "") {
+    throw new InvalidArgument("hospitalId", "lists a hospital's day: give personId or hospitalId, not both");
+  }
+  const hospitalId = requireUuid("hospitalId", query.hospitalId);
+  const date = requireCalendarDay(query.date);
+  return ports.reservations.ofHospitalDay({ hospitalId, date, limit, after });
 }
 
 async function change(
