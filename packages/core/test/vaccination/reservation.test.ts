@@ -9,10 +9,12 @@ import {
   type BookingSlots,
   cancelReservation,
   cancelReservationAsManager,
+  getOutstandingReservations,
   getReservation,
   type HospitalDayQuery,
   joinWaitlist,
   listReservations,
+  MAX_RESERVATIONS_ASKED,
   type PersonReservationsQuery,
   Reservation,
   type ReservationEvent,
@@ -99,6 +101,11 @@ class ReservationsInMemory implements Reservations {
     return this.#all()
       .filter((r) => r.hospitalId === query.hospitalId && r.date === query.date)
       .slice(0, query.limit);
+  }
+  async getAll(reservationIds: readonly string[]) {
+    return this.#all()
+      .filter((r) => reservationIds.includes(r.reservationId))
+      .map((r) => Reservation.restore(r));
   }
   #all(): ReservationState[] {
     return [...this.saved.values()];
@@ -968,5 +975,35 @@ describe("policy: BookableDosesAvailable alerts the waitlist", () => {
       await whenBookableDosesAvailable(ports, { hospitalId: HOSPITAL, vaccineId: VACCINE, bookable: 5 }),
     ).toEqual([]);
     expect(ports.events).toEqual([]);
+  });
+});
+
+describe("GetOutstandingReservations: inventory asks before it releases lapsed holds", () => {
+  it("answers the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
+    const ports = testPorts();
+    given(ports, { reservationId: id(1), status: "REGISTERED" });
+    given(ports, { reservationId: id(2), status: "CONFIRMED" });
+    given(ports, { reservationId: id(3), status: "CANCELLED", cancellationReason: "PERSON" });
+    given(ports, { reservationId: id(4), status: "VACCINATED" });
+    given(ports, { reservationId: id(5), status: "WAITLISTED", date: undefined });
+    given(ports, { reservationId: id(6), status: "REJECTED" });
+    const asked = [id(2), id(9), id(6), id(1), id(3), id(4), id(5)];
+    expect(await getOutstandingReservations(ports, { reservationIds: asked })).toEqual([id(2), id(1)]);
+    expect(await getOutstandingReservations(ports, { reservationIds: [id(9)] })).toEqual([]);
+    expect(ports.events).toEqual([]);
+  });
+
+  it.each([
+    { why: "no id", reservationIds: [] },
+    {
+      why: `more than ${MAX_RESERVATIONS_ASKED} ids`,
+      reservationIds: Array.from({ length: MAX_RESERVATIONS_ASKED + 1 }, (_, n) => id(n + 1)),
+    },
+    { why: "an id not a UUID", reservationIds: [id(1), "reservation-2"] },
+    { why: "an empty id", reservationIds: [""] },
+  ])("refuses $why, naming reservationIds", async ({ reservationIds }) => {
+    const error = await failure(getOutstandingReservations(testPorts(), { reservationIds }));
+    expect(error).toBeInstanceOf(InvalidArgument);
+    expect(error).toMatchObject({ field: "reservationIds" });
   });
 });

@@ -453,13 +453,25 @@ export class BookingStore implements Bookings {
    * A row lock (FOR UPDATE SKIP LOCKED) would not do: a discard writes booking rows under the
    * stock's lock, so it and this round would wait on each other.
    */
-  async claimExpired(now: Date, limit: number): Promise<string[]> {
+  async claimExpired(reservationIds: readonly string[], now: Date): Promise<string[]> {
+    if (reservationIds.length === 0) return [];
     const rows: Array<{ reservation_id: string }> = await this.#em.execute(
       `select reservation_id from (
          select reservation_id from ${this.#db.table("booking")}
-          where status = 'BOOKED' and hold_until <= ?
-          order by hold_until, reservation_id limit ?) as lapsed
+          where reservation_id in (${reservationIds.map(() => "?").join(", ")})
+            and status = 'BOOKED' and hold_until <= ?
+          order by reservation_id) as lapsed
         where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
+      [...reservationIds, now],
+    );
+    return rows.map((row) => row.reservation_id);
+  }
+
+  async lapsed(now: Date, limit: number): Promise<string[]> {
+    const rows: Array<{ reservation_id: string }> = await this.#em.execute(
+      `select reservation_id from ${this.#db.table("booking")}
+        where status = 'BOOKED' and hold_until <= ?
+        order by hold_until, reservation_id limit ?`,
       [now, limit],
     );
     return rows.map((row) => row.reservation_id);

@@ -5,6 +5,7 @@ import {
   acceptReservation,
   cancelReservation,
   cancelReservationAsManager,
+  getOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
@@ -60,6 +61,7 @@ export interface ReservationModuleOptions {
  * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
  * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), BookingsReleasedForDiscard
  * and BookingHoldsExpired (automatic cancellations), BookableDosesAvailable (waitlist alerts).
+ * Inventory asks GetOutstandingReservations before it releases booking holds whose lease lapsed.
  */
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
@@ -92,6 +94,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
         cancelReservationAsManager: { roles: ["reservation-manager"] },
         getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
         listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
+        getOutstandingReservations: { roles: ["service"] },
       }),
     ],
     routes(router, runtime) {
@@ -149,6 +152,12 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             nextPageToken: nextPageToken(reservations, page.limit, cursorOf),
           };
         },
+        getOutstandingReservations: async (request) => ({
+          reservationIds: await getOutstandingReservations(
+            ports(runtime, runtime.db.reader(), false),
+            request,
+          ),
+        }),
       });
     },
     policies: (runtime) => {

@@ -290,6 +290,11 @@ export class ReservationStore implements Reservations {
     return records.map(toState);
   }
 
+  async getAll(reservationIds: readonly string[]): Promise<ReservationAggregate[]> {
+    const records = await this.#em.find(ReservationRecord, { reservationId: { $in: [...reservationIds] } });
+    return records.map((record) => Reservation.restore(toState(record)));
+  }
+
   #lockMode() {
     return this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE as const } : {};
   }

@@ -5,10 +5,11 @@ import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hex
 import {
   CancellationReason,
   type Reservation,
+  ReservationService,
   ReservationStatus,
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
-import { eventually, query } from "@hexa/testing";
+import { connectJsonClient, eventually, query, testToken } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import {
@@ -411,6 +412,36 @@ describe("the waitlist, the manager and the person", () => {
   });
 });
 
+describe("GetOutstandingReservations, inventory's question before it releases lapsed holds", () => {
+  it("answers, to a service, the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const registered = await book("person-31", at);
+    const confirmed = await book("person-32", at);
+    const cancelled = await book("person-33", at);
+    await app.client.acceptReservation({ reservationId: confirmed.reservationId });
+    await app.client.cancelReservation({ reservationId: cancelled.reservationId });
+    const neverBooked = newId();
+    const asInventory = connectJsonClient(ReservationService, app.url, {
+      token: await testToken({ roles: ["service"], subject: "service:inventory" }),
+    });
+    const asked = [neverBooked, confirmed.reservationId, cancelled.reservationId, registered.reservationId];
+    expect((await asInventory.getOutstandingReservations({ reservationIds: asked })).reservationIds).toEqual([
+      confirmed.reservationId,
+      registered.reservationId,
+    ]);
+
+    const asPerson = connectJsonClient(ReservationService, app.url, {
+      token: await testToken({ roles: ["person"], subject: "person-31" }),
+    });
+    const refused = await asPerson.getOutstandingReservations({ reservationIds: asked }).then(
+      () => undefined,
+      (caught: unknown) => ConnectError.from(caught),
+    );
+    expect(refused?.code).toBe(Code.PermissionDenied);
+  });
+});
+
 describe("policies fed through the embedded bus", () => {
   it("marks a booking VACCINATED on VaccinationRecorded; ignores an unknown reservation and a repeat", async () => {
     inventory.behaviour = "book";
@@ -563,6 +594,12 @@ describe("bad input", () => {
       [() => client.listReservations({ personId: "p", pageSize: 101 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageSize: -1 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageToken: "not-a-token" }), "pageToken"],
+      [() => client.getOutstandingReservations({}), "reservationIds"],
+      [() => client.getOutstandingReservations({ reservationIds: [id, "r-1"] }), "reservationIds"],
+      [
+        () => client.getOutstandingReservations({ reservationIds: Array.from({ length: 201 }, newId) }),
+        "reservationIds",
+      ],
       [
         () =>
           client.listReservations({

@@ -60,6 +60,8 @@ export interface Reservations {
   ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
   /** A page of a hospital's reservations of a day, whatever their status: first created first, then the least id. */
   ofHospitalDay(query: HospitalDayQuery): Promise<ReservationState[]>;
+  /** The reservations of these ids that exist, in no particular order, read as committed (nothing locked). */
+  getAll(reservationIds: readonly string[]): Promise<Reservation[]>;
 }
 
 /** Booking attempts given up on: tombstones whose ids are never registered. `save` writes BookingAbandoned to the outbox. */

@@ -279,3 +279,27 @@ async function load(reservations: Reservations, reservationId: string): Promise<
   if (!reservation) throw new NotFound("Reservation", reservationId);
   return reservation;
 }
+
+/** The most reservation ids one GetOutstandingReservations may ask about (inventory's expiry job asks 200 at most). */
+export const MAX_RESERVATIONS_ASKED = 200;
+
+/**
+ * Inventory asks, before it releases booking holds whose lease lapsed unconfirmed, which of their
+ * reservations are outstanding (REGISTERED or CONFIRMED) here: it keeps those holds, since their
+ * ReservationRegistered is only late, and releases the others. Answers those ids, in the order asked;
+ * an id never registered (its Reserve died first) is not among them.
+ */
+export async function getOutstandingReservations(
+  ports: Pick<ReservationPorts, "reservations">,
+  query: { reservationIds: readonly string[] },
+): Promise<string[]> {
+  const asked = query.reservationIds;
+  if (asked.length === 0 || asked.length > MAX_RESERVATIONS_ASKED) {
+    throw new InvalidArgument("reservationIds", `must hold 1 to ${MAX_RESERVATIONS_ASKED} reservation ids`);
+  }
+  const ids = asked.map((id) => requireUuid("reservationIds", id));
+  const outstanding = new Set(
+    (await ports.reservations.getAll(ids)).filter((r) => r.isOutstanding).map((r) => r.id),
+  );
+  return ids.filter((id) => outstanding.has(id));
+}
