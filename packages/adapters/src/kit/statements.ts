@@ -46,35 +46,44 @@ export class EntityTable<Row extends object> {
     key: Partial<Row>,
     lock: "" | "for update" | "for share",
   ): Promise<Row | undefined> {
-    return (await this.findAll(em, key, lock))[0];
+    return (await this.findAll(em, key, { lock }))[0];
   }
 
   /**
-   * The rows matching `filter`: each property equal to its value, or, for an array, to one of its
-   * values. Read as `lock` says.
+   * The rows matching every property of `where` (equal to its value, or, for an array, to one of its
+   * values), in the order of the properties `orderBy` names.
    */
   async findAll(
     em: EntityManager,
-    filter: { readonly [Name in keyof Row]?: Row[Name] | readonly Row[Name][] },
-    lock: "" | "for update" | "for share" = "",
+    where: { readonly [Name in keyof Row]?: Row[Name] | readonly Row[Name][] },
+    options: {
+      readonly orderBy?: ReadonlyArray<keyof Row & string>;
+      readonly lock?: "" | "for update" | "for share";
+    } = {},
   ): Promise<Row[]> {
     const shape = this.#of(em);
-    const conditions = Object.entries(filter) as Array<[string, unknown]>;
-    const where = conditions
+    const conditions = Object.entries(where) as Array<[string, unknown]>;
+    const condition = conditions
       .map(
         ([name, value], i) =>
           `${column(shape.columns, name)} = ${Array.isArray(value) ? `any($${i + 1})` : `$${i + 1}`}`,
       )
       .join(" and ");
+    const order = options.orderBy?.length
+      ? ` order by ${options.orderBy.map((name) => column(shape.columns, name)).join(", ")}`
+      : "";
     return this.findWhere(
       em,
-      where,
+      `${condition}${order}`,
       conditions.map(([, value]) => value),
-      lock,
+      options.lock,
     );
   }
 
-  /** The rows matching `condition` (SQL on the table's columns, with `$1 … $n` for `params`). */
+  /**
+   * The rows matching `condition` (SQL on the table's columns, with `$1 … $n` for `params`, and an
+   * `order by` of its own if any).
+   */
   async findWhere(
     em: EntityManager,
     condition: string,
@@ -87,8 +96,8 @@ export class EntityTable<Row extends object> {
       `${shape.select}${condition ? ` where ${condition}` : ""} ${lock}`,
       params,
     );
+    // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
     for (const found of rows) {
-      // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
       for (const [name, value] of Object.entries(found)) {
         if (typeof value !== "string") continue;
         const prop = shape.columns.get(name);

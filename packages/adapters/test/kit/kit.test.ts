@@ -1,5 +1,6 @@
 import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
 import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
+import { EntityTable } from "@hexa/adapters/kit/statements";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { appendToOutbox } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
@@ -232,6 +233,23 @@ describe("the locks of records changed under another record's lock, and of recor
   });
 });
 
+describe("a table's statements", () => {
+  it("reads the rows matching any of its properties, in the order asked, as the entity types them", async () => {
+    const rows = new EntityTable(ReservationRecord);
+    const updatedAt = new Date("2026-05-01T08:00:00.000Z");
+    await db.unitOfWork(async (unit) => {
+      for (const orderId of ["kit-rows-2", "kit-rows-1", "kit-rows-3"]) {
+        const row = { orderId, productId: "kit-rows", quantity: 1, status: "RESERVED" as const, updatedAt };
+        await rows.upsert(unit.em, [row], true);
+      }
+    });
+    const found = await rows.findAll(db.read().em, { productId: "kit-rows" }, { orderBy: ["orderId"] });
+    expect(found.map((row) => row.orderId)).toEqual(["kit-rows-1", "kit-rows-2", "kit-rows-3"]);
+    expect(found[0]?.updatedAt).toEqual(updatedAt);
+    expect(await rows.findAll(db.read().em, { productId: "kit-rows-none" })).toEqual([]);
+  });
+});
+
 describe("an enum mapping derived from the proto descriptor", () => {
   const status = enumMapping(ORDER_STATUSES, OrderStatusSchema);
 
@@ -258,6 +276,16 @@ describe("an enum mapping derived from the proto descriptor", () => {
     })();
     expect(refused).toBeInstanceOf(InvalidArgument);
     expect(refused).toMatchObject({ field: "status" });
+  });
+
+  it("reads a required field: unspecified and an unknown number are InvalidArgument naming the field", () => {
+    expect(status.required("order.status", OrderStatus.PLACED)).toBe("PLACED");
+    for (const value of [OrderStatus.UNSPECIFIED, 99]) {
+      expect(() => status.required("order.status", value)).toThrow(InvalidArgument);
+      expect(() => status.required("order.status", value)).toThrow(
+        expect.objectContaining({ field: "order.status" }),
+      );
+    }
   });
 
   it("stops the start when a core name has no proto value", () => {

@@ -353,20 +353,22 @@ function bookings(unit: UnitOfWork): Bookings {
      * A row lock (FOR UPDATE SKIP LOCKED) would not do: a discard writes booking rows under the
      * stock's lock, so it and this round would wait on each other.
      */
-    claimExpired: async (now, limit) => {
+    claimExpired: async (reservationIds, now) => {
+      if (reservationIds.length === 0) return [];
       const rows = await execute<{ reservation_id: string }>(
         em,
         `select reservation_id from (
            select reservation_id from ${table}
-            where status = 'BOOKED' and hold_until <= $1
-            order by hold_until, reservation_id limit $2) as lapsed
+            where reservation_id = any($1) and status = 'BOOKED' and hold_until <= $2
+            order by reservation_id) as lapsed
           where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
-        [now, limit],
+        [reservationIds, now],
       );
       const claimed = rows.map((row) => row.reservation_id);
       unit.lockedKeys("booking", claimed);
       return claimed;
     },
+    lapsed: (now, limit) => lapsedHolds(em, now, limit),
     saveConfirmed: async (booking) => {
       const { reservationId, holdUntil, updatedAt } = booking.state;
       await execute(
@@ -376,6 +378,22 @@ function bookings(unit: UnitOfWork): Bookings {
       );
     },
   };
+}
+
+/** The expiry job's look for lapsed holds, outside any transaction. */
+export function lapsedBookings(session: ReadSession): Pick<Bookings, "lapsed"> {
+  return { lapsed: (now, limit) => lapsedHolds(session.em, now, limit) };
+}
+
+async function lapsedHolds(em: EntityManager, now: Date, limit: number): Promise<string[]> {
+  const rows = await execute<{ reservation_id: string }>(
+    em,
+    `select reservation_id from ${bookingRows.name(em)}
+      where status = 'BOOKED' and hold_until <= $1
+      order by hold_until, reservation_id limit $2`,
+    [now, limit],
+  );
+  return rows.map((row) => row.reservation_id);
 }
 
 /** Hospitals in id order, a page at a time. */

@@ -1,10 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { requireOwnership } from "@hexa/core/shared";
+import { PermissionDenied, requireOwnership } from "@hexa/core/shared";
 import {
   acceptReservation,
   cancelReservation,
   cancelReservationAsManager,
+  getOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
@@ -63,6 +64,7 @@ export interface ReservationModuleOptions {
  * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
  * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), BookingsReleasedForDiscard
  * and BookingHoldsExpired (automatic cancellations), BookableDosesAvailable (waitlist alerts).
+ * Inventory asks GetOutstandingReservations before it releases booking holds whose lease lapsed.
  */
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
@@ -95,6 +97,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
         cancelReservationAsManager: { roles: ["reservation-manager"] },
         getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
         listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
+        getOutstandingReservations: { roles: ["service"] },
       }),
     ],
     routes(router, runtime) {
@@ -132,10 +135,26 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
           reply,
         ),
         listReservations: query(
-          async (p, request: { personId: string; pageSize: number; pageToken: string }) => {
+          async (
+            p,
+            request: {
+              personId: string;
+              hospitalId: string;
+              date: string;
+              pageSize: number;
+              pageToken: string;
+            },
+            call,
+          ) => {
+            // A person passes the access rule for their own list only, never for a hospital's day.
+            if (request.hospitalId !== "" && actorOf(call)?.ownOnly) {
+              throw new PermissionDenied("a hospital's reservations are for reservation managers");
+            }
             const page = readPage(request, isReservationCursor);
             const reservations = await listReservations(p, {
               personId: request.personId,
+              hospitalId: request.hospitalId,
+              date: request.date,
               limit: page.limit,
               after: page.after && positionOf(page.after),
             });
@@ -146,6 +165,9 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             nextPageToken: nextPageToken(reservations, limit, cursorOf),
           }),
         ),
+        getOutstandingReservations: query(getOutstandingReservations, (reservationIds) => ({
+          reservationIds,
+        })),
       });
     },
     policies: (runtime) => {

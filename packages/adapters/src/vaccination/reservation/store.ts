@@ -5,6 +5,7 @@ import {
   type AbandonedBookingReads,
   type AbandonedBookings,
   CANCELLATION_REASONS,
+  type HospitalDayQuery,
   type PersonReservationsQuery,
   RESERVATION_STATUSES,
   Reservation,
@@ -115,6 +116,14 @@ export const reservationMigrations: SchemaMigration[] = [
         check (cancellation_reason in (${quotedList(CANCELLATION_REASONS)}))`,
     ],
   },
+  {
+    // The reservation manager's day view: a hospital's reservations of one day, first booked first.
+    name: "0004_reservation_of_hospital_day",
+    sql: [
+      `create index reservation_of_hospital_day on reservation
+        (hospital_id, appointment_date, created_at, reservation_id)`,
+    ],
+  },
 ];
 
 /** A ListReservations token: the last row's (date or "" for a waitlist entry, created_at, reservation_id). */
@@ -186,7 +195,7 @@ export function reservationStores(unit: UnitOfWork): {
         const [row] = await reservationRows.findAll(
           em,
           { personId, hospitalId, vaccineId, status: "WAITLISTED" },
-          "for update",
+          { lock: "for update" },
         );
         return row && Reservation.restore(toState(row));
       },
@@ -195,7 +204,7 @@ export function reservationStores(unit: UnitOfWork): {
         const [row] = await reservationRows.findAll(
           em,
           { personId, vaccineId, status: OUTSTANDING },
-          "for update",
+          { lock: "for update" },
         );
         return row && Reservation.restore(toState(row));
       },
@@ -262,6 +271,11 @@ export function reservationReads(session: ReadSession): {
         return row && Reservation.restore(toState(row));
       },
       ofPerson: (query) => reservationsOfPerson(em, query),
+      ofHospitalDay: (query) => reservationsOfHospitalDay(em, query),
+      getAll: async (reservationIds) =>
+        (await reservationRows.findAll(em, { reservationId: reservationIds })).map((row) =>
+          Reservation.restore(toState(row)),
+        ),
     },
     abandonedBookings: { has: async (reservationId) => (await abandoned.get(reservationId)) !== undefined },
   };
@@ -282,6 +296,29 @@ async function reservationsOfPerson(
     ],
     limit: query.limit,
   });
+  return records.map(toState);
+}
+
+/** Keyset paging on (created_at, reservation_id), both ascending, within the hospital's day. */
+async function reservationsOfHospitalDay(
+  em: EntityManager,
+  query: HospitalDayQuery,
+): Promise<ReservationState[]> {
+  const where: FilterQuery<ReservationRow> = { hospitalId: query.hospitalId, appointmentDate: query.date };
+  const after = query.after;
+  const records = await em.find(
+    ReservationRecord,
+    after
+      ? {
+          ...where,
+          $or: [
+            { createdAt: { $gt: after.createdAt } },
+            { createdAt: after.createdAt, reservationId: { $gt: after.reservationId } },
+          ],
+        }
+      : where,
+    { orderBy: [{ createdAt: QueryOrder.ASC }, { reservationId: QueryOrder.ASC }], limit: query.limit },
+  );
   return records.map(toState);
 }
 

@@ -6,8 +6,9 @@ import { stockId, type VaccineStock } from "./stock.ts";
 
 /**
  * How long, by default, a dose and slot taken by TakeBookingSlot are held before reservation
- * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released
- * ({@link Booking.expire}), since the Reserve that asked for it died before writing its reservation.
+ * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released once
+ * reservation answers that it holds no such reservation ({@link Booking.settleLapse}), since the
+ * Reserve that asked for it died before writing its reservation.
  */
 export const BOOKING_HOLD_LEASE_MS = 60_000;
 
@@ -227,14 +228,27 @@ export class Booking {
   }
 
   /**
-   * Its hold lapsed unconfirmed: the dose and slot are given back (no waitlist is alerted) and the
-   * booking stays RELEASED, so neither a late registration nor a repeated call takes them again.
-   * Returns whether it was released; a confirmed or unlapsed hold is left as it is.
+   * Its hold lapsed unconfirmed, and reservation answered whether the reservation is outstanding
+   * there (`outstanding`). Outstanding: its ReservationRegistered is only late (the bus, or
+   * inventory's consumer, was away longer than the lease), so the hold is confirmed as that event
+   * would confirm it. Not outstanding (its Reserve died before writing it, or it ended unheard):
+   * the dose and slot are given back (no waitlist is alerted) and the booking stays RELEASED, so
+   * neither a late registration nor a repeated call takes them again. A hold not lapsed, or
+   * confirmed or released meanwhile, is left as it is (UNCHANGED).
    */
-  expire(stock: VaccineStock, capacity: DateCapacity, context: EventContext): boolean {
-    if (!this.isExpired(context)) return false;
+  settleLapse(
+    outstanding: boolean,
+    stock: VaccineStock,
+    capacity: DateCapacity,
+    context: EventContext,
+  ): "CONFIRMED" | "RELEASED" | "UNCHANGED" {
+    if (!this.isExpired(context)) return "UNCHANGED";
+    if (outstanding) {
+      this.confirm(context);
+      return "CONFIRMED";
+    }
     this.release(stock, capacity, { event: "BookingHoldExpired" }, context);
-    return true;
+    return "RELEASED";
   }
 
   /**

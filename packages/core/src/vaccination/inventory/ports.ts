@@ -101,11 +101,30 @@ export interface Bookings {
    */
   heldOf(hospitalId: string, vaccineId: string): Promise<Booking[]>;
   /**
-   * Claims up to `limit` bookings whose unconfirmed hold lapsed by `now`, the earliest lapsed first:
-   * each is locked as `get` locks it, and one another unit of work holds is skipped (so replicas
-   * running the same job release each once). Returns their reservation ids.
+   * Up to `limit` reservation ids of bookings whose unconfirmed hold lapsed by `now`, the earliest
+   * lapsed first, read as committed (nothing locked).
    */
-  claimExpired(now: Date, limit: number): Promise<string[]>;
+  lapsed(now: Date, limit: number): Promise<string[]>;
+  /**
+   * Claims those of `reservationIds` whose unconfirmed hold still lapsed by `now`: each is locked as
+   * `get` locks it, and one another unit of work holds is skipped (so replicas running the same job
+   * settle each once). Returns their reservation ids.
+   */
+  claimExpired(reservationIds: readonly string[], now: Date): Promise<string[]>;
   /** Writes the new or changed ones among `bookings`, in one statement. */
   saveAll(bookings: readonly Booking[]): Promise<void>;
+}
+
+/** What reservation answered about the reservations asked, or that it could not be asked. */
+export type OutstandingAnswer =
+  | { readonly answered: true; readonly outstanding: ReadonlySet<string> }
+  | { readonly answered: false; readonly error: string };
+
+/**
+ * Reservation's synchronous answer to which reservations are outstanding there (REGISTERED or
+ * CONFIRMED), asked before a lapsed hold is released. It answers within a bounded time; `answered`
+ * is false when reservation cannot be reached in time (down, timing out, its breaker open).
+ */
+export interface OutstandingReservations {
+  among(reservationIds: readonly string[]): Promise<OutstandingAnswer>;
 }

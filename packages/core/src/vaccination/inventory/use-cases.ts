@@ -18,6 +18,7 @@ import type {
   Hospitals,
   IdPage,
   InventoryReads,
+  OutstandingReservations,
   Stocks,
   Supplies,
   VaccineReads,
@@ -330,21 +331,56 @@ export async function whenReservationRegistered(
 }
 
 /**
- * Job: releases up to `limit` bookings whose hold lapsed unconfirmed (their Reserve died before
- * registering the reservation), in one unit of work: the bookings are claimed first, then their
- * stocks and dates locked in order; BookingHoldsExpired tells reservation, per stock, which. No
- * waitlist is alerted. Returns how many were released.
+ * What the hold-expiry job works with: reads outside any transaction, reservation's answer, and
+ * units of work for settling. Reservation is asked outside any transaction, so a slow reservation
+ * holds no database connection or lock.
  */
-export async function releaseExpiredHolds(ports: InventoryPorts, limit: number): Promise<number> {
-  const claimed = await ports.bookings.claimExpired(ports.clock.now(), limit);
-  if (claimed.length === 0) return 0;
-  const lapsed = [...(await ports.bookings.getAll(claimed)).values()];
+export interface HoldExpiryPorts extends EventContext {
+  readonly bookings: Pick<Bookings, "lapsed">;
+  readonly reservations: OutstandingReservations;
+  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
+  unitOfWork<T>(work: (ports: InventoryPorts) => Promise<T>): Promise<T>;
+}
+
+/** One round of the hold-expiry job. */
+export type HoldExpiryRound =
+  /** Reservation answered: of the `lapsed` holds found, these were confirmed and released. */
+  | { readonly lapsed: number; readonly confirmed: number; readonly released: number }
+  /** Reservation could not be asked: nothing was settled, the next round asks again. */
+  | { readonly lapsed: number; readonly unanswered: string };
+
+/**
+ * Job: settles up to `limit` bookings whose hold lapsed unconfirmed. Reservation is asked first, once
+ * for all of them, which of their reservations it holds: those holds are confirmed (their
+ * ReservationRegistered is late, e.g. the bus was down longer than the lease), the others released
+ * (their Reserve died before registering). When reservation cannot answer, nothing is released: a
+ * hold whose reservation may exist is never taken from it. The settling is one unit of work: the
+ * bookings are claimed first, then their stocks and dates locked in order; BookingHoldsExpired tells
+ * reservation, per stock, which were released. No waitlist is alerted.
+ */
+export async function settleLapsedHolds(ports: HoldExpiryPorts, limit: number): Promise<HoldExpiryRound> {
+  const lapsed = await ports.bookings.lapsed(ports.clock.now(), limit);
+  if (lapsed.length === 0) return { lapsed: 0, confirmed: 0, released: 0 };
+  const answer = await ports.reservations.among(lapsed);
+  if (!answer.answered) return { lapsed: lapsed.length, unanswered: answer.error };
+  const settled = await ports.unitOfWork((work) => settleHolds(work, lapsed, answer.outstanding));
+  return { lapsed: lapsed.length, ...settled };
+}
+
+async function settleHolds(
+  ports: InventoryPorts,
+  lapsed: readonly string[],
+  outstanding: ReadonlySet<string>,
+): Promise<{ confirmed: number; released: number }> {
+  const claimed = await ports.bookings.claimExpired(lapsed, ports.clock.now());
+  if (claimed.length === 0) return { confirmed: 0, released: 0 };
+  const claimedBookings = [...(await ports.bookings.getAll(claimed)).values()];
   const stocks = await loadStocks(
     ports.stocks,
-    lapsed.map((booking) => booking.state),
+    claimedBookings.map((booking) => booking.state),
   );
   const capacities = new Map<string, DateCapacity>();
-  const dates = [...new Set(lapsed.map(({ state }) => `${state.hospitalId}/${state.date}`))].sort();
+  const dates = [...new Set(claimedBookings.map(({ state }) => `${state.hospitalId}/${state.date}`))].sort();
   for (const key of dates) {
     const [hospitalId = "", date = ""] = key.split("/");
     capacities.set(key, await loadCapacity(ports.capacities, hospitalId, date));
@@ -352,11 +388,14 @@ export async function releaseExpiredHolds(ports: InventoryPorts, limit: number):
   // Read again under the stocks' locks: a discard may have released some meanwhile.
   const bookings = [...(await ports.bookings.getAll(claimed)).values()];
   const released = new Map<string, Booking[]>();
+  let confirmed = 0;
   for (const booking of bookings) {
     const { hospitalId, vaccineId, date } = booking.state;
     const stock = stocks.get(stockId(hospitalId, vaccineId)) as VaccineStock;
-    if (!booking.expire(stock, capacities.get(`${hospitalId}/${date}`) as DateCapacity, ports)) continue;
-    released.set(stock.id, [...(released.get(stock.id) ?? []), booking]);
+    const capacity = capacities.get(`${hospitalId}/${date}`) as DateCapacity;
+    const settled = booking.settleLapse(outstanding.has(booking.id), stock, capacity, ports);
+    if (settled === "CONFIRMED") confirmed += 1;
+    if (settled === "RELEASED") released.set(stock.id, [...(released.get(stock.id) ?? []), booking]);
   }
   for (const [id, ofStock] of released) {
     const held = ofStock.map((booking) => ({ reservationId: booking.id, date: booking.state.date }));
@@ -365,7 +404,8 @@ export async function releaseExpiredHolds(ports: InventoryPorts, limit: number):
   for (const stock of stocks.values()) await ports.stocks.save(stock);
   for (const capacity of capacities.values()) await ports.capacities.save(capacity);
   await ports.bookings.saveAll(bookings);
-  return [...released.values()].reduce((sum, ofStock) => sum + ofStock.length, 0);
+  const releasedCount = [...released.values()].reduce((sum, ofStock) => sum + ofStock.length, 0);
+  return { confirmed, released: releasedCount };
 }
 
 export interface RecordedVaccination {

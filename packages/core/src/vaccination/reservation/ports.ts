@@ -17,6 +17,16 @@ export interface PersonReservationsQuery {
   readonly after?: ReservationPosition | undefined;
 }
 
+/** A page of one hospital's reservations whose appointment is on one day. */
+export interface HospitalDayQuery {
+  readonly hospitalId: string;
+  /** "YYYY-MM-DD". */
+  readonly date: string;
+  readonly limit: number;
+  /** Continue after this position; unset for the first page. */
+  readonly after?: ReservationPosition | undefined;
+}
+
 /** Reservations as queries (and Reserve before it books) read them: outside a unit of work, nothing locked. */
 export interface ReservationReads {
   get(reservationId: string): Promise<Reservation | undefined>;
@@ -27,6 +37,10 @@ export interface ReservationReads {
    * first; on the same date, the latest created first, then the greatest id.
    */
   ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]>;
+  /** A page of a hospital's reservations of a day, whatever their status: first created first, then the least id. */
+  ofHospitalDay(query: HospitalDayQuery): Promise<ReservationState[]>;
+  /** The reservations of these ids that exist, in no particular order, read as committed (nothing locked). */
+  getAll(reservationIds: readonly string[]): Promise<Reservation[]>;
 }
 
 /**
@@ -34,7 +48,7 @@ export interface ReservationReads {
  * In a unit of work the reads hold what they read until commit, as each says, so that commands and
  * policies touching the same reservations take turns.
  */
-export interface Reservations extends Omit<ReservationReads, "ofPerson"> {
+export interface Reservations extends Pick<ReservationReads, "outstandingOf"> {
   /** In a unit of work, holds the reservation id until commit, even before a reservation exists. */
   get(reservationId: string): Promise<Reservation | undefined>;
   save(reservation: Reservation): Promise<void>;

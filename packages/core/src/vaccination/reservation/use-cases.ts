@@ -1,9 +1,10 @@
-import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
+import { type EventContext, InvalidArgument, NotFound, requireUuid } from "../../shared/index.ts";
 import { AbandonedBooking } from "./abandoned-booking.ts";
 import {
   type Booking,
   type BookingSlot,
   requireBooking,
+  requireCalendarDay,
   requireNote,
   requirePersonId,
   reservationIdOf,
@@ -247,12 +248,35 @@ export async function getReservation(
   return (await load(ports.reservations, requireUuid("reservationId", query.reservationId))).state;
 }
 
-/** A page of a person's reservations: waitlist entries first, then the latest appointment first. */
+export interface ListReservations {
+  /** Whose reservations; empty when a hospital's day is asked for. */
+  readonly personId: string;
+  /** A hospital's day instead of a person's list: empty, or with `date`. */
+  readonly hospitalId: string;
+  readonly date: string;
+  readonly limit: number;
+  readonly after?: ReservationPosition | undefined;
+}
+
+/**
+ * A page of a person's reservations (waitlist entries first, then the latest appointment first),
+ * or, given a hospital and a date, a page of that hospital's reservations of the day, first booked
+ * first. One or the other: a person id with a hospital is refused on `hospitalId`.
+ */
 export async function listReservations(
   ports: ReservationQueries,
-  query: { personId: string; limit: number; after?: ReservationPosition | undefined },
+  query: ListReservations,
 ): Promise<ReservationState[]> {
-  return ports.reservations.ofPerson({ ...query, personId: requirePersonId(query.personId) });
+  const { limit, after } = query;
+  if (query.hospitalId === "" && query.date === "") {
+    return ports.reservations.ofPerson({ personId: requirePersonId(query.personId), limit, after });
+  }
+  if (query.personId !== "") {
+    throw new InvalidArgument("hospitalId", "lists a hospital's day: give personId or hospitalId, not both");
+  }
+  const hospitalId = requireUuid("hospitalId", query.hospitalId);
+  const date = requireCalendarDay(query.date);
+  return ports.reservations.ofHospitalDay({ hospitalId, date, limit, after });
 }
 
 async function change(
@@ -273,4 +297,28 @@ async function load(
   const reservation = await reservations.get(reservationId);
   if (!reservation) throw new NotFound("Reservation", reservationId);
   return reservation;
+}
+
+/** The most reservation ids one GetOutstandingReservations may ask about (inventory's expiry job asks 200 at most). */
+export const MAX_RESERVATIONS_ASKED = 200;
+
+/**
+ * Inventory asks, before it releases booking holds whose lease lapsed unconfirmed, which of their
+ * reservations are outstanding (REGISTERED or CONFIRMED) here: it keeps those holds, since their
+ * ReservationRegistered is only late, and releases the others. Answers those ids, in the order asked;
+ * an id never registered (its Reserve died first) is not among them.
+ */
+export async function getOutstandingReservations(
+  ports: ReservationQueries,
+  query: { reservationIds: readonly string[] },
+): Promise<string[]> {
+  const asked = query.reservationIds;
+  if (asked.length === 0 || asked.length > MAX_RESERVATIONS_ASKED) {
+    throw new InvalidArgument("reservationIds", `must hold 1 to ${MAX_RESERVATIONS_ASKED} reservation ids`);
+  }
+  const ids = asked.map((id) => requireUuid("reservationIds", id));
+  const outstanding = new Set(
+    (await ports.reservations.getAll(ids)).filter((r) => r.isOutstanding).map((r) => r.id),
+  );
+  return ids.filter((id) => outstanding.has(id));
 }
