@@ -38,6 +38,7 @@ import {
   ReservationService,
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
 import {
   allInOneWithNats,
@@ -220,8 +221,15 @@ await runBenchmark(async (cleanups) => {
 
   log("reservation and inventory alone: the all-in-one stopped, the events' consumers with it");
   await app.stop();
-  const inventoryAlone = await startService("inventory");
-  const reservationAlone = await startService("reservation", { INVENTORY_URL: inventoryAlone.url });
+  // Each calls the other (inventory's hold-expiry job asks reservation), so reservation's port comes first.
+  const reservationPort = String(await freePort());
+  const inventoryAlone = await startService("inventory", {
+    RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
+  });
+  const reservationAlone = await startService("reservation", {
+    PORT: reservationPort,
+    INVENTORY_URL: inventoryAlone.url,
+  });
   inventory = createClient(InventoryService, admin(inventoryAlone.url));
   reservations = createClient(ReservationService, admin(reservationAlone.url));
   await warmUp("alone-warm");
