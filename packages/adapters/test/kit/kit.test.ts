@@ -2,9 +2,7 @@ import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
 import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
 import { EntityTable } from "@hexa/adapters/kit/statements";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { appendToOutbox } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
-import { encodeWarehouseEvent } from "@hexa/adapters/trial/warehouse/events";
 import {
   ReservationRecord,
   reservationStore,
@@ -70,14 +68,6 @@ describe("the unit of work", () => {
     ).rejects.toThrow("after the save");
     expect(await outboxOf("kit-rolled-back")).toEqual([]);
     expect(await stockStore.reader(db.read()).get("kit-rolled-back")).toBeUndefined();
-  });
-
-  it("refuses events appended outside a unit of work instead of losing them", () => {
-    const stock = Stock.empty("kit-outside");
-    stock.restock(1, context);
-    expect(() => appendToOutbox(db.reader(), db, stock.pullEvents().map(encodeWarehouseEvent))).toThrow(
-      "outside a unit of work",
-    );
   });
 });
 
