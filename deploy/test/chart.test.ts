@@ -400,7 +400,11 @@ describe("configuration", () => {
       CONSOLE_OIDC_AUTHORITY: "https://id.example.com/realms/hexa",
       CONSOLE_OIDC_CLIENT_ID: "console",
       CONSOLE_OIDC_SCOPE: "openid profile",
+      CONSOLE_OIDC_AUDIENCE: "",
       AUTH_ROLE_CLAIM: "roles",
+    });
+    expect(await env(["console.oidc.audience=https://api.example.com/"])).toMatchObject({
+      CONSOLE_OIDC_AUDIENCE: "https://api.example.com/",
     });
     expect(await env(["console.oidc.authority=https://login.example.com/"])).toMatchObject({
       CONSOLE_OIDC_AUTHORITY: "https://login.example.com/",

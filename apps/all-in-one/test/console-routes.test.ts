@@ -189,6 +189,16 @@ describe("the console's sign-in configuration beside an identity provider", () =
     });
   });
 
+  it("asks for tokens for the API when told which (CONSOLE_OIDC_AUDIENCE)", () => {
+    expect(
+      oidcConfig({
+        CONSOLE_OIDC_CLIENT_ID: "console",
+        AUTH_ISSUER: "https://id.example.com/",
+        CONSOLE_OIDC_AUDIENCE: "https://api.example.com/",
+      }).signIn,
+    ).toMatchObject({ mode: "oidc", audience: "https://api.example.com/" });
+  });
+
   it("says sign-in is unavailable, and why, without them", () => {
     expect(oidcConfig({})).toMatchObject({
       signIn: { mode: "unavailable", reason: /CONSOLE_OIDC_CLIENT_ID/ },

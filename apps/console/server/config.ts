@@ -4,7 +4,8 @@ export type { ConsoleConfig };
 
 /**
  * OpenID Connect when CONSOLE_OIDC_CLIENT_ID is set: CONSOLE_OIDC_AUTHORITY (default AUTH_ISSUER),
- * CONSOLE_OIDC_SCOPE (default "openid profile"), roles from AUTH_ROLE_CLAIM (default "roles").
+ * CONSOLE_OIDC_SCOPE (default "openid profile"), CONSOLE_OIDC_AUDIENCE (the API tokens are asked for,
+ * if the provider needs telling), roles from AUTH_ROLE_CLAIM (default "roles").
  */
 export function oidcConfig(env: Record<string, string | undefined> = process.env): ConsoleConfig {
   const clientId = env.CONSOLE_OIDC_CLIENT_ID;
@@ -24,6 +25,7 @@ export function oidcConfig(env: Record<string, string | undefined> = process.env
       authority,
       clientId,
       scope: env.CONSOLE_OIDC_SCOPE || "openid profile",
+      ...(env.CONSOLE_OIDC_AUDIENCE ? { audience: env.CONSOLE_OIDC_AUDIENCE } : {}),
       roleClaim: env.AUTH_ROLE_CLAIM || "roles",
     },
   };

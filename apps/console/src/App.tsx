@@ -7,6 +7,9 @@ import type { Session } from "./session.ts";
 
 const Workspace = lazy(() => import("./Workspace.tsx"));
 
+/** The longest delay setTimeout keeps (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** `#/<screen>/<argument>`: the screen and, for some, what it shows (an order's id). */
 function readRoute(): [string, string] {
   const [, path = "", argument = ""] = location.hash.split("/");
@@ -26,6 +29,7 @@ function useRoute(): [string, string] {
 export function App() {
   const [config, setConfig] = useState<ConsoleConfig | Error | undefined>(inlineConfig);
   const [session, changeSession] = useState<Session | undefined>(currentSession);
+  const [ended, setEnded] = useState(false);
   const [path, argument] = useRoute();
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: read once, when the page did not hold it
@@ -40,7 +44,22 @@ export function App() {
   const signedIn = (next: Session | undefined) => {
     setSession(next);
     changeSession(next);
+    setEnded(false);
   };
+
+  // When the token expires, the services refuse it: back to the sign-in, saying why.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one timer per session
+  useEffect(() => {
+    if (!session) return;
+    const timer = setTimeout(
+      () => {
+        signedIn(undefined);
+        setEnded(true);
+      },
+      Math.min(session.expiresAt * 1000 - Date.now(), MAX_TIMER_MS),
+    );
+    return () => clearTimeout(timer);
+  }, [session]);
 
   /** Ends the session here, and at the identity provider when it opened it. */
   const signOut = () => {
@@ -96,6 +115,7 @@ export function App() {
             The console cannot start: {config.message}
           </p>
         )}
+        {ended && !session && <p role="status">Your session has ended; please sign in again.</p>}
         {config && !(config instanceof Error) && !session && (
           <SignIn config={config.signIn} onSession={signedIn} />
         )}

@@ -12,6 +12,11 @@ export type SignInConfig =
       readonly authority: string;
       readonly clientId: string;
       readonly scope: string;
+      /**
+       * The API the access token is for (the services' AUTH_AUDIENCE), asked for as `resource`
+       * (RFC 8707) and `audience` (Auth0); absent when the provider's tokens name the API anyway.
+       */
+      readonly audience?: string;
       /** Claim of the access token holding the roles (a dotted path), as the services read it. */
       readonly roleClaim: string;
     }

@@ -7,6 +7,9 @@ import { type Session, sessionOf } from "./session.ts";
 type OidcConfig = Extract<SignInConfig, { mode: "oidc" }>;
 
 function manager(config: OidcConfig): UserManager {
+  // Tokens for the API, not for the provider's own userinfo (often opaque): RFC 8707's `resource`
+  // on both requests, and Auth0's `audience` on the authorization request.
+  const resource = config.audience ? { resource: config.audience } : undefined;
   return new UserManager({
     authority: config.authority,
     client_id: config.clientId,
@@ -14,7 +17,13 @@ function manager(config: OidcConfig): UserManager {
     post_logout_redirect_uri: `${location.origin}/`,
     response_type: "code",
     scope: config.scope,
+    ...(resource && {
+      extraQueryParams: { ...resource, audience: resource.resource },
+      extraTokenParams: resource,
+    }),
     userStore: new WebStorageStateStore({ store: sessionStorage }),
+    // An expired token returns the person to the sign-in (App): no hidden renewal in an iframe.
+    automaticSilentRenew: false,
   });
 }
 
@@ -28,6 +37,11 @@ export async function completeSignIn(config: OidcConfig): Promise<Session | unde
   if (!params.has("code") || !params.has("state")) return undefined;
   const user = await manager(config).signinRedirectCallback();
   history.replaceState(null, "", location.pathname + location.hash);
+  if (user.access_token.split(".").length !== 3) {
+    throw new Error(
+      "the identity provider's access token is not a JWT the services can verify: ask it for tokens for the API (CONSOLE_OIDC_AUDIENCE)",
+    );
+  }
   return sessionOf(user.access_token, config.roleClaim, "oidc");
 }
 

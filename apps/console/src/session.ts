@@ -35,12 +35,18 @@ export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
 }
 
-/** The role names in `claim` (a dotted path; an array or a space-separated string), as the services read them. */
+/**
+ * The role names in `claim` (an array or a space-separated string), as the services read them:
+ * the claim of that very name (a namespaced `https://…/roles`), else the dotted path into objects.
+ */
 export function rolesOf(claims: Record<string, unknown>, claim: string): string[] {
-  let value: unknown = claims;
-  for (const part of claim.split(".")) {
-    value =
-      typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+  let value: unknown = claims[claim];
+  if (value === undefined) {
+    value = claims;
+    for (const part of claim.split(".")) {
+      value =
+        typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    }
   }
   if (Array.isArray(value)) return value.filter((role): role is string => typeof role === "string");
   return typeof value === "string" ? value.split(/\s+/).filter(Boolean) : [];

@@ -17,6 +17,10 @@ describe("what a token says, as the console reads it", () => {
       "person",
     ]);
     expect(rolesOf({ scope: "marketer  courier" }, "scope")).toEqual(["marketer", "courier"]);
+    // A namespaced claim (Auth0) is one name, dots and all.
+    expect(
+      rolesOf({ "https://hexa.example.com/roles": ["courier"] }, "https://hexa.example.com/roles"),
+    ).toEqual(["courier"]);
     expect(rolesOf({}, "roles")).toEqual([]);
   });
 

@@ -90,12 +90,19 @@ export function remoteVerifier(jwksUrl: string, options: VerifierOptions): Token
   return createVerifier(createRemoteJWKSet(new URL(jwksUrl)), options);
 }
 
-/** The known roles listed in `claim` (dotted path); unknown role names are ignored. */
+/**
+ * The known roles listed in `claim`: the claim of that very name (Auth0's namespaced
+ * `https://…/roles`), else the dotted path into objects (Keycloak's `realm_access.roles`). Unknown
+ * role names are ignored.
+ */
 export function rolesIn(payload: JWTPayload, claim: string): Role[] {
-  let value: unknown = payload;
-  for (const part of claim.split(".")) {
-    value =
-      typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+  let value: unknown = payload[claim];
+  if (value === undefined) {
+    value = payload;
+    for (const part of claim.split(".")) {
+      value =
+        typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    }
   }
   const names = Array.isArray(value) ? value : typeof value === "string" ? value.split(/\s+/) : [];
   return names.filter((name): name is Role => (ROLES as readonly string[]).includes(name));

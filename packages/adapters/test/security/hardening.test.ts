@@ -300,6 +300,15 @@ describe("tokens of a real identity provider", () => {
         roles: ["customer"],
       });
       await expect(verifier.verify(await sign({}, "another-api"))).rejects.toThrow();
+      // A namespaced claim (Auth0's custom claims) is read by its whole name, dots and all.
+      const namespaced = remoteVerifier(`${url}/certs`, {
+        issuer: "https://idp.example.com/realms/hexa",
+        audience: "hexa-api",
+        roleClaim: "https://hexa.example.com/roles",
+      });
+      await expect(
+        namespaced.verify(await sign({ "https://hexa.example.com/roles": ["courier"] })),
+      ).resolves.toMatchObject({ roles: ["courier"] });
     } finally {
       server.close();
     }
