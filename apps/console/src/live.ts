@@ -1,8 +1,13 @@
 // Server streams that stay open: each message goes to `onMessage`; a stream that ends or fails
-// is opened again after a pause that grows to 5 s, and the state says so for the screen.
+// is opened again after a pause that grows to 5 s, and the state says so for the screen. A stream
+// the service refuses to this caller (no permission, no valid token) is not asked for again.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useRef, useState } from "react";
 
-export type StreamState = "connecting" | "live" | "reconnecting";
+export type StreamState = "connecting" | "live" | "reconnecting" | "refused";
+
+/** Refusals that asking again would only repeat. */
+const FOR_GOOD = new Set([Code.PermissionDenied, Code.Unauthenticated]);
 
 /** The call options a stream is opened with: its cancellation, and the moment the server answers. */
 export interface StreamCallOptions {
@@ -40,8 +45,12 @@ export function useStream<T>(
             opened();
             handler.current(message);
           }
-        } catch {
-          // lost: reopened below
+        } catch (error) {
+          if (FOR_GOOD.has(ConnectError.from(error).code)) {
+            setState("refused");
+            return;
+          }
+          // else lost: reopened below
         }
         if (abort.signal.aborted) return;
         setState("reconnecting");

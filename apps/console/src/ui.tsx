@@ -67,6 +67,7 @@ const STREAM_LABELS: Record<StreamState, string> = {
   connecting: "connecting…",
   live: "live",
   reconnecting: "connection lost, reconnecting…",
+  refused: "refused",
 };
 
 export function StreamBadge({ state }: { state: StreamState }) {

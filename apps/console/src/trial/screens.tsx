@@ -474,7 +474,8 @@ export function OrderStory({ argument }: ScreenProps) {
         <Field label="Order id" name="orderId" defaultValue={orderId} />
         <button type="submit">Show its story</button>
       </form>
-      {orderId && (
+      <RefusalMessage refusal={first.error ? refusalOf(first.error) : undefined} />
+      {orderId && (watched || !first.error) && (
         <Section title={`Story of order ${shortId(orderId)}`} aside={<StreamBadge state={state} />}>
           <p>
             {order.customerId} ordered {order.quantity} × {order.productId}; now{" "}

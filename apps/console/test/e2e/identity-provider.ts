@@ -66,6 +66,7 @@ export async function startIdentityProvider(options: IdentityProviderOptions): P
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(24).toString("base64url")] },
     pkce: { required: () => true },
+    ttl: { Interaction: 600, Session: 3600, Grant: 3600, IdToken: 600, AccessToken: 600 },
     // The token endpoint answers the browser on the console's origin, and no other.
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,

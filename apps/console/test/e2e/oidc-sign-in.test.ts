@@ -29,7 +29,7 @@ withChromium("signing in to the console through an OpenID Connect provider", { t
       consoleOrigin: `http://127.0.0.1:${appPort}`,
       clientId: CLIENT_ID,
       audience: AUDIENCE,
-      roles: { "marketer-1": ["marketer"], alice: ["customer"], visitor: [] },
+      roles: { "marketer-1": ["marketer"], alice: ["customer"], bob: ["customer"], visitor: [] },
     });
     [app, browser] = await Promise.all([
       startApp("all-in-one", {
@@ -126,7 +126,7 @@ withChromium("signing in to the console through an OpenID Connect provider", { t
       client_id: CLIENT_ID,
       realm_access: { roles: ["marketer"] },
     });
-    await expect(page.locator(".who").textContent()).resolves.toBe("marketer-1 (marketer)Sign out");
+    await expect(page.locator(".who span").textContent()).resolves.toBe("marketer-1 (marketer)");
     // The marketer's screens, and no customer's, courier's or vaccination screen.
     const screens = await page
       .getByRole("navigation", { name: "Screens" })
@@ -183,6 +183,55 @@ withChromium("signing in to the console through an OpenID Connect provider", { t
     await page.context().close();
   });
 
+  it("lets a customer order with the provider's token, and refuses another customer her order's story", async () => {
+    // The plan the marketer started above.
+    const alice = await signIn("alice");
+    await alice.page.getByRole("heading", { level: 1, name: "Catalogue" }).waitFor();
+    const offer = alice.page.getByRole("form", { name: "Order Grinder fortnight" });
+    await offer.getByLabel("Delivery address").fill("2 Side Street, Springfield");
+    await offer.getByRole("button", { name: "Try it" }).click();
+    await offer.getByRole("link", { name: /Follow order/ }).click();
+    // Followed live on the dashboard, to its end: no stock, so the warehouse's shortage rejects it.
+    await poll(() => alice.page.getByTestId("followed-status").textContent()).toBe("rejected");
+    const orderId = decodeURIComponent(alice.page.url().split("/").pop() ?? "");
+
+    const bob = await signIn("bob");
+    await bob.page.goto(`${app.url}/#/story/${encodeURIComponent(orderId)}`);
+    await poll(() => bob.page.getByRole("alert").textContent()).toMatch(/^Not allowed: /);
+    await expect(bob.page.getByText(/Story of order/).count()).resolves.toBe(0);
+    await capture(bob.page, "oidc-customer-refused-story");
+    expect([...alice.errors, ...bob.errors]).toEqual([]);
+    await alice.page.context().close();
+    await bob.page.context().close();
+  });
+
+  it("refuses at sign-in an access token the services could not verify, naming the setting", async () => {
+    const context = await browser.newContext();
+    context.setDefaultTimeout(10_000);
+    // The console's configuration as a server without CONSOLE_OIDC_AUDIENCE would write it into
+    // the page: the provider then issues an opaque token, for its own userinfo only.
+    await context.addInitScript(`new MutationObserver((_, observer) => {
+      const config = document.getElementById("console-config");
+      if (!config) return;
+      const parsed = JSON.parse(config.textContent);
+      delete parsed.signIn.audience;
+      config.textContent = JSON.stringify(parsed);
+      observer.disconnect();
+    }).observe(document, { childList: true, subtree: true })`);
+    const page = await context.newPage();
+    await page.goto(app.url);
+    await page.getByRole("button", { name: "Sign in with your organisation" }).click();
+    await page.getByPlaceholder("Enter any login").fill("marketer-1");
+    await page.getByPlaceholder("and password").fill("any password");
+    await page.getByRole("button", { name: "Sign-in" }).click();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await poll(() => page.getByRole("alert").textContent()).toMatch(
+      /access token is not a JWT the services can verify.*CONSOLE_OIDC_AUDIENCE/,
+    );
+    expect(await page.getByRole("button", { name: "Sign out" }).count()).toBe(0);
+    await context.close();
+  });
+
   it("returns to the sign-in when the provider's token expires", async () => {
     provider.accessTokenTtl = 6;
     try {
@@ -192,6 +241,7 @@ withChromium("signing in to the console through an OpenID Connect provider", { t
       await page.getByRole("heading", { level: 1, name: "Catalogue" }).waitFor();
       await poll(() => page.getByRole("button", { name: "Sign in with your organisation" }).count()).toBe(1);
       await page.getByText("Your session has ended; please sign in again.").waitFor();
+      await capture(page, "oidc-session-ended");
       // The provider still knows the person: signing in again needs no login.
       await page.getByRole("button", { name: "Sign in with your organisation" }).click();
       await page.getByRole("button", { name: "Sign out" }).waitFor();

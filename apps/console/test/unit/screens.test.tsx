@@ -16,7 +16,7 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { Catalogue, MyOrders, OrderDashboard, Plans } from "../../src/trial/screens.tsx";
+import { Catalogue, MyOrders, OrderDashboard, OrderStory, Plans } from "../../src/trial/screens.tsx";
 import { Booking, DayView } from "../../src/vaccination/screens.tsx";
 import { renderWith } from "./render.tsx";
 
@@ -166,6 +166,31 @@ describe("the console's screens, their calls answered in memory", () => {
     });
     expect(screen.getAllByText("live")).toHaveLength(2); // the followed order's stream and the list's
     expect(opened).toBe(2);
+  });
+
+  it("shows a story refused to this caller as the refusal, and does not ask for its stream again", async () => {
+    let opened = 0;
+    const notYours = () => new ConnectError("order o-2 is not yours", Code.PermissionDenied);
+    renderWith(
+      (router) => {
+        router.service(DashboardService, {
+          getOrderStatus: () => {
+            throw notYours();
+          },
+          // biome-ignore lint/correctness/useYield: refused before its first message
+          async *watchOrder() {
+            opened++;
+            throw notYours();
+          },
+        });
+      },
+      <OrderStory {...as} argument="o-2" />,
+    );
+    expect((await screen.findByRole("alert")).textContent).toBe("Not allowed: order o-2 is not yours");
+    expect(screen.queryByText(/Story of order/)).toBeNull();
+    // Past the first reconnection delay: still the one attempt.
+    await new Promise((done) => setTimeout(done, 800));
+    expect(opened).toBe(1);
   });
 
   it("reads the order dashboard again when its stream says an order changed, and after the stream came back", async () => {
