@@ -197,17 +197,22 @@ await runBenchmark(async (cleanups) => {
   const total = RATE * SECONDS;
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
+  let lastSentAt = start;
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((resume) => setTimeout(resume, wait));
+    lastSentAt = performance.now();
     inFlight.push(
       place(i).then(({ order }) => {
         committedAt.set(order?.orderId ?? "", performance.now());
       }),
     );
   }
+  // Offered: the rate the calls were sent at (the intervals between the first and the last);
+  // answered: the rate PlaceOrder answered them at, which is lower when it cannot keep up.
+  const offeredRate = (total - 1) / ((lastSentAt - start) / 1000);
   await Promise.all(inFlight);
-  const offeredRate = total / ((performance.now() - start) / 1000);
+  const answeredRate = total / ((performance.now() - start) / 1000);
   const deadline = performance.now() + 15_000;
   while ([...committedAt.keys()].some((id) => !seenAt.has(id)) && performance.now() < deadline) {
     await new Promise((resume) => setTimeout(resume, 50));
@@ -252,7 +257,7 @@ await runBenchmark(async (cleanups) => {
       `| ceiling: GetOrder failing validation (Connect JSON, no database) | ${refusals.rate.toFixed(0)}/s | ${ms(refused.p50)} | ${ms(refused.p99)} |`,
       `| PlaceOrder via Connect JSON | ${placing.rate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
       `| the same orders end to end, until each showed its delivery | ${(ORDERS / endToEndSeconds).toFixed(0)}/s | | |`,
-      `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
+      `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered, ${answeredRate.toFixed(0)}/s answered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
@@ -272,7 +277,13 @@ await runBenchmark(async (cleanups) => {
         " ms",
       ),
       target("end to end / bare Connect", endToEndRate / bareRun.rate, ">=", 0.08, "x"),
-      target(`propagation p99 at ${RATE} orders/s`, spread.p99, "<=", RATE <= 200 ? 50 : 100, " ms"),
+      target(
+        `propagation p99 at ${offeredRate.toFixed(0)} orders/s offered (${RATE} asked, ${answeredRate.toFixed(0)} answered)`,
+        spread.p99,
+        "<=",
+        offeredRate <= 200 ? 50 : 100,
+        " ms",
+      ),
       target("idle, share of a core", idleCore, "<=", 1, "%"),
     ].join("\n"),
   );

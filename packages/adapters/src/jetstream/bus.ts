@@ -52,7 +52,11 @@ export interface JetStreamBusOptions {
    * used up and its messages handled, so a larger request leaves fewer such pauses under load.
    */
   readonly batchSize?: number;
-  /** Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 8. */
+  /**
+   * Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 4: what
+   * arrives while its lanes are busy waits and is taken as a batch, one transaction for several
+   * events, rather than queueing for one of the service's pooled connections one by one.
+   */
   readonly concurrency?: number;
   /**
    * How long one pull request stays open when no message comes, after one that brought some.
@@ -75,7 +79,7 @@ const defaults = {
   duplicateWindowMs: 120_000,
   ackWaitMs: 5_000,
   batchSize: 128,
-  concurrency: 8,
+  concurrency: 4,
   pullExpiresMs: 2_000,
   idlePullExpiresMs: 4_000,
   maxAckPending: 1_000,
