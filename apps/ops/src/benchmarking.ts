@@ -201,6 +201,8 @@ export interface DatabaseCounters {
   readonly statements: number | undefined;
   /** CPU seconds of the server processes serving the database now, by pid (from /proc). */
   readonly backendCpu: ReadonlyMap<number, number>;
+  /** Those of them that are PostgreSQL's own workers (autovacuum), not sessions of a client. */
+  readonly ownWorkers: ReadonlySet<number>;
 }
 
 /**
@@ -222,24 +224,33 @@ export async function databaseCounters(client: pg.Client): Promise<DatabaseCount
     )
     .then((result) => Number((result.rows[0] as { calls: string }).calls))
     .catch(() => undefined);
-  const backends = (await client.query("select pid from pg_stat_activity where datname = current_database()"))
-    .rows as Array<{ pid: number }>;
+  const backends = (
+    await client.query("select pid, backend_type from pg_stat_activity where datname = current_database()")
+  ).rows as Array<{ pid: number; backend_type: string }>;
   const backendCpu = new Map<number, number>();
-  for (const { pid } of backends) {
+  const ownWorkers = new Set<number>();
+  for (const { pid, backend_type } of backends) {
     const seconds = processStat(pid)?.seconds;
     if (seconds !== undefined) backendCpu.set(pid, seconds);
+    if (backend_type !== "client backend") ownWorkers.add(pid);
   }
-  return { transactions: Number(stats?.transactions ?? 0), statements, backendCpu };
+  return { transactions: Number(stats?.transactions ?? 0), statements, backendCpu, ownWorkers };
 }
 
 /** The counters' growth from `before` to `after`; backends that ended between are not counted. */
 export function countersBetween(
   before: DatabaseCounters,
   after: DatabaseCounters,
-): { transactions: number; statements: number | undefined; cpuSeconds: number } {
+): { transactions: number; statements: number | undefined; cpuSeconds: number; workersCpuSeconds: number } {
   let cpuSeconds = 0;
-  for (const [pid, seconds] of after.backendCpu) cpuSeconds += seconds - (before.backendCpu.get(pid) ?? 0);
+  let workersCpuSeconds = 0;
+  for (const [pid, seconds] of after.backendCpu) {
+    const spent = seconds - (before.backendCpu.get(pid) ?? 0);
+    cpuSeconds += spent;
+    if (after.ownWorkers.has(pid)) workersCpuSeconds += spent;
+  }
   return {
+    workersCpuSeconds,
     transactions: after.transactions - before.transactions,
     statements:
       after.statements === undefined || before.statements === undefined
