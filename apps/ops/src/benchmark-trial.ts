@@ -71,8 +71,13 @@ const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
 const RATE = wholeNumber("--rate", flags.rate, usage);
 const SECONDS = wholeNumber("--seconds", flags.seconds, usage);
 const IDLE_SECONDS = wholeNumber("--idle", flags.idle, usage);
-/** PostgreSQL publishes a session's counts up to a second after its transaction. */
-const STATS_DELAY_MS = 1_500;
+/**
+ * PostgreSQL publishes a busy session's counts within a second, but an idle session's only up to
+ * 10 s later (PGSTAT_IDLE_INTERVAL), or when it ends: a count read sooner misses them, and the
+ * idle window that follows would take them for idle work (measured: about 100 commits of the
+ * PlaceOrder phase showing up 4–8 s after it, as the pools closed their idle connections).
+ */
+const STATS_DELAY_MS = 11_000;
 const pause = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
 
 await runBenchmark(async (cleanups) => {
@@ -180,17 +185,22 @@ await runBenchmark(async (cleanups) => {
   }
   const endToEndSeconds = (performance.now() - phaseStart) / 1000;
   log(`all through in ${endToEndSeconds.toFixed(1)} s`);
-  // The order updates that follow the dashboard's last change, and the counts' publication.
-  await pause(STATS_DELAY_MS);
+  // The order updates that follow the dashboard's last change. The CPU is read then, while the
+  // sessions that did the work still exist (the pools close idle ones after 10 s); the counts once
+  // PostgreSQL has published them all.
+  await pause(1_500);
+  const phaseCpu = between(phaseBefore, await sample());
+  await pause(STATS_DELAY_MS - 1_500);
   const phase = between(phaseBefore, await sample());
-  /** Per order, the idle background of the phase's duration subtracted. */
-  const perOrder = (count: number | undefined, idleCount: number | undefined) =>
-    count === undefined || idleCount === undefined ? undefined : (count - idleCount * phase.seconds) / ORDERS;
+  /** Per order, the idle background of `seconds` subtracted. */
+  const perOrder = (count: number | undefined, idleCount: number | undefined, seconds = phase.seconds) =>
+    count === undefined || idleCount === undefined ? undefined : (count - idleCount * seconds) / ORDERS;
   const statementsPerOrder = perOrder(phase.statements, idlePerSecond(idle.statements));
   const transactionsPerOrder = perOrder(phase.transactions, idlePerSecond(idle.transactions));
-  const appMsPerOrder = (perOrder(phase.appCpu, idlePerSecond(idle.appCpu)) ?? Number.NaN) * 1000;
+  const appMsPerOrder =
+    (perOrder(phaseCpu.appCpu, idlePerSecond(idle.appCpu), phaseCpu.seconds) ?? Number.NaN) * 1000;
   const postgresMsPerOrder =
-    (perOrder(phase.cpuSeconds, idlePerSecond(idle.cpuSeconds)) ?? Number.NaN) * 1000;
+    (perOrder(phaseCpu.cpuSeconds, idlePerSecond(idle.cpuSeconds), phaseCpu.seconds) ?? Number.NaN) * 1000;
 
   log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
   const committedAt = new Map<string, number>();
@@ -263,8 +273,8 @@ await runBenchmark(async (cleanups) => {
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
-      `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting: the idle count holds autovacuum's transactions after the warm-up); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
-      `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one and its sessions; PostgreSQL's autovacuum ${idleVacuum.toFixed(2)}% besides)`,
+      `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
+      `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one ${((idle.appCpu / idle.seconds) * 100).toFixed(2)}% and its sessions; PostgreSQL's autovacuum ${idleVacuum.toFixed(2)}% besides)`,
       `propagation: max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
       "",
       target("statements per order", statementsPerOrder, "<=", 20, "", noStatements),
