@@ -9,6 +9,13 @@ import { pino } from "pino";
 import { ScriptedIds } from "./ids.ts";
 import { RecordingBus } from "./recording-bus.ts";
 
+/**
+ * Where a called service is said to be when a test does not make the call (nothing listens on port
+ * 9, the discard port). Inventory calls reservation only from its hold-expiry job, for holds whose
+ * lease (60 s) lapsed unconfirmed, and no contract test keeps one that long.
+ */
+export const NOT_CALLED_URL = "http://127.0.0.1:9";
+
 /** Service modules running in this process, as a deployment runs them, on a database of their own. */
 export interface RunningContext {
   /** Base URL of their one port (Connect, gRPC, gRPC-Web). */

@@ -578,7 +578,7 @@ describe("authentication", () => {
     ],
     [
       ["auth.jwksUrl=https://idp.example.com/jwks", "auth.issuer=i", "auth.audience=a"],
-      "auth.clientTokenUrl: required with auth.jwksUrl, since marketing calls order",
+      "auth.clientTokenUrl: required with auth.jwksUrl, since inventory calls reservation",
     ],
     [
       [

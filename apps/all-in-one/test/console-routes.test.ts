@@ -68,7 +68,10 @@ describe("the console's routes on a real server", () => {
   beforeAll(async () => {
     dist = mkdtempSync(join(tmpdir(), "hexa-console-dist-"));
     await mkdir(join(dist, "assets"));
-    writeFileSync(join(dist, "index.html"), '<!doctype html><div id="root"></div>');
+    writeFileSync(
+      join(dist, "index.html"),
+      '<!doctype html><head><title>console</title></head><div id="root"></div>',
+    );
     writeFileSync(join(dist, "assets", "index-abc.js"), "console.log('console')");
     keys = await loadDevKeys(testKeyDir());
     server = await serve({
@@ -121,7 +124,12 @@ describe("the console's routes on a real server", () => {
       const page = await fetch(`${server.url}${path}`, { headers: { accept: "text/html" } });
       expect(page.status).toBe(200);
       expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
-      expect(await page.text()).toContain('<div id="root">');
+      const html = await page.text();
+      expect(html).toContain('<div id="root">');
+      // The configuration is in the page: the first screen needs no second request.
+      expect(inlineConfig(html)).toEqual({
+        signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: ["customer"] },
+      });
     }
     const script = await fetch(`${server.url}/assets/index-abc.js`);
     expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
@@ -130,6 +138,24 @@ describe("the console's routes on a real server", () => {
     expect(await config.json()).toEqual({
       signIn: { mode: "development", endpoint: SIGN_IN_PATH, roles: ["customer"] },
     });
+  });
+
+  it("writes a configuration into the page that cannot end its script element early", async () => {
+    const reason = "</script><script>alert(1)</script>";
+    const other = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      logger: pino({ level: "silent" }),
+      routes: () => {},
+      httpRoutes: consoleRoutes({ signIn: { mode: "unavailable", reason } }, dist),
+    });
+    try {
+      const html = await (await fetch(other.url, { headers: { accept: "text/html" } })).text();
+      expect(html).not.toContain("<script>alert(1)");
+      expect(inlineConfig(html)).toEqual({ signIn: { mode: "unavailable", reason } });
+    } finally {
+      await other.close();
+    }
   });
 
   it("leaves API calls and what is outside the build to the RPC handler", async () => {
@@ -169,3 +195,9 @@ describe("the console's sign-in configuration beside an identity provider", () =
     });
   });
 });
+
+/** The configuration a page holds in its `console-config` element. */
+function inlineConfig(html: string): unknown {
+  const found = /<script id="console-config" type="application\/json">(.*?)<\/script>/.exec(html);
+  return found ? JSON.parse(found[1] ?? "") : undefined;
+}

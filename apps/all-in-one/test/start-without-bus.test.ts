@@ -1,8 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService, OrderStatus } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
@@ -12,6 +7,7 @@ import {
   describeWithNats,
   eventually,
   freePort,
+  PrivateNats,
   query,
   type RunningApp,
   startApp,
@@ -22,55 +18,6 @@ import { settledOrderStatuses } from "./settled-orders.ts";
 
 const SERVICES = ["order", "marketing", "warehouse", "delivery"] as const;
 type Service = (typeof SERVICES)[number];
-
-/** A NATS server of the test's own, stopped and started again on the same port and storage. */
-class PrivateNats {
-  readonly #dir = mkdtempSync(join(tmpdir(), "hexa-private-nats-"));
-  #child: ChildProcess | undefined;
-  readonly port: number;
-
-  constructor(port: number) {
-    this.port = port;
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      "nats-server",
-      ["-js", "-a", "127.0.0.1", "-p", String(this.port), "-sd", this.#dir],
-      {
-        stdio: "ignore",
-      },
-    );
-    this.#child = child;
-    await eventually(
-      () =>
-        new Promise<void>((listening, refused) => {
-          const socket = connect({ host: "127.0.0.1", port: this.port }, () => {
-            socket.destroy();
-            listening();
-          });
-          socket.once("error", refused);
-        }),
-    );
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((done) => child.once("exit", done));
-    child.kill("SIGKILL");
-    await exited;
-  }
-
-  async remove(): Promise<void> {
-    await this.kill();
-    rmSync(this.#dir, { recursive: true, force: true });
-  }
-}
 
 async function metric(url: string, name: string): Promise<string[]> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -57,10 +57,15 @@ describeWithNats("launch day with inventory and reservation as processes of thei
       NATS_URL: natsUrl(),
       BUS_NAMESPACE: uniqueNamespace(),
     };
-    inventory = await startApp("inventory", { ...shared, PORT: String(await freePort()) });
-    reservation = await startApp("reservation", {
+    const reservationPort = String(await freePort());
+    inventory = await startApp("inventory", {
       ...shared,
       PORT: String(await freePort()),
+      RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
+    });
+    reservation = await startApp("reservation", {
+      ...shared,
+      PORT: reservationPort,
       INVENTORY_URL: inventory.url,
     });
   });

@@ -13,6 +13,7 @@ import {
   eventually,
   freePort,
   natsUrl,
+  query,
   type RunningApp,
   refusal,
   startApp,
@@ -35,6 +36,7 @@ describeWithNats("vaccination fault isolation, each service its own process", ()
     const shared = { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_NAMESPACE: uniqueNamespace() };
     for (const service of SERVICES) envs.set(service, { ...shared, PORT: String(await freePort()) });
     envs.set("reservation", { ...(envs.get("reservation") ?? {}), INVENTORY_URL: url("inventory") });
+    envs.set("inventory", { ...(envs.get("inventory") ?? {}), RESERVATION_URL: url("reservation") });
     for (const service of SERVICES) apps.set(service, await startApp(service, envs.get(service) ?? {}));
   });
 
@@ -62,6 +64,17 @@ describeWithNats("vaccination fault isolation, each service its own process", ()
     const booked = await reservations.reserve({ personId: "ada", hospitalId, vaccineId, date });
     if (booked.outcome.case !== "reservation") throw new Error("expected a reservation");
     const reservationId = booked.outcome.value.reservationId;
+    // Reservation's ReservationRegistered is on the bus before it goes down, so vaccination hears
+    // whose reservation it is while reservation is away.
+    await eventually(async () => {
+      const published = await query<{ published: boolean }>(
+        database.url,
+        `select published_at is not null as published from vaccination_reservation.outbox
+          where aggregate_id = $1 and event_type = 'vaccination.reservation.v1.ReservationRegistered'`,
+        [reservationId],
+      );
+      expect(published).toEqual([{ published: true }]);
+    });
 
     await apps.get("reservation")?.stop();
     // The vaccination service knows the vaccine and hospital from inventory's events.
@@ -87,27 +100,41 @@ describeWithNats("vaccination fault isolation, each service its own process", ()
     );
   });
 
-  it("refuses a dose for another person's reservation and a second booking of a vaccine, each naming its rule", async () => {
+  it("refuses a dose for another person's reservation, even right after its Reserve, and a second booking of a vaccine, each naming its rule", async () => {
     const { hospitalId, vaccineId } = await hospitalWithDoses(5);
     const reservations = connectJsonClient(ReservationService, url("reservation"));
     const booked = await reservations.reserve({ personId: "cleo", hospitalId, vaccineId, date });
     if (booked.outcome.case !== "reservation") throw new Error("expected a reservation");
     const reservationId = booked.outcome.value.reservationId;
 
+    // Right after the Reserve: vaccination hears of the reservation from ReservationRegistered, over
+    // NATS. Until it has, dan's dose is refused as retryable; then as another person's. Never taken.
+    const vaccination = connectJsonClient(VaccinationService, url("vaccination"));
+    const answers = new Set<string>();
+    const wrongPerson = await eventually(
+      async () => {
+        const error = await refusal(
+          vaccination.recordVaccination({ personId: "dan", hospitalId, vaccineId, reservationId }),
+        );
+        answers.add(`${Code[error.code]} ${error.rawMessage.split(":")[0]}`);
+        expect(error.rawMessage).toContain("reservation-must-be-the-persons");
+        return error;
+      },
+      10_000,
+      5,
+    );
+    expect(wrongPerson.code).toBe(Code.FailedPrecondition);
+    for (const answer of answers) {
+      expect([
+        "Unavailable reservation-must-be-known",
+        "FailedPrecondition reservation-must-be-the-persons",
+      ]).toContain(answer);
+    }
+    expect((await vaccination.getPersonStatus({ personId: "dan" })).vaccinations).toEqual([]);
+
     const second = await refusal(reservations.reserve({ personId: "cleo", hospitalId, vaccineId, date }));
     expect(second.code).toBe(Code.FailedPrecondition);
     expect(second.rawMessage).toContain("one-outstanding-reservation-per-vaccine");
-
-    // Vaccination hears of the reservation from ReservationRegistered, over NATS.
-    const vaccination = connectJsonClient(VaccinationService, url("vaccination"));
-    const wrongPerson = await eventually(async () => {
-      const error = await refusal(
-        vaccination.recordVaccination({ personId: "dan", hospitalId, vaccineId, reservationId }),
-      );
-      expect(error.rawMessage).toContain("reservation-must-be-the-persons");
-      return error;
-    });
-    expect(wrongPerson.code).toBe(Code.FailedPrecondition);
     expect((await reservations.getReservation({ reservationId })).reservation?.status).toBe(
       ReservationStatus.REGISTERED,
     );

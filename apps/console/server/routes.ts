@@ -1,12 +1,16 @@
 /**
  * Serving the built console (apps/console/dist) beside the API on the same origin: its files,
  * `/console/config.json` (how people sign in), and index.html for any other page a browser
- * navigates to (the console routes in the page itself).
+ * navigates to (the console routes in the page itself), with the same configuration written into
+ * it, so the first screen needs no second request.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import type { HttpRoute } from "@hexa/adapters/connect/server";
 import type { ConsoleConfig } from "./config.ts";
+
+/** The element of the page that holds the configuration (see src/config.ts). */
+export const CONFIG_ELEMENT_ID = "console-config";
 
 /** Where `vite build` writes the console (the install runs it). */
 export const CONSOLE_DIST = resolve(import.meta.dirname, "../dist");
@@ -38,6 +42,8 @@ export function reply(
 /** The console's routes; `dir` holds the build. */
 export function consoleRoutes(config: ConsoleConfig, dir = CONSOLE_DIST): HttpRoute[] {
   const configJson = JSON.stringify(config);
+  // In a script element: "<" escaped, so no value can end the element early.
+  const inlineConfig = `<script id="${CONFIG_ELEMENT_ID}" type="application/json">${configJson.replaceAll("<", "\\u003c")}</script>`;
   const file = (path: string): string | undefined => {
     const candidate = normalize(join(dir, decodeURIComponent(path)));
     if (!candidate.startsWith(`${dir}${sep}`) || !existsSync(candidate) || !statSync(candidate).isFile())
@@ -74,7 +80,10 @@ export function consoleRoutes(config: ConsoleConfig, dir = CONSOLE_DIST): HttpRo
         "x-content-type-options": "nosniff",
       };
       if (req.method === "HEAD") reply(res, 200, headers);
-      else {
+      else if (page.endsWith(`${sep}index.html`)) {
+        // Read each time: a rebuild while the server runs is served at once.
+        reply(res, 200, headers, readFileSync(page, "utf8").replace("</head>", `${inlineConfig}</head>`));
+      } else {
         reply(res, 200, headers, undefined, false);
         createReadStream(page).pipe(res as NodeJS.WritableStream);
       }

@@ -1,10 +1,11 @@
-import { useQueryClient } from "@tanstack/react-query";
-import { Suspense, useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { currentSession, setSession } from "./auth-state.ts";
-import { type ConsoleConfig, loadConfig } from "./config.ts";
+import type { ConsoleConfig } from "./config.ts";
 import { SignIn } from "./SignIn.tsx";
 import { screensFor } from "./screens.ts";
 import type { Session } from "./session.ts";
+
+const Workspace = lazy(() => import("./Workspace.tsx"));
 
 /** `#/<screen>/<argument>`: the screen and, for some, what it shows (an order's id). */
 function readRoute(): [string, string] {
@@ -23,19 +24,22 @@ function useRoute(): [string, string] {
 }
 
 export function App() {
-  const [config, setConfig] = useState<ConsoleConfig | Error>();
+  const [config, setConfig] = useState<ConsoleConfig | Error | undefined>(inlineConfig);
   const [session, changeSession] = useState<Session | undefined>(currentSession);
-  const queries = useQueryClient();
   const [path, argument] = useRoute();
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read once, when the page did not hold it
   useEffect(() => {
-    loadConfig().then(setConfig, setConfig);
+    if (!config) fetchConfig().then(setConfig, setConfig);
+  }, []);
+  // Once the first screen is up: what signed-in screens need, fetched ahead of the sign-in.
+  useEffect(() => {
+    void import("./Workspace.tsx");
   }, []);
 
   const signedIn = (next: Session | undefined) => {
     setSession(next);
     changeSession(next);
-    queries.clear();
   };
 
   /** Ends the session here, and at the identity provider when it opened it. */
@@ -97,14 +101,25 @@ export function App() {
         )}
         {session && !screen && <p>Your roles ({session.roles.join(", ") || "none"}) open no screen here.</p>}
         {session && screen && (
-          <>
-            <h1>{screen.title}</h1>
-            <Suspense fallback={<p>Loading…</p>}>
-              <screen.component subject={session.subject} roles={session.roles} argument={argument} />
-            </Suspense>
-          </>
+          <Suspense fallback={<p>Loading…</p>}>
+            {/* Keyed by the session: another one starts with an empty cache. */}
+            <Workspace key={session.token} session={session} screen={screen} argument={argument} />
+          </Suspense>
         )}
       </main>
     </>
   );
+}
+
+/** The configuration the server wrote into the page: the first render can offer sign-in. */
+function inlineConfig(): ConsoleConfig | undefined {
+  const inline = document.getElementById("console-config")?.textContent;
+  return inline ? (JSON.parse(inline) as ConsoleConfig) : undefined;
+}
+
+/** For a page served without it (some other static server): `/console/config.json`. */
+async function fetchConfig(): Promise<ConsoleConfig> {
+  const response = await fetch("/console/config.json", { headers: { accept: "application/json" } });
+  if (!response.ok) throw new Error(`the console's configuration answered HTTP ${response.status}`);
+  return (await response.json()) as ConsoleConfig;
 }

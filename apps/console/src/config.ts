@@ -20,9 +20,3 @@ export type SignInConfig =
 export interface ConsoleConfig {
   readonly signIn: SignInConfig;
 }
-
-export async function loadConfig(): Promise<ConsoleConfig> {
-  const response = await fetch("/console/config.json", { headers: { accept: "application/json" } });
-  if (!response.ok) throw new Error(`the console's configuration answered HTTP ${response.status}`);
-  return (await response.json()) as ConsoleConfig;
-}

@@ -13,6 +13,8 @@ export function Field(props: {
   type?: "text" | "number" | "date";
   defaultValue?: string | number;
   required?: boolean;
+  /** Called with the input's value as it changes (for a value read outside a form). */
+  onChange?: (value: string) => void;
   children?: ReactNode;
 }) {
   const id = useId();
@@ -37,6 +39,7 @@ export function Field(props: {
           type={props.type ?? "text"}
           defaultValue={props.defaultValue}
           required={props.required}
+          onChange={props.onChange && ((event) => props.onChange?.(event.currentTarget.value))}
           aria-invalid={problem ? true : undefined}
           aria-describedby={problem ? `${id}-problem` : undefined}
         />

@@ -35,15 +35,15 @@ import pg from "pg";
 import {
   allInOneWithNats,
   bareConnect,
+  COUNTS_DELAY_MS,
   ceiling,
   closedLoop,
-  countersBetween,
-  cpuSeconds,
-  type DatabaseCounters,
-  databaseCounters,
   insertBaseline,
   log,
+  meter,
   ms,
+  pause,
+  perUnit,
   runBenchmark,
   summary,
   target,
@@ -71,31 +71,13 @@ const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
 const RATE = wholeNumber("--rate", flags.rate, usage);
 const SECONDS = wholeNumber("--seconds", flags.seconds, usage);
 const IDLE_SECONDS = wholeNumber("--idle", flags.idle, usage);
-/**
- * PostgreSQL publishes a busy session's counts within a second, but an idle session's only up to
- * 10 s later (PGSTAT_IDLE_INTERVAL), or when it ends: a count read sooner misses them, and the
- * idle window that follows would take them for idle work (measured: about 100 commits of the
- * PlaceOrder phase showing up 4–8 s after it, as the pools closed their idle connections).
- */
-const STATS_DELAY_MS = 11_000;
-const pause = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
 
 await runBenchmark(async (cleanups) => {
   const { app, databaseUrl, startService } = await allInOneWithNats("trial", cleanups);
   const counting = new pg.Client({ connectionString: databaseUrl });
   await counting.connect();
   cleanups.add(() => counting.end());
-  /** The database's counters and the all-in-one's CPU seconds, at one moment. */
-  const sample = async (): Promise<{ db: DatabaseCounters; appCpu: number; at: number }> => ({
-    db: await databaseCounters(counting),
-    appCpu: cpuSeconds(app.process.pid ?? 0)?.app ?? Number.NaN,
-    at: performance.now(),
-  });
-  /** What the database and the all-in-one did between two samples. */
-  const between = (from: Awaited<ReturnType<typeof sample>>, to: Awaited<ReturnType<typeof sample>>) => {
-    const db = countersBetween(from.db, to.db);
-    return { ...db, appCpu: to.appCpu - from.appCpu, seconds: (to.at - from.at) / 1000 };
-  };
+  const { sample, between } = meter(counting, () => app.process.pid ?? 0);
   // One admin token for every call: a service verifies it once and remembers it until it expires.
   const transport = jsonTransport(app.url, [callingAs("admin", "benchmark")]);
   const orders = createClient(OrderService, transport);
@@ -154,7 +136,7 @@ await runBenchmark(async (cleanups) => {
   }
 
   log(`idle: ${IDLE_SECONDS} s with nothing to do`);
-  await pause(STATS_DELAY_MS);
+  await pause(COUNTS_DELAY_MS);
   const idleStart = await sample();
   await pause(IDLE_SECONDS * 1000);
   const idle = between(idleStart, await sample());
@@ -190,17 +172,14 @@ await runBenchmark(async (cleanups) => {
   // PostgreSQL has published them all.
   await pause(1_500);
   const phaseCpu = between(phaseBefore, await sample());
-  await pause(STATS_DELAY_MS - 1_500);
+  await pause(COUNTS_DELAY_MS - 1_500);
   const phase = between(phaseBefore, await sample());
-  /** Per order, the idle background of `seconds` subtracted. */
-  const perOrder = (count: number | undefined, idleCount: number | undefined, seconds = phase.seconds) =>
-    count === undefined || idleCount === undefined ? undefined : (count - idleCount * seconds) / ORDERS;
-  const statementsPerOrder = perOrder(phase.statements, idlePerSecond(idle.statements));
-  const transactionsPerOrder = perOrder(phase.transactions, idlePerSecond(idle.transactions));
-  const appMsPerOrder =
-    (perOrder(phaseCpu.appCpu, idlePerSecond(idle.appCpu), phaseCpu.seconds) ?? Number.NaN) * 1000;
-  const postgresMsPerOrder =
-    (perOrder(phaseCpu.cpuSeconds, idlePerSecond(idle.cpuSeconds), phaseCpu.seconds) ?? Number.NaN) * 1000;
+  const {
+    statements: statementsPerOrder,
+    transactions: transactionsPerOrder,
+    appMs: appMsPerOrder,
+    postgresMs: postgresMsPerOrder,
+  } = perUnit(phase, idle, ORDERS, phaseCpu);
 
   log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
   const committedAt = new Map<string, number>();

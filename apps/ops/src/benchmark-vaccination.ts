@@ -9,7 +9,16 @@
 // services' transactions. Printed: throughput, p50 and p99, outcomes, and the ratio (target >= 0.4x).
 // The ceiling: GetReservation calls turned away at validation, before any database or bus, show
 // what any RPC through this client and server can reach on this machine.
+// Over both phases, until the events' consumers (vaccination's replica, notification, the
+// dashboard, inventory's confirmation of the hold) are through: the statements and transactions per
+// Reserve (pg_stat_statements, pg_stat_database) and the CPU per Reserve of the all-in-one and its
+// database sessions (/proc), the idle background subtracted.
 // Then the overbooking check: per hospital, REGISTERED reservations <= doses, and per date <= capacity.
+// Then reservation with inventory alone: the all-in-one stopped, the reservation and inventory
+// services started by themselves (Reserve needs inventory's answer; the events' other consumers do
+// not run, their events wait in JetStream), both phases again, against a bare Connect server
+// (bare-connect-server.ts) measured in the same run. The main part ends with one
+// `target …: … met|not met` line per target.
 //
 // 3. Surge (launch day): a second all-in-one with the shipped limits (MAX_IN_FLIGHT, the per-caller
 // rate limit, the queue), SURGE_PEOPLE people with tokens of their own pressing Reserve at once for
@@ -18,8 +27,8 @@
 // It starts the all-in-one itself, with NATS (NATS_URL) and a fresh database on DATABASE_URL's
 // server (default: an embedded PostgreSQL it starts). Bounded: a fixed number of calls to 127.0.0.1.
 //
-//   ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
-//                                [--surge-people 1000] [--surge-doses 100]
+//   ./hexa benchmark vaccination [--calls 600] [--concurrency 16] [--doses 300] [--hospitals 20]
+//                                [--surge-people 1000] [--surge-doses 100] [--idle 3]
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { readEnvironment } from "@hexa/adapters/runtime/config";
@@ -29,37 +38,48 @@ import {
   ReservationService,
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
 import {
   allInOneWithNats,
+  bareConnect,
   type Cleanups,
   ceiling,
   closedLoop,
   log,
+  meter,
   ms,
+  pause,
+  perUnit,
   runBenchmark,
+  STATS_DELAY_MS,
+  statementCalls,
   summary,
   target,
+  topStatements,
+  untilQuiet,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs, devToken } from "./dev-tokens.ts";
 
-const usage = `usage: ./hexa benchmark vaccination [--calls 1000] [--concurrency 16] [--doses 500] [--hospitals 20]
-                                    [--surge-people 1000] [--surge-doses 100]
+const usage = `usage: ./hexa benchmark vaccination [--calls 600] [--concurrency 16] [--doses 300] [--hospitals 20]
+                                    [--surge-people 1000] [--surge-doses 100] [--idle 3]
 
-Reserve throughput and latency against a raw UPDATE baseline, then an overbooking check, then a
+Reserve throughput and latency against a raw UPDATE baseline, statements and CPU per Reserve, an
+overbooking check, Reserve with reservation and inventory alone against a bare Connect call, then a
 launch-day surge with the shipped limits. Starts its own all-in-ones on free ports with NATS_URL
 (default nats://127.0.0.1:4222) and fresh databases on DATABASE_URL's server (default: an embedded
 PostgreSQL of its own).`;
 
 const { values: flags } = commandLine(usage, {
-  calls: { type: "string", default: "1000" },
+  calls: { type: "string", default: "600" },
   concurrency: { type: "string", default: "16" },
-  doses: { type: "string", default: "500" },
+  doses: { type: "string", default: "300" },
   hospitals: { type: "string", default: "20" },
   "surge-people": { type: "string", default: "1000" },
   "surge-doses": { type: "string", default: "100" },
+  idle: { type: "string", default: "3" },
 });
 const CALLS = wholeNumber("--calls", flags.calls, usage);
 const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
@@ -67,13 +87,19 @@ const DOSES = wholeNumber("--doses", flags.doses, usage);
 const HOSPITALS = wholeNumber("--hospitals", flags.hospitals, usage);
 const SURGE_PEOPLE = wholeNumber("--surge-people", flags["surge-people"], usage);
 const SURGE_DOSES = wholeNumber("--surge-doses", flags["surge-doses"], usage);
+const IDLE_SECONDS = wholeNumber("--idle", flags.idle, usage);
+const NO_STATEMENTS = "pg_stat_statements is not preloaded on this PostgreSQL";
 
 await runBenchmark(async (cleanups) => {
-  const { app, databaseUrl } = await allInOneWithNats("vaccination", cleanups);
+  const { app, databaseUrl, startService } = await allInOneWithNats("vaccination", cleanups);
+  const counting = new pg.Client({ connectionString: databaseUrl });
+  await counting.connect();
+  cleanups.add(() => counting.end());
+  const { sample, between } = meter(counting, () => app.process.pid ?? 0);
   // One admin token for every call: a service verifies it once and remembers it until it expires.
-  const transport = jsonTransport(app.url, [callingAs("admin", "benchmark")]);
-  const inventory = createClient(InventoryService, transport);
-  const reservations = createClient(ReservationService, transport);
+  const admin = (url: string) => jsonTransport(url, [callingAs("admin", "benchmark")]);
+  let inventory = createClient(InventoryService, admin(app.url));
+  let reservations = createClient(ReservationService, admin(app.url));
   const { vaccine } = await inventory.registerVaccine({ name: "bench", vials: 1_000_000, dosesRequired: 2 });
   const vaccineId = vaccine?.vaccineId ?? "";
 
@@ -88,6 +114,14 @@ await runBenchmark(async (cleanups) => {
     await inventory.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses });
     return hospitalId;
   }
+  /** One hospital holding DOSES doses, and HOSPITALS sharing them. */
+  async function hospitals() {
+    const contended = await hospitalWith(DOSES);
+    const spread: string[] = [];
+    for (let h = 0; h < HOSPITALS; h++) spread.push(await hospitalWith(perHospital));
+    return { contended, spread };
+  }
+  const perHospital = Math.ceil(DOSES / HOSPITALS);
   const date = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY });
@@ -128,31 +162,50 @@ await runBenchmark(async (cleanups) => {
     });
     return { ...run, outcomes };
   }
+  const warmUp = async (phase: string) => {
+    const warm = await hospitalWith(100);
+    await closedLoop(100, CONCURRENCY, (i) =>
+      reservations.reserve({ personId: `${phase}-${i}`, hospitalId: warm, vaccineId, date }),
+    );
+  };
 
   log("warm-up");
-  const warm = await hospitalWith(100);
-  await closedLoop(100, CONCURRENCY, (i) =>
-    reservations.reserve({ personId: `warm-${i}`, hospitalId: warm, vaccineId, date }),
-  );
+  await warmUp("warm");
+
+  log(`idle: ${IDLE_SECONDS} s with nothing to do`);
+  await pause(STATS_DELAY_MS);
+  const idleStart = await sample();
+  await pause(IDLE_SECONDS * 1000);
+  const idle = between(idleStart, await sample());
+
+  log(`bare Connect: ${CALLS} calls to a Connect server that answers at once`);
+  const bare = await bareConnect(cleanups);
+  await closedLoop(500, CONCURRENCY, bare.call);
+  const bareRun = await closedLoop(CALLS, CONCURRENCY, bare.call);
 
   log(`ceiling: ${CALLS} GetReservation calls that fail validation (no database, no bus)`);
   const refusals = await ceiling(CALLS, CONCURRENCY, () =>
     reservations.getReservation({ reservationId: "not-a-reservation-id" }),
   );
 
+  log(`baselines: ${CALLS} UPDATEs of one row, then of ${HOSPITALS} rows, concurrency ${CONCURRENCY}`);
+  const contendedBase = await baseline(1, DOSES);
+  const spreadBase = await baseline(HOSPITALS, perHospital);
+  const booked = await hospitals();
+
   log(
     `contended: ${CALLS} calls at one hospital and date holding ${DOSES} doses, concurrency ${CONCURRENCY}`,
   );
-  const contendedBase = await baseline(1, DOSES);
-  const contendedHospital = await hospitalWith(DOSES);
-  const contended = await reserving("contended", () => contendedHospital);
-
+  const phaseBefore = await sample();
+  const callsBefore = await statementCalls(counting);
+  const contended = await reserving("contended", () => booked.contended);
   log(`spread: ${CALLS} calls over ${HOSPITALS} hospitals, concurrency ${CONCURRENCY}`);
-  const perHospital = Math.ceil(DOSES / HOSPITALS);
-  const spreadBase = await baseline(HOSPITALS, perHospital);
-  const spreadHospitals: string[] = [];
-  for (let h = 0; h < HOSPITALS; h++) spreadHospitals.push(await hospitalWith(perHospital));
-  const spread = await reserving("spread", (i) => spreadHospitals[i % HOSPITALS] ?? "");
+  const spread = await reserving("spread", (i) => booked.spread[i % HOSPITALS] ?? "");
+  log("waiting until the events' consumers are through");
+  const through = await untilQuiet(counting, idle);
+  await pause(STATS_DELAY_MS);
+  const perReserve = perUnit(between(phaseBefore, await sample()), idle, 2 * CALLS);
+  const topPerReserve = topStatements(callsBefore, await statementCalls(counting), 2 * CALLS);
 
   // Zero overbooking: reservation's REGISTERED reservations per hospital never exceed its doses,
   // and inventory's booked counts and date slots agree.
@@ -163,30 +216,86 @@ await runBenchmark(async (cleanups) => {
       where r.status = 'REGISTERED' and r.hospital_id = any($1)
       group by r.hospital_id, s.available
      having count(*) > s.available`,
-    [[contendedHospital, ...spreadHospitals]],
+    [[booked.contended, ...booked.spread]],
   );
+
+  log("reservation and inventory alone: the all-in-one stopped, the events' consumers with it");
+  await app.stop();
+  // Each calls the other (inventory's hold-expiry job asks reservation), so reservation's port comes first.
+  const reservationPort = String(await freePort());
+  const inventoryAlone = await startService("inventory", {
+    RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
+  });
+  const reservationAlone = await startService("reservation", {
+    PORT: reservationPort,
+    INVENTORY_URL: inventoryAlone.url,
+  });
+  inventory = createClient(InventoryService, admin(inventoryAlone.url));
+  reservations = createClient(ReservationService, admin(reservationAlone.url));
+  await warmUp("alone-warm");
+  const aloneBooked = await hospitals();
+  const contendedAlone = await reserving("alone-contended", () => aloneBooked.contended);
+  const spreadAlone = await reserving("alone-spread", (i) => aloneBooked.spread[i % HOSPITALS] ?? "");
+  await reservationAlone.stop();
+  await inventoryAlone.stop();
+
   const row = (label: string, run: { rate: number; latencies: number[] }) => {
     const s = summary(run.latencies);
     return `| ${label} | ${run.rate.toFixed(0)}/s | ${ms(s.p50)} | ${ms(s.p99)} |`;
   };
   const outcomes = (map: Map<string, number>) => [...map].map(([name, n]) => `${name} ${n}`).join(", ");
+  const alone = "reservation and inventory alone (vaccination, notification, dashboard stopped)";
+  const p99 = (run: { latencies: number[] }) => summary(run.latencies).p99;
   console.log(
     [
       `vaccination benchmark (${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, ${CALLS} calls each)`,
       "",
       "| measure | throughput | p50 | p99 |",
       "|---|---|---|---|",
+      row("bare Connect JSON call (no auth, no database)", bareRun),
       row("ceiling: GetReservation failing validation (Connect JSON, no database)", refusals),
       row(`baseline, one row: UPDATE … WHERE remaining > 0 (${contendedBase.taken} taken)`, contendedBase),
       row(`Reserve, one hospital and date (${DOSES} doses)`, contended),
       row(`baseline, ${HOSPITALS} rows (${spreadBase.taken} taken)`, spreadBase),
       row(`Reserve, ${HOSPITALS} hospitals (${perHospital} doses each)`, spread),
+      row(`Reserve, one hospital and date, ${alone}`, contendedAlone),
+      row(`Reserve, ${HOSPITALS} hospitals, ${alone}`, spreadAlone),
       "",
       `contended outcomes: ${outcomes(contended.outcomes)}`,
       `spread outcomes: ${outcomes(spread.outcomes)}`,
+      `alone outcomes: contended ${outcomes(contendedAlone.outcomes)}; spread ${outcomes(spreadAlone.outcomes)}`,
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,
       `ceiling / baseline: contended ${(refusals.rate / contendedBase.rate).toFixed(2)}x, spread ${(refusals.rate / spreadBase.rate).toFixed(2)}x`,
+      `per Reserve (contended and spread, whole chain, idle background subtracted): ${perReserve.statements?.toFixed(1) ?? "?"} statements, ${perReserve.transactions?.toFixed(2)} transactions; CPU all-in-one ${perReserve.appMs.toFixed(2)} ms + PostgreSQL sessions ${perReserve.postgresMs.toFixed(2)} ms${through ? "" : " (the consumers were not through within 60 s)"}`,
+      "statements run most per Reserve (calls per Reserve, text as PostgreSQL normalised it):",
+      ...topPerReserve.map((line) => `  ${line}`),
+      `idle: ${idle.statements === undefined ? "?" : (idle.statements / idle.seconds).toFixed(1)} statements/s, ${(idle.transactions / idle.seconds).toFixed(1)} transactions/s`,
       `overbooked hospitals: ${over.rowCount} (must be 0)`,
+      "",
+      target("statements per Reserve", perReserve.statements, "<=", 25, "", NO_STATEMENTS),
+      target("CPU per Reserve", perReserve.appMs + perReserve.postgresMs, "<=", 5, " ms"),
+      target(
+        "Reserve contended, reservation + inventory alone / bare Connect",
+        contendedAlone.rate / bareRun.rate,
+        ">=",
+        0.15,
+        "x",
+      ),
+      target(
+        "Reserve spread, reservation + inventory alone / bare Connect",
+        spreadAlone.rate / bareRun.rate,
+        ">=",
+        0.15,
+        "x",
+      ),
+      target(
+        `Reserve contended p99 at concurrency ${CONCURRENCY}, alone`,
+        p99(contendedAlone),
+        "<=",
+        100,
+        " ms",
+      ),
+      target(`Reserve spread p99 at concurrency ${CONCURRENCY}, alone`, p99(spreadAlone), "<=", 100, " ms"),
     ].join("\n"),
   );
 

@@ -237,6 +237,36 @@ export async function databaseCounters(client: pg.Client): Promise<DatabaseCount
   return { transactions: Number(stats?.transactions ?? 0), statements, backendCpu, ownWorkers };
 }
 
+/** Calls so far of each statement text PostgreSQL normalised (pg_stat_statements), by query id; empty without it. */
+export async function statementCalls(
+  client: pg.Client,
+): Promise<Map<string, { calls: number; query: string }>> {
+  const rows = await client
+    .query(
+      `select queryid::text as id, calls::float8 as calls, query from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database())
+          and query !~* '^\\s*(begin|commit|rollback|start transaction)'`,
+    )
+    .then((result) => result.rows as Array<{ id: string; calls: number; query: string }>)
+    .catch(() => []);
+  return new Map(rows.map(({ id, calls, query }) => [id, { calls, query }]));
+}
+
+/** The `top` statements run most often between two {@link statementCalls}, per unit, one line each. */
+export function topStatements(
+  before: Map<string, { calls: number; query: string }>,
+  after: Map<string, { calls: number; query: string }>,
+  units: number,
+  top = 15,
+): string[] {
+  return [...after]
+    .map(([id, { calls, query }]) => ({ calls: calls - (before.get(id)?.calls ?? 0), query }))
+    .filter(({ calls }) => calls > 0)
+    .sort((a, b) => b.calls - a.calls)
+    .slice(0, top)
+    .map(({ calls, query }) => `${(calls / units).toFixed(2)}  ${query.replace(/\s+/g, " ").slice(0, 150)}`);
+}
+
 /** The counters' growth from `before` to `after`; backends that ended between are not counted. */
 export function countersBetween(
   before: DatabaseCounters,
@@ -258,6 +288,85 @@ export function countersBetween(
         : after.statements - before.statements,
     cpuSeconds,
   };
+}
+
+/** PostgreSQL publishes a busy session's counts up to a second after its transaction. */
+export const STATS_DELAY_MS = 1_500;
+
+/**
+ * An idle session's counts, though, only up to 10 s later (PGSTAT_IDLE_INTERVAL), or when it ends:
+ * counts read sooner miss them, and an idle window that follows takes them for idle work (measured
+ * in the trial benchmark: about 100 commits of the PlaceOrder phase showing up 4–8 s after it, as
+ * the pools closed their idle connections). Read the CPU sooner, while the sessions still exist.
+ */
+export const COUNTS_DELAY_MS = 11_000;
+
+export const pause = (ms: number): Promise<void> => new Promise((resume) => setTimeout(resume, ms));
+
+/** The database's counters and the all-in-one's CPU seconds at one moment (see {@link meter}). */
+export interface Sample {
+  readonly db: DatabaseCounters;
+  readonly appCpu: number;
+  readonly at: number;
+}
+
+/** What the database, its sessions and the all-in-one did between two samples. */
+export type Work = ReturnType<typeof countersBetween> & { readonly appCpu: number; readonly seconds: number };
+
+/**
+ * Samples the run's database (through `client`, connected to it) and the CPU of the process
+ * `appPid()` names (the all-in-one): `between` two samples is the work done meanwhile.
+ */
+export function meter(client: pg.Client, appPid: () => number) {
+  return {
+    sample: async (): Promise<Sample> => ({
+      db: await databaseCounters(client),
+      appCpu: cpuSeconds(appPid())?.app ?? Number.NaN,
+      at: performance.now(),
+    }),
+    between: (from: Sample, to: Sample): Work => ({
+      ...countersBetween(from.db, to.db),
+      appCpu: to.appCpu - from.appCpu,
+      seconds: (to.at - from.at) / 1000,
+    }),
+  };
+}
+
+/**
+ * A phase's work per unit (an order, a Reserve), with what `idle` did in as long a time subtracted:
+ * statements and transactions, and the CPU milliseconds of the all-in-one and of its PostgreSQL
+ * sessions (from `cpu`, the same phase read sooner, when given).
+ */
+export function perUnit(phase: Work, idle: Work, units: number, cpu: Work = phase) {
+  const per = (count: number | undefined, idleCount: number | undefined, seconds = phase.seconds) =>
+    count === undefined || idleCount === undefined
+      ? undefined
+      : (count - (idleCount / idle.seconds) * seconds) / units;
+  return {
+    statements: per(phase.statements, idle.statements),
+    transactions: per(phase.transactions, idle.transactions),
+    appMs: (per(cpu.appCpu, idle.appCpu, cpu.seconds) ?? Number.NaN) * 1000,
+    postgresMs: (per(cpu.cpuSeconds, idle.cpuSeconds, cpu.seconds) ?? Number.NaN) * 1000,
+  };
+}
+
+/**
+ * Waits until what a phase set off is through: until, in one second, the database runs no more
+ * statements (transactions where statements are not counted) than `idle` did a second, and a few
+ * more. At most `timeoutMs`; answers whether it became quiet.
+ */
+export async function untilQuiet(client: pg.Client, idle: Work, timeoutMs = 60_000): Promise<boolean> {
+  const count = (counters: DatabaseCounters) => counters.statements ?? counters.transactions;
+  const idlePerSecond = (idle.statements ?? idle.transactions) / idle.seconds;
+  const deadline = performance.now() + timeoutMs;
+  let last = await databaseCounters(client);
+  while (performance.now() < deadline) {
+    await pause(1_000);
+    const now = await databaseCounters(client);
+    if (count(now) - count(last) <= idlePerSecond * 1.2 + 5) return true;
+    last = now;
+  }
+  return false;
 }
 
 /**
@@ -312,7 +421,12 @@ export async function allInOneWithNats(
   name: string,
   cleanups: Cleanups,
   env: Readonly<Record<string, string>> = {},
-): Promise<{ app: RunningApp; databaseUrl: string; startService: (service: string) => Promise<RunningApp> }> {
+): Promise<{
+  app: RunningApp;
+  databaseUrl: string;
+  /** Starts one service of the run on its database and streams; `env` adds to its environment. */
+  startService: (service: string, env?: Readonly<Record<string, string>>) => Promise<RunningApp>;
+}> {
   const databaseUrl = await freshDatabase(name, cleanups);
   log(`starting the all-in-one with NATS at ${NATS_URL}`);
   // The run's streams go with it; cleanups run in reverse, so this runs after the app has stopped.
@@ -322,7 +436,7 @@ export async function allInOneWithNats(
     log(`deleted the run's ${deleted} streams from NATS`);
   });
   /** Starts one app of the run (the all-in-one, or one service alone) on its database and streams. */
-  const startService = async (service: string) => {
+  const startService = async (service: string, serviceEnv: Readonly<Record<string, string>> = {}) => {
     const app = await startApp(
       service,
       {
@@ -339,6 +453,7 @@ export async function allInOneWithNats(
         // E.g. BENCHMARK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the all-in-one.
         ...(process.env.BENCHMARK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCHMARK_NODE_OPTIONS } : {}),
         ...env,
+        ...serviceEnv,
       },
       60_000,
     );

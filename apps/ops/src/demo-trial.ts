@@ -4,13 +4,13 @@
 //
 //   ./hexa demo [--url URL]     (default http://$HOST:$PORT, as ./hexa start)
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { DeliveryService } from "@hexa/proto/trial/delivery/v1/delivery_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
-import { actingAs, runDemo } from "./demo.ts";
+import { actingAs, retriedWhileUnavailable, runDemo } from "./demo.ts";
 
 const marketing = createClient(MarketingService, actingAs("marketer", "demo-marketer"));
 /** A customer acts on their own orders only. */
@@ -55,22 +55,11 @@ async function until(orderId: string, state: OrderState, timeoutMs = 15_000): Pr
 }
 
 async function placeOrder(planId: string, customerId: string, quantity: number): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const { order } = await ordersOf(customerId).placeOrder({
-        customerId,
-        planId,
-        quantity,
-        address: "221B Baker Street",
-      });
-      return order?.orderId ?? "";
-    } catch (error) {
-      // The plan reaches order through the bus; until then order answers unavailable, to retry.
-      if (ConnectError.from(error).code !== Code.Unavailable || Date.now() > deadline) throw error;
-      await new Promise((resume) => setTimeout(resume, 100));
-    }
-  }
+  // The plan reaches order through the bus; until then order answers unavailable, to retry.
+  const { order } = await retriedWhileUnavailable(() =>
+    ordersOf(customerId).placeOrder({ customerId, planId, quantity, address: "221B Baker Street" }),
+  );
+  return order?.orderId ?? "";
 }
 
 async function story(): Promise<void> {

@@ -18,7 +18,7 @@ import {
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
-import { actingAs, runDemo } from "./demo.ts";
+import { actingAs, retriedWhileUnavailable, runDemo } from "./demo.ts";
 
 const inventory = createClient(InventoryService, actingAs("vaccine-manager", "demo-vaccine-manager"));
 /** The reservation manager; a person books and cancels through `reservationsOf`. */
@@ -141,12 +141,15 @@ async function story(): Promise<void> {
   );
 
   say("4. alice gets her first dose");
-  const { record } = await vaccination.recordVaccination({
-    personId: alice,
-    hospitalId,
-    vaccineId,
-    reservationId: booked[alice] ?? "",
-  });
+  // Vaccination checks the reservation is alice's once it has heard of it (ReservationRegistered).
+  const { record } = await retriedWhileUnavailable(() =>
+    vaccination.recordVaccination({
+      personId: alice,
+      hospitalId,
+      vaccineId,
+      reservationId: booked[alice] ?? "",
+    }),
+  );
   say(`  dose ${record?.doseNumber} of ${record?.dosesRequired}: ${VaccinationStatus[record?.status ?? 0]}`);
   await statusOf(booked[alice] ?? "", ReservationStatus.VACCINATED);
 

@@ -1,5 +1,5 @@
 // What both demos share: the deployment they drive, their callers, and how a failed story ends.
-import type { Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { commandLine, configuration, serverUrl, usageError } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs } from "./dev-tokens.ts";
@@ -21,6 +21,22 @@ if (!/^https?:\/\/[^/\s]+\/?$/.test(demoUrl))
 /** Each actor calls with a development token of its own role (see ./dev-tokens.ts). */
 export function actingAs(role: string, subject: string): Transport {
   return jsonTransport(demoUrl, [callingAs(role, subject)]);
+}
+
+/**
+ * Calls `call` again while the service answers `unavailable`: it has not heard yet, over the bus, of
+ * what the call names (a plan just started, a reservation just booked). Gives up after `timeoutMs`.
+ */
+export async function retriedWhileUnavailable<T>(call: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (ConnectError.from(error).code !== Code.Unavailable || Date.now() > deadline) throw error;
+      await new Promise((resume) => setTimeout(resume, 100));
+    }
+  }
 }
 
 /** Runs a demo's story; if it fails, says why and how to start the all-in-one, and exits 1. */

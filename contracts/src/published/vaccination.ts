@@ -10,17 +10,18 @@ export function vaccinationRecorded(): VaccinationRecorded {
   const vaccineId = world.ids.next();
   const hospitalId = world.ids.next();
   const registeredAt = world.clock.now();
+  const reservationId = world.ids.next();
   const person = PersonVaccination.start("person-7", vaccineId);
   person.recordDose(
     {
       recordId: world.ids.next(),
       hospitalId,
-      reservationId: world.ids.next(),
+      reservationId,
       vaccine: { vaccineId, name: "Comirnaty", dosesRequired: 2, registeredAt },
       hospital: { hospitalId, name: "St Mary's", registeredAt },
       stock: undefined,
       recordedForReservation: undefined,
-      bookedReservation: undefined,
+      bookedReservation: { reservationId, personId: "person-7" },
     },
     world,
   );

@@ -1,5 +1,8 @@
 import type { Client } from "@connectrpc/connect";
-import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createResilientClient } from "@hexa/adapters/resilience/client";
+import { createCallPolicy } from "@hexa/adapters/resilience/policy";
+import { inventoryModule, RESERVATION_CALL } from "@hexa/adapters/vaccination/inventory/module";
 import { reservationModule } from "@hexa/adapters/vaccination/reservation/module";
 import { vaccinationModule } from "@hexa/adapters/vaccination/vaccination/module";
 import { BookableDosesAvailableSchema } from "@hexa/proto/vaccination/inventory/v1/events_pb";
@@ -13,20 +16,47 @@ import {
   ReservationRegisteredSchema,
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import { ReservationService } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { eventually, query } from "@hexa/testing";
-import type { PactV4 } from "@pact-foundation/pact";
+import { MatchersV3, type PactV4 } from "@pact-foundation/pact";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerPact, EXAMPLE_TIME, exampleId, receivesEvent } from "../../src/consumer.ts";
-import { type RunningContext, startContext } from "../../src/context.ts";
+import { NOT_CALLED_URL, type RunningContext, startContext } from "../../src/context.ts";
 import { anyDay, anyUuid, PERSON_ID_PATTERN } from "../../src/messages.ts";
 
 /**
  * Inventory consumes reservation's releases (a cancellation, a rejection, an abandoned booking
  * give the dose and the slot back) and vaccination's recorded doses (given, no longer booked).
  * Each example names a booking inventory took through its own TakeBookingSlot; the effect is read
- * through GetHospitalStock, and from what inventory's outbox publishes.
+ * through GetHospitalStock, and from what inventory's outbox publishes. Inventory also calls
+ * reservation's GetOutstandingReservations before it releases lapsed holds; the call and
+ * reservation's events are one pact (inventory-reservation.json), one relation between the two.
  */
+
+const GET_OUTSTANDING = `/${ReservationService.typeName}/${ReservationService.method.getOutstandingReservations.name}`;
+
+/**
+ * Inventory's client of reservation, as inventory/reservation.ts builds it (the generated client
+ * under the hold-expiry job's call policy, GetOutstandingReservations idempotent), pointed at
+ * `baseUrl`. Only the transport speaks Connect JSON over HTTP/1.1, which the mock server
+ * understands, instead of binary over HTTP/2; both carry the same messages.
+ */
+function inventorysReservationClient(baseUrl: string) {
+  return createResilientClient(
+    ReservationService,
+    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    createCallPolicy({
+      name: reservationModule.name,
+      logger: pino({ level: "silent" }),
+      timeoutMs: RESERVATION_CALL.timeoutMs,
+      retry: RESERVATION_CALL.retry,
+      breaker: RESERVATION_CALL.breaker,
+    }),
+    { idempotent: ["getOutstandingReservations"] },
+  );
+}
 
 /** The appointment day of the examples (a pact file must not change from run to run). */
 const DAY = "2030-06-03";
@@ -38,7 +68,10 @@ describe(`${inventoryModule.name} consumes events`, () => {
   let fromVaccination: PactV4;
 
   beforeAll(async () => {
-    inventory = await startContext([inventoryModule]);
+    // Its hold-expiry job, which alone calls reservation, finds no lapsed hold here.
+    inventory = await startContext([inventoryModule], {
+      serviceUrls: { [reservationModule.name]: NOT_CALLED_URL },
+    });
     stock = inventory.client(InventoryService);
     fromReservation = consumerPact(inventoryModule.name, reservationModule.name);
     fromVaccination = consumerPact(inventoryModule.name, vaccinationModule.name);
@@ -87,6 +120,40 @@ describe(`${inventoryModule.name} consumes events`, () => {
       date: anyDay(DAY),
     };
   }
+
+  describe(`calls ${reservationModule.name}: GetOutstandingReservations`, () => {
+    it("keeps the holds of the reservations reservation holds, and releases the others", async () => {
+      const [registered, neverBooked] = [exampleId(0x8c7), exampleId(0x8c8)];
+      const fromState = (name: string, example: string) =>
+        MatchersV3.fromProviderState(`\${${name}}`, example);
+      await fromReservation
+        .addInteraction()
+        .given("reservation R is REGISTERED and reservation N was never booked", {
+          registered,
+          neverBooked,
+        })
+        .uponReceiving("a request for which of two lapsed holds' reservations are outstanding")
+        .withRequest("POST", GET_OUTSTANDING, (request) =>
+          request
+            .headers({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" })
+            // The provider state books one reservation and names it, and an id it never saw.
+            .jsonBody({
+              reservationIds: [fromState("registered", registered), fromState("neverBooked", neverBooked)],
+            }),
+        )
+        .willRespondWith(200, (reply) =>
+          reply
+            .headers({ "Content-Type": MatchersV3.regex("^application/json", "application/json") })
+            .jsonBody({ reservationIds: [fromState("registered", registered)] }),
+        )
+        .executeTest(async (server) => {
+          const answer = await inventorysReservationClient(server.url).getOutstandingReservations({
+            reservationIds: [registered, neverBooked],
+          });
+          expect(answer.reservationIds).toEqual([registered]);
+        });
+    });
+  });
 
   describe(`from ${reservationModule.name}`, () => {
     it("ReservationRegistered: the booking's hold is confirmed, so its lease no longer runs", async () => {

@@ -128,12 +128,13 @@ describe(`${vaccinationModule.name} consumes events`, () => {
     );
   });
 
-  it("ReservationRegistered: a dose recorded with the reservation must be for its person", async () => {
+  it("ReservationRegistered: a dose recorded with the reservation is taken, and only for its person", async () => {
     const [hospitalId, vaccineId, reservationId] = [exampleId(0x9a4), exampleId(0x9b4), exampleId(0x9c4)];
     await vaccineKnown(vaccineId);
     await hospitalKnown(hospitalId);
     const withReservation = (personId: string) =>
       doses.recordVaccination({ personId, hospitalId, vaccineId, reservationId });
+    await refusedWith(withReservation("person-4"), "reservation-must-be-known");
     await receivesEvent(
       fromReservation,
       {

@@ -55,6 +55,7 @@ export function uniqueNamespace(): string {
 export { eventually, type RunningApp, startApp } from "./apps.ts";
 export { adminToken, authorization, type TokenOption, testKeyDir, testToken } from "./auth.ts";
 export { type ClientOptions, connectJsonClient, GrpcJsClient, type GrpcResult, refusal } from "./clients.ts";
+export { PrivateNats } from "./private-nats.ts";
 
 /** Runs one SQL query against `url` (for tests that check what was, or was not, written). */
 export async function query<Row = Record<string, unknown>>(

@@ -25,6 +25,7 @@ import { WarehouseService } from "@hexa/proto/trial/warehouse/v1/warehouse_pb";
 import { skipToken } from "@tanstack/react-query";
 import { useState } from "react";
 import { useAction } from "../action.ts";
+import { refusalOf } from "../errors.ts";
 import { useStream } from "../live.ts";
 import type { ScreenProps } from "../screens.ts";
 import {
@@ -40,7 +41,7 @@ import {
 } from "../ui.tsx";
 import { isOpen, PAGE_SIZE, usePages } from "./orders.ts";
 
-/** Dashboard lists have no stream of their own: they are read again this often. */
+/** Lists with no stream of their own are read again this often. */
 const REFRESH_MS = 2_000;
 
 const stateLabel = (state: OrderState) => enumLabel(OrderState, state);
@@ -177,19 +178,17 @@ function OrderForm({ plan, customerId }: { plan: TrialPlan; customerId: string }
 }
 
 export function MyOrders({ subject, argument }: ScreenProps) {
-  const orders = useQuery(
-    DashboardService.method.listOrderStatuses,
-    { customerId: subject, pageSize: PAGE_SIZE },
-    { refetchInterval: REFRESH_MS },
-  );
+  const filter = { customerId: subject, planId: "", state: OrderState.UNSPECIFIED };
+  const orders = useQuery(DashboardService.method.listOrderStatuses, { ...filter, pageSize: PAGE_SIZE });
+  const changes = useOrderChanges(filter, () => void orders.refetch());
   const cancel = useAction(OrderService.method.cancelOrder);
   const requestReturn = useAction(OrderService.method.requestReturn);
   const list = orders.data?.orders ?? [];
   const followed = argument || list.find((order) => isOpen(order.state))?.orderId || "";
   return (
     <>
-      {followed && <FollowedOrder orderId={followed} onChange={() => void orders.refetch()} />}
-      <Section title="All my orders">
+      {followed && <FollowedOrder orderId={followed} />}
+      <Section title="All my orders" aside={<StreamBadge state={changes} />}>
         <RefusalMessage refusal={cancel.refusal ?? requestReturn.refusal} />
         <Table
           caption="My orders, newest first"
@@ -224,10 +223,7 @@ export function MyOrders({ subject, argument }: ScreenProps) {
 }
 
 /** One order's status as it changes (WatchOrder), reopened by itself when the stream is lost. */
-function useWatchedOrder(
-  orderId: string,
-  onChange?: () => void,
-): [OrderStatusView | undefined, ReturnType<typeof useStream>] {
+function useWatchedOrder(orderId: string): [OrderStatusView | undefined, ReturnType<typeof useStream>] {
   const transport = useTransport();
   const [order, setOrder] = useState<OrderStatusView>();
   const state = useStream(
@@ -241,18 +237,15 @@ function useWatchedOrder(
           })();
         }
       : undefined,
-    (next) => {
-      setOrder(next);
-      onChange?.();
-    },
+    setOrder,
     orderId,
   );
   return [order?.orderId === orderId ? order : undefined, state];
 }
 
-/** The order being followed; `onChange` hears of each change (the list beside it reads again). */
-function FollowedOrder({ orderId, onChange }: { orderId: string; onChange: () => void }) {
-  const [order, state] = useWatchedOrder(orderId, onChange);
+/** The order being followed. */
+function FollowedOrder({ orderId }: { orderId: string }) {
+  const [order, state] = useWatchedOrder(orderId);
   return (
     <Section title={`Order ${shortId(orderId)}`} aside={<StreamBadge state={state} />}>
       {order ? (
@@ -364,14 +357,40 @@ export function Stock({ roles }: ScreenProps) {
   );
 }
 
-export function OrderDashboard() {
-  const [filter, setFilter] = useState({ state: OrderState.UNSPECIFIED, customerId: "", planId: "" });
-  const pages = usePages(JSON.stringify(filter));
-  const orders = useQuery(
-    DashboardService.method.listOrderStatuses,
-    { ...filter, pageSize: PAGE_SIZE, pageToken: pages.token },
-    { refetchInterval: REFRESH_MS },
+/**
+ * The orders a filter selects, read again by `readAgain` whenever one of them changes
+ * (WatchOrderStatuses, whose first message, once listening, asks for a read too): no polling.
+ * Without a filter (a refused one), nothing is watched.
+ */
+function useOrderChanges(filter: OrderFilter | undefined, readAgain: () => void) {
+  const transport = useTransport();
+  return useStream(
+    filter && ((options) => createClient(DashboardService, transport).watchOrderStatuses(filter, options)),
+    readAgain,
+    JSON.stringify(filter ?? null),
   );
+}
+
+interface OrderFilter {
+  readonly customerId: string;
+  readonly planId: string;
+  readonly state: OrderState;
+}
+
+export function OrderDashboard() {
+  const [filter, setFilter] = useState<OrderFilter>({
+    state: OrderState.UNSPECIFIED,
+    customerId: "",
+    planId: "",
+  });
+  const pages = usePages(JSON.stringify(filter));
+  const orders = useQuery(DashboardService.method.listOrderStatuses, {
+    ...filter,
+    pageSize: PAGE_SIZE,
+    pageToken: pages.token,
+  });
+  const refusal = orders.error ? refusalOf(orders.error) : undefined;
+  const changes = useOrderChanges(refusal ? undefined : filter, () => void orders.refetch());
   return (
     <>
       <Section title="Filter">
@@ -396,12 +415,16 @@ export function OrderDashboard() {
                 </option>
               ))}
           </Field>
-          <Field label="Customer" name="customerId" defaultValue={filter.customerId} />
-          <Field label="Plan id" name="planId" defaultValue={filter.planId} />
+          <Field label="Customer" name="customerId" defaultValue={filter.customerId} refusal={refusal} />
+          <Field label="Plan id" name="planId" defaultValue={filter.planId} refusal={refusal} />
           <button type="submit">Show</button>
+          <RefusalMessage refusal={refusal} />
         </form>
       </Section>
-      <Section title={`Orders, page ${pages.number}`}>
+      <Section
+        title={`Orders, page ${pages.number}`}
+        aside={refusal ? undefined : <StreamBadge state={changes} />}
+      >
         <Table
           caption="Orders by latest change"
           empty="No order matches."

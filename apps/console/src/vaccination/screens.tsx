@@ -21,6 +21,7 @@ import { VaccinationService, VaccinationStatus } from "@hexa/proto/vaccination/v
 import { skipToken } from "@tanstack/react-query";
 import { useState } from "react";
 import { useAction } from "../action.ts";
+import { refusalOf } from "../errors.ts";
 import { useStream } from "../live.ts";
 import type { ScreenProps } from "../screens.ts";
 import {
@@ -506,90 +507,130 @@ function ReservationTable(props: {
   );
 }
 
+/** Which decision a reservation manager last took, on which reservation: its refusal shows in that row. */
+type Decision = "accept" | "reject" | "cancel";
+
+/**
+ * The reservation manager's day view: one hospital's reservations of one day, first booked first,
+ * a page at a time, with accept, reject and cancel. A refused decision shows in its row (a rule) or
+ * on the note (a missing note); a refused day on the hospital or date.
+ */
 export function DayView() {
   const hospitals = useHospitals();
-  const [hospitalId, setHospitalId] = useState("");
-  const [personId, setPersonId] = useState("");
-  const chosen = hospitalId || hospitals[0]?.hospitalId || "";
-  const reservations = useQuery(
+  const vaccines = useVaccines();
+  const [day, setDay] = useState<{ hospitalId: string; date: string }>();
+  // The tokens of the pages seen so far: the last is the page shown.
+  const [tokens, setTokens] = useState<readonly string[]>([""]);
+  const [note, setNote] = useState("");
+  const [last, setLast] = useState<{ decision: Decision; reservationId: string }>();
+  const listed = useQuery(
     ReservationService.method.listReservations,
-    personId ? { personId, pageSize: 50 } : skipToken,
+    day ? { ...day, pageSize: DAY_PAGE_SIZE, pageToken: tokens.at(-1) ?? "" } : skipToken,
+    { refetchInterval: 5_000 },
   );
-  const accept = useAction(ReservationService.method.acceptReservation);
-  const reject = useAction(ReservationService.method.rejectReservation);
-  const cancel = useAction(ReservationService.method.cancelReservationAsManager);
-  const decided = (status: ReservationStatus) =>
-    status === ReservationStatus.REGISTERED || status === ReservationStatus.CONFIRMED;
+  const dayRefusal = listed.error ? refusalOf(listed.error) : undefined;
+  const actions = {
+    accept: useAction(ReservationService.method.acceptReservation),
+    reject: useAction(ReservationService.method.rejectReservation),
+    cancel: useAction(ReservationService.method.cancelReservationAsManager),
+  };
+  const decide = (decision: Decision, reservationId: string) => {
+    setLast({ decision, reservationId });
+    void (decision === "accept"
+      ? actions.accept.run({ reservationId })
+      : actions[decision].run({ reservationId, note }));
+  };
+  const refusal = last && actions[last.decision].refusal;
+  const vaccineName = (id: string) =>
+    vaccines.find((vaccine) => vaccine.vaccineId === id)?.name ?? shortId(id);
+  const next = listed.data?.nextPageToken ?? "";
   return (
     <>
-      <Section title="Days of a hospital">
+      <Section title="A hospital's day">
         <form
           className="inline"
-          aria-label="Choose a hospital"
-          onChange={(event) => setHospitalId(formValues(event.currentTarget).hospitalId ?? "")}
-        >
-          <Field label="Hospital" name="hospitalId">
-            <Choices items={hospitalChoices(hospitals)} />
-          </Field>
-        </form>
-        {chosen && <FreeSlots hospitalId={chosen} />}
-      </Section>
-      <Section title="A person's reservations">
-        <form
-          className="inline"
+          aria-label="Choose a hospital and a day"
           onSubmit={(event) => {
             event.preventDefault();
-            setPersonId(formValues(event.currentTarget).personId?.trim() ?? "");
+            const values = formValues(event.currentTarget);
+            setDay({ hospitalId: values.hospitalId ?? "", date: values.date ?? "" });
+            setTokens([""]);
+            setLast(undefined);
           }}
         >
-          <Field label="Person" name="personId" />
-          <button type="submit">Show reservations</button>
+          <Field label="Hospital" name="hospitalId" refusal={dayRefusal}>
+            <Choices items={hospitalChoices(hospitals)} />
+          </Field>
+          <Field label="Day" name="date" type="date" defaultValue={today()} refusal={dayRefusal} />
+          <button type="submit" disabled={hospitals.length === 0}>
+            Show the day
+          </button>
         </form>
-        <RefusalMessage refusal={accept.refusal ?? reject.refusal ?? cancel.refusal} />
-        {personId && (
-          <ReservationTable
-            reservations={reservations.data?.reservations ?? []}
-            actions={(reservation) => (
-              <>
+        {dayRefusal && Object.keys(dayRefusal.fields).length === 0 && <RefusalMessage refusal={dayRefusal} />}
+        <Field
+          label="Note for the person (needed to reject or cancel)"
+          name="note"
+          refusal={last?.decision === "accept" ? undefined : refusal}
+          onChange={setNote}
+        />
+        {day && (
+          <Table
+            caption={`Reservations of ${day.date}`}
+            empty="No reservation on this day."
+            head={["Reservation", "Person", "Vaccine", "Status", "Note", "Booked", ""]}
+            rows={(listed.data?.reservations ?? []).map((reservation) => [
+              <code key="id">{reservation.reservationId}</code>,
+              reservation.personId,
+              vaccineName(reservation.vaccineId),
+              statusLabel(reservation.status),
+              reservation.note,
+              <When key="at" at={reservation.createdAt} />,
+              <span key="actions" className="actions">
                 {reservation.status === ReservationStatus.REGISTERED && (
                   <>
-                    <button
-                      type="button"
-                      onClick={() => void accept.run({ reservationId: reservation.reservationId })}
-                    >
-                      Accept {reservation.date}
+                    <button type="button" onClick={() => decide("accept", reservation.reservationId)}>
+                      Accept {reservation.personId}
                     </button>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void reject.run({
-                          reservationId: reservation.reservationId,
-                          note: "rejected by the hospital",
-                        })
-                      }
-                    >
-                      Reject {reservation.date}
+                    <button type="button" onClick={() => decide("reject", reservation.reservationId)}>
+                      Reject {reservation.personId}
                     </button>
                   </>
                 )}
-                {decided(reservation.status) && (
-                  <button
-                    type="button"
-                    onClick={() =>
-                      void cancel.run({
-                        reservationId: reservation.reservationId,
-                        note: "cancelled by the hospital",
-                      })
-                    }
-                  >
-                    Cancel {reservation.date}
+                {(reservation.status === ReservationStatus.REGISTERED ||
+                  reservation.status === ReservationStatus.CONFIRMED) && (
+                  <button type="button" onClick={() => decide("cancel", reservation.reservationId)}>
+                    Cancel {reservation.personId}
                   </button>
                 )}
-              </>
-            )}
+                {last?.reservationId === reservation.reservationId &&
+                  refusal &&
+                  Object.keys(refusal.fields).length === 0 && <RefusalMessage refusal={refusal} />}
+              </span>,
+            ])}
           />
         )}
+        {(tokens.length > 1 || next !== "") && (
+          <div className="pager">
+            <button
+              type="button"
+              disabled={tokens.length === 1}
+              onClick={() => setTokens((seen) => seen.slice(0, -1))}
+            >
+              Previous page
+            </button>
+            <button type="button" disabled={next === ""} onClick={() => setTokens((seen) => [...seen, next])}>
+              Next page
+            </button>
+          </div>
+        )}
       </Section>
+      {day && (
+        <Section title="Capacity of the next days">
+          <FreeSlots hospitalId={day.hospitalId} />
+        </Section>
+      )}
     </>
   );
 }
+
+const DAY_PAGE_SIZE = 20;

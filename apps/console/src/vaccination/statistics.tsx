@@ -1,10 +1,12 @@
 // The administrator's dashboard: every chart from the vaccination dashboard's read models.
-import { useQuery } from "@connectrpc/connect-query";
+import { createClient } from "@connectrpc/connect";
+import { useQuery, useTransport } from "@connectrpc/connect-query";
 import { VaccinationDashboardService } from "@hexa/proto/vaccination/dashboard/v1/dashboard_pb";
 import { InventoryService } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
-import { skipToken } from "@tanstack/react-query";
+import { skipToken, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { Field, formValues, Section } from "../ui.tsx";
+import { useStream } from "../live.ts";
+import { Field, formValues, Section, StreamBadge } from "../ui.tsx";
 import { BarChart } from "./BarChart.tsx";
 import {
   dailyReservationsChart,
@@ -15,24 +17,22 @@ import {
   vaccinationsChart,
 } from "./chart-data.ts";
 
-const REFRESH_MS = 5_000;
+/** Every chart read again when the read models change (WatchDashboard): no polling. */
+function useDashboardChanges() {
+  const transport = useTransport();
+  const queries = useQueryClient();
+  return useStream(
+    (options) => createClient(VaccinationDashboardService, transport).watchDashboard({}, options),
+    () => void queries.invalidateQueries(),
+    "dashboard",
+  );
+}
 
 export function Statistics() {
-  const count = useQuery(
-    VaccinationDashboardService.method.getVaccinationCount,
-    {},
-    { refetchInterval: REFRESH_MS },
-  );
-  const rates = useQuery(
-    VaccinationDashboardService.method.listHospitalRates,
-    {},
-    { refetchInterval: REFRESH_MS },
-  );
-  const stock = useQuery(
-    VaccinationDashboardService.method.listHospitalStock,
-    {},
-    { refetchInterval: REFRESH_MS },
-  );
+  const changes = useDashboardChanges();
+  const count = useQuery(VaccinationDashboardService.method.getVaccinationCount, {});
+  const rates = useQuery(VaccinationDashboardService.method.listHospitalRates, {});
+  const stock = useQuery(VaccinationDashboardService.method.listHospitalStock, {});
   const hospitals = useQuery(InventoryService.method.listHospitals, { pageSize: 100 }).data?.hospitals ?? [];
   const [hospitalId, setHospitalId] = useState("");
   const hospital = hospitals.find((candidate) => candidate.hospitalId === hospitalId) ?? hospitals[0];
@@ -40,11 +40,10 @@ export function Statistics() {
   const days = useQuery(
     VaccinationDashboardService.method.getDailyReservations,
     hospital ? { hospitalId: hospital.hospitalId, fromDate: dates[0], toDate: dates.at(-1) } : skipToken,
-    { refetchInterval: REFRESH_MS },
   );
   return (
     <>
-      <Section title="Vaccinations">
+      <Section title="Vaccinations" aside={<StreamBadge state={changes} />}>
         <p>
           Vaccinations given:{" "}
           <strong data-testid="vaccinations-total">{String(count.data?.vaccinations ?? "…")}</strong>

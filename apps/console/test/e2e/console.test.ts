@@ -12,7 +12,7 @@ import {
   type TestDatabase,
   testToken,
 } from "@hexa/testing";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { capture, launch, PHONE, poll, signIn } from "./browser.ts";
 
@@ -57,25 +57,52 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
   });
 
   it("offers sign-in at once, and prints how soon the first screen takes input", async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    // The first visit (a fresh browser context, nothing cached), then a second one.
-    const visits: string[] = [];
-    for (const visit of ["first visit", "second visit"]) {
+    /** Opens the console and waits for the sign-in button; what it took, by Node's clock and the page's. */
+    const visit = async (page: Page) => {
       const started = Date.now();
       await page.goto(app.url);
       await page.getByRole("button", { name: "Sign in" }).waitFor();
       const ready = Date.now() - started;
-      const interactive = Number(
-        await page.evaluate("performance.getEntriesByType('navigation')[0].domInteractive"),
-      );
-      visits.push(`${visit} ${ready} ms (DOM interactive at ${Math.round(interactive)} ms)`);
+      const timings = (await page.evaluate(`(() => {
+        const entry = performance.getEntriesByType("resource").find((e) => e.name.includes("/assets/index-"));
+        return { script: Math.round(entry?.responseEnd ?? -1), shown: Math.round(globalThis.signInShownAt ?? -1) };
+      })()`)) as { script: number; shown: number };
+      return { ready, ...timings };
+    };
+    // Fresh browser contexts (nothing cached), one after the other, then a visit again in the last.
+    const fresh: Awaited<ReturnType<typeof visit>>[] = [];
+    let last: { page: Page; close(): Promise<void> } | undefined;
+    for (let round = 0; round < 5; round++) {
+      await last?.close();
+      const context = await browser.newContext();
+      // The page's own clock when the sign-in button first exists: no polling from here in it.
+      await context.addInitScript(`(() => {
+        const seen = new MutationObserver(() => {
+          const button = document.querySelector("form button[type=submit]");
+          if (button && button.textContent === "Sign in") {
+            globalThis.signInShownAt = performance.now();
+            seen.disconnect();
+          }
+        });
+        seen.observe(document, { childList: true, subtree: true });
+      })()`);
+      const page = await context.newPage();
+      last = { page, close: () => context.close() };
+      fresh.push(await visit(page));
     }
+    if (!last) throw new Error("no visit");
+    const again = await visit(last.page);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     // Figures, not a check: this machine's load decides them (the aim is under 1 s).
-    console.log(`[console] sign-in screen ready for input: ${visits.join("; ")}`);
+    console.log(
+      `[console] sign-in screen ready for input: first visits ${fresh.map((v) => v.ready).join(", ")} ms ` +
+        `(median ${median(fresh.map((v) => v.ready))} ms; by the page's clock, medians: entry script loaded at ` +
+        `${median(fresh.map((v) => v.script))} ms, sign-in button there at ${median(fresh.map((v) => v.shown))} ms); ` +
+        `again in the same browser ${again.ready} ms`,
+    );
     // Laptop mode offers every role a person may take.
-    expect(await page.getByLabel("Role").locator("option").count()).toBe(8);
-    await context.close();
+    expect(await last.page.getByLabel("Role").locator("option").count()).toBe(8);
+    await last.close();
   });
 
   it("the product-trial story: plan, order, delivery, return and cancellation, followed live", async () => {
@@ -122,7 +149,8 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
 
     // The status changes on the customer's screen without a reload (WatchOrder).
     await poll(() => status.textContent()).toBe("delivered");
-    await poll(() => customer.page.locator(".stream-live").count()).toBe(1);
+    // Both streams live: the followed order's and the list's.
+    await poll(() => customer.page.locator(".stream-live").count()).toBe(2);
     await customer.page.getByRole("button", { name: `Return order ${short}` }).click();
     await poll(() => status.textContent()).toBe("return requested");
     await courier.page.getByRole("button", { name: `Picked up ${short}` }).click();
@@ -135,13 +163,23 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await offer.getByRole("button", { name: "Try it" }).click();
     await offer.getByRole("link", { name: /Follow order/ }).click();
     const second = decodeURIComponent(customer.page.url().split("/").pop() ?? "").slice(-8);
+    // The marketer's dashboard, open while the customer cancels: the change arrives without a
+    // reload, and with nothing read on a timer (WatchOrderStatuses).
+    await marketer.open("orders", "Order dashboard");
+    const secondRow = marketer.page.getByRole("row", { name: new RegExp(`Story of ${second}`) });
+    await poll(() => secondRow.getByRole("cell").nth(3).textContent()).toBe("delivering");
+    await poll(() => marketer.page.locator(".stream-live").count()).toBe(1);
+    // Nothing changes, nothing is read (a list read on a timer would be read again every 2 s).
+    const reads = listOrderStatusesCalls(marketer.page);
+    await marketer.page.waitForTimeout(2_500);
+    expect(reads.count).toBe(0);
     await customer.page.getByRole("button", { name: `Cancel order ${second}` }).click();
     await poll(() => status.textContent()).toBe("cancelled");
-
-    // The marketer's dashboard and the first order's story, event by event.
-    await marketer.open("orders", "Order dashboard");
-    await marketer.page.getByRole("link", { name: `Story of ${second}` }).waitFor();
+    await poll(() => secondRow.getByRole("cell").nth(3).textContent()).toBe("cancelled");
+    expect(reads.count).toBeGreaterThanOrEqual(1);
     await capture(marketer.page, "trial-order-dashboard");
+
+    // The first order's story, event by event.
     await marketer.page.getByRole("link", { name: `Story of ${short}` }).click();
     await marketer.page.getByRole("heading", { name: `Story of order ${short}` }).waitFor();
     const story = marketer.page.locator(".story li");
@@ -196,7 +234,8 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
       "20",
     ]);
     await first.page.getByRole("button", { name: "Book" }).click();
-    await first.page.getByText(/Booked for .*: registered\./).waitFor();
+    const booked = first.page.getByText(/Booked for .*: registered\./);
+    const bookedDay = /\d{4}-\d{2}-\d{2}/.exec((await booked.textContent()) ?? "")?.[0] ?? "";
     await capture(first.page, "vaccination-person-booking");
     await first.open("my-reservations", "My reservations");
     const notifications = first.page.locator(".notifications li");
@@ -216,17 +255,32 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     // The reservation manager accepts; the person's screen hears of it without a reload.
     const desk = await signIn(browser, app.url, "reservation-manager", "reservation-manager-1");
     await desk.open("day", "Reservations by day");
-    await desk.page.getByLabel("Person", { exact: true }).fill("person-1");
-    await desk.page.getByRole("button", { name: "Show reservations" }).click();
-    await desk.page.getByRole("button", { name: /^Accept / }).click();
-    await desk.page.getByRole("cell", { name: "confirmed" }).waitFor();
+    const dayForm = desk.page.getByRole("form", { name: "Choose a hospital and a day" });
+    await poll(() => dayForm.getByLabel("Hospital").locator("option").count()).toBe(1);
+    await dayForm.getByLabel("Day").fill(bookedDay);
+    await dayForm.getByRole("button", { name: "Show the day" }).click();
+    const day = desk.page.getByRole("table", { name: `Reservations of ${bookedDay}` });
+    await poll(() => day.getByRole("row").count()).toBe(2);
+    expect(await day.getByRole("row").nth(1).getByRole("cell").nth(3).textContent()).toBe("registered");
+    // Rejecting needs a note for the person: the refusal sits on the note.
+    await day.getByRole("button", { name: "Reject person-1" }).click();
+    const note = desk.page.getByLabel("Note for the person (needed to reject or cancel)");
+    await poll(() => note.getAttribute("aria-invalid")).toBe("true");
+    await capture(desk.page, "vaccination-reservation-manager-refusal");
+    await day.getByRole("button", { name: "Accept person-1" }).click();
+    await day.getByRole("cell", { name: "confirmed" }).waitFor();
     await capture(desk.page, "vaccination-reservation-manager");
     await poll(() => notifications.allTextContents()).toContainEqual(
       expect.stringContaining("reservation confirmed"),
     );
     await capture(first.page, "vaccination-person-reservations");
 
-    // The dose is given; the administrator's charts count it as the dashboard RPC does.
+    // The administrator's charts, open while the dose is given: the count arrives without a reload
+    // (WatchDashboard), and it is the dashboard RPC's.
+    const admin = await signIn(browser, app.url, "admin", "admin-1");
+    await admin.open("statistics", "Vaccination dashboard");
+    await poll(() => admin.page.getByTestId("vaccinations-total").textContent()).toBe("0");
+    await poll(() => admin.page.locator(".stream-live").count()).toBe(1);
     const vaccinate = manager.page.getByRole("form", { name: "Record a vaccination" });
     await vaccinate.getByLabel("Person", { exact: true }).fill("person-1");
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
@@ -237,8 +291,6 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await vaccinate.getByRole("button", { name: "Record vaccination" }).click();
     await vaccinate.getByText("Dose 1 of 1 recorded.").waitFor();
 
-    const admin = await signIn(browser, app.url, "admin", "admin-1");
-    await admin.open("statistics", "Vaccination dashboard");
     const dashboard = connectJsonClient(VaccinationDashboardService, app.url, {
       token: await testToken({ roles: ["admin"], subject: "admin-1" }),
     });
@@ -260,3 +312,12 @@ withChromium("the console in a browser, against the all-in-one", { timeout: 60_0
     await capture(admin.page, "vaccination-admin-dashboard");
   });
 });
+
+/** Counts the ListOrderStatuses calls the page makes from now on. */
+function listOrderStatusesCalls(page: Page): { readonly count: number } {
+  const seen = { count: 0 };
+  page.on("request", (request) => {
+    if (request.url().endsWith("/trial.dashboard.v1.DashboardService/ListOrderStatuses")) seen.count++;
+  });
+  return seen;
+}

@@ -1,5 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FieldViolationSchema, RetryInfoSchema } from "@hexa/proto/hexa/common/v1/errors_pb";
+import {
+  FieldViolationSchema,
+  PreconditionFailureSchema,
+  RetryInfoSchema,
+} from "@hexa/proto/hexa/common/v1/errors_pb";
 import { DashboardService, OrderState } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
@@ -12,8 +16,8 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { Catalogue, MyOrders, Plans } from "../../src/trial/screens.tsx";
-import { Booking } from "../../src/vaccination/screens.tsx";
+import { Catalogue, MyOrders, OrderDashboard, Plans } from "../../src/trial/screens.tsx";
+import { Booking, DayView } from "../../src/vaccination/screens.tsx";
 import { renderWith } from "./render.tsx";
 
 afterEach(cleanup);
@@ -142,6 +146,10 @@ describe("the console's screens, their calls answered in memory", () => {
       (router) => {
         router.service(DashboardService, {
           listOrderStatuses: () => ({ orders: [{ ...order, state: OrderState.PLACED }] }),
+          async *watchOrderStatuses() {
+            yield {};
+            await new Promise(() => {}); // stays open
+          },
           async *watchOrder() {
             opened++;
             if (opened === 1) throw new ConnectError("connection reset", Code.Unavailable);
@@ -156,7 +164,105 @@ describe("the console's screens, their calls answered in memory", () => {
     await waitFor(() => expect(screen.getByTestId("followed-status").textContent).toBe("delivering"), {
       timeout: 3_000,
     });
-    expect(screen.getByText("live")).toBeTruthy();
+    expect(screen.getAllByText("live")).toHaveLength(2); // the followed order's stream and the list's
     expect(opened).toBe(2);
+  });
+
+  it("reads the order dashboard again when its stream says an order changed, and after the stream came back", async () => {
+    let state = OrderState.PLACED;
+    let reads = 0;
+    let opened = 0;
+    const changed = Promise.withResolvers<void>();
+    const filters: unknown[] = [];
+    renderWith(
+      (router) => {
+        router.service(DashboardService, {
+          listOrderStatuses: () => {
+            reads++;
+            return { orders: [{ orderId: "o-00000001", customerId: "bob", productId: "espresso", state }] };
+          },
+          async *watchOrderStatuses(request) {
+            opened++;
+            filters.push({ customerId: request.customerId, planId: request.planId, state: request.state });
+            yield {}; // listening: read the list
+            if (opened > 1) return await new Promise<never>(() => {}); // stays open
+            await changed.promise;
+            yield { order: { orderId: "o-00000001", state } };
+            throw new ConnectError("connection reset", Code.Unavailable);
+          },
+        });
+      },
+      <OrderDashboard />,
+    );
+    await screen.findByRole("cell", { name: "placed" });
+    await screen.findByText("live");
+    const before = reads;
+    state = OrderState.DELIVERING;
+    changed.resolve();
+    await screen.findByRole("cell", { name: "delivering" });
+    await screen.findByText("connection lost, reconnecting…");
+    await screen.findByText("live", undefined, { timeout: 3_000 });
+    // Once on the change, once when the stream was back: each read follows a message, none a timer.
+    await waitFor(() => expect(reads).toBe(before + 2));
+    expect(opened).toBe(2);
+    expect(filters).toEqual([
+      { customerId: "", planId: "", state: OrderState.UNSPECIFIED },
+      { customerId: "", planId: "", state: OrderState.UNSPECIFIED },
+    ]);
+  });
+
+  it("lists a hospital's day, and shows a refused decision on the note or in its reservation's row", async () => {
+    const asked: unknown[] = [];
+    const reservation = (id: string, personId: string) => ({
+      reservationId: id,
+      personId,
+      hospitalId: "h1",
+      vaccineId: "v1",
+      date: "2030-01-02",
+      status: ReservationStatus.REGISTERED,
+    });
+    renderWith(
+      (router) => {
+        router.service(InventoryService, {
+          listHospitals: () => ({ hospitals: [{ hospitalId: "h1", name: "Seoul", dailyCapacity: 2 }] }),
+          listVaccines: () => ({ vaccines: [{ vaccineId: "v1", name: "Vaxo", dosesRequired: 1 }] }),
+        });
+        router.service(VaccinationDashboardService, { getDailyReservations: () => ({ days: [] }) });
+        router.service(ReservationService, {
+          listReservations: (request) => {
+            asked.push({ hospitalId: request.hospitalId, date: request.date, personId: request.personId });
+            return { reservations: [reservation("r-1", "ann"), reservation("r-2", "ben")] };
+          },
+          rejectReservation: () => {
+            throw new ConnectError("note: is required", Code.InvalidArgument, undefined, [
+              { desc: FieldViolationSchema, value: { field: "note", description: "is required" } },
+            ]);
+          },
+          acceptReservation: () => {
+            throw new ConnectError("not registered", Code.FailedPrecondition, undefined, [
+              {
+                desc: PreconditionFailureSchema,
+                value: { rule: "reservation-must-be-registered", description: "already decided" },
+              },
+            ]);
+          },
+        });
+      },
+      <DayView />,
+    );
+    await screen.findAllByRole("option", { name: "Seoul" });
+    fireEvent.change(screen.getByLabelText("Day"), { target: { value: "2030-01-02" } });
+    fireEvent.click(screen.getByRole("button", { name: "Show the day" }));
+    await screen.findByRole("cell", { name: "ann" });
+    expect(asked[0]).toEqual({ hospitalId: "h1", date: "2030-01-02", personId: "" });
+
+    fireEvent.click(screen.getByRole("button", { name: "Reject ann" }));
+    const note = screen.getByLabelText("Note for the person (needed to reject or cancel)");
+    await waitFor(() => expect(note.getAttribute("aria-invalid")).toBe("true"));
+
+    fireEvent.click(screen.getByRole("button", { name: "Accept ben" }));
+    const refusal = await screen.findByText("already decided (rule: reservation-must-be-registered)");
+    expect(refusal.closest("tr")?.textContent).toContain("ben");
+    expect(note.getAttribute("aria-invalid")).toBeNull();
   });
 });

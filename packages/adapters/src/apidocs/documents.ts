@@ -81,8 +81,8 @@ function describeAccess(operation: Json, access: Access, service: string): void 
 }
 
 /**
- * The consumers a module's `policies` declare. A policy declares itself through `runtime.onEvent` or
- * `runtime.policy` when built, and uses the rest of the runtime only when it handles an event; so a
+ * The consumers a module's `policies` declare. A policy declares itself through `runtime.onEvent`
+ * when built, and uses the rest of the runtime only when it handles an event; so a
  * runtime that records those declarations (and has nothing else) lists them without a database.
  */
 export function declaredConsumers(module: ServiceModule): Array<Pick<Consumer, "name" | "eventType">> {
@@ -93,7 +93,7 @@ export function declaredConsumers(module: ServiceModule): Array<Pick<Consumer, "
     return { ...consumer, handle: () => Promise.reject(new Error("a declaration handles nothing")) };
   };
   const declaring = new Proxy({} as ServiceRuntime, {
-    get: (_, key) => (key === "onEvent" || key === "policy" ? declare : undefined),
+    get: (_, key) => (key === "onEvent" ? declare : undefined),
   });
   module.policies?.(declaring);
   return declared;

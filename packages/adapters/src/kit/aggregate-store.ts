@@ -1,7 +1,6 @@
 import type { DomainEvent } from "@hexa/core/shared";
 import type { EntityName } from "@mikro-orm/core";
 import type { EventEnvelope } from "../messaging/bus.ts";
-import { lockKey } from "../postgres/locks.ts";
 import { EntityTable } from "./statements.ts";
 import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
 
@@ -16,8 +15,13 @@ import type { ReadSession, UnitOfWork } from "./unit-of-work.ts";
  *   transactions creating it at once the second fails on the primary key, and its event is handled
  *   again (by then the row exists and is locked). One statement, and no advisory lock, for records
  *   that events rarely race to create.
+ * - `key-not-row`: the key, and the row read as committed, not locked: for records also changed
+ *   under another record's lock (a booking, which a discard releases under its stock's lock), where
+ *   a row lock taken before that other lock would make the two wait on each other.
+ * - `immutable`: nothing; for records never changed once written (a hospital). `save` inserts, so
+ *   writing one twice fails on the primary key.
  */
-export type WriteLock = "row" | "row-or-key" | "key" | "row-or-insert";
+export type WriteLock = "row" | "row-or-key" | "key" | "row-or-insert" | "key-not-row" | "immutable";
 
 /** An aggregate root as the store sees it: its recorded events are handed to the unit of work. */
 interface RecordsEvents<Event extends DomainEvent> {
@@ -39,8 +43,11 @@ export interface AggregateTable<Aggregate, Key, Row extends object, Event extend
   readonly record: (aggregate: Aggregate) => Partial<Row>;
   /** The wire form of its events; omitted for a store whose aggregates record none (a read model). */
   readonly encode?: (event: Event) => EventEnvelope;
-  /** Write the row only when the aggregate recorded events (every change it makes records one). */
-  readonly onlyWhenChanged?: boolean;
+  /**
+   * Write the row only when it changed: `true` when every change records an event, else what the
+   * aggregate says (for aggregates that record none).
+   */
+  readonly onlyWhenChanged?: boolean | ((aggregate: Aggregate) => boolean);
 }
 
 /** Reads outside a transaction: never locks, cannot save. */
@@ -55,6 +62,8 @@ export interface ReadPort<Aggregate, Key> {
 export interface WritePort<Aggregate, Key> {
   get(key: Key): Promise<Aggregate | undefined>;
   save(aggregate: Aggregate): Promise<void>;
+  /** Saves several in one statement (each as `save` would, in one `INSERT … ON CONFLICT`). */
+  saveAll(aggregates: readonly Aggregate[]): Promise<void>;
 }
 
 export interface AggregateStore<Aggregate, Key> {
@@ -82,8 +91,18 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
   };
   const keyLock = (unit: UnitOfWork, key: Key) => {
     if (!table.lockNamespace) throw new Error("a store that locks keys names their namespace");
-    return lockKey(unit.em, table.lockNamespace, typeof key === "string" ? key : JSON.stringify(key));
+    return unit.lockKeys(table.lockNamespace, [typeof key === "string" ? key : JSON.stringify(key)]);
   };
+  /** The aggregates to write, with their events handed to the unit; unchanged ones left out. */
+  const toWrite = (unit: UnitOfWork, aggregates: readonly Aggregate[]) =>
+    aggregates.filter((aggregate) => {
+      const { onlyWhenChanged, encode } = table;
+      const events = encode ? (aggregate as RecordsEvents<Event>).pullEvents() : [];
+      if (encode) unit.saved(events.map(encode));
+      return typeof onlyWhenChanged === "function"
+        ? onlyWhenChanged(aggregate)
+        : !onlyWhenChanged || events.length > 0;
+    });
   return {
     reader: (session) => ({ get: (key) => find(session.em, key) }),
     shared: (unit) => ({ get: (key) => find(unit.em, key, "for share") }),
@@ -92,8 +111,9 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
       const existing = new Set<string>();
       return {
         get: async (key) => {
-          if (table.lock === "key") await keyLock(unit, key);
-          let found = await find(unit.em, key, "for update");
+          if (table.lock === "immutable") return find(unit.em, key);
+          if (table.lock === "key" || table.lock === "key-not-row") await keyLock(unit, key);
+          let found = await find(unit.em, key, table.lock === "key-not-row" ? "" : "for update");
           if (!found && table.lock === "row-or-key") {
             await keyLock(unit, key);
             found = await find(unit.em, key, "for update");
@@ -102,13 +122,20 @@ export function aggregateStore<Aggregate, Key, Row extends object, Event extends
           return found;
         },
         save: async (aggregate) => {
-          const events = table.encode ? (aggregate as RecordsEvents<Event>).pullEvents() : [];
-          if (table.onlyWhenChanged && events.length === 0) return;
-          const row = table.record(aggregate);
+          const [changed] = toWrite(unit, [aggregate]);
+          if (!changed) return;
+          const row = table.record(changed);
           const key = rows.keyOf(unit.em, row);
-          await rows.upsert(unit.em, row, table.lock === "row-or-insert" && !existing.has(key));
+          const insertOnly =
+            table.lock === "immutable" || (table.lock === "row-or-insert" && !existing.has(key));
+          await rows.upsert(unit.em, [row], insertOnly);
           existing.add(key);
-          if (table.encode) unit.saved(events.map(table.encode));
+        },
+        saveAll: async (aggregates) => {
+          const changed = toWrite(unit, aggregates).map(table.record);
+          if (changed.length === 0) return;
+          await rows.upsert(unit.em, changed, table.lock === "immutable");
+          for (const row of changed) existing.add(rows.keyOf(unit.em, row));
         },
       };
     },

@@ -17,6 +17,8 @@ export interface EnumMapping<Name extends string> {
    * `field` for a number outside the list.
    */
   filter(field: string, value: number): Name | undefined;
+  /** A required field's name (an event's status): InvalidArgument naming `field` for unspecified and for numbers outside the list. */
+  required(field: string, value: number): Name;
 }
 
 /**
@@ -53,6 +55,11 @@ export function enumMapping<const Name extends string>(
       const name = fromProto(value);
       if (name === undefined)
         throw new InvalidArgument(field, `must be one of ${names.join(", ")}, or unspecified for any`);
+      return name;
+    },
+    required: (field, value) => {
+      const name = fromProto(value);
+      if (name === undefined) throw new InvalidArgument(field, `${value} is not one of ${names.join(", ")}`);
       return name;
     },
   };

@@ -46,24 +46,66 @@ export class EntityTable<Row extends object> {
     key: Partial<Row>,
     lock: "" | "for update" | "for share",
   ): Promise<Row | undefined> {
+    return (await this.findAll(em, key, { lock }))[0];
+  }
+
+  /**
+   * The rows matching every property of `where` (equal to its value, or, for an array, to one of its
+   * values), in the order of the properties `orderBy` names.
+   */
+  async findAll(
+    em: EntityManager,
+    where: { readonly [Name in keyof Row]?: Row[Name] | readonly Row[Name][] },
+    options: {
+      readonly orderBy?: ReadonlyArray<keyof Row & string>;
+      readonly lock?: "" | "for update" | "for share";
+    } = {},
+  ): Promise<Row[]> {
     const shape = this.#of(em);
-    const names = Object.keys(key);
-    const where = names.map((name, i) => `${column(shape.columns, name)} = $${i + 1}`).join(" and ");
+    const conditions = Object.entries(where) as Array<[string, unknown]>;
+    const condition = conditions
+      .map(
+        ([name, value], i) =>
+          `${column(shape.columns, name)} = ${Array.isArray(value) ? `any($${i + 1})` : `$${i + 1}`}`,
+      )
+      .join(" and ");
+    const order = options.orderBy?.length
+      ? ` order by ${options.orderBy.map((name) => column(shape.columns, name)).join(", ")}`
+      : "";
+    return this.findWhere(
+      em,
+      `${condition}${order}`,
+      conditions.map(([, value]) => value),
+      options.lock,
+    );
+  }
+
+  /**
+   * The rows matching `condition` (SQL on the table's columns, with `$1 … $n` for `params`, and an
+   * `order by` of its own if any).
+   */
+  async findWhere(
+    em: EntityManager,
+    condition: string,
+    params: readonly unknown[],
+    lock: "" | "for update" | "for share" = "",
+  ): Promise<Row[]> {
+    const shape = this.#of(em);
     const rows = await execute(
       em,
-      `${shape.select} where ${where} ${lock}`,
-      names.map((name) => (key as Record<string, unknown>)[name]),
+      `${shape.select}${condition ? ` where ${condition}` : ""} ${lock}`,
+      params,
     );
-    const found = rows[0] as Record<string, unknown> | undefined;
-    if (!found) return undefined;
     // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
-    for (const [name, value] of Object.entries(found)) {
-      if (typeof value !== "string") continue;
-      const prop = shape.columns.get(name);
-      if (prop?.runtimeType === "Date") found[name] = new Date(value);
-      else if (prop?.type === "json") found[name] = JSON.parse(value);
+    for (const found of rows) {
+      for (const [name, value] of Object.entries(found)) {
+        if (typeof value !== "string") continue;
+        const prop = shape.columns.get(name);
+        if (prop?.runtimeType === "Date") found[name] = new Date(value);
+        else if (prop?.type === "json") found[name] = JSON.parse(value);
+      }
     }
-    return found as Row;
+    return rows as Row[];
   }
 
   /** The table's name, with its schema, for a statement of its own. */
@@ -77,23 +119,29 @@ export class EntityTable<Row extends object> {
   }
 
   /**
-   * Inserts the row, or updates every column given when its key exists. With `insertOnly`, a row
-   * whose key exists already fails on the primary key instead.
+   * Inserts the rows (all with the same columns), or updates every column given of those whose key
+   * exists, in one statement. With `insertOnly`, a row whose key exists already fails on the primary
+   * key instead.
    */
-  async upsert(em: EntityManager, row: Partial<Row>, insertOnly = false): Promise<void> {
+  async upsert(em: EntityManager, rows: readonly Partial<Row>[], insertOnly = false): Promise<void> {
+    const [first] = rows;
+    if (!first) return;
     const shape = this.#of(em);
-    const names = Object.keys(row);
+    const names = Object.keys(first);
     const fields = names.map((name) => column(shape.columns, name));
     const keys = shape.keys.map((name) => column(shape.columns, name));
     const updates = fields.filter((field) => !keys.includes(field));
     await execute(
       em,
-      `insert into ${shape.table} (${fields.join(", ")}) values (${placeholders(names.length)})
+      `insert into ${shape.table} (${fields.join(", ")})
+       values ${rows.map((_, i) => `(${placeholders(names.length, i * names.length + 1)})`).join(", ")}
        ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`,
-      names.map((name) => {
-        const value = (row as Record<string, unknown>)[name];
-        return shape.columns.get(name)?.type === "json" && value !== null ? JSON.stringify(value) : value;
-      }),
+      rows.flatMap((row) =>
+        names.map((name) => {
+          const value = (row as Record<string, unknown>)[name];
+          return shape.columns.get(name)?.type === "json" && value !== null ? JSON.stringify(value) : value;
+        }),
+      ),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager } from "../postgres/database.ts";
+import { lockKey, lockKeys } from "../postgres/locks.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
 import { execute, placeholders } from "./statements.ts";
 
@@ -13,10 +14,30 @@ export class UnitOfWork {
   readonly em: EntityManager;
   readonly #outbox: string;
   readonly #events: EventEnvelope[] = [];
+  /** The advisory locks it holds, as `<namespace>:<key>`. */
+  readonly #locked = new Set<string>();
 
   constructor(em: EntityManager, outboxTable: string) {
     this.em = em;
     this.#outbox = outboxTable;
+  }
+
+  /**
+   * Holds the keys (advisory locks) until the unit ends, in key order; keys it holds already cost no
+   * statement (the locks are re-entrant, so asking again would only wait on the server for nothing).
+   */
+  async lockKeys(namespace: string, keys: readonly string[]): Promise<void> {
+    const wanted = [...new Set(keys)].filter((key) => !this.#locked.has(`${namespace}:${key}`));
+    const [only] = wanted;
+    if (only === undefined) return;
+    if (wanted.length === 1) await lockKey(this.em, namespace, only);
+    else await lockKeys(this.em, namespace, wanted);
+    for (const key of wanted) this.#locked.add(`${namespace}:${key}`);
+  }
+
+  /** Records keys a statement of the unit's own locked (e.g. `pg_try_advisory_xact_lock` in a claim). */
+  lockedKeys(namespace: string, keys: readonly string[]): void {
+    for (const key of keys) this.#locked.add(`${namespace}:${key}`);
   }
 
   /**

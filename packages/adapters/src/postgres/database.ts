@@ -4,9 +4,8 @@ import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
-import { ReadSession, type UnitOfWork } from "../kit/unit-of-work.ts";
+import { ReadSession, UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
-import { beginUnitOfWork } from "./outbox.ts";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 
@@ -45,7 +44,7 @@ export interface ServiceDatabase {
    * result and those events (to publish, now that they are committed).
    */
   unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>>;
-  /** {@link unitOfWork} on the bare entity manager, for work that saves through `appendToOutbox`. */
+  /** {@link unitOfWork} on the bare entity manager, for work that saves no aggregate (the relay's own statements). */
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /** Reads outside a transaction, for read ports. */
   read(): ReadSession;
@@ -111,7 +110,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   const unitOfWork = <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>> =>
     unavailableWhenUnreachable(() =>
       orm.em.fork().transactional(async (em) => {
-        const unit = beginUnitOfWork(em, table("outbox"));
+        const unit = new UnitOfWork(em, table("outbox"));
         const result = await work(unit);
         await unit.writeOutbox();
         return { result, events: unit.events };

@@ -1,3 +1,4 @@
+import { execute } from "../kit/statements.ts";
 import type { EntityManager } from "./database.ts";
 
 /**
@@ -5,16 +6,17 @@ import type { EntityManager } from "./database.ts";
  * creating the same record from events that race serialize here instead of losing an update.
  */
 export async function lockKey(em: EntityManager, namespace: string, key: string): Promise<void> {
-  await em.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [`${namespace}:${key}`]);
+  await execute(em, "select pg_advisory_xact_lock(hashtextextended($1, 0))", [`${namespace}:${key}`]);
 }
 
 /** Several keys' advisory locks in one statement, taken in key order (so two takers never deadlock). */
 export async function lockKeys(em: EntityManager, namespace: string, keys: readonly string[]): Promise<void> {
   const sorted = [...new Set(keys)].sort();
   if (sorted.length === 0) return;
-  await em.execute(
-    `select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select k from (values ${sorted.map(() => "(?)").join(", ")}) as v(k) order by k) as ordered`,
-    sorted.map((key) => `${namespace}:${key}`),
+  await execute(
+    em,
+    "select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select k from unnest($1::text[]) as v(k) order by k) as ordered",
+    [sorted.map((key) => `${namespace}:${key}`)],
   );
 }
 

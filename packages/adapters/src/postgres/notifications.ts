@@ -83,6 +83,8 @@ export class ChannelListener {
   readonly #options: ChannelListenerOptions;
   readonly #channel: string;
   readonly #listeners = new Map<string, Set<Listener>>();
+  /** Listeners of every topic: each hears `[topic, message]` as JSON. */
+  readonly #everyTopic = new Set<Listener>();
   #client: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
@@ -109,6 +111,24 @@ export class ChannelListener {
       this.#listeners.set(topic, listeners);
     }
     listeners.add(listener);
+    return this.#started(listener);
+  }
+
+  /**
+   * Starts listening to every topic: each message is heard as the JSON `[topic, message]`. Resolves
+   * and rejects as {@link listen} does.
+   */
+  async listenToEveryTopic(signal: AbortSignal): Promise<TopicListener> {
+    signal.throwIfAborted();
+    const listener = new Listener(signal, this.#options.maxPending ?? 1_000, () => {
+      this.#everyTopic.delete(listener);
+      this.#leftMaybeLast();
+    });
+    this.#everyTopic.add(listener);
+    return this.#started(listener);
+  }
+
+  async #started(listener: Listener): Promise<TopicListener> {
     try {
       await this.#listening();
     } catch (error) {
@@ -149,7 +169,7 @@ export class ChannelListener {
       this.#end(client);
       throw error;
     }
-    if (this.#listeners.size === 0) {
+    if (!this.#anyone()) {
       this.#end(client); // everyone left while it was connecting
       return;
     }
@@ -172,12 +192,12 @@ export class ChannelListener {
   }
 
   #reconnect(attempt: number): void {
-    if (this.#retry || this.#listeners.size === 0) return;
+    if (this.#retry || !this.#anyone()) return;
     const delays = this.#options.reconnectMs ?? [100, 500, 2_000, 5_000];
     const delay = delays[Math.min(attempt, delays.length - 1)] ?? 1_000;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      if (this.#listeners.size === 0) return;
+      if (!this.#anyone()) return;
       this.#listening().then(
         () => this.#options.logger.info({ channel: this.#channel }, `${this.#description}: listening again`),
         (error: unknown) => {
@@ -208,17 +228,28 @@ export class ChannelListener {
       return;
     }
     for (const listener of this.#listeners.get(topic) ?? []) listener.heard(message);
+    for (const listener of this.#everyTopic) listener.heard(JSON.stringify([topic, message]));
+  }
+
+  #anyone(): boolean {
+    return this.#listeners.size > 0 || this.#everyTopic.size > 0;
   }
 
   *#all(): Iterable<Listener> {
     for (const listeners of this.#listeners.values()) yield* listeners;
+    yield* this.#everyTopic;
   }
 
   #remove(topic: string, listener: Listener): void {
     const listeners = this.#listeners.get(topic);
     listeners?.delete(listener);
     if (listeners?.size === 0) this.#listeners.delete(topic);
-    if (this.#listeners.size > 0) return;
+    this.#leftMaybeLast();
+  }
+
+  /** After a listener left: when it was the last, the connection closes. */
+  #leftMaybeLast(): void {
+    if (this.#anyone()) return;
     clearTimeout(this.#retry);
     this.#retry = undefined;
     this.#everConnected = false;

@@ -1,34 +1,6 @@
 import type { Logger } from "pino";
-import { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
-import type { EntityManager, ServiceDatabase } from "./database.ts";
-
-/**
- * Units of work by entity manager, for stores that save through {@link appendToOutbox} rather than
- * the kit's aggregate store (kit/aggregate-store.ts), which hands events to its unit directly.
- */
-const units = new WeakMap<EntityManager, UnitOfWork>();
-
-/** A unit of work on `em`, the transaction's entity manager (see ServiceDatabase.unitOfWork). */
-export function beginUnitOfWork(em: EntityManager, outboxTable: string): UnitOfWork {
-  const unit = new UnitOfWork(em, outboxTable);
-  units.set(em, unit);
-  return unit;
-}
-
-/**
- * Adds events to the outbox of the unit of work `em` works in: they commit with the change, or not
- * at all. Outside a unit of work it throws, rather than lose the events.
- */
-export function appendToOutbox(
-  em: EntityManager,
-  _db: Pick<ServiceDatabase, "table">,
-  events: readonly EventEnvelope[],
-): void {
-  const unit = units.get(em);
-  if (!unit) throw new Error("events appended outside a unit of work");
-  unit.saved(events);
-}
+import type { ServiceDatabase } from "./database.ts";
 
 /**
  * How long events published at once wait to be marked published together: under load one statement

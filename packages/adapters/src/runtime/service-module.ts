@@ -1,4 +1,3 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Clock, DomainEvent, IdGenerator } from "@hexa/core/shared";
 import type { EntitySchema } from "@mikro-orm/core";
@@ -6,8 +5,7 @@ import type { Logger } from "pino";
 import type { ServiceAccess } from "../connect/auth.ts";
 import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { Consumer, EventEnvelope } from "../messaging/bus.ts";
-import { decodeEvent } from "../messaging/encoding.ts";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../postgres/database.ts";
+import type { SchemaMigration, ServiceDatabase } from "../postgres/database.ts";
 
 /** What a service module is given at start: its own store, the domain's clock and ids, a logger. */
 export interface ServiceRuntime {
@@ -20,8 +18,6 @@ export interface ServiceRuntime {
    * aggregates saved in it to the outbox relay to publish.
    */
   command<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T>;
-  /** {@link command} on the bare entity manager, for stores that save through `appendToOutbox`. */
-  unitOfWork<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /**
    * A policy as a durable consumer `<service>-<policy>` of one event type; its effect and the
    * inbox row commit together in one unit of work, so each event has exactly one effect.
@@ -30,12 +26,6 @@ export interface ServiceRuntime {
     name: string,
     eventType: string,
     handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
-  ): Consumer;
-  /** {@link onEvent} on the bare entity manager, for stores that save through `appendToOutbox`. */
-  policy(
-    name: string,
-    eventType: string,
-    handle: (em: EntityManager, event: EventEnvelope) => Promise<void>,
   ): Consumer;
   /**
    * Base URL of a service this one calls, by name (one the module lists in `calls`): from
@@ -109,15 +99,3 @@ export interface Job {
 
 /** Encodes a context's domain events into envelopes for the outbox. */
 export type EventEncoder<Event extends DomainEvent> = (event: Event) => EventEnvelope;
-
-/** A policy for the event published as proto message `schema`; `handle` gets the decoded message. */
-export function eventPolicy<Desc extends DescMessage>(
-  runtime: ServiceRuntime,
-  name: string,
-  schema: Desc,
-  handle: (em: EntityManager, event: MessageShape<Desc>, envelope: EventEnvelope) => Promise<unknown>,
-): Consumer {
-  return runtime.policy(name, schema.typeName, async (em, envelope) => {
-    await handle(em, decodeEvent(schema, envelope), envelope);
-  });
-}

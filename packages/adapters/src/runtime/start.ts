@@ -135,10 +135,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         ids,
         logger,
         command,
-        unitOfWork: (work) => command((unit) => work(unit.em)),
         onEvent,
-        policy: (name, eventType, handle) =>
-          onEvent(name, eventType, (unit, event) => handle(unit.em, event)),
         serviceUrl: (service) => {
           const url = serviceUrl(service) ?? ownUrl;
           if (!url) throw new Error(`${service} is called before this process serves`);

@@ -1,9 +1,8 @@
 import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
 import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
+import { EntityTable } from "@hexa/adapters/kit/statements";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { appendToOutbox } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
-import { encodeWarehouseEvent } from "@hexa/adapters/trial/warehouse/events";
 import {
   ReservationRecord,
   reservationStore,
@@ -69,14 +68,6 @@ describe("the unit of work", () => {
     ).rejects.toThrow("after the save");
     expect(await outboxOf("kit-rolled-back")).toEqual([]);
     expect(await stockStore.reader(db.read()).get("kit-rolled-back")).toBeUndefined();
-  });
-
-  it("refuses events appended outside a unit of work instead of losing them", () => {
-    const stock = Stock.empty("kit-outside");
-    stock.restock(1, context);
-    expect(() => appendToOutbox(db.reader(), db, stock.pullEvents().map(encodeWarehouseEvent))).toThrow(
-      "outside a unit of work",
-    );
   });
 });
 
@@ -167,6 +158,88 @@ describe("a record two units of work create at once (row-or-insert)", () => {
   });
 });
 
+describe("the locks of records changed under another record's lock, and of records never changed", () => {
+  /** Stocks configured as bookings are (key-not-row) and as hospitals are (immutable). */
+  const table = {
+    entity: StockRecord,
+    key: (productId: string) => ({ productId }),
+    lockNamespace: "kit-key",
+    restore: (row: { productId: string; onHand: number; reserved: number; updatedAt: Date }) =>
+      Stock.restore(row),
+    record: (stock: Stock) => {
+      const { productId, onHand, reserved, updatedAt } = stock.state;
+      return { productId, onHand, reserved, updatedAt: updatedAt ?? clock.now() };
+    },
+  };
+  const byKeyOnly = aggregateStore({ ...table, lock: "key-not-row" });
+  const once = aggregateStore({ ...table, lock: "immutable" });
+  const keyIsFree = async (key: string) => {
+    const [row] = await db.execute<{ free: boolean }>(
+      "select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as free",
+      [key],
+    );
+    return row?.free;
+  };
+
+  it("key-not-row holds the key until commit, asked twice or not, and leaves the row unlocked", async () => {
+    const stock = Stock.empty("kit-key-only");
+    stock.restock(2, context);
+    await db.unitOfWork((unit) => byKeyOnly.writer(unit).save(stock));
+    let checked: () => void = () => {};
+    const checking = new Promise<void>((resolve) => {
+      checked = resolve;
+    });
+    let read: () => void = () => {};
+    const reading = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    const unit = db.unitOfWork(async (work) => {
+      const port = byKeyOnly.writer(work);
+      expect((await port.get("kit-key-only"))?.state.onHand).toBe(2);
+      await port.get("kit-key-only");
+      read();
+      await checking;
+    });
+    await reading;
+    expect(await keyIsFree("kit-key:kit-key-only")).toBe(false);
+    // The row is not locked: a discard writing it under another lock does not wait for this unit.
+    await db.execute(`select product_id from ${db.table("stock")} where product_id = ? for update nowait`, [
+      "kit-key-only",
+    ]);
+    checked();
+    await unit;
+    expect(await keyIsFree("kit-key:kit-key-only")).toBe(true);
+  });
+
+  it("immutable reads without any lock and inserts: writing one twice fails on the primary key", async () => {
+    const stock = Stock.empty("kit-once");
+    stock.restock(1, context);
+    await db.unitOfWork((unit) => once.writer(unit).save(stock));
+    stock.restock(1, context);
+    await expect(db.unitOfWork((unit) => once.writer(unit).save(stock))).rejects.toMatchObject({
+      code: "23505",
+    });
+    expect((await once.reader(db.read()).get("kit-once"))?.state.onHand).toBe(1);
+  });
+});
+
+describe("a table's statements", () => {
+  it("reads the rows matching any of its properties, in the order asked, as the entity types them", async () => {
+    const rows = new EntityTable(ReservationRecord);
+    const updatedAt = new Date("2026-05-01T08:00:00.000Z");
+    await db.unitOfWork(async (unit) => {
+      for (const orderId of ["kit-rows-2", "kit-rows-1", "kit-rows-3"]) {
+        const row = { orderId, productId: "kit-rows", quantity: 1, status: "RESERVED" as const, updatedAt };
+        await rows.upsert(unit.em, [row], true);
+      }
+    });
+    const found = await rows.findAll(db.read().em, { productId: "kit-rows" }, { orderBy: ["orderId"] });
+    expect(found.map((row) => row.orderId)).toEqual(["kit-rows-1", "kit-rows-2", "kit-rows-3"]);
+    expect(found[0]?.updatedAt).toEqual(updatedAt);
+    expect(await rows.findAll(db.read().em, { productId: "kit-rows-none" })).toEqual([]);
+  });
+});
+
 describe("an enum mapping derived from the proto descriptor", () => {
   const status = enumMapping(ORDER_STATUSES, OrderStatusSchema);
 
@@ -193,6 +266,16 @@ describe("an enum mapping derived from the proto descriptor", () => {
     })();
     expect(refused).toBeInstanceOf(InvalidArgument);
     expect(refused).toMatchObject({ field: "status" });
+  });
+
+  it("reads a required field: unspecified and an unknown number are InvalidArgument naming the field", () => {
+    expect(status.required("order.status", OrderStatus.PLACED)).toBe("PLACED");
+    for (const value of [OrderStatus.UNSPECIFIED, 99]) {
+      expect(() => status.required("order.status", value)).toThrow(InvalidArgument);
+      expect(() => status.required("order.status", value)).toThrow(
+        expect.objectContaining({ field: "order.status" }),
+      );
+    }
   });
 
   it("stops the start when a core name has no proto value", () => {

@@ -3,7 +3,7 @@ import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
-import { appendToOutbox, OutboxRelay } from "@hexa/adapters/postgres/outbox";
+import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import { marketingMigrations, TrialPlanRecord, trialPlans } from "@hexa/adapters/trial/marketing/store";
 import { FixedClock, UuidV7Generator } from "@hexa/core/shared";
@@ -292,8 +292,8 @@ describe("inbox", () => {
   });
 
   it("returns the events the handling wrote to the outbox, for the relay to publish at once", async () => {
-    const writing = handledOnce(db, "test-writes", async ({ em }, handled) => {
-      appendToOutbox(em, db, [{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
+    const writing = handledOnce(db, "test-writes", async (unit, handled) => {
+      unit.saved([{ ...handled, id: randomUUID(), type: "trial.marketing.v1.PlanEnded" }]);
     });
     const quiet = handledOnce(db, "test-quiet", async () => {});
     const { written } = await writing([withId(7)]);

@@ -173,6 +173,10 @@ describe("every application RPC requires a token and a declared role", () => {
     await expect(as("bob").listReservations({ personId: "alice" })).rejects.toMatchObject({
       code: Code.PermissionDenied,
     });
+    const day = new Date().toISOString().slice(0, 10);
+    await expect(as("bob").listReservations({ hospitalId, date: day })).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+    });
     expect((await as("alice").cancelReservation({ reservationId })).reservation?.reservationId).toBe(
       reservationId,
     );

@@ -2,16 +2,22 @@ import { InvalidArgument, NotFound } from "@hexa/core/shared";
 import {
   getOrderStatus,
   listOrderStatuses,
+  MAX_CHANGES_READ,
   type OrderChangeListener,
   type OrderEventType,
   type OrderFact,
   type OrderStatus,
+  type OrderStatusChange,
   type OrderStatusChanges,
   type OrderStatuses,
+  type OrderStatusesNews,
+  type OrderStatusFeed,
+  type OrderStatusFeedListener,
   type OrderStatusFilter,
   type OrderStatusPosition,
   projectOrderStatus,
   watchOrderStatus,
+  watchOrderStatuses,
   whenOrderEventSeen,
   withFact,
 } from "@hexa/core/trial/dashboard";
@@ -460,5 +466,131 @@ describe("dashboard use cases", () => {
       await expect(watch.next()).rejects.toMatchObject({ field: "orderId" });
       expect(changes.listening.size).toBe(0);
     });
+  });
+});
+
+/** A feed of every order's changes whose batches the test hands out, one per call. */
+class ScriptedFeed implements OrderStatusFeed {
+  readonly batches: Array<{ changes: OrderStatusChange[]; complete: boolean }> = [];
+  listening = 0;
+  closed = 0;
+  async listenToEvery(): Promise<OrderStatusFeedListener> {
+    this.listening += 1;
+    return {
+      next: async () => {
+        const batch = this.batches.shift();
+        if (!batch) throw new Error("no more changes scripted");
+        return batch;
+      },
+      close: () => {
+        this.closed += 1;
+      },
+    };
+  }
+}
+
+describe("watching the orders a filter selects", () => {
+  const OTHER = "0196a000-0000-7000-8000-000000000002";
+
+  async function given(...facts: OrderFact[]) {
+    const statuses = new OrderStatusesInMemory();
+    for (const seen of facts) await whenOrderEventSeen({ statuses }, { orderId: ORDER, fact: seen });
+    return statuses;
+  }
+
+  async function take(watch: AsyncGenerator<OrderStatusesNews>, count: number) {
+    const news: Array<string | OrderStatus["state"]> = [];
+    for (let i = 0; i < count; i++) {
+      const { value } = await watch.next();
+      if (!value) throw new Error("the watch ended");
+      news.push("status" in value ? value.status.state : "read again");
+    }
+    return news;
+  }
+
+  it("says to read again once listening, then sends the changed views the filter selects", async () => {
+    const statuses = await given(placed(), deliveryStarted());
+    const feed = new ScriptedFeed();
+    feed.batches.push(
+      // An order it has no view of, and this one twice in one batch: one read, one view.
+      {
+        changes: [
+          { orderId: OTHER, previousState: undefined },
+          { orderId: ORDER, previousState: undefined },
+          { orderId: ORDER, previousState: "PLACED" },
+        ],
+        complete: true,
+      },
+      { changes: [{ orderId: ORDER, previousState: "PLACED" }], complete: false },
+    );
+    const watch = watchOrderStatuses(
+      { statuses, feed },
+      { customerId: "customer-1", planId: PLAN },
+      new AbortController().signal,
+    );
+    expect(await take(watch, 3)).toEqual(["read again", "DELIVERING", "read again"]);
+    await watch.return(undefined);
+    expect(feed.closed).toBe(1);
+
+    const stranger = new ScriptedFeed();
+    stranger.batches.push({ changes: [{ orderId: ORDER, previousState: "PLACED" }], complete: false });
+    const another = watchOrderStatuses(
+      { statuses, feed: stranger },
+      { customerId: "customer-2", planId: "" },
+      new AbortController().signal,
+    );
+    // Another customer's order is not sent: only the "read again" of the start and of the gap.
+    expect(await take(another, 2)).toEqual(["read again", "read again"]);
+  });
+
+  it("sends an order leaving the state asked for, not one that was never in it", async () => {
+    const statuses = await given(placed(), deliveryStarted(), deliveryCompleted());
+    const feed = new ScriptedFeed();
+    feed.batches.push(
+      { changes: [{ orderId: ORDER, previousState: "PLACED" }], complete: true },
+      { changes: [{ orderId: ORDER, previousState: "DELIVERING" }], complete: true },
+    );
+    const watch = watchOrderStatuses(
+      { statuses, feed },
+      { customerId: "", planId: "", state: "DELIVERING" },
+      new AbortController().signal,
+    );
+    expect(await take(watch, 2)).toEqual(["read again", "DELIVERED"]);
+  });
+
+  it("says to read again instead of reading more changed orders than it reads one by one", async () => {
+    const statuses = await given(placed());
+    let reads = 0;
+    const counting = {
+      get: (orderId: string) => {
+        reads += 1;
+        return statuses.get(orderId);
+      },
+      list: statuses.list.bind(statuses),
+    };
+    const feed = new ScriptedFeed();
+    const many = Array.from({ length: MAX_CHANGES_READ + 1 }, (_, i) => ({
+      orderId: `0196a000-0000-7000-8000-${String(i).padStart(12, "0")}`,
+      previousState: undefined,
+    }));
+    feed.batches.push({ changes: many, complete: true });
+    const watch = watchOrderStatuses(
+      { statuses: counting, feed },
+      { customerId: "", planId: "" },
+      new AbortController().signal,
+    );
+    expect(await take(watch, 2)).toEqual(["read again", "read again"]);
+    expect(reads).toBe(0);
+  });
+
+  it("refuses a bad filter before listening, naming its field", async () => {
+    const feed = new ScriptedFeed();
+    const watch = watchOrderStatuses(
+      { statuses: new OrderStatusesInMemory(), feed },
+      { customerId: "", planId: "not-a-plan" },
+      new AbortController().signal,
+    );
+    await expect(watch.next()).rejects.toMatchObject({ field: "planId" });
+    expect(feed.listening).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
 import { InvalidArgument, NotFound } from "@hexa/core/shared";
 import {
   type DailyCounts,
-  type DayCountChange,
   type DayCounts,
   type Directory,
+  dayCountChanges,
   emptyDay,
   getDailyReservations,
   getPersonReservations,
@@ -11,6 +11,8 @@ import {
   type HospitalStocks,
   type HospitalTallies,
   type HospitalTally,
+  latestReservation,
+  latestStock,
   listHospitalRates,
   listHospitalStock,
   type ReservationState,
@@ -108,9 +110,16 @@ class InMemoryDashboard implements VaccinationDashboardPorts {
   };
 
   readonly reservations: ReservationViews = {
-    get: async (reservationId) => this.reservationRows.get(reservationId),
-    save: async (state) => {
-      this.reservationRows.set(state.reservationId, state);
+    keep: async (state) => {
+      const known = this.reservationRows.get(state.reservationId);
+      const next = latestReservation(known, state);
+      if (!next) return false;
+      this.reservationRows.set(next.reservationId, next);
+      for (const change of dayCountChanges(known, next)) {
+        const key = `${change.hospitalId} ${change.date}`;
+        this.dayRows.set(key, withChange(this.dayRows.get(key) ?? emptyDay(change.date), change));
+      }
+      return true;
     },
     ofPerson: async (personId) =>
       [...this.reservationRows.values()]
@@ -120,12 +129,6 @@ class InMemoryDashboard implements VaccinationDashboardPorts {
   };
 
   readonly daily: DailyCounts = {
-    apply: async (changes: readonly DayCountChange[]) => {
-      for (const change of changes) {
-        const key = `${change.hospitalId} ${change.date}`;
-        this.dayRows.set(key, withChange(this.dayRows.get(key) ?? emptyDay(change.date), change));
-      }
-    },
     hospital: async (hospitalId) => {
       const hospital = this.hospitals.get(hospitalId);
       const counted = [...this.dayRows.keys()].some((key) => key.startsWith(`${hospitalId} `));
@@ -140,9 +143,12 @@ class InMemoryDashboard implements VaccinationDashboardPorts {
   };
 
   readonly stocks: HospitalStocks = {
-    get: async (hospitalId, vaccineId) => this.stockRows.get(`${hospitalId} ${vaccineId}`),
-    save: async (stock) => {
-      this.stockRows.set(`${stock.hospitalId} ${stock.vaccineId}`, stock);
+    keep: async (stock) => {
+      const key = `${stock.hospitalId} ${stock.vaccineId}`;
+      const next = latestStock(this.stockRows.get(key), stock);
+      if (!next) return false;
+      this.stockRows.set(key, next);
+      return true;
     },
     list: async (hospitalId) =>
       [...this.stockRows.values()]

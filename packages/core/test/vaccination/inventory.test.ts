@@ -11,6 +11,7 @@ import {
   getHospital,
   getHospitalStock,
   getVaccine,
+  type HoldExpiryPorts,
   Hospital,
   type HospitalState,
   type Hospitals,
@@ -19,15 +20,17 @@ import {
   type InventoryPorts,
   listHospitals,
   listVaccines,
+  type OutstandingAnswer,
+  type OutstandingReservations,
   registerAvailableDoses,
   registerHospital,
   registerVaccine,
-  releaseExpiredHolds,
   type StockCounts,
   type Stocks,
   type Supplies,
   Supply,
   type SupplyState,
+  settleLapsedHolds,
   stockId,
   supplyVaccine,
   takeBookingSlot,
@@ -172,13 +175,57 @@ class BookingsInMemory implements Bookings {
   async saveConfirmed(booking: Booking) {
     if (this.saved.get(booking.id)?.status === "BOOKED") this.saved.set(booking.id, booking.state);
   }
-  async claimExpired(now: Date, limit: number) {
+  async lapsed(now: Date, limit: number) {
     return [...this.saved.values()]
-      .filter((s) => s.status === "BOOKED" && s.holdUntil !== undefined && s.holdUntil <= now)
+      .filter((s) => isLapsed(s, now))
       .sort((a, b) => (a.holdUntil?.getTime() ?? 0) - (b.holdUntil?.getTime() ?? 0))
       .slice(0, limit)
       .map((s) => s.reservationId);
   }
+  async claimExpired(reservationIds: readonly string[], now: Date) {
+    return reservationIds.filter((id) => {
+      const state = this.saved.get(id);
+      return state !== undefined && isLapsed(state, now);
+    });
+  }
+}
+
+function isLapsed(state: BookingState, now: Date): boolean {
+  return state.status === "BOOKED" && state.holdUntil !== undefined && state.holdUntil <= now;
+}
+
+/**
+ * Reservation's answer to which reservations it holds, scripted: those in `held`, or no answer while
+ * it is `down`. It must never be asked inside a unit of work.
+ */
+class ReservationsAsked implements OutstandingReservations {
+  readonly held = new Set<string>();
+  down = false;
+  readonly asked: string[][] = [];
+  inUnitOfWork = false;
+  askedInsideUnitOfWork = false;
+  async among(reservationIds: readonly string[]): Promise<OutstandingAnswer> {
+    if (this.inUnitOfWork) this.askedInsideUnitOfWork = true;
+    this.asked.push([...reservationIds]);
+    if (this.down) return { answered: false, error: "reservation circuit open" };
+    return { answered: true, outstanding: new Set(reservationIds.filter((id) => this.held.has(id))) };
+  }
+}
+
+/** The hold-expiry job's ports over the in-memory stores; a unit of work is the same stores. */
+function expiryPorts(ports: Ports, reservations: ReservationsAsked): HoldExpiryPorts {
+  return {
+    ...ports,
+    reservations,
+    unitOfWork: async (work) => {
+      reservations.inUnitOfWork = true;
+      try {
+        return await work(ports);
+      } finally {
+        reservations.inUnitOfWork = false;
+      }
+    },
+  };
 }
 
 function inPages<T>(rows: T[], idOf: (row: T) => string, page: IdPage): T[] {
@@ -1094,10 +1141,13 @@ describe("releases from reservation's events", () => {
 
 describe("the hold's lease", () => {
   let ports: Ports;
+  let reservations: ReservationsAsked;
   let setup: Setup;
   let key: string;
+  const settle = (limit = 10) => settleLapsedHolds(expiryPorts(ports, reservations), limit);
   beforeEach(async () => {
     ports = newPorts();
+    reservations = new ReservationsAsked();
     setup = await stocked(ports, 3, 10);
     key = stockId(setup.hospitalId, setup.vaccineId);
     await takeBookingSlot(ports, slot(setup, 1));
@@ -1105,13 +1155,16 @@ describe("the hold's lease", () => {
     ports.events.length = 0;
   });
 
-  it("keeps an unconfirmed hold until its lease runs out, then releases it: BookingHoldsExpired, no alert", async () => {
+  it("keeps an unconfirmed hold until its lease runs out, then releases it once reservation holds no such reservation: BookingHoldsExpired, no alert", async () => {
     ports.clock.advance(BOOKING_HOLD_LEASE_MS - 1);
-    expect(await releaseExpiredHolds(ports, 10)).toBe(0);
+    expect(await settle()).toEqual({ lapsed: 0, confirmed: 0, released: 0 });
+    expect(reservations.asked).toEqual([]);
     expect(await stockOf(ports, setup)).toMatchObject({ booked: 2 });
     ports.clock.advance(1);
     const at = ports.clock.now();
-    expect(await releaseExpiredHolds(ports, 10)).toBe(2);
+    expect(await settle()).toEqual({ lapsed: 2, confirmed: 0, released: 2 });
+    expect(reservations.asked).toEqual([[reservation(1), reservation(2)]]);
+    expect(reservations.askedInsideUnitOfWork).toBe(false);
     const counts = (booked: number) =>
       stockChanged(setup.hospitalId, setup.vaccineId, { available: 3, given: 0, discarded: 0, booked }, at);
     expect(drain(ports)).toEqual([
@@ -1138,25 +1191,82 @@ describe("the hold's lease", () => {
     expect(takenOn(ports, setup)).toBe(0);
   });
 
-  it("never releases a hold reservation confirmed (ReservationRegistered)", async () => {
+  it("confirms a lapsed hold whose reservation reservation holds (its ReservationRegistered is late), releasing the other", async () => {
+    reservations.held.add(reservation(1));
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS);
+    expect(await settle()).toEqual({ lapsed: 2, confirmed: 1, released: 1 });
+    expect(ports.bookings.saved.get(reservation(1))).toMatchObject({
+      status: "BOOKED",
+      holdUntil: undefined,
+    });
+    expect(ports.bookings.saved.get(reservation(2))?.status).toBe("RELEASED");
+    expect(drain(ports).map(([type, , data]) => [type, (data as { bookings?: unknown }).bookings])).toEqual([
+      ["StockChanged", undefined],
+      ["BookingHoldsExpired", [{ reservationId: reservation(2), date: TOMORROW }]],
+    ]);
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 1, bookable: 2 });
+    expect(takenOn(ports, setup)).toBe(1);
+
+    // Confirmed for good: later rounds find nothing, and the late event changes nothing.
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS * 10);
+    expect(await settle()).toEqual({ lapsed: 0, confirmed: 0, released: 0 });
+    await whenReservationRegistered(ports, { reservationId: reservation(1) });
+    expect(ports.bookings.saved.get(reservation(1))?.status).toBe("BOOKED");
+    expect(ports.events).toEqual([]);
+  });
+
+  it("releases nothing while reservation cannot answer, and settles once it does", async () => {
+    reservations.down = true;
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS * 3);
+    expect(await settle()).toEqual({ lapsed: 2, unanswered: "reservation circuit open" });
+    expect(await settle()).toEqual({ lapsed: 2, unanswered: "reservation circuit open" });
+    expect(ports.events).toEqual([]);
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 2 });
+    expect(ports.bookings.saved.get(reservation(1))?.status).toBe("BOOKED");
+
+    reservations.down = false;
+    reservations.held.add(reservation(2));
+    expect(await settle()).toEqual({ lapsed: 2, confirmed: 1, released: 1 });
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 1 });
+  });
+
+  it("never releases a hold reservation confirmed (ReservationRegistered), and does not ask about it", async () => {
     await whenReservationRegistered(ports, { reservationId: reservation(1) });
     expect(ports.bookings.saved.get(reservation(1))).toMatchObject({
       status: "BOOKED",
       holdUntil: undefined,
     });
     ports.clock.advance(BOOKING_HOLD_LEASE_MS * 10);
-    expect(await releaseExpiredHolds(ports, 10)).toBe(1);
+    expect(await settle()).toEqual({ lapsed: 1, confirmed: 0, released: 1 });
+    expect(reservations.asked).toEqual([[reservation(2)]]);
     expect(ports.bookings.saved.get(reservation(1))?.status).toBe("BOOKED");
     expect(ports.bookings.saved.get(reservation(2))?.status).toBe("RELEASED");
     expect(await stockOf(ports, setup)).toMatchObject({ booked: 1, bookable: 2 });
     expect(takenOn(ports, setup)).toBe(1);
   });
 
+  it("leaves a hold confirmed between reservation's answer and the settling", async () => {
+    ports.clock.advance(BOOKING_HOLD_LEASE_MS);
+    const answering = reservations.among.bind(reservations);
+    reservations.among = async (ids) => {
+      const answer = await answering(ids);
+      // ReservationRegistered arrives while the job waits for the answer (which says: not held).
+      await whenReservationRegistered(ports, { reservationId: reservation(1) });
+      return answer;
+    };
+    expect(await settle()).toEqual({ lapsed: 2, confirmed: 0, released: 1 });
+    expect(ports.bookings.saved.get(reservation(1))).toMatchObject({
+      status: "BOOKED",
+      holdUntil: undefined,
+    });
+    expect(await stockOf(ports, setup)).toMatchObject({ booked: 1 });
+  });
+
   it("releases once, and neither a late registration nor a repeated call takes the dose again", async () => {
     ports.clock.advance(BOOKING_HOLD_LEASE_MS);
-    await releaseExpiredHolds(ports, 10);
+    await settle();
     ports.events.length = 0;
-    expect(await releaseExpiredHolds(ports, 10)).toBe(0);
+    expect(await settle()).toEqual({ lapsed: 0, confirmed: 0, released: 0 });
     await whenReservationRegistered(ports, { reservationId: reservation(1) });
     expect(ports.bookings.saved.get(reservation(1))?.status).toBe("RELEASED");
     expect((await takeBookingSlot(ports, slot(setup, 1))).outcome).toBe("NO_DOSES");
@@ -1164,14 +1274,14 @@ describe("the hold's lease", () => {
     expect(await stockOf(ports, setup)).toMatchObject({ booked: 0, bookable: 3 });
   });
 
-  it("releases at most `limit` a round, the earliest lapsed first", async () => {
+  it("settles at most `limit` a round, the earliest lapsed first", async () => {
     ports.clock.advance(1_000);
     await takeBookingSlot(ports, slot(setup, 3));
     ports.clock.advance(BOOKING_HOLD_LEASE_MS);
-    expect(await releaseExpiredHolds(ports, 1)).toBe(1);
+    expect(await settle(1)).toEqual({ lapsed: 1, confirmed: 0, released: 1 });
     expect(ports.bookings.saved.get(reservation(1))?.status).toBe("RELEASED");
     expect(ports.bookings.saved.get(reservation(2))?.status).toBe("BOOKED");
-    expect(await releaseExpiredHolds(ports, 5)).toBe(2);
+    expect(await settle(5)).toEqual({ lapsed: 2, confirmed: 0, released: 2 });
     expect(await stockOf(ports, setup)).toMatchObject({ booked: 0 });
   });
 
@@ -1180,7 +1290,7 @@ describe("the hold's lease", () => {
     await whenReservationRegistered(ports, { reservationId: reservation(9) });
     expect(ports.bookings.saved.has(reservation(9))).toBe(false);
     ports.clock.advance(BOOKING_HOLD_LEASE_MS);
-    expect(await releaseExpiredHolds(ports, 10)).toBe(1);
+    expect(await settle()).toEqual({ lapsed: 1, confirmed: 0, released: 1 });
     expect(await stockOf(ports, setup)).toMatchObject({ remaining: 1, booked: 0, bookable: 1 });
   });
 

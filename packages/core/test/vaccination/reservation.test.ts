@@ -9,9 +9,12 @@ import {
   type BookingSlots,
   cancelReservation,
   cancelReservationAsManager,
+  getOutstandingReservations,
   getReservation,
+  type HospitalDayQuery,
   joinWaitlist,
   listReservations,
+  MAX_RESERVATIONS_ASKED,
   type PersonReservationsQuery,
   Reservation,
   type ReservationEvent,
@@ -71,6 +74,12 @@ class ReservationsInMemory implements Reservations {
     );
     return found ? Reservation.restore(found) : undefined;
   }
+  async standingOf(personId: string, hospitalId: string, vaccineId: string) {
+    return {
+      outstanding: await this.outstandingOf(personId, vaccineId),
+      waitlistEntry: await this.waitlistEntry(personId, hospitalId, vaccineId),
+    };
+  }
   async outstanding(hospitalId: string, vaccineId: string) {
     // Deliberately not in the discard order: choosing is the domain's job.
     return this.#all()
@@ -93,6 +102,16 @@ class ReservationsInMemory implements Reservations {
     return this.#all()
       .filter((r) => r.personId === query.personId)
       .slice(0, query.limit);
+  }
+  async ofHospitalDay(query: HospitalDayQuery) {
+    return this.#all()
+      .filter((r) => r.hospitalId === query.hospitalId && r.date === query.date)
+      .slice(0, query.limit);
+  }
+  async getAll(reservationIds: readonly string[]) {
+    return this.#all()
+      .filter((r) => reservationIds.includes(r.reservationId))
+      .map((r) => Reservation.restore(r));
   }
   #all(): ReservationState[] {
     return [...this.saved.values()];
@@ -682,6 +701,7 @@ describe("the reservation manager and the person change a reservation", () => {
     expect(missing).toMatchObject({ resourceType: "Reservation", resourceId: R });
     expect(await failure(getReservation(ports, { reservationId: R }))).toBeInstanceOf(NotFound);
     stored("REGISTERED");
+    const noFilter = { personId: "", hospitalId: "", date: "" };
     const cases: Array<[() => Promise<unknown>, string]> = [
       [() => acceptReservation(ports, { reservationId: "" }), "reservationId"],
       [() => rejectReservation(ports, { reservationId: "r-1", note: "n" }), "reservationId"],
@@ -690,7 +710,22 @@ describe("the reservation manager and the person change a reservation", () => {
       [() => cancelReservation(ports, { reservationId: "x" }), "reservationId"],
       [() => cancelReservationAsManager(ports, { reservationId: R, note: "" }), "note"],
       [() => getReservation(ports, { reservationId: "nope" }), "reservationId"],
-      [() => listReservations(ports, { personId: "", limit: 20 }), "personId"],
+      [() => listReservations(ports, { ...noFilter, limit: 20 }), "personId"],
+      [
+        () => listReservations(ports, { ...noFilter, hospitalId: "h-1", date: "2030-01-02", limit: 20 }),
+        "hospitalId",
+      ],
+      [() => listReservations(ports, { ...noFilter, hospitalId: HOSPITAL, limit: 20 }), "date"],
+      [
+        () => listReservations(ports, { ...noFilter, hospitalId: HOSPITAL, date: "2030-02-30", limit: 20 }),
+        "date",
+      ],
+      [() => listReservations(ports, { ...noFilter, date: "2030-01-02", limit: 20 }), "hospitalId"],
+      [
+        () =>
+          listReservations(ports, { personId: "p-1", hospitalId: HOSPITAL, date: "2030-01-02", limit: 20 }),
+        "hospitalId",
+      ],
     ];
     for (const [act, field] of cases) {
       const error = await failure(act());
@@ -946,5 +981,35 @@ describe("policy: BookableDosesAvailable alerts the waitlist", () => {
       await whenBookableDosesAvailable(ports, { hospitalId: HOSPITAL, vaccineId: VACCINE, bookable: 5 }),
     ).toEqual([]);
     expect(ports.events).toEqual([]);
+  });
+});
+
+describe("GetOutstandingReservations: inventory asks before it releases lapsed holds", () => {
+  it("answers the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
+    const ports = testPorts();
+    given(ports, { reservationId: id(1), status: "REGISTERED" });
+    given(ports, { reservationId: id(2), status: "CONFIRMED" });
+    given(ports, { reservationId: id(3), status: "CANCELLED", cancellationReason: "PERSON" });
+    given(ports, { reservationId: id(4), status: "VACCINATED" });
+    given(ports, { reservationId: id(5), status: "WAITLISTED", date: undefined });
+    given(ports, { reservationId: id(6), status: "REJECTED" });
+    const asked = [id(2), id(9), id(6), id(1), id(3), id(4), id(5)];
+    expect(await getOutstandingReservations(ports, { reservationIds: asked })).toEqual([id(2), id(1)]);
+    expect(await getOutstandingReservations(ports, { reservationIds: [id(9)] })).toEqual([]);
+    expect(ports.events).toEqual([]);
+  });
+
+  it.each([
+    { why: "no id", reservationIds: [] },
+    {
+      why: `more than ${MAX_RESERVATIONS_ASKED} ids`,
+      reservationIds: Array.from({ length: MAX_RESERVATIONS_ASKED + 1 }, (_, n) => id(n + 1)),
+    },
+    { why: "an id not a UUID", reservationIds: [id(1), "reservation-2"] },
+    { why: "an empty id", reservationIds: [""] },
+  ])("refuses $why, naming reservationIds", async ({ reservationIds }) => {
+    const error = await failure(getOutstandingReservations(testPorts(), { reservationIds }));
+    expect(error).toBeInstanceOf(InvalidArgument);
+    expect(error).toMatchObject({ field: "reservationIds" });
   });
 });

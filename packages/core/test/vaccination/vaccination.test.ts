@@ -158,6 +158,9 @@ describe("recording a vaccination", () => {
   beforeEach(async () => {
     ports = newPorts();
     await registered(ports);
+    // Reservation's ReservationRegistered: person-1 booked both reservations.
+    await whenReservationRegistered(ports, { reservationId: RESERVATION, personId: "person-1" });
+    await whenReservationRegistered(ports, { reservationId: SECOND_RESERVATION, personId: "person-1" });
   });
 
   it("records the first of two doses as IN_PROGRESS, with VaccinationRecorded for the person", async () => {
@@ -186,17 +189,60 @@ describe("recording a vaccination", () => {
   });
 
   it("refuses a dose for another person's reservation (rule reservation-must-be-the-persons), writing nothing", async () => {
-    await whenReservationRegistered(ports, { reservationId: RESERVATION, personId: "person-2" });
-    const error = await refusal(recordVaccination(ports, { ...walkIn, reservationId: RESERVATION }));
+    const error = await refusal(
+      recordVaccination(ports, { ...walkIn, personId: "person-2", reservationId: RESERVATION }),
+    );
     expect(error).toBeInstanceOf(FailedPrecondition);
-    expect(error).toMatchObject({ rule: "reservation-must-be-the-persons" });
-    expect(ports.vaccinations.events).toEqual([]);
-    const own = await recordVaccination(ports, {
-      ...walkIn,
-      personId: "person-2",
-      reservationId: RESERVATION,
+    expect(error).toMatchObject({
+      rule: "reservation-must-be-the-persons",
+      description: `reservation ${RESERVATION} was booked by another person than person-2`,
     });
-    expect(own).toMatchObject({ personId: "person-2", reservationId: RESERVATION, doseNumber: 1 });
+    expect(ports.vaccinations.events).toEqual([]);
+    const own = await recordVaccination(ports, { ...walkIn, reservationId: RESERVATION });
+    expect(own).toMatchObject({ personId: "person-1", reservationId: RESERVATION, doseNumber: 1 });
+  });
+
+  it("refuses a reservation not heard of yet as retryable (rule reservation-must-be-known), writing nothing, then records it once heard of", async () => {
+    const unheard = "cccccccc-0000-7000-8000-00000000000f";
+    for (const personId of ["person-1", "person-2"]) {
+      const error = await refusal(recordVaccination(ports, { ...walkIn, personId, reservationId: unheard }));
+      expect(error).toBeInstanceOf(Unavailable);
+      expect(error).toMatchObject({ retry: { rule: "reservation-must-be-known", afterMs: 1_000 } });
+      expect((error as Error).message).toContain(`vaccination has not heard of reservation ${unheard} yet`);
+    }
+    expect(ports.vaccinations.saved.size).toBe(0);
+    expect(ports.vaccinations.events).toEqual([]);
+
+    // ReservationRegistered arrives: person-2 booked it, so only person-2 may use it.
+    await whenReservationRegistered(ports, { reservationId: unheard, personId: "person-2" });
+    expect(await refusal(recordVaccination(ports, { ...walkIn, reservationId: unheard }))).toMatchObject({
+      rule: "reservation-must-be-the-persons",
+    });
+    expect(
+      await recordVaccination(ports, { ...walkIn, personId: "person-2", reservationId: unheard }),
+    ).toMatchObject({ personId: "person-2", reservationId: unheard, doseNumber: 1 });
+  });
+
+  it("answers a repeated record with the first one even where the reservation was recorded before vaccination knew reservations", async () => {
+    const earlier = "cccccccc-0000-7000-8000-00000000000e";
+    const first = PersonVaccination.start("person-1", TWO_DOSES);
+    first.recordDose(
+      {
+        recordId: "00000000-0000-7000-8000-0000000000aa",
+        hospitalId: HOSPITAL,
+        reservationId: earlier,
+        vaccine: twoDoses,
+        hospital,
+        stock: undefined,
+        recordedForReservation: undefined,
+        bookedReservation: { reservationId: earlier, personId: "person-1" },
+      },
+      ports,
+    );
+    await ports.vaccinations.save(first);
+    const [record] = ports.vaccinations.records();
+    expect(await recordVaccination(ports, { ...walkIn, reservationId: earlier })).toEqual(record);
+    expect(ports.vaccinations.events).toHaveLength(1);
   });
 
   it("records the second dose as COMPLETED and refuses a third (rule doses-must-not-exceed-requirement)", async () => {
@@ -321,11 +367,13 @@ describe("recording a vaccination", () => {
     expect(ports.vaccinations.records()).toEqual([first]);
   });
 
-  it("refuses a reservation already recorded for another person (rule reservation-must-be-recorded-once)", async () => {
+  it("refuses a reservation already recorded for another vaccine or hospital (rule reservation-must-be-recorded-once)", async () => {
     const first = await recordVaccination(ports, { ...walkIn, reservationId: RESERVATION });
+    const otherHospital = "aaaaaaaa-0000-7000-8000-000000000002";
+    await whenHospitalRegistered(ports, { ...hospital, hospitalId: otherHospital });
     for (const command of [
-      { ...walkIn, personId: "person-2", reservationId: RESERVATION },
       { ...walkIn, vaccineId: ONE_DOSE, reservationId: RESERVATION },
+      { ...walkIn, hospitalId: otherHospital, reservationId: RESERVATION },
     ]) {
       expect(await refusal(recordVaccination(ports, command))).toMatchObject({
         rule: "reservation-must-be-recorded-once",

@@ -1,10 +1,19 @@
-import type { OrderChangeListener, OrderStatusChanges } from "@hexa/core/trial/dashboard";
+import {
+  ORDER_STATES,
+  type OrderChangeListener,
+  type OrderState,
+  type OrderStatusChange,
+  type OrderStatusChanges,
+  type OrderStatusFeed,
+  type OrderStatusFeedListener,
+} from "@hexa/core/trial/dashboard";
 import type { Logger } from "pino";
 import { ChannelListener } from "../../postgres/notifications.ts";
 
 /**
  * The Postgres notification channel on which every change of an order's view is announced (topic:
- * the order id), by a trigger on the view's table (store.ts), when the change commits.
+ * the order id; message: the order's state before the change, empty for its first view), by a
+ * trigger on the view's table (store.ts), when the change commits.
  */
 export const ORDER_CHANGES_CHANNEL = "trial_dashboard_order";
 
@@ -16,7 +25,7 @@ export const LISTENER_APPLICATION_NAME = "hexa dashboard order changes";
  * anyone watches, wakes this process's watchers of the order a notification names. After the
  * connection dropped and came back, every watcher is woken, since changes made meanwhile were not heard.
  */
-export class OrderChangeFeed implements OrderStatusChanges {
+export class OrderChangeFeed implements OrderStatusChanges, OrderStatusFeed {
   readonly #channel: ChannelListener;
 
   constructor(options: { connectionString: string; logger: Logger; reconnectMs?: readonly number[] }) {
@@ -39,4 +48,23 @@ export class OrderChangeFeed implements OrderStatusChanges {
       close: () => listener.close(),
     };
   }
+
+  /** Every order's changes, on the same listening connection as the watchers of one order. */
+  async listenToEvery(signal: AbortSignal): Promise<OrderStatusFeedListener> {
+    const listener = await this.#channel.listenToEveryTopic(signal);
+    return {
+      next: async () => {
+        const heard = await listener.next();
+        return { changes: heard.messages.map(changeOf), complete: heard.complete };
+      },
+      close: () => listener.close(),
+    };
+  }
+}
+
+/** A notification heard on every topic, `[order id, previous state]`, as a change. */
+function changeOf(message: string): OrderStatusChange {
+  const [orderId, previous] = JSON.parse(message) as [string, string];
+  const known = (ORDER_STATES as readonly string[]).includes(previous);
+  return { orderId, previousState: known ? (previous as OrderState) : undefined };
 }

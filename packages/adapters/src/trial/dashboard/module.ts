@@ -10,6 +10,7 @@ import {
   ORDER_STATES,
   type OrderStatus,
   watchOrderStatus,
+  watchOrderStatuses,
   whenOrderEventSeen,
 } from "@hexa/core/trial/dashboard";
 import {
@@ -36,8 +37,9 @@ import {
 /**
  * Dashboard: every order's status, a read model built only from the events order and delivery
  * publish (CQRS); it never reads another service's data. Each order is one JSON document (see
- * store.ts). WatchOrder streams an order's view after every change made by any replica, through
- * Postgres LISTEN/NOTIFY (see changes.ts).
+ * store.ts). WatchOrder streams an order's view after every change made by any replica, and
+ * WatchOrderStatuses the changes of the orders a filter selects, through Postgres LISTEN/NOTIFY
+ * on one listening connection per process (see changes.ts).
  */
 export const dashboardModule: ServiceModule = {
   name: "dashboard",
@@ -50,6 +52,7 @@ export const dashboardModule: ServiceModule = {
       getOrderStatus: { roles: ["marketer"], own: { role: "customer" } },
       listOrderStatuses: { roles: ["marketer"], own: { role: "customer", field: "customerId" } },
       watchOrder: { roles: ["marketer"], own: { role: "customer" } },
+      watchOrderStatuses: { roles: ["marketer"], own: { role: "customer", field: "customerId" } },
     }),
   ],
   routes(router, runtime) {
@@ -83,6 +86,20 @@ export const dashboardModule: ServiceModule = {
       async *watchOrder(request, context) {
         for await (const status of watchOrderStatus({ ...reading(), changes }, request, context.signal)) {
           yield { order: toProto(owned(status, context)) };
+        }
+      },
+      async *watchOrderStatuses(request, context) {
+        const filter = {
+          customerId: request.customerId,
+          planId: request.planId,
+          state: STATE.filter("state", request.state),
+        };
+        for await (const news of watchOrderStatuses(
+          { ...reading(), feed: changes },
+          filter,
+          context.signal,
+        )) {
+          yield "status" in news ? { order: toProto(news.status) } : {};
         }
       },
     });

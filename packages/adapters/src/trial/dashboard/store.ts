@@ -101,6 +101,23 @@ export const dashboardMigrations: SchemaMigration[] = [
        for each row execute function notify_order_status_changed()`,
     ],
   },
+  {
+    // The announcement says the state before the change (empty for an order's first view), so that a
+    // watcher of one state hears of an order leaving it.
+    name: "0003_order_status_change_previous_state",
+    sql: [
+      `create or replace function notify_order_status_changed() returns trigger language plpgsql as $$
+       declare
+         previous text := '';
+       begin
+         if tg_op = 'UPDATE' then
+           previous := old.state;
+         end if;
+         perform pg_notify('${ORDER_CHANGES_CHANNEL}', json_build_array(new.order_id, previous)::text);
+         return null;
+       end $$`,
+    ],
+  },
 ];
 
 /** An order's view as its row: the document and the columns copied out of it. */

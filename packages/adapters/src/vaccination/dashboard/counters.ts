@@ -1,6 +1,7 @@
-import type { VaccinationCounters, VaccinationTally, VaccineCount } from "@hexa/core/vaccination/dashboard";
+import type { VaccinationCounters, VaccineCount } from "@hexa/core/vaccination/dashboard";
+import { execute } from "../../kit/statements.ts";
 import type { EntityManager } from "../../postgres/database.ts";
-import { rows, table } from "./schema.ts";
+import { table } from "./schema.ts";
 
 /**
  * Vaccination counts are the dashboard's key-value read model (polyglot persistence): the other
@@ -23,56 +24,51 @@ export function counterKey(vaccineId: string, name: typeof VACCINATIONS | typeof
   return `${COUNTER_PREFIX}${vaccineId}/${name}`;
 }
 
-export class CounterStore implements VaccinationCounters {
-  readonly #em: EntityManager;
-
-  constructor(em: EntityManager) {
-    this.#em = em;
-  }
-
-  async add(vaccineId: string, tally: VaccinationTally): Promise<void> {
-    // Both keys are written, so a vaccine's counts exist together from its first dose; always in
-    // the same order, so two transactions never wait on each other crosswise.
-    await rows(
-      this.#em,
-      `insert into ${table("counter")} as c (key, value) values (?, ?), (?, ?)
-       on conflict (key) do update set value = c.value + excluded.value`,
-      [
-        counterKey(vaccineId, PEOPLE_COMPLETED),
-        tally.peopleCompleted,
-        counterKey(vaccineId, VACCINATIONS),
-        tally.vaccinations,
-      ],
-    );
-  }
-
-  async perVaccine(): Promise<VaccineCount[]> {
-    const counters = await rows<{ key: string; value: string | number }>(
-      this.#em,
-      `select key, value from ${table("counter")} where key >= ? and key < ? order by key`,
-      [COUNTER_PREFIX, PREFIX_END],
-    );
-    const counts = new Map<string, { vaccinations: number; peopleCompleted: number }>();
-    for (const { key, value } of counters) {
-      const [vaccineId, name] = key.slice(COUNTER_PREFIX.length).split("/");
-      if (!vaccineId) continue;
-      const count = counts.get(vaccineId) ?? { vaccinations: 0, peopleCompleted: 0 };
-      if (name === VACCINATIONS) count.vaccinations = Number(value);
-      else if (name === PEOPLE_COMPLETED) count.peopleCompleted = Number(value);
-      counts.set(vaccineId, count);
-    }
-    const names = await vaccineNames(this.#em, [...counts.keys()]);
-    return [...counts.entries()]
-      .map(([vaccineId, count]) => ({ vaccineId, vaccineName: names.get(vaccineId), ...count }))
-      .sort(byNameThenId);
-  }
+export function counters(em: EntityManager): VaccinationCounters {
+  return {
+    add: async (vaccineId, tally) => {
+      // Both keys are written, so a vaccine's counts exist together from its first dose; always in
+      // the same order, so two transactions never wait on each other crosswise.
+      await execute(
+        em,
+        `insert into ${table("counter")} as c (key, value) values ($1, $2), ($3, $4)
+         on conflict (key) do update set value = c.value + excluded.value`,
+        [
+          counterKey(vaccineId, PEOPLE_COMPLETED),
+          tally.peopleCompleted,
+          counterKey(vaccineId, VACCINATIONS),
+          tally.vaccinations,
+        ],
+      );
+    },
+    perVaccine: async () => {
+      const counters = await execute<{ key: string; value: string | number }>(
+        em,
+        `select key, value from ${table("counter")} where key >= $1 and key < $2 order by key`,
+        [COUNTER_PREFIX, PREFIX_END],
+      );
+      const counts = new Map<string, { vaccinations: number; peopleCompleted: number }>();
+      for (const { key, value } of counters) {
+        const [vaccineId, name] = key.slice(COUNTER_PREFIX.length).split("/");
+        if (!vaccineId) continue;
+        const count = counts.get(vaccineId) ?? { vaccinations: 0, peopleCompleted: 0 };
+        if (name === VACCINATIONS) count.vaccinations = Number(value);
+        else if (name === PEOPLE_COMPLETED) count.peopleCompleted = Number(value);
+        counts.set(vaccineId, count);
+      }
+      const names = await vaccineNames(em, [...counts.keys()]);
+      return [...counts.entries()]
+        .map(([vaccineId, count]) => ({ vaccineId, vaccineName: names.get(vaccineId), ...count }))
+        .sort(byNameThenId);
+    },
+  };
 }
 
 async function vaccineNames(em: EntityManager, vaccineIds: readonly string[]): Promise<Map<string, string>> {
   if (vaccineIds.length === 0) return new Map();
-  const found = await rows<{ vaccine_id: string; name: string }>(
+  const found = await execute<{ vaccine_id: string; name: string }>(
     em,
-    `select vaccine_id, name from ${table("vaccine")} where vaccine_id in (?)`,
+    `select vaccine_id, name from ${table("vaccine")} where vaccine_id = any($1::uuid[])`,
     [vaccineIds],
   );
   return new Map(found.map((row) => [row.vaccine_id, row.name]));

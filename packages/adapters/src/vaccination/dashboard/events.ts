@@ -1,17 +1,22 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { InvalidArgument } from "@hexa/core/shared";
-import type {
-  ReservationState,
-  ReservationStatus as ReservationStatusName,
-  StockLevels,
-  VaccinationStatus as VaccinationStatusName,
+import {
+  RESERVATION_STATUSES,
+  type ReservationState,
+  type StockLevels,
+  VACCINATION_STATUSES,
+  type VaccinationStatus,
 } from "@hexa/core/vaccination/dashboard";
 import type { StockChanged } from "@hexa/proto/vaccination/inventory/v1/events_pb";
-import { type Reservation, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import {
+  type Reservation,
+  ReservationStatusSchema,
+} from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import {
   type VaccinationRecord,
-  VaccinationStatus,
+  VaccinationStatusSchema,
 } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 
 /**
@@ -20,21 +25,8 @@ import type { EventEnvelope } from "../../messaging/bus.ts";
  * except the times: a state without its own time takes the envelope's.
  */
 
-const RESERVATION_STATUS: Record<ReservationStatus, ReservationStatusName | undefined> = {
-  [ReservationStatus.UNSPECIFIED]: undefined,
-  [ReservationStatus.WAITLISTED]: "WAITLISTED",
-  [ReservationStatus.REGISTERED]: "REGISTERED",
-  [ReservationStatus.CONFIRMED]: "CONFIRMED",
-  [ReservationStatus.REJECTED]: "REJECTED",
-  [ReservationStatus.CANCELLED]: "CANCELLED",
-  [ReservationStatus.VACCINATED]: "VACCINATED",
-};
-
-const VACCINATION_STATUS: Record<VaccinationStatus, VaccinationStatusName | undefined> = {
-  [VaccinationStatus.UNSPECIFIED]: undefined,
-  [VaccinationStatus.IN_PROGRESS]: "IN_PROGRESS",
-  [VaccinationStatus.COMPLETED]: "COMPLETED",
-};
+const RESERVATION_STATUS = enumMapping(RESERVATION_STATUSES, ReservationStatusSchema);
+const VACCINATION_STATUS = enumMapping(VACCINATION_STATUSES, VaccinationStatusSchema);
 
 /** The reservation a reservation event carries, as the state the dashboard keeps. */
 export function readReservation(
@@ -42,9 +34,7 @@ export function readReservation(
   envelope: EventEnvelope,
 ): ReservationState {
   if (!reservation) throw new InvalidArgument("reservation", "is required");
-  const status = RESERVATION_STATUS[reservation.status];
-  if (!status)
-    throw new InvalidArgument("reservation.status", `${reservation.status} is not a reservation status`);
+  const status = RESERVATION_STATUS.required("reservation.status", reservation.status);
   return {
     reservationId: reservation.reservationId,
     personId: reservation.personId,
@@ -61,11 +51,10 @@ export function readReservation(
 export function readVaccination(record: VaccinationRecord | undefined): {
   hospitalId: string;
   vaccineId: string;
-  status: VaccinationStatusName;
+  status: VaccinationStatus;
 } {
   if (!record) throw new InvalidArgument("record", "is required");
-  const status = VACCINATION_STATUS[record.status];
-  if (!status) throw new InvalidArgument("record.status", `${record.status} is not a vaccination status`);
+  const status = VACCINATION_STATUS.required("record.status", record.status);
   return { hospitalId: record.hospitalId, vaccineId: record.vaccineId, status };
 }
 

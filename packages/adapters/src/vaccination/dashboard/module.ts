@@ -1,4 +1,5 @@
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   getDailyReservations,
@@ -10,6 +11,8 @@ import {
   listHospitalStock,
   type PersonReservation,
   type VaccinationDashboardPorts,
+  type VaccinationDashboardReads,
+  watchDashboard,
   whenAvailableDosesRegistered,
   whenDosesDiscarded,
   whenHospitalRegistered,
@@ -42,19 +45,13 @@ import {
 import type { Reservation } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { accessOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
-import type { EntityManager } from "../../postgres/database.ts";
-import { eventPolicy, type ServiceModule } from "../../runtime/service-module.ts";
-import { CounterStore } from "./counters.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
+import { DashboardChangeFeed } from "./changes.ts";
 import { readReservation, readStock, readVaccination } from "./events.ts";
 import { dashboardMigrations, SCHEMA } from "./schema.ts";
-import {
-  DailyCountStore,
-  DirectoryStore,
-  HospitalStockStore,
-  HospitalTallyStore,
-  ReservationViewStore,
-} from "./store.ts";
+import { readModels } from "./store.ts";
 
 /**
  * Vaccination dashboard: the suite's status queries (vaccination counts, hospital rates, a
@@ -79,45 +76,43 @@ export const vaccinationDashboardModule: ServiceModule = {
       getPersonReservations: { roles: MANAGERS, own: { role: "person", field: "personId" } },
       getDailyReservations: { roles: [...MANAGERS, "person"] },
       listHospitalStock: { roles: MANAGERS },
+      watchDashboard: { roles: MANAGERS },
     }),
   ],
   routes(router, runtime) {
-    const read = () => ports(runtime.db.reader(), false);
+    const { query } = bindContext(runtime, ports);
+    // One listening connection per process, opened while anyone watches.
+    const changes = new DashboardChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
     router.service(VaccinationDashboardService, {
-      getVaccinationCount: async () => {
-        const count = await getVaccinationCount(read());
-        return {
-          vaccinations: BigInt(count.vaccinations),
-          perVaccine: count.perVaccine.map((vaccine) => ({
-            vaccineId: vaccine.vaccineId,
-            vaccineName: vaccine.vaccineName ?? "",
-            vaccinations: BigInt(vaccine.vaccinations),
-            peopleCompleted: BigInt(vaccine.peopleCompleted),
-          })),
-        };
+      getVaccinationCount: query(getVaccinationCount, (count) => ({
+        vaccinations: BigInt(count.vaccinations),
+        perVaccine: count.perVaccine.map((vaccine) => ({
+          vaccineId: vaccine.vaccineId,
+          vaccineName: vaccine.vaccineName ?? "",
+          vaccinations: BigInt(vaccine.vaccinations),
+          peopleCompleted: BigInt(vaccine.peopleCompleted),
+        })),
+      })),
+      listHospitalRates: query(listHospitalRates, (hospitals) => ({
+        hospitals: hospitals.map(ratesToProto),
+      })),
+      getPersonReservations: query(getPersonReservations, (reservations) => ({
+        reservations: reservations.map(reservationToProto),
+      })),
+      getDailyReservations: query(getDailyReservations, (daily) => daily),
+      listHospitalStock: query(listHospitalStock, (stocks) => ({ stocks: stocks.map(stockToProto) })),
+      async *watchDashboard(_request, context) {
+        for await (const _ of watchDashboard(
+          { changes, pause: (ms, signal) => sleep(ms, undefined, { signal }) },
+          context.signal,
+        ))
+          yield {};
       },
-      listHospitalRates: async () => ({ hospitals: (await listHospitalRates(read())).map(ratesToProto) }),
-      getPersonReservations: async (request) => ({
-        reservations: (await getPersonReservations(read(), request)).map(reservationToProto),
-      }),
-      getDailyReservations: async (request) => getDailyReservations(read(), request),
-      listHospitalStock: async (request) => ({
-        stocks: (await listHospitalStock(read(), request)).map(stockToProto),
-      }),
     });
   },
   policies(runtime) {
     /** One durable consumer per event type, `vaccination-dashboard-<policy>`. */
-    const on = <Desc extends DescMessage>(
-      policy: string,
-      schema: Desc,
-      handle: (
-        ports: VaccinationDashboardPorts,
-        event: MessageShape<Desc>,
-        envelope: EventEnvelope,
-      ) => Promise<unknown>,
-    ) =>
-      eventPolicy(runtime, policy, schema, (em, event, envelope) => handle(ports(em, true), event, envelope));
+    const { policy } = bindContext(runtime, ports);
     // Every reservation event carries the whole reservation: one rule for all of them.
     const reservationChanged = (
       p: VaccinationDashboardPorts,
@@ -125,37 +120,31 @@ export const vaccinationDashboardModule: ServiceModule = {
       envelope: EventEnvelope,
     ) => whenReservationChanged(p, readReservation(event.reservation, envelope));
     return [
-      on("hospital-registered", HospitalRegisteredSchema, whenHospitalRegistered),
-      on("vaccine-registered", VaccineRegisteredSchema, whenVaccineRegistered),
-      on("available-doses-registered", AvailableDosesRegisteredSchema, whenAvailableDosesRegistered),
-      on("doses-discarded", DosesDiscardedSchema, whenDosesDiscarded),
-      on("stock-changed", StockChangedSchema, (p, event, envelope) =>
+      policy("hospital-registered", HospitalRegisteredSchema, whenHospitalRegistered),
+      policy("vaccine-registered", VaccineRegisteredSchema, whenVaccineRegistered),
+      policy("available-doses-registered", AvailableDosesRegisteredSchema, whenAvailableDosesRegistered),
+      policy("doses-discarded", DosesDiscardedSchema, whenDosesDiscarded),
+      policy("stock-changed", StockChangedSchema, (p, event, envelope) =>
         whenStockChanged(p, readStock(event, envelope)),
       ),
-      on("vaccination-recorded", VaccinationRecordedSchema, (p, event) =>
+      policy("vaccination-recorded", VaccinationRecordedSchema, (p, event) =>
         whenVaccinationRecorded(p, readVaccination(event.record)),
       ),
-      on("reservation-registered", ReservationRegisteredSchema, reservationChanged),
-      on("waitlist-joined", WaitlistJoinedSchema, reservationChanged),
-      on("reservation-confirmed", ReservationConfirmedSchema, reservationChanged),
-      on("reservation-rejected", ReservationRejectedSchema, reservationChanged),
-      on("reservation-cancelled", ReservationCancelledSchema, reservationChanged),
-      on("reservation-vaccinated", ReservationVaccinatedSchema, reservationChanged),
+      policy("reservation-registered", ReservationRegisteredSchema, reservationChanged),
+      policy("waitlist-joined", WaitlistJoinedSchema, reservationChanged),
+      policy("reservation-confirmed", ReservationConfirmedSchema, reservationChanged),
+      policy("reservation-rejected", ReservationRejectedSchema, reservationChanged),
+      policy("reservation-cancelled", ReservationCancelledSchema, reservationChanged),
+      policy("reservation-vaccinated", ReservationVaccinatedSchema, reservationChanged),
     ];
   },
 };
 
-/** The read models on one entity manager; `lock` in a policy's unit of work. */
-function ports(em: EntityManager, lock: boolean): VaccinationDashboardPorts {
-  return {
-    directory: new DirectoryStore(em),
-    counters: new CounterStore(em),
-    tallies: new HospitalTallyStore(em),
-    reservations: new ReservationViewStore(em, { lock }),
-    daily: new DailyCountStore(em),
-    stocks: new HospitalStockStore(em, { lock }),
-  };
-}
+/** The read models: changed by the policies in their unit of work, read by the queries outside any. */
+const ports: ContextPorts<VaccinationDashboardPorts, VaccinationDashboardReads> = {
+  write: (unit) => readModels(unit.em),
+  read: (session) => readModels(session.em),
+};
 
 function ratesToProto(hospital: HospitalRates): MessageInitShape<typeof HospitalRatesSchema> {
   return {

@@ -1,5 +1,6 @@
 import { COUNTED_STATUSES, RESERVATION_STATUSES } from "@hexa/core/vaccination/dashboard";
-import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { DASHBOARD_CHANGES_CHANNEL, DASHBOARD_CHANGES_TOPIC } from "./changes.ts";
 
 /** The dashboard's own Postgres schema; no other service reads or writes it. */
 export const SCHEMA = "vaccination_dashboard";
@@ -7,15 +8,6 @@ export const SCHEMA = "vaccination_dashboard";
 /** A table of the dashboard's schema, qualified and quoted for raw SQL. */
 export function table(name: string): string {
   return `"${SCHEMA}"."${name}"`;
-}
-
-/** Runs one statement in the entity manager's transaction (`?` placeholders; an array expands to a list). */
-export async function rows<Row>(
-  em: EntityManager,
-  sql: string,
-  params: readonly unknown[] = [],
-): Promise<Row[]> {
-  return (await em.execute(sql, [...params])) as Row[];
 }
 
 /**
@@ -31,6 +23,16 @@ export async function rows<Row>(
  * Counts are never negative (CHECK): a count going below zero would be a bug in a projection,
  * and the transaction fails rather than store it.
  */
+const READ_MODEL_TABLES = [
+  "hospital",
+  "vaccine",
+  "counter",
+  "hospital_tally",
+  "reservation",
+  "daily_reservation",
+  "hospital_stock",
+] as const;
+
 export const dashboardMigrations: SchemaMigration[] = [
   {
     name: "0001_read_models",
@@ -84,6 +86,23 @@ export const dashboardMigrations: SchemaMigration[] = [
         event_id uuid not null,
         primary key (hospital_id, vaccine_id)
       )`,
+    ],
+  },
+  {
+    // Every statement that writes a read model announces the change to the watchers
+    // (WatchDashboard) when its transaction commits, without a statement of its own; Postgres
+    // delivers the identical notifications of one transaction once.
+    name: "0002_read_model_change_announcements",
+    sql: [
+      `create function notify_read_models_changed() returns trigger language plpgsql as $$
+       begin
+         perform pg_notify('${DASHBOARD_CHANGES_CHANNEL}', json_build_array('${DASHBOARD_CHANGES_TOPIC}', 'changed')::text);
+         return null;
+       end $$`,
+      ...READ_MODEL_TABLES.map(
+        (name) => `create trigger ${name}_changed after insert or update or delete on ${name}
+         for each statement execute function notify_read_models_changed()`,
+      ),
     ],
   },
 ];

@@ -1,8 +1,8 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { BookableCause as Cause, InventoryEvent } from "@hexa/core/vaccination/inventory";
+import { BOOKABLE_CAUSES, type InventoryEvent } from "@hexa/core/vaccination/inventory";
 import {
   AvailableDosesRegisteredSchema,
-  BookableCause,
+  BookableCauseSchema,
   BookableDosesAvailableSchema,
   BookingHoldsExpiredSchema,
   BookingsReleasedForDiscardSchema,
@@ -12,13 +12,11 @@ import {
   VaccineRegisteredSchema,
   VaccineSuppliedSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import { encodeEvent } from "../../messaging/encoding.ts";
 
-const CAUSE: Record<Cause, BookableCause> = {
-  NEW_DOSES: BookableCause.NEW_DOSES,
-  PERSON_CANCELLED: BookableCause.PERSON_CANCELLED,
-};
+const CAUSE = enumMapping(BOOKABLE_CAUSES, BookableCauseSchema);
 
 /** The wire form of inventory's events: protobuf JSON of the messages in vaccination/inventory/v1/events.proto. */
 export function encodeInventoryEvent(event: InventoryEvent): EventEnvelope {
@@ -63,7 +61,7 @@ export function encodeInventoryEvent(event: InventoryEvent): EventEnvelope {
     case "vaccination.inventory.v1.BookableDosesAvailable":
       return encodeEvent(event, BookableDosesAvailableSchema, {
         ...event.data,
-        cause: CAUSE[event.data.cause],
+        cause: CAUSE.toProto(event.data.cause),
         at: timestampFromDate(event.data.at),
       });
     case "vaccination.inventory.v1.StockChanged":

@@ -1,4 +1,6 @@
 import {
+  BOOKING_OUTCOMES,
+  BOOKING_STATUSES,
   Booking,
   type Booking as BookingAggregate,
   type Bookings,
@@ -7,35 +9,29 @@ import {
   type DateCapacity as DateCapacityAggregate,
   Hospital,
   type Hospital as HospitalAggregate,
+  type HospitalReads,
   type HospitalState,
   type Hospitals,
   type IdPage,
-  type StockState,
+  type StockReads,
   type Stocks,
   type Supplies,
   Supply,
   type Supply as SupplyAggregate,
-  stockId,
   Vaccine,
   type Vaccine as VaccineAggregate,
+  type VaccineReads,
   type VaccineState,
   VaccineStock,
   type VaccineStock as VaccineStockAggregate,
   type Vaccines,
 } from "@hexa/core/vaccination/inventory";
-import { defineEntity, type InferEntity, LockMode, p } from "@mikro-orm/core";
-import {
-  type EntityManager,
-  quotedList,
-  type SchemaMigration,
-  type ServiceDatabase,
-} from "../../postgres/database.ts";
-import { lockedRow, lockKey, lockKeys } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { EntityTable, execute } from "../../kit/statements.ts";
+import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { encodeInventoryEvent } from "./events.ts";
-
-const BOOKING_OUTCOMES = ["BOOKED", "NO_DOSES", "DATE_FULL"] as const;
-const BOOKING_STATUSES = ["BOOKED", "REFUSED", "RELEASED", "VACCINATED"] as const;
 
 export const HospitalRecord = defineEntity({
   name: "InventoryHospitalRecord",
@@ -196,312 +192,231 @@ export const inventoryMigrations: SchemaMigration[] = [
   },
 ];
 
-interface StoreOptions {
-  /** In a unit of work: lock what `get` reads until commit. */
-  readonly lock: boolean;
-}
-
-/** Hospitals in inventory's schema. A hospital never changes once registered, so nothing is locked. */
-export class HospitalStore implements Hospitals {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-
-  constructor(em: EntityManager, db: ServiceDatabase) {
-    this.#em = em;
-    this.#db = db;
-  }
-
-  async get(hospitalId: string): Promise<HospitalAggregate | undefined> {
-    const record = await this.#em.findOne(HospitalRecord, { hospitalId });
-    return record ? Hospital.restore(hospitalState(record)) : undefined;
-  }
-
-  async save(hospital: HospitalAggregate): Promise<void> {
-    await this.#em.upsert(HospitalRecord, { ...hospital.state });
-    appendToOutbox(this.#em, this.#db, hospital.pullEvents().map(encodeInventoryEvent));
-  }
-
-  async list(page: IdPage): Promise<HospitalState[]> {
-    const records = await this.#em.find(
-      HospitalRecord,
-      page.after === undefined ? {} : { hospitalId: { $gt: page.after } },
-      { orderBy: { hospitalId: "asc" }, limit: page.limit },
-    );
-    return records.map(hospitalState);
-  }
-}
+/** Hospitals. A hospital never changes once registered: nothing is locked, and `save` inserts. */
+const hospitalStore = aggregateStore({
+  entity: HospitalRecord,
+  key: (hospitalId: string) => ({ hospitalId }),
+  lock: "immutable",
+  restore: (row) => Hospital.restore(hospitalState(row)),
+  record: (hospital: HospitalAggregate) => ({ ...hospital.state }),
+  encode: encodeInventoryEvent,
+});
 
 function hospitalState(record: InferEntity<typeof HospitalRecord>): HospitalState {
   const { hospitalId, name, dailyCapacity, registeredAt } = record;
   return { hospitalId, name, dailyCapacity, registeredAt };
 }
 
-/** Vaccines in inventory's schema. In a unit of work, `get` locks the row until commit. */
-export class VaccineStore implements Vaccines {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: StoreOptions) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(vaccineId: string): Promise<VaccineAggregate | undefined> {
-    const record = await this.#em.findOne(
-      VaccineRecord,
-      { vaccineId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    return record ? Vaccine.restore(vaccineState(record)) : undefined;
-  }
-
-  async has(vaccineId: string): Promise<boolean> {
-    return (await this.#em.count(VaccineRecord, { vaccineId })) > 0;
-  }
-
-  async save(vaccine: VaccineAggregate): Promise<void> {
-    await this.#em.upsert(VaccineRecord, { ...vaccine.state });
-    appendToOutbox(this.#em, this.#db, vaccine.pullEvents().map(encodeInventoryEvent));
-  }
-
-  async list(page: IdPage): Promise<VaccineState[]> {
-    const records = await this.#em.find(
-      VaccineRecord,
-      page.after === undefined ? {} : { vaccineId: { $gt: page.after } },
-      { orderBy: { vaccineId: "asc" }, limit: page.limit },
-    );
-    return records.map(vaccineState);
-  }
-}
+/** Vaccines. In a unit of work, `get` locks the row until commit (supplies take vials from it). */
+const vaccineStore = aggregateStore({
+  entity: VaccineRecord,
+  key: (vaccineId: string) => ({ vaccineId }),
+  lock: "row",
+  restore: (row) => Vaccine.restore(vaccineState(row)),
+  record: (vaccine: VaccineAggregate) => ({ ...vaccine.state }),
+  encode: encodeInventoryEvent,
+});
+const vaccineRows = new EntityTable(VaccineRecord);
 
 function vaccineState(record: InferEntity<typeof VaccineRecord>): VaccineState {
   const { vaccineId, name, vialsInStock, dosesRequired, registeredAt } = record;
   return { vaccineId, name, vialsInStock, dosesRequired, registeredAt };
 }
 
-/** Supplies in inventory's schema. In a unit of work, `get` locks the row until commit. */
-export class SupplyStore implements Supplies {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: StoreOptions) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(supplyId: string): Promise<SupplyAggregate | undefined> {
-    const record = await this.#em.findOne(
-      SupplyRecord,
-      { supplyId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    if (!record) return undefined;
-    const { hospitalId, vaccineId, vials, availableDoses, suppliedAt, dosesRegisteredAt } = record;
-    return Supply.restore({
-      supplyId,
-      hospitalId,
-      vaccineId,
-      vials,
-      availableDoses,
-      suppliedAt,
-      dosesRegisteredAt: dosesRegisteredAt ?? undefined,
-    });
-  }
-
-  async save(supply: SupplyAggregate): Promise<void> {
-    const { dosesRegisteredAt, ...state } = supply.state;
-    await this.#em.upsert(SupplyRecord, { ...state, dosesRegisteredAt: dosesRegisteredAt ?? null });
-    appendToOutbox(this.#em, this.#db, supply.pullEvents().map(encodeInventoryEvent));
-  }
-}
+/** Supplies. In a unit of work, `get` locks the row until commit. */
+const supplyStore = aggregateStore({
+  entity: SupplyRecord,
+  key: (supplyId: string) => ({ supplyId }),
+  lock: "row",
+  restore: (row) => Supply.restore({ ...row, dosesRegisteredAt: row.dosesRegisteredAt ?? undefined }),
+  record: (supply: SupplyAggregate) => ({
+    ...supply.state,
+    dosesRegisteredAt: supply.state.dosesRegisteredAt ?? null,
+  }),
+  encode: encodeInventoryEvent,
+});
 
 /**
- * Hospitals' stocks of vaccines in inventory's schema. In a unit of work, `get` locks the stock's
- * row until commit, or, before the stock has a row, its key (so two first supplies serialize).
+ * Hospitals' stocks of vaccines. In a unit of work, `get` locks the stock's row until commit, or,
+ * before the stock has a row, its key (so two first supplies serialize). It is written only when it
+ * changed: every change records StockChanged.
  */
-export class StockStore implements Stocks {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: StoreOptions) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(hospitalId: string, vaccineId: string): Promise<VaccineStockAggregate | undefined> {
-    const record = await lockedRow(this.#em, this.#lockOf(stockId(hospitalId, vaccineId)), () =>
-      this.#em.findOne(StockRecord, { hospitalId, vaccineId }, this.#readOptions()),
-    );
-    return record ? VaccineStock.restore(record) : undefined;
-  }
-
-  async find(hospitalId: string, vaccineId: string): Promise<VaccineStockAggregate | undefined> {
-    const record = await this.#em.findOne(StockRecord, { hospitalId, vaccineId });
-    return record ? VaccineStock.restore(record) : undefined;
-  }
-
-  #readOptions() {
-    return this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {};
-  }
-
-  #lockOf(key: string) {
-    return this.#lock ? { namespace: "stock", key } : undefined;
-  }
-
-  /** Writes the stock only when it changed: every change records StockChanged. */
-  async save(stock: VaccineStockAggregate): Promise<void> {
-    const events = stock.pullEvents();
-    if (events.length === 0) return;
+const stockStore = aggregateStore({
+  entity: StockRecord,
+  key: (key: { hospitalId: string; vaccineId: string }) => key,
+  lock: "row-or-key",
+  lockNamespace: "stock",
+  restore: (row) => VaccineStock.restore(row),
+  record: (stock: VaccineStockAggregate) => {
     const { hospitalId, vaccineId, suppliedVials, available, given, discarded, booked, updatedAt } =
       stock.state;
     if (!updatedAt) throw new Error(`stock ${stock.id} changed without a time`);
-    await this.#em.upsert(StockRecord, {
-      hospitalId,
-      vaccineId,
-      suppliedVials,
-      available,
-      given,
-      discarded,
-      booked,
-      updatedAt,
-    });
-    appendToOutbox(this.#em, this.#db, events.map(encodeInventoryEvent));
-  }
+    return { hospitalId, vaccineId, suppliedVials, available, given, discarded, booked, updatedAt };
+  },
+  encode: encodeInventoryEvent,
+  onlyWhenChanged: true,
+});
 
-  async ofHospital(hospitalId: string): Promise<StockState[]> {
-    const records = await this.#em.find(StockRecord, { hospitalId }, { orderBy: { vaccineId: "asc" } });
-    return records.map((record) => VaccineStock.restore(record).state);
-  }
-}
+/**
+ * Slots taken per hospital and date. In a unit of work, `get` locks the date's row, or its key
+ * before it has one. Written only when it changed.
+ */
+const dateCapacityStore = aggregateStore({
+  entity: DateCapacityRecord,
+  key: (key: { hospitalId: string; date: string }) => key,
+  lock: "row-or-key",
+  lockNamespace: "date_capacity",
+  restore: (row) => DateCapacity.restore(row),
+  record: (capacity: DateCapacityAggregate) => ({ ...capacity.state }),
+  onlyWhenChanged: (capacity) => capacity.changed,
+});
 
-/** Slots taken per hospital and date. In a unit of work, `get` locks the date, even before it has a row. */
-export class DateCapacityStore implements DateCapacities {
-  readonly #em: EntityManager;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, options: StoreOptions) {
-    this.#em = em;
-    this.#lock = options.lock;
-  }
-
-  async get(hospitalId: string, date: string): Promise<DateCapacityAggregate | undefined> {
-    const record = await lockedRow(this.#em, this.#lockOf(`${hospitalId}/${date}`), () =>
-      this.#em.findOne(DateCapacityRecord, { hospitalId, date }, this.#readOptions()),
-    );
-    return record ? DateCapacity.restore({ hospitalId, date, taken: record.taken }) : undefined;
-  }
-
-  async find(hospitalId: string, date: string): Promise<DateCapacityAggregate | undefined> {
-    const record = await this.#em.findOne(DateCapacityRecord, { hospitalId, date });
-    return record ? DateCapacity.restore({ hospitalId, date, taken: record.taken }) : undefined;
-  }
-
-  #readOptions() {
-    return this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {};
-  }
-
-  #lockOf(key: string) {
-    return this.#lock ? { namespace: "date_capacity", key } : undefined;
-  }
-
-  async save(capacity: DateCapacityAggregate): Promise<void> {
-    if (!capacity.changed) return;
-    await this.#em.upsert(DateCapacityRecord, { ...capacity.state });
-  }
-}
-
-/** Bookings, one per reservation id. In a unit of work, `get` locks the reservation id, even before a row exists. */
-export class BookingStore implements Bookings {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: StoreOptions) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(reservationId: string): Promise<BookingAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "booking", reservationId);
-    const record = await this.#em.findOne(BookingRecord, { reservationId }, FRESH);
-    return record ? restoreBooking(record) : undefined;
-  }
-
-  async heldOf(hospitalId: string, vaccineId: string): Promise<BookingAggregate[]> {
-    const records = await this.#em.find(BookingRecord, { hospitalId, vaccineId, status: "BOOKED" }, FRESH);
-    return records.map(restoreBooking);
-  }
-
-  async getAll(reservationIds: readonly string[]): Promise<Map<string, BookingAggregate>> {
-    const ids = [...new Set(reservationIds)].sort();
-    if (ids.length === 0) return new Map();
-    if (this.#lock) await lockKeys(this.#em, "booking", ids);
-    const records = await this.#em.find(BookingRecord, { reservationId: { $in: ids } }, FRESH);
-    return new Map(records.map((record) => [record.reservationId, restoreBooking(record)]));
-  }
-
-  /**
-   * The claim takes each booking's own lock (the advisory key `get` locks) without waiting: a
-   * booking another unit of work holds (a replica's round, a booking call, a release) is skipped.
-   * A row lock (FOR UPDATE SKIP LOCKED) would not do: a discard writes booking rows under the
-   * stock's lock, so it and this round would wait on each other.
-   */
-  async claimExpired(now: Date, limit: number): Promise<string[]> {
-    const rows: Array<{ reservation_id: string }> = await this.#em.execute(
-      `select reservation_id from (
-         select reservation_id from ${this.#db.table("booking")}
-          where status = 'BOOKED' and hold_until <= ?
-          order by hold_until, reservation_id limit ?) as lapsed
-        where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
-      [now, limit],
-    );
-    return rows.map((row) => row.reservation_id);
-  }
-
-  /** Writes a new or changed booking. */
-  async save(booking: BookingAggregate): Promise<void> {
-    await this.saveAll([booking]);
-  }
-
-  async saveConfirmed(booking: BookingAggregate): Promise<void> {
-    const { reservationId, holdUntil, updatedAt } = booking.state;
-    await this.#em.execute(
-      `update ${this.#db.table("booking")} set hold_until = ?, updated_at = ?
-        where reservation_id = ? and status = 'BOOKED'`,
-      [holdUntil ?? null, updatedAt, reservationId],
-    );
-  }
-
-  async saveAll(bookings: readonly BookingAggregate[]): Promise<void> {
-    const changed = bookings
-      .filter((booking) => booking.changed)
-      .map((booking) => ({ ...booking.state, holdUntil: booking.state.holdUntil ?? null }));
-    if (changed.length > 0) await this.#em.upsertMany(BookingRecord, changed);
-  }
-}
-
-/** Bookings are read as committed now, never from the unit of work's identity map. */
-const FRESH = { disableIdentityMap: true } as const;
+/**
+ * Bookings, one per reservation id. In a unit of work, `get` locks the reservation id (an advisory
+ * lock), even before a row exists, and reads the row as committed now without locking it: a discard
+ * releases bookings under the stock's lock, and a row lock taken before the stock's would make the
+ * two wait on each other. Written only when new or changed.
+ */
+const bookingStore = aggregateStore({
+  entity: BookingRecord,
+  key: (reservationId: string) => ({ reservationId }),
+  lock: "key-not-row",
+  lockNamespace: "booking",
+  restore: restoreBooking,
+  record: (booking: BookingAggregate) => ({ ...booking.state, holdUntil: booking.state.holdUntil ?? null }),
+  onlyWhenChanged: (booking) => booking.changed,
+});
+const bookingRows = new EntityTable(BookingRecord);
 
 function restoreBooking(record: InferEntity<typeof BookingRecord>): BookingAggregate {
-  const { reservationId, hospitalId, vaccineId, date, outcome, status, holdUntil, createdAt, updatedAt } =
-    record;
-  return Booking.restore({
-    reservationId,
-    hospitalId,
-    vaccineId,
-    date,
-    outcome,
-    status,
-    holdUntil: holdUntil ?? undefined,
-    createdAt,
-    updatedAt,
-  });
+  return Booking.restore({ ...record, holdUntil: record.holdUntil ?? undefined });
+}
+
+/** Inventory's write ports on a unit of work: every read locks as its store declares. */
+export function inventoryStores(unit: UnitOfWork) {
+  const { em } = unit;
+  const stocks = stockStore.writer(unit);
+  const capacities = dateCapacityStore.writer(unit);
+  return {
+    hospitals: { ...hospitalStore.writer(unit), list: (page) => hospitalPage(em, page) } satisfies Hospitals,
+    vaccines: {
+      ...vaccineStore.writer(unit),
+      has: async (vaccineId) => (await vaccineRows.findAll(em, { vaccineId })).length > 0,
+      list: (page) => vaccinePage(em, page),
+    } satisfies Vaccines,
+    supplies: supplyStore.writer(unit) satisfies Supplies,
+    stocks: {
+      get: (hospitalId, vaccineId) => stocks.get({ hospitalId, vaccineId }),
+      save: stocks.save,
+    } satisfies Stocks,
+    capacities: {
+      get: (hospitalId, date) => capacities.get({ hospitalId, date }),
+      save: capacities.save,
+    } satisfies DateCapacities,
+    bookings: bookings(unit),
+  };
+}
+
+/** Inventory's read ports: outside any transaction, nothing locked. */
+export function inventoryReads(session: ReadSession) {
+  const { em } = session;
+  return {
+    hospitals: {
+      ...hospitalStore.reader(session),
+      list: (page) => hospitalPage(em, page),
+    } satisfies HospitalReads,
+    vaccines: {
+      ...vaccineStore.reader(session),
+      list: (page) => vaccinePage(em, page),
+    } satisfies VaccineReads,
+    stocks: { ofHospital: (hospitalId) => stocksOfHospital(em, hospitalId) } satisfies StockReads,
+  };
+}
+
+function bookings(unit: UnitOfWork): Bookings {
+  const { em } = unit;
+  const table = bookingRows.name(em);
+  return {
+    ...bookingStore.writer(unit),
+    heldOf: async (hospitalId, vaccineId) =>
+      (await bookingRows.findAll(em, { hospitalId, vaccineId, status: "BOOKED" })).map(restoreBooking),
+    getAll: async (reservationIds) => {
+      const ids = [...new Set(reservationIds)].sort();
+      if (ids.length === 0) return new Map();
+      await unit.lockKeys("booking", ids);
+      const rows = await bookingRows.findAll(em, { reservationId: ids });
+      return new Map(rows.map((row) => [row.reservationId, restoreBooking(row)]));
+    },
+    /**
+     * The claim takes each booking's own lock (the advisory key `get` locks) without waiting: a
+     * booking another unit of work holds (a replica's round, a booking call, a release) is skipped.
+     * A row lock (FOR UPDATE SKIP LOCKED) would not do: a discard writes booking rows under the
+     * stock's lock, so it and this round would wait on each other.
+     */
+    claimExpired: async (reservationIds, now) => {
+      if (reservationIds.length === 0) return [];
+      const rows = await execute<{ reservation_id: string }>(
+        em,
+        `select reservation_id from (
+           select reservation_id from ${table}
+            where reservation_id = any($1) and status = 'BOOKED' and hold_until <= $2
+            order by reservation_id) as lapsed
+          where pg_try_advisory_xact_lock(hashtextextended('booking:' || reservation_id, 0))`,
+        [reservationIds, now],
+      );
+      const claimed = rows.map((row) => row.reservation_id);
+      unit.lockedKeys("booking", claimed);
+      return claimed;
+    },
+    lapsed: (now, limit) => lapsedHolds(em, now, limit),
+    saveConfirmed: async (booking) => {
+      const { reservationId, holdUntil, updatedAt } = booking.state;
+      await execute(
+        em,
+        `update ${table} set hold_until = $1, updated_at = $2 where reservation_id = $3 and status = 'BOOKED'`,
+        [holdUntil ?? null, updatedAt, reservationId],
+      );
+    },
+  };
+}
+
+/** The expiry job's look for lapsed holds, outside any transaction. */
+export function lapsedBookings(session: ReadSession): Pick<Bookings, "lapsed"> {
+  return { lapsed: (now, limit) => lapsedHolds(session.em, now, limit) };
+}
+
+async function lapsedHolds(em: EntityManager, now: Date, limit: number): Promise<string[]> {
+  const rows = await execute<{ reservation_id: string }>(
+    em,
+    `select reservation_id from ${bookingRows.name(em)}
+      where status = 'BOOKED' and hold_until <= $1
+      order by hold_until, reservation_id limit $2`,
+    [now, limit],
+  );
+  return rows.map((row) => row.reservation_id);
+}
+
+/** Hospitals in id order, a page at a time. */
+async function hospitalPage(em: EntityManager, page: IdPage): Promise<HospitalState[]> {
+  const records = await em.find(
+    HospitalRecord,
+    page.after === undefined ? {} : { hospitalId: { $gt: page.after } },
+    { orderBy: { hospitalId: "asc" }, limit: page.limit },
+  );
+  return records.map(hospitalState);
+}
+
+/** Vaccines in id order, a page at a time. */
+async function vaccinePage(em: EntityManager, page: IdPage): Promise<VaccineState[]> {
+  const records = await em.find(
+    VaccineRecord,
+    page.after === undefined ? {} : { vaccineId: { $gt: page.after } },
+    { orderBy: { vaccineId: "asc" }, limit: page.limit },
+  );
+  return records.map(vaccineState);
+}
+
+async function stocksOfHospital(em: EntityManager, hospitalId: string) {
+  const records = await em.find(StockRecord, { hospitalId }, { orderBy: { vaccineId: "asc" } });
+  return records.map((record) => VaccineStock.restore(record).state);
 }

@@ -5,8 +5,11 @@ import {
   attemptDelivery,
   claimDueNotifications,
   DEFAULT_RETRY,
+  DELIVERY_STATES,
   listNotifications,
+  NOTIFICATION_KINDS,
   type NotificationPorts,
+  type NotificationReads,
   type NotificationSender,
   type NotificationState,
   type RetrySchedule,
@@ -16,25 +19,28 @@ import {
   whenReservationChanged,
 } from "@hexa/core/vaccination/notification";
 import {
-  DeliveryState,
-  NotificationKind,
+  DeliveryStateSchema,
+  type ListNotificationsRequest,
+  NotificationKindSchema,
   type NotificationSchema,
   NotificationService,
 } from "@hexa/proto/vaccination/notification/v1/notification_pb";
 import { accessOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
 import { readEnvironment } from "../../runtime/config.ts";
-import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
 import { NotificationChangeFeed } from "./changes.ts";
 import { channelFromEnvironment, createSender, type NotificationChannel } from "./channels.ts";
 import { CONSUMED_EVENTS } from "./events.ts";
 import {
   AppointmentRecord,
-  AppointmentStore,
+  appointments,
   NotificationRecord,
-  NotificationStore,
   notificationMigrations,
+  notificationReads,
+  notifications,
 } from "./store.ts";
 
 /**
@@ -110,51 +116,53 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
         logger: runtime.logger,
         ...(options.watchReconnectMs ? { reconnectMs: options.watchReconnectMs } : {}),
       });
+      const { query, reading } = bindContext(runtime, ports);
       router.service(NotificationService, {
-        listNotifications: async (request) => {
-          const page = readPage(request, isCursor);
-          const notifications = await listNotifications(
-            { notifications: readingStore(runtime) },
-            {
+        listNotifications: query(
+          async (read, request: ListNotificationsRequest) => {
+            const page = readPage(request, isCursor);
+            const notifications = await listNotifications(read, {
               personId: request.personId,
               limit: page.limit,
               after: page.after && {
                 createdAt: new Date(page.after.createdAt),
                 notificationId: page.after.notificationId,
               },
-            },
-          );
-          return {
+            });
+            return { notifications, limit: page.limit };
+          },
+          ({ notifications, limit }) => ({
             notifications: notifications.map(toProto),
-            nextPageToken: nextPageToken(notifications, page.limit, cursorOf),
-          };
-        },
+            nextPageToken: nextPageToken(notifications, limit, cursorOf),
+          }),
+        ),
         async *watchNotifications(request, context) {
-          const ports = { notifications: readingStore(runtime), changes };
-          for await (const notification of watchNotifications(ports, request, context.signal)) {
+          for await (const notification of watchNotifications(
+            { ...reading(), changes },
+            request,
+            context.signal,
+          )) {
             yield { notification: toProto(notification) };
           }
         },
       });
     },
-    policies: (runtime) =>
-      CONSUMED_EVENTS.map(({ policy, schema, read }) =>
-        eventPolicy(runtime, policy, schema, (em, event) =>
-          whenReservationChanged(ports(runtime, em), read(event)),
-        ),
-      ),
+    policies: (runtime) => {
+      const { policy } = bindContext(runtime, ports);
+      return CONSUMED_EVENTS.map(({ policy: name, schema, read }) =>
+        policy(name, schema, (p, event) => whenReservationChanged(p, read(event))),
+      );
+    },
     jobs: (runtime) => {
+      const { inUnitOfWork, reading } = bindContext(runtime, ports);
       const sender =
         options.sender?.(runtime) ??
         createSender(options.channel ?? channelFromEnvironment(readEnvironment()), runtime.logger);
       const deliver = async (notificationId: string) => {
-        const result = await attemptDelivery(
-          { notifications: readingStore(runtime), sender },
-          { notificationId },
-        );
+        const result = await attemptDelivery({ ...reading(), sender }, { notificationId });
         if (!result) return;
-        const recorded = await runtime.unitOfWork((em) =>
-          recordDelivery({ ...ports(runtime, em), retry: sending.retry }, { notificationId, result }),
+        const recorded = await inUnitOfWork((p) =>
+          recordDelivery({ ...p, retry: sending.retry }, { notificationId, result }),
         );
         logOutcome(runtime, recorded);
       };
@@ -169,8 +177,8 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
             let claimed: string[];
             let total = 0;
             do {
-              claimed = await runtime.unitOfWork((em) =>
-                claimDueNotifications(ports(runtime, em), { limit: sending.batch, leaseMs: sending.leaseMs }),
+              claimed = await inUnitOfWork((p) =>
+                claimDueNotifications(p, { limit: sending.batch, leaseMs: sending.leaseMs }),
               );
               // Each attempt on its own: one failing to record leaves the others' outcomes recorded,
               // and its notification is tried again once its lease ends.
@@ -189,9 +197,7 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
           run: async () => {
             let handled: number;
             do {
-              handled = await runtime.unitOfWork((em) =>
-                sendDueReminders(ports(runtime, em), { limit: reminders.batch }),
-              );
+              handled = await inUnitOfWork((p) => sendDueReminders(p, { limit: reminders.batch }));
             } while (handled === reminders.batch);
           },
         },
@@ -203,19 +209,10 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
 /** The notification service as configured by the environment (NOTIFICATION_CHANNEL, NOTIFICATION_WEBHOOK_URL). */
 export const notificationModule: ServiceModule = createNotificationModule();
 
-function ports(runtime: ServiceRuntime, em: EntityManager): NotificationPorts {
-  return {
-    notifications: new NotificationStore(em, runtime.db, { lock: true }),
-    appointments: new AppointmentStore(em, { lock: true }),
-    clock: runtime.clock,
-    ids: runtime.ids,
-  };
-}
-
-/** A store for queries outside any unit of work. */
-function readingStore(runtime: ServiceRuntime): NotificationStore {
-  return new NotificationStore(runtime.db.reader(), runtime.db, { lock: false });
-}
+const ports: ContextPorts<NotificationPorts, { readonly notifications: NotificationReads }> = {
+  write: (unit) => ({ notifications: notifications(unit), appointments: appointments(unit) }),
+  read: (session) => ({ notifications: notificationReads(session) }),
+};
 
 function logOutcome(runtime: ServiceRuntime, notification: NotificationState | undefined): void {
   if (!notification || notification.delivery === "SENT") return;
@@ -252,31 +249,17 @@ function cursorOf(notification: NotificationState): Cursor {
   return { createdAt: notification.createdAt.toISOString(), notificationId: notification.notificationId };
 }
 
-const KIND: Record<NotificationState["kind"], NotificationKind> = {
-  RESERVATION_REGISTERED: NotificationKind.RESERVATION_REGISTERED,
-  RESERVATION_CONFIRMED: NotificationKind.RESERVATION_CONFIRMED,
-  RESERVATION_REJECTED: NotificationKind.RESERVATION_REJECTED,
-  RESERVATION_CANCELLED: NotificationKind.RESERVATION_CANCELLED,
-  RESERVATION_VACCINATED: NotificationKind.RESERVATION_VACCINATED,
-  WAITLIST_JOINED: NotificationKind.WAITLIST_JOINED,
-  WAITLIST_ALERT: NotificationKind.WAITLIST_ALERT,
-  APPOINTMENT_REMINDER: NotificationKind.APPOINTMENT_REMINDER,
-};
-
-const DELIVERY: Record<NotificationState["delivery"], DeliveryState> = {
-  PENDING: DeliveryState.PENDING,
-  SENT: DeliveryState.SENT,
-  FAILED: DeliveryState.FAILED,
-};
+const KIND = enumMapping(NOTIFICATION_KINDS, NotificationKindSchema);
+const DELIVERY = enumMapping(DELIVERY_STATES, DeliveryStateSchema);
 
 export function toProto(notification: NotificationState): MessageInitShape<typeof NotificationSchema> {
   return {
     notificationId: notification.notificationId,
     personId: notification.personId,
-    kind: KIND[notification.kind],
+    kind: KIND.toProto(notification.kind),
     reservationId: notification.reservationId,
     text: notification.text,
-    delivery: DELIVERY[notification.delivery],
+    delivery: DELIVERY.toProto(notification.delivery),
     attempts: notification.attempts,
     createdAt: timestampFromDate(notification.createdAt),
     ...(notification.sentAt ? { sentAt: timestampFromDate(notification.sentAt) } : {}),

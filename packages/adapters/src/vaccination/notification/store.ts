@@ -1,34 +1,21 @@
 import { isUuid } from "@hexa/core/shared";
 import {
+  APPOINTMENT_STATUSES,
   Appointment,
   type Appointments,
+  DELIVERY_STATES,
+  NOTIFICATION_KINDS,
   Notification,
   type NotificationPosition,
+  type NotificationReads,
   type NotificationState,
   type Notifications,
 } from "@hexa/core/vaccination/notification";
 import { defineEntity, type InferEntity, LockMode, p } from "@mikro-orm/core";
-import {
-  type EntityManager,
-  quotedList,
-  type SchemaMigration,
-  type ServiceDatabase,
-} from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
-import { notifyChannel } from "../../postgres/notifications.ts";
-
-const KINDS = [
-  "RESERVATION_REGISTERED",
-  "RESERVATION_CONFIRMED",
-  "RESERVATION_REJECTED",
-  "RESERVATION_CANCELLED",
-  "RESERVATION_VACCINATED",
-  "WAITLIST_JOINED",
-  "WAITLIST_ALERT",
-  "APPOINTMENT_REMINDER",
-] as const;
-const DELIVERY = ["PENDING", "SENT", "FAILED"] as const;
-const APPOINTMENT_STATUSES = ["SCHEDULED", "REMINDED", "DROPPED", "LAPSED"] as const;
+import { type AggregateTable, aggregateStore } from "../../kit/aggregate-store.ts";
+import { EntityTable, execute } from "../../kit/statements.ts";
+import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 
 /** The Postgres channel announcing each committed change of a notification: topic person id, message notification id. */
 export const NOTIFICATION_CHANGES_CHANNEL = "vaccination_notification_changes";
@@ -39,10 +26,10 @@ export const NotificationRecord = defineEntity({
   properties: {
     notificationId: p.uuid().primary(),
     personId: p.string(),
-    kind: p.enum(KINDS),
+    kind: p.enum(NOTIFICATION_KINDS),
     reservationId: p.string(),
     text: p.string(),
-    delivery: p.enum(DELIVERY),
+    delivery: p.enum(DELIVERY_STATES),
     attempts: p.integer(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
@@ -77,10 +64,10 @@ export const notificationMigrations: SchemaMigration[] = [
       `create table notification (
         notification_id uuid primary key,
         person_id varchar(64) not null,
-        kind text not null check (kind in (${quotedList(KINDS)})),
+        kind text not null check (kind in (${quotedList(NOTIFICATION_KINDS)})),
         reservation_id varchar(64) not null,
         text varchar(1000) not null,
-        delivery text not null check (delivery in (${quotedList(DELIVERY)})),
+        delivery text not null check (delivery in (${quotedList(DELIVERY_STATES)})),
         attempts integer not null check (attempts >= 0),
         created_at timestamptz not null,
         updated_at timestamptz not null,
@@ -106,6 +93,21 @@ export const notificationMigrations: SchemaMigration[] = [
       "create index appointment_reminders_due on appointment (remind_at) where status = 'SCHEDULED'",
     ],
   },
+  {
+    // Every new notification and every change of one (a new version) announces itself (payload
+    // [person id, notification id]) when its transaction commits, without a statement of its own.
+    // A lease claimed by the sending job changes no version, and announces nothing.
+    name: "0002_notification_change_announcements",
+    sql: [
+      `create function notify_notification_changed() returns trigger language plpgsql as $$
+       begin
+         perform pg_notify('${NOTIFICATION_CHANGES_CHANNEL}', json_build_array(new.person_id, new.notification_id)::text);
+         return null;
+       end $$`,
+      `create trigger notification_changed after insert or update of version on notification
+       for each row execute function notify_notification_changed()`,
+    ],
+  },
 ];
 
 /**
@@ -114,153 +116,148 @@ export const notificationMigrations: SchemaMigration[] = [
  */
 const READ = { disableIdentityMap: true } as const;
 
-/** Notifications in notification's schema. In a unit of work (`lock`), `get` locks the row until commit. */
-export class NotificationStore implements Notifications {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(notificationId: string): Promise<Notification | undefined> {
-    if (!isUuid(notificationId)) return undefined;
-    const record = await this.#em.findOne(
-      NotificationRecord,
-      { notificationId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    return record ? Notification.restore(toState(record)) : undefined;
-  }
-
-  async save(notification: Notification): Promise<void> {
+/**
+ * Notifications. In a unit of work, `get` locks the row until commit (only notification creates one,
+ * under a new id). Each write announces itself to the person's watchers (the table's trigger).
+ */
+export const notificationStore = aggregateStore({
+  entity: NotificationRecord,
+  key: (notificationId: string) => ({ notificationId }),
+  lock: "row",
+  restore: (row) => Notification.restore(toState(row)),
+  record: (notification: Notification) => {
     const { sentAt, nextAttemptAt, lastError, ...state } = notification.state;
-    await this.#em.upsert(NotificationRecord, {
+    return {
       ...state,
       sentAt: sentAt ?? null,
       nextAttemptAt: nextAttemptAt ?? null,
       lastError: lastError ?? null,
-    });
-    await notifyChannel(this.#em, NOTIFICATION_CHANGES_CHANNEL, state.personId, state.notificationId);
-  }
+    };
+  },
+});
 
-  async ofPerson(
-    personId: string,
-    page: { readonly limit: number; readonly after?: NotificationPosition | undefined },
-  ): Promise<NotificationState[]> {
-    const after = page.after;
-    const records = await this.#em.find(
-      NotificationRecord,
-      after
-        ? {
-            personId,
-            $or: [
-              { createdAt: { $lt: after.createdAt } },
-              { createdAt: after.createdAt, notificationId: { $lt: after.notificationId } },
-            ],
-          }
-        : { personId },
-      { orderBy: [{ createdAt: "desc" }, { notificationId: "desc" }], limit: page.limit, ...READ },
-    );
-    return records.map(toState);
-  }
+const notificationRows = new EntityTable(NotificationRecord);
 
-  async recentlyChanged(personId: string, limit: number): Promise<NotificationState[]> {
-    const records = await this.#em.find(
-      NotificationRecord,
-      { personId },
-      { orderBy: [{ updatedAt: "desc" }, { notificationId: "desc" }], limit, ...READ },
-    );
-    return records.map(toState);
-  }
+/** Notifications in a unit of work: the store's write port, the queries, and the sending job's claim. */
+export function notifications(unit: UnitOfWork): Notifications {
+  const port = notificationStore.writer(unit);
+  return {
+    ...notificationQueries(unit.em),
+    get: (notificationId) => (isUuid(notificationId) ? port.get(notificationId) : Promise.resolve(undefined)),
+    save: port.save,
+    claimDue: async (now, limit, leaseMs) => {
+      const table = notificationRows.name(unit.em);
+      const rows = await execute<{ notification_id: string }>(
+        unit.em,
+        `update ${table} set next_attempt_at = $1
+          where notification_id in (
+            select notification_id from ${table}
+             where delivery = 'PENDING' and next_attempt_at <= $2
+             order by next_attempt_at limit $3 for update skip locked)
+          returning notification_id`,
+        [new Date(now.getTime() + leaseMs), now, limit],
+      );
+      return rows.map((row) => row.notification_id);
+    },
+  };
+}
 
-  async someOfPerson(personId: string, notificationIds: readonly string[]): Promise<NotificationState[]> {
-    const ids = notificationIds.filter(isUuid);
-    if (ids.length === 0) return [];
-    const records = await this.#em.find(NotificationRecord, { personId, notificationId: { $in: ids } }, READ);
-    const byId = new Map(records.map((record) => [record.notificationId, toState(record)]));
-    return ids.flatMap((id) => byId.get(id) ?? []);
-  }
+/** Notifications as queries read them, locking nothing. */
+export function notificationReads(session: ReadSession): NotificationReads {
+  const port = notificationStore.reader(session);
+  return {
+    ...notificationQueries(session.em),
+    get: (notificationId) => (isUuid(notificationId) ? port.get(notificationId) : Promise.resolve(undefined)),
+  };
+}
 
-  async claimDue(now: Date, limit: number, leaseMs: number): Promise<string[]> {
-    const table = this.#db.table("notification");
-    const rows: Array<{ notification_id: string }> = await this.#em.execute(
-      `update ${table} set next_attempt_at = ?
-        where notification_id in (
-          select notification_id from ${table}
-           where delivery = 'PENDING' and next_attempt_at <= ?
-           order by next_attempt_at limit ? for update skip locked)
-        returning notification_id`,
-      [new Date(now.getTime() + leaseMs), now, limit],
-    );
-    return rows.map((row) => row.notification_id);
-  }
+function notificationQueries(em: EntityManager): Omit<NotificationReads, "get"> {
+  return {
+    ofPerson: async (
+      personId,
+      page: { readonly limit: number; readonly after?: NotificationPosition | undefined },
+    ) => {
+      const after = page.after;
+      const records = await em.find(
+        NotificationRecord,
+        after
+          ? {
+              personId,
+              $or: [
+                { createdAt: { $lt: after.createdAt } },
+                { createdAt: after.createdAt, notificationId: { $lt: after.notificationId } },
+              ],
+            }
+          : { personId },
+        { orderBy: [{ createdAt: "desc" }, { notificationId: "desc" }], limit: page.limit, ...READ },
+      );
+      return records.map(toState);
+    },
+    recentlyChanged: async (personId, limit) => {
+      const records = await em.find(
+        NotificationRecord,
+        { personId },
+        { orderBy: [{ updatedAt: "desc" }, { notificationId: "desc" }], limit, ...READ },
+      );
+      return records.map(toState);
+    },
+    someOfPerson: async (personId, notificationIds) => {
+      const ids = notificationIds.filter(isUuid);
+      if (ids.length === 0) return [];
+      const records = await em.find(NotificationRecord, { personId, notificationId: { $in: ids } }, READ);
+      const byId = new Map(records.map((record) => [record.notificationId, toState(record)]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    },
+  };
 }
 
 function toState(record: NotificationRow): NotificationState {
   return {
-    notificationId: record.notificationId,
-    personId: record.personId,
-    kind: record.kind,
-    reservationId: record.reservationId,
-    text: record.text,
-    delivery: record.delivery,
-    attempts: record.attempts,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
+    ...record,
     sentAt: record.sentAt ?? undefined,
     nextAttemptAt: record.nextAttemptAt ?? undefined,
     lastError: record.lastError ?? undefined,
-    version: record.version,
   };
 }
 
-/** Appointments kept for their reminders. In a unit of work (`lock`), `get` holds the reservation id until commit. */
-export class AppointmentStore implements Appointments {
-  readonly #em: EntityManager;
-  readonly #lock: boolean;
+const appointmentTable = {
+  entity: AppointmentRecord,
+  key: (reservationId: string) => ({ reservationId }),
+  restore: (row: AppointmentRow) => Appointment.restore({ ...row, remindAt: row.remindAt ?? undefined }),
+  record: (appointment: Appointment) => ({
+    ...appointment.state,
+    remindAt: appointment.state.remindAt ?? null,
+  }),
+} satisfies Omit<AggregateTable<Appointment, string, AppointmentRow, never>, "lock">;
 
-  constructor(em: EntityManager, options: { lock: boolean }) {
-    this.#em = em;
-    this.#lock = options.lock;
-  }
+/**
+ * Appointments kept for their reminders. In a unit of work, `get` locks the row; of two events
+ * creating it at once, the second fails on the primary key and is handled again.
+ */
+export const appointmentStore = aggregateStore({ ...appointmentTable, lock: "row-or-insert" });
 
-  async get(reservationId: string): Promise<Appointment | undefined> {
-    if (this.#lock) await lockKey(this.#em, "appointment", reservationId);
-    const record = await this.#em.findOne(
-      AppointmentRecord,
-      { reservationId },
-      this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-    );
-    return record ? Appointment.restore(toAppointment(record)) : undefined;
-  }
+/** The appointments the reminder scheduler holds already (FOR UPDATE SKIP LOCKED): written as they are. */
+const heldAppointmentStore = aggregateStore({ ...appointmentTable, lock: "row" });
 
-  async save(appointment: Appointment): Promise<void> {
-    const { remindAt, ...state } = appointment.state;
-    await this.#em.upsert(AppointmentRecord, { ...state, remindAt: remindAt ?? null });
-  }
-
-  async dueForReminder(now: Date, limit: number): Promise<Appointment[]> {
-    const records = await this.#em.find(
-      AppointmentRecord,
-      { status: "SCHEDULED", remindAt: { $lte: now } },
-      { orderBy: { remindAt: "asc" }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
-    );
-    return records.map((record) => Appointment.restore(toAppointment(record)));
-  }
-}
-
-function toAppointment(record: AppointmentRow) {
+/** Appointments in a unit of work: the store's write port, and those due for their reminder. */
+export function appointments(unit: UnitOfWork): Appointments {
+  const port = appointmentStore.writer(unit);
+  const held = heldAppointmentStore.writer(unit);
+  const due = new WeakSet<Appointment>();
   return {
-    reservationId: record.reservationId,
-    personId: record.personId,
-    hospitalId: record.hospitalId,
-    vaccineId: record.vaccineId,
-    date: record.date,
-    status: record.status,
-    remindAt: record.remindAt ?? undefined,
+    get: port.get,
+    save: (appointment) => (due.has(appointment) ? held : port).save(appointment),
+    dueForReminder: async (now, limit) => {
+      const records = await unit.em.find(
+        AppointmentRecord,
+        { status: "SCHEDULED", remindAt: { $lte: now } },
+        { orderBy: { remindAt: "asc" }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+      );
+      return records.map((record) => {
+        const appointment = appointmentTable.restore(record);
+        due.add(appointment);
+        return appointment;
+      });
+    },
   };
 }

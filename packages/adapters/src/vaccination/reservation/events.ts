@@ -1,6 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ReservationEvent, ReservationState } from "@hexa/core/vaccination/reservation";
+import {
+  CANCELLATION_REASONS,
+  RESERVATION_STATUSES,
+  type ReservationEvent,
+  type ReservationState,
+} from "@hexa/core/vaccination/reservation";
 import {
   BookingAbandonedSchema,
   ReservationCancelledSchema,
@@ -13,28 +18,16 @@ import {
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import {
   CancellationReason,
+  CancellationReasonSchema,
   type ReservationSchema,
-  ReservationStatus,
+  ReservationStatusSchema,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import { encodeEvent } from "../../messaging/encoding.ts";
 
-const STATUS: Record<ReservationState["status"], ReservationStatus> = {
-  WAITLISTED: ReservationStatus.WAITLISTED,
-  REGISTERED: ReservationStatus.REGISTERED,
-  CONFIRMED: ReservationStatus.CONFIRMED,
-  REJECTED: ReservationStatus.REJECTED,
-  CANCELLED: ReservationStatus.CANCELLED,
-  VACCINATED: ReservationStatus.VACCINATED,
-};
-
-const REASON: Record<NonNullable<ReservationState["cancellationReason"]>, CancellationReason> = {
-  PERSON: CancellationReason.PERSON,
-  MANAGER: CancellationReason.MANAGER,
-  DISCARD: CancellationReason.DISCARD,
-  HOLD_EXPIRED: CancellationReason.HOLD_EXPIRED,
-  BOOKED: CancellationReason.BOOKED,
-};
+const STATUS = enumMapping(RESERVATION_STATUSES, ReservationStatusSchema);
+const REASON = enumMapping(CANCELLATION_REASONS, CancellationReasonSchema);
 
 /** A reservation as the API and the events show it: an empty date while waitlisted, an empty note when none. */
 export function reservationToProto(
@@ -46,9 +39,9 @@ export function reservationToProto(
     hospitalId: reservation.hospitalId,
     vaccineId: reservation.vaccineId,
     date: reservation.date ?? "",
-    status: STATUS[reservation.status],
+    status: STATUS.toProto(reservation.status),
     cancellationReason: reservation.cancellationReason
-      ? REASON[reservation.cancellationReason]
+      ? REASON.toProto(reservation.cancellationReason)
       : CancellationReason.UNSPECIFIED,
     note: reservation.note ?? "",
     createdAt: timestampFromDate(reservation.createdAt),

@@ -1,36 +1,19 @@
-import {
-  type Client,
-  ConnectError,
-  createContextKey,
-  createContextValues,
-  type Interceptor,
-} from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { ConnectError, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
 import type { BookingSlot, BookingSlots, SlotAnswer } from "@hexa/core/vaccination/reservation";
 import {
   InventoryService,
   TakeBookingSlotResponse_Outcome,
 } from "@hexa/proto/vaccination/inventory/v1/inventory_pb";
 import { Admission, type AdmissionLimits } from "../../connect/admission.ts";
-import { createResilientClient } from "../../resilience/client.ts";
-import {
-  type BreakerOptions,
-  type CallPolicy,
-  createCallPolicy,
-  isUnavailable,
-  type RetryOptions,
-} from "../../resilience/policy.ts";
+import { isUnavailable } from "../../resilience/policy.ts";
+import { type CallSettings, serviceClient } from "../../resilience/service-client.ts";
 import type { ServiceRuntime } from "../../runtime/service-module.ts";
 
-/** How Reserve calls inventory's TakeBookingSlot. */
-export interface InventoryCallSettings {
-  /** Deadline of one attempt. */
-  readonly timeoutMs: number;
-  /** Deadline of the whole call, retries and their waits included: Reserve answers within about this. */
-  readonly budgetMs: number;
-  /** TakeBookingSlot is idempotent by reservation id, so failed attempts are retried within the budget. */
-  readonly retry: RetryOptions;
-  readonly breaker: BreakerOptions;
+/**
+ * How Reserve calls inventory's TakeBookingSlot. Reserve answers within about the budget.
+ * TakeBookingSlot is idempotent by reservation id, so failed attempts are retried within it.
+ */
+export interface InventoryCallSettings extends CallSettings {
   /**
    * Booking calls in flight at once from this process (a bulkhead); the others wait their turn
    * before their budget starts, so a burst of Reserves queues here instead of timing out at
@@ -75,28 +58,11 @@ export function inventoryBookingSlots(
   runtime: ServiceRuntime,
   settings: InventoryCallSettings,
 ): BookingSlots & { take(slot: BookingSlot, caller?: AbortSignal): Promise<SlotAnswer> } {
-  const policy: CallPolicy = createCallPolicy({
-    name: "inventory",
-    logger: runtime.logger,
-    timeoutMs: settings.timeoutMs,
-    retry: settings.retry,
-    breaker: settings.breaker,
+  const { policy, client: inventory } = serviceClient(runtime, "inventory", InventoryService, settings, {
+    idempotent: ["takeBookingSlot"],
+    interceptors: [markSent],
   });
   const turns = new Admission(settings.concurrency);
-  let client: Client<typeof InventoryService> | undefined;
-  const inventory = () => {
-    client ??= createResilientClient(
-      InventoryService,
-      createConnectTransport({
-        baseUrl: runtime.serviceUrl("inventory"),
-        httpVersion: "2",
-        interceptors: [markSent, runtime.callCredentials],
-      }),
-      policy,
-      { idempotent: ["takeBookingSlot"] },
-    );
-    return client;
-  };
 
   const unavailable = (slot: BookingSlot, sent: boolean, error: string): SlotAnswer => {
     runtime.logger.warn(

@@ -1,19 +1,22 @@
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { requireOwnership } from "@hexa/core/shared";
+import { PermissionDenied, requireOwnership } from "@hexa/core/shared";
 import {
   acceptReservation,
   cancelReservation,
   cancelReservationAsManager,
+  getOutstandingReservations,
   getReservation,
   joinWaitlist,
   listReservations,
   type ReservationPorts,
+  type ReservationQueries,
+  type ReservationState,
   type ReserveAnswer,
   type ReservePorts,
   rejectReservation,
   reserve,
-  type WaitlistReason,
+  WAITLIST_REASONS,
   whenBookableDosesAvailable,
   whenBookingHoldsExpired,
   whenBookingsReleasedForDiscard,
@@ -27,24 +30,25 @@ import {
 import {
   ReservationService,
   type ReserveResponseSchema,
-  WaitlistOffer_Reason,
+  WaitlistOffer_ReasonSchema,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { accessOf, actorOf } from "../../connect/auth.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
-import type { EntityManager } from "../../postgres/database.ts";
-import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule, ServiceRuntime } from "../../runtime/service-module.ts";
 import { reservationToProto } from "./events.ts";
 import { INVENTORY_CALL, type InventoryCallSettings, inventoryBookingSlots } from "./inventory.ts";
 import {
   AbandonedBookingRecord,
-  AbandonedBookingStore,
   cursorOf,
   isReservationCursor,
   positionOf,
   ReservationRecord,
-  ReservationStore,
   reservationMigrations,
+  reservationReads,
+  reservationStores,
 } from "./store.ts";
 
 export { INVENTORY_CALL, type InventoryCallSettings } from "./inventory.ts";
@@ -60,6 +64,7 @@ export interface ReservationModuleOptions {
  * records the outcome in a unit of work; when inventory has no capacity or cannot answer in time, the
  * answer offers the waitlist. Policies: VaccinationRecorded (VACCINATED), BookingsReleasedForDiscard
  * and BookingHoldsExpired (automatic cancellations), BookableDosesAvailable (waitlist alerts).
+ * Inventory asks GetOutstandingReservations before it releases booking holds whose lease lapsed.
  */
 export function createReservationModule(options: ReservationModuleOptions = {}): ServiceModule {
   const settings = options.inventoryCall ?? INVENTORY_CALL;
@@ -92,67 +97,83 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
         cancelReservationAsManager: { roles: ["reservation-manager"] },
         getReservation: { roles: ["reservation-manager"], own: { role: "person" } },
         listReservations: { roles: ["reservation-manager"], own: { role: "person", field: "personId" } },
+        getOutstandingReservations: { roles: ["service"] },
       }),
     ],
     routes(router, runtime) {
-      const command = <T>(work: (ports: ReservationPorts) => Promise<T>) =>
-        runtime.unitOfWork((em) => work(ports(runtime, em, true)));
-      const reply = async (state: ReturnType<typeof getReservation>) => ({
-        reservation: reservationToProto(await state),
-      });
-      /** The caller's cancellation and deadline travel with the booking call to inventory. */
+      const { command, query, inUnitOfWork, reading } = bindContext(runtime, ports);
+      const reply = (reservation: ReservationState) => ({ reservation: reservationToProto(reservation) });
+      /** Reserve reads outside any transaction; the caller's cancellation and deadline travel with the booking call. */
       const reservePorts = (call: HandlerContext): ReservePorts => {
         const slots = slotsOf(runtime);
         return {
-          ...ports(runtime, runtime.db.reader(), false),
+          ...reading(),
+          clock: runtime.clock,
+          ids: runtime.ids,
           slots: { take: (slot) => slots.take(slot, call.signal) },
-          unitOfWork: command,
+          unitOfWork: inUnitOfWork,
         };
       };
       /** The reservation, once the caller is known to be allowed to touch it. */
-      const owned = async (p: Pick<ReservationPorts, "reservations">, id: string, call: HandlerContext) => {
+      const owned = async (p: Parameters<typeof getReservation>[0], id: string, call: HandlerContext) => {
         const reservation = await getReservation(p, { reservationId: id });
         requireOwnership(actorOf(call), reservation.personId, `reservation ${id}`);
         return reservation;
       };
       router.service(ReservationService, {
         reserve: async (request, context) => toReserveResponse(await reserve(reservePorts(context), request)),
-        joinWaitlist: (request) => reply(command((p) => joinWaitlist(p, request))),
-        acceptReservation: (request) => reply(command((p) => acceptReservation(p, request))),
-        rejectReservation: (request) => reply(command((p) => rejectReservation(p, request))),
-        cancelReservation: (request, context) =>
-          reply(
-            command(async (p) => {
-              await owned(p, request.reservationId, context);
-              return cancelReservation(p, request);
-            }),
-          ),
-        cancelReservationAsManager: (request) =>
-          reply(command((p) => cancelReservationAsManager(p, request))),
-        getReservation: (request, context) =>
-          reply(owned(ports(runtime, runtime.db.reader(), false), request.reservationId, context)),
-        listReservations: async (request) => {
-          const page = readPage(request, isReservationCursor);
-          const reservations = await listReservations(ports(runtime, runtime.db.reader(), false), {
-            personId: request.personId,
-            limit: page.limit,
-            after: page.after && positionOf(page.after),
-          });
-          return {
+        joinWaitlist: command(joinWaitlist, reply),
+        acceptReservation: command(acceptReservation, reply),
+        rejectReservation: command(rejectReservation, reply),
+        cancelReservation: command(async (p, request: { reservationId: string }, call) => {
+          await owned(p, request.reservationId, call);
+          return cancelReservation(p, request);
+        }, reply),
+        cancelReservationAsManager: command(cancelReservationAsManager, reply),
+        getReservation: query(
+          (p, request: { reservationId: string }, call) => owned(p, request.reservationId, call),
+          reply,
+        ),
+        listReservations: query(
+          async (
+            p,
+            request: {
+              personId: string;
+              hospitalId: string;
+              date: string;
+              pageSize: number;
+              pageToken: string;
+            },
+            call,
+          ) => {
+            // A person passes the access rule for their own list only, never for a hospital's day.
+            if (request.hospitalId !== "" && actorOf(call)?.ownOnly) {
+              throw new PermissionDenied("a hospital's reservations are for reservation managers");
+            }
+            const page = readPage(request, isReservationCursor);
+            const reservations = await listReservations(p, {
+              personId: request.personId,
+              hospitalId: request.hospitalId,
+              date: request.date,
+              limit: page.limit,
+              after: page.after && positionOf(page.after),
+            });
+            return { reservations, limit: page.limit };
+          },
+          ({ reservations, limit }) => ({
             reservations: reservations.map(reservationToProto),
-            nextPageToken: nextPageToken(reservations, page.limit, cursorOf),
-          };
-        },
+            nextPageToken: nextPageToken(reservations, limit, cursorOf),
+          }),
+        ),
+        getOutstandingReservations: query(getOutstandingReservations, (reservationIds) => ({
+          reservationIds,
+        })),
       });
     },
     policies: (runtime) => {
-      const on = <Desc extends DescMessage>(
-        name: string,
-        schema: Desc,
-        handle: (ports: ReservationPorts, event: MessageShape<Desc>) => Promise<unknown>,
-      ) => eventPolicy(runtime, name, schema, (em, event) => handle(ports(runtime, em, true), event));
+      const { policy } = bindContext(runtime, ports);
       return [
-        on("vaccination-recorded", VaccinationRecordedSchema, async (p, event) => {
+        policy("vaccination-recorded", VaccinationRecordedSchema, async (p, event) => {
           const outcome = await whenVaccinationRecorded(p, {
             reservationId: event.record?.reservationId ?? "",
           });
@@ -163,7 +184,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             );
           }
         }),
-        on("bookings-released-for-discard", BookingsReleasedForDiscardSchema, async (p, event) => {
+        policy("bookings-released-for-discard", BookingsReleasedForDiscardSchema, async (p, event) => {
           const cancelled = await whenBookingsReleasedForDiscard(p, event);
           runtime.logger.info(
             {
@@ -174,7 +195,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             "reservations cancelled after a discard",
           );
         }),
-        on("booking-holds-expired", BookingHoldsExpiredSchema, async (p, event) => {
+        policy("booking-holds-expired", BookingHoldsExpiredSchema, async (p, event) => {
           const cancelled = await whenBookingHoldsExpired(p, event);
           runtime.logger.info(
             {
@@ -186,7 +207,7 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
             "booking holds expired: reservations registered too late cancelled",
           );
         }),
-        on("bookable-doses-available", BookableDosesAvailableSchema, whenBookableDosesAvailable),
+        policy("bookable-doses-available", BookableDosesAvailableSchema, whenBookableDosesAvailable),
       ];
     },
   };
@@ -195,20 +216,13 @@ export function createReservationModule(options: ReservationModuleOptions = {}):
 /** The reservation module with its production settings. */
 export const reservationModule: ServiceModule = createReservationModule();
 
-function ports(runtime: ServiceRuntime, em: EntityManager, lock: boolean): ReservationPorts {
-  return {
-    reservations: new ReservationStore(em, runtime.db, { lock }),
-    abandonedBookings: new AbandonedBookingStore(em, runtime.db),
-    clock: runtime.clock,
-    ids: runtime.ids,
-  };
-}
-
-const OFFER_REASON: Record<WaitlistReason, WaitlistOffer_Reason> = {
-  NO_DOSES: WaitlistOffer_Reason.NO_DOSES,
-  DATE_FULL: WaitlistOffer_Reason.DATE_FULL,
-  INVENTORY_UNAVAILABLE: WaitlistOffer_Reason.INVENTORY_UNAVAILABLE,
+/** Reservation's ports: its stores in a unit of work, and its reads outside one. */
+const ports: ContextPorts<ReservationPorts, ReservationQueries & Pick<ReservePorts, "abandonedBookings">> = {
+  write: reservationStores,
+  read: reservationReads,
 };
+
+const OFFER_REASON = enumMapping(WAITLIST_REASONS, WaitlistOffer_ReasonSchema);
 
 function toReserveResponse(answer: ReserveAnswer): MessageInitShape<typeof ReserveResponseSchema> {
   if (answer.reservation) {
@@ -216,6 +230,9 @@ function toReserveResponse(answer: ReserveAnswer): MessageInitShape<typeof Reser
   }
   const offer = answer.waitlistOffer;
   return {
-    outcome: { case: "waitlistOffer", value: { reason: OFFER_REASON[offer.reason], message: offer.message } },
+    outcome: {
+      case: "waitlistOffer",
+      value: { reason: OFFER_REASON.toProto(offer.reason), message: offer.message },
+    },
   };
 }

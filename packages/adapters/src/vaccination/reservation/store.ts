@@ -1,14 +1,18 @@
 import { isUuid } from "@hexa/core/shared";
 import {
-  type AbandonedBooking,
+  AbandonedBooking,
+  type AbandonedBooking as AbandonedBookingAggregate,
+  type AbandonedBookingReads,
   type AbandonedBookings,
-  type CancellationReason,
+  CANCELLATION_REASONS,
+  type HospitalDayQuery,
   type PersonReservationsQuery,
+  RESERVATION_STATUSES,
   Reservation,
   type Reservation as ReservationAggregate,
   type ReservationPosition,
+  type ReservationReads,
   type ReservationState,
-  type ReservationStatus,
   type Reservations,
 } from "@hexa/core/vaccination/reservation";
 import {
@@ -20,32 +24,11 @@ import {
   QueryOrder,
   types,
 } from "@mikro-orm/core";
-import {
-  type EntityManager,
-  quotedList,
-  type SchemaMigration,
-  type ServiceDatabase,
-} from "../../postgres/database.ts";
-import { lockKey } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { EntityTable } from "../../kit/statements.ts";
+import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
+import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
 import { encodeReservationEvent } from "./events.ts";
-
-export const RESERVATION_STATUSES = [
-  "WAITLISTED",
-  "REGISTERED",
-  "CONFIRMED",
-  "REJECTED",
-  "CANCELLED",
-  "VACCINATED",
-] as const satisfies readonly ReservationStatus[];
-
-export const CANCELLATION_REASONS = [
-  "PERSON",
-  "MANAGER",
-  "DISCARD",
-  "HOLD_EXPIRED",
-  "BOOKED",
-] as const satisfies readonly CancellationReason[];
 
 export const ReservationRecord = defineEntity({
   name: "ReservationRecord",
@@ -133,6 +116,14 @@ export const reservationMigrations: SchemaMigration[] = [
         check (cancellation_reason in (${quotedList(CANCELLATION_REASONS)}))`,
     ],
   },
+  {
+    // The reservation manager's day view: a hospital's reservations of one day, first booked first.
+    name: "0004_reservation_of_hospital_day",
+    sql: [
+      `create index reservation_of_hospital_day on reservation
+        (hospital_id, appointment_date, created_at, reservation_id)`,
+    ],
+  },
 ];
 
 /** A ListReservations token: the last row's (date or "" for a waitlist entry, created_at, reservation_id). */
@@ -166,104 +157,169 @@ export function positionOf(cursor: ReservationCursor): ReservationPosition {
 }
 
 /**
- * Reservations in reservation's schema. In a unit of work (`lock: true`) every read locks what it
- * reads until commit, rows and keys, as the port describes; outside one it reads plainly.
+ * Reservations. In a unit of work, `get` holds the reservation id (an advisory lock) until commit,
+ * even before a reservation exists, then locks the row.
  */
-export class ReservationStore implements Reservations {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(reservationId: string): Promise<ReservationAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "reservation", reservationId);
-    const record = await this.#em.findOne(ReservationRecord, { reservationId }, this.#lockMode());
-    return record ? Reservation.restore(toState(record)) : undefined;
-  }
-
-  async save(reservation: ReservationAggregate): Promise<void> {
+const reservationStore = aggregateStore({
+  entity: ReservationRecord,
+  key: (reservationId: string) => ({ reservationId }),
+  lock: "key",
+  lockNamespace: "reservation",
+  restore: (row) => Reservation.restore(toState(row)),
+  record: (reservation: ReservationAggregate) => {
     const { date, cancellationReason, note, ...state } = reservation.state;
-    await this.#em.upsert(ReservationRecord, {
+    return {
       ...state,
       appointmentDate: date ?? null,
       cancellationReason: cancellationReason ?? null,
       note: note ?? null,
-    });
-    appendToOutbox(this.#em, this.#db, reservation.pullEvents().map(encodeReservationEvent));
-  }
+    };
+  },
+  encode: encodeReservationEvent,
+});
+const reservationRows = new EntityTable(ReservationRecord);
+const OUTSTANDING = ["REGISTERED", "CONFIRMED"] as const;
 
-  async waitlistEntry(
-    personId: string,
-    hospitalId: string,
-    vaccineId: string,
-  ): Promise<ReservationAggregate | undefined> {
-    if (this.#lock)
-      await lockKey(this.#em, "reservation-waitlist", `${personId}\n${hospitalId}\n${vaccineId}`);
-    const record = await this.#em.findOne(
-      ReservationRecord,
-      { personId, hospitalId, vaccineId, status: "WAITLISTED" },
-      this.#lockMode(),
-    );
-    return record ? Reservation.restore(toState(record)) : undefined;
-  }
-
-  async outstandingOf(personId: string, vaccineId: string): Promise<ReservationAggregate | undefined> {
-    if (this.#lock) await lockKey(this.#em, "reservation-person", `${personId}\n${vaccineId}`);
-    const record = await this.#em.findOne(
-      ReservationRecord,
-      { personId, vaccineId, status: { $in: ["REGISTERED", "CONFIRMED"] } },
-      this.#lockMode(),
-    );
-    return record ? Reservation.restore(toState(record)) : undefined;
-  }
-
-  async outstanding(hospitalId: string, vaccineId: string): Promise<ReservationAggregate[]> {
-    if (this.#lock) await lockKey(this.#em, "reservation-outstanding", `${hospitalId}\n${vaccineId}`);
-    const records = await this.#em.find(
-      ReservationRecord,
-      { hospitalId, vaccineId, status: { $in: ["REGISTERED", "CONFIRMED"] } },
-      // Locked in id order: the same order every time, whoever else locks several.
-      { orderBy: { reservationId: "asc" }, ...this.#lockMode() },
-    );
-    return records.map((record) => Reservation.restore(toState(record)));
-  }
-
-  async waitlisted(hospitalId: string, vaccineId: string): Promise<ReservationAggregate[]> {
-    const records = await this.#em.find(
-      ReservationRecord,
-      { hospitalId, vaccineId, status: "WAITLISTED" },
-      { orderBy: [{ createdAt: "asc" }, { reservationId: "asc" }], ...this.#lockMode() },
-    );
-    return records.map((record) => Reservation.restore(toState(record)));
-  }
-
-  /** Keyset paging on (date, nulls first; created_at; reservation_id), all descending. */
-  async ofPerson(query: PersonReservationsQuery): Promise<ReservationState[]> {
-    const where: FilterQuery<ReservationRow> = { personId: query.personId };
-    const after = query.after;
-    const records = await this.#em.find(
-      ReservationRecord,
-      after ? { $and: [where, following(after)] } : where,
-      {
-        orderBy: [
-          { appointmentDate: QueryOrder.DESC_NULLS_FIRST },
-          { createdAt: QueryOrder.DESC },
-          { reservationId: QueryOrder.DESC },
-        ],
-        limit: query.limit,
+/** Reservation's write ports on a unit of work: every read locks what it reads until commit. */
+export function reservationStores(unit: UnitOfWork): {
+  reservations: Reservations;
+  abandonedBookings: AbandonedBookings;
+} {
+  const { em } = unit;
+  const restoreAll = (rows: ReservationRow[]) => rows.map((row) => Reservation.restore(toState(row)));
+  return {
+    reservations: {
+      ...reservationStore.writer(unit),
+      waitlistEntry: async (personId, hospitalId, vaccineId) => {
+        await unit.lockKeys("reservation-waitlist", [`${personId}\n${hospitalId}\n${vaccineId}`]);
+        const [row] = await reservationRows.findAll(
+          em,
+          { personId, hospitalId, vaccineId, status: "WAITLISTED" },
+          { lock: "for update" },
+        );
+        return row && Reservation.restore(toState(row));
       },
-    );
-    return records.map(toState);
-  }
+      outstandingOf: async (personId, vaccineId) => {
+        await unit.lockKeys("reservation-person", [`${personId}\n${vaccineId}`]);
+        const [row] = await reservationRows.findAll(
+          em,
+          { personId, vaccineId, status: OUTSTANDING },
+          { lock: "for update" },
+        );
+        return row && Reservation.restore(toState(row));
+      },
+      standingOf: async (personId, hospitalId, vaccineId) => {
+        await unit.lockKeys("reservation-person", [`${personId}\n${vaccineId}`]);
+        const rows = await reservationRows.findWhere(
+          em,
+          `person_id = $1 and vaccine_id = $2
+           and (status in ('REGISTERED', 'CONFIRMED') or (status = 'WAITLISTED' and hospital_id = $3))`,
+          [personId, vaccineId, hospitalId],
+          "for update",
+        );
+        const [outstanding, entry] = [
+          rows.find((row) => row.status !== "WAITLISTED"),
+          rows.find((row) => row.status === "WAITLISTED"),
+        ];
+        return {
+          outstanding: outstanding && Reservation.restore(toState(outstanding)),
+          waitlistEntry: entry && Reservation.restore(toState(entry)),
+        };
+      },
+      outstanding: async (hospitalId, vaccineId) => {
+        await unit.lockKeys("reservation-outstanding", [`${hospitalId}\n${vaccineId}`]);
+        const records = await em.find(
+          ReservationRecord,
+          { hospitalId, vaccineId, status: { $in: OUTSTANDING } },
+          // Locked in id order: the same order every time, whoever else locks several.
+          { orderBy: { reservationId: "asc" }, lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
+        return restoreAll(records);
+      },
+      waitlisted: async (hospitalId, vaccineId) =>
+        restoreAll(
+          await em.find(
+            ReservationRecord,
+            { hospitalId, vaccineId, status: "WAITLISTED" },
+            {
+              orderBy: [{ createdAt: "asc" }, { reservationId: "asc" }],
+              lockMode: LockMode.PESSIMISTIC_WRITE,
+            },
+          ),
+        ),
+    },
+    abandonedBookings: {
+      ...abandonedBookingStore.writer(unit),
+      has: async (reservationId) =>
+        (await abandonedBookingStore.writer(unit).get(reservationId)) !== undefined,
+    },
+  };
+}
 
-  #lockMode() {
-    return this.#lock ? { lockMode: LockMode.PESSIMISTIC_WRITE as const } : {};
-  }
+/** Reservation's read ports: outside any transaction, nothing locked. */
+export function reservationReads(session: ReadSession): {
+  reservations: ReservationReads;
+  abandonedBookings: AbandonedBookingReads;
+} {
+  const { em } = session;
+  const abandoned = abandonedBookingStore.reader(session);
+  return {
+    reservations: {
+      ...reservationStore.reader(session),
+      outstandingOf: async (personId, vaccineId) => {
+        const [row] = await reservationRows.findAll(em, { personId, vaccineId, status: OUTSTANDING });
+        return row && Reservation.restore(toState(row));
+      },
+      ofPerson: (query) => reservationsOfPerson(em, query),
+      ofHospitalDay: (query) => reservationsOfHospitalDay(em, query),
+      getAll: async (reservationIds) =>
+        (await reservationRows.findAll(em, { reservationId: reservationIds })).map((row) =>
+          Reservation.restore(toState(row)),
+        ),
+    },
+    abandonedBookings: { has: async (reservationId) => (await abandoned.get(reservationId)) !== undefined },
+  };
+}
+
+/** Keyset paging on (date, nulls first; created_at; reservation_id), all descending. */
+async function reservationsOfPerson(
+  em: EntityManager,
+  query: PersonReservationsQuery,
+): Promise<ReservationState[]> {
+  const where: FilterQuery<ReservationRow> = { personId: query.personId };
+  const after = query.after;
+  const records = await em.find(ReservationRecord, after ? { $and: [where, following(after)] } : where, {
+    orderBy: [
+      { appointmentDate: QueryOrder.DESC_NULLS_FIRST },
+      { createdAt: QueryOrder.DESC },
+      { reservationId: QueryOrder.DESC },
+    ],
+    limit: query.limit,
+  });
+  return records.map(toState);
+}
+
+/** Keyset paging on (created_at, reservation_id), both ascending, within the hospital's day. */
+async function reservationsOfHospitalDay(
+  em: EntityManager,
+  query: HospitalDayQuery,
+): Promise<ReservationState[]> {
+  const where: FilterQuery<ReservationRow> = { hospitalId: query.hospitalId, appointmentDate: query.date };
+  const after = query.after;
+  const records = await em.find(
+    ReservationRecord,
+    after
+      ? {
+          ...where,
+          $or: [
+            { createdAt: { $gt: after.createdAt } },
+            { createdAt: after.createdAt, reservationId: { $gt: after.reservationId } },
+          ],
+        }
+      : where,
+    { orderBy: [{ createdAt: QueryOrder.ASC }, { reservationId: QueryOrder.ASC }], limit: query.limit },
+  );
+  return records.map(toState);
 }
 
 /** The rows that come after `after` in a person's list. */
@@ -296,28 +352,20 @@ function toState(record: ReservationRow): ReservationState {
   };
 }
 
-/** Tombstones of abandoned booking attempts. Reads run after the reservation id is held (see ReservationStore.get). */
-export class AbandonedBookingStore implements AbandonedBookings {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-
-  constructor(em: EntityManager, db: ServiceDatabase) {
-    this.#em = em;
-    this.#db = db;
-  }
-
-  async has(reservationId: string): Promise<boolean> {
-    return (await this.#em.count(AbandonedBookingRecord, { reservationId })) > 0;
-  }
-
-  async save(abandoned: AbandonedBooking): Promise<void> {
-    const { reservationId, hospitalId, vaccineId, date, abandonedAt } = abandoned.state;
-    await this.#em.execute(
-      `insert into ${this.#db.table("abandoned_booking")}
-         (reservation_id, hospital_id, vaccine_id, appointment_date, abandoned_at)
-       values (?, ?, ?, ?, ?) on conflict (reservation_id) do nothing`,
-      [reservationId, hospitalId, vaccineId, date, abandonedAt],
-    );
-    appendToOutbox(this.#em, this.#db, abandoned.pullEvents().map(encodeReservationEvent));
-  }
-}
+/**
+ * Tombstones of abandoned booking attempts. In a unit of work, `get` holds the reservation id as the
+ * reservation store's `get` does (the same advisory key), so a tombstone and the reservation it
+ * forbids are never both written.
+ */
+const abandonedBookingStore = aggregateStore({
+  entity: AbandonedBookingRecord,
+  key: (reservationId: string) => ({ reservationId }),
+  lock: "key",
+  lockNamespace: "reservation",
+  restore: (row) => AbandonedBooking.restore({ ...row, date: row.appointmentDate }),
+  record: (abandoned: AbandonedBookingAggregate) => {
+    const { date, ...state } = abandoned.state;
+    return { ...state, appointmentDate: date };
+  },
+  encode: encodeReservationEvent,
+});

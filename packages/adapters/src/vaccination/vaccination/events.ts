@@ -1,29 +1,27 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type {
-  VaccinationEvent,
-  VaccinationRecord,
-  VaccinationStatus,
+import {
+  VACCINATION_STATUSES,
+  type VaccinationEvent,
+  type VaccinationRecord,
 } from "@hexa/core/vaccination/vaccination";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import {
-  VaccinationStatus as ProtoStatus,
   type VaccinationRecordSchema,
+  VaccinationStatusSchema,
 } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
+import { enumMapping } from "../../kit/enum-mapping.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
 import { encodeEvent } from "../../messaging/encoding.ts";
 
-export const STATUS: Record<VaccinationStatus, ProtoStatus> = {
-  IN_PROGRESS: ProtoStatus.IN_PROGRESS,
-  COMPLETED: ProtoStatus.COMPLETED,
-};
+export const STATUS = enumMapping(VACCINATION_STATUSES, VaccinationStatusSchema);
 
 /** A dose as the contract's VaccinationRecord: a walk-in's reservation id is empty. */
 export function recordToProto(record: VaccinationRecord): MessageInitShape<typeof VaccinationRecordSchema> {
   return {
     ...record,
     reservationId: record.reservationId ?? "",
-    status: STATUS[record.status],
+    status: STATUS.toProto(record.status),
     vaccinatedAt: timestampFromDate(record.vaccinatedAt),
   };
 }

@@ -1,7 +1,10 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   getPersonStatus,
+  type HospitalStock,
+  type HospitalStocks,
+  type PersonVaccinationReads,
+  type RecordingPorts,
   recordVaccination,
   type VaccinationPorts,
   whenHospitalRegistered,
@@ -17,22 +20,25 @@ import {
 import { ReservationRegisteredSchema } from "@hexa/proto/vaccination/reservation/v1/events_pb";
 import { VaccinationService } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
 import { accessOf } from "../../connect/auth.ts";
+import type { ReadPort } from "../../kit/aggregate-store.ts";
+import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import type { EventEnvelope } from "../../messaging/bus.ts";
-import type { EntityManager } from "../../postgres/database.ts";
-import { eventPolicy, type ServiceModule, type ServiceRuntime } from "../../runtime/service-module.ts";
+import type { ServiceModule } from "../../runtime/service-module.ts";
 import { recordToProto, STATUS } from "./events.ts";
 import {
   BookedReservationRow,
-  BookedReservationStore,
+  bookedReservationStore,
   HospitalStockRow,
-  HospitalStockStore,
-  PersonVaccinationStore,
+  hospitalStockStore,
+  personVaccinations,
   RegisteredHospitalRow,
-  RegisteredHospitalStore,
   RegisteredVaccineRow,
-  RegisteredVaccineStore,
+  registeredHospitalStore,
+  registeredVaccineStore,
+  type StockKey,
   VaccinationRecordRow,
   vaccinationMigrations,
+  vaccinationsOfPerson,
 } from "./store.ts";
 
 /**
@@ -62,43 +68,39 @@ export const vaccinationModule: ServiceModule = {
     }),
   ],
   routes(router, runtime) {
+    const { query } = bindContext(runtime, ports);
+    // A dose locks the person and vaccine (and the reservation) it records, and reads the replicas
+    // FOR SHARE, so doses of one vaccine or at one hospital are recorded in parallel.
+    const recording = bindContext<RecordingPorts, VaccinationQueries>(runtime, {
+      read: ports.read,
+      write: (unit) => ({
+        vaccinations: personVaccinations(unit),
+        reservations: bookedReservationStore.shared(unit),
+        vaccines: registeredVaccineStore.shared(unit),
+        hospitals: registeredHospitalStore.shared(unit),
+        stocks: stockReads(hospitalStockStore.shared(unit)),
+      }),
+    });
     router.service(VaccinationService, {
-      recordVaccination: async (request) => {
-        const record = await runtime.unitOfWork((em) =>
-          recordVaccination(ports(runtime, em, "command"), request),
-        );
-        return { record: recordToProto(record) };
-      },
-      getPersonStatus: async (request) => {
-        const status = await getPersonStatus(ports(runtime, runtime.db.reader(), "query"), request);
-        return {
-          personId: status.personId,
-          vaccinations: status.vaccinations.map((vaccination) => ({
-            vaccineId: vaccination.vaccineId,
-            dosesGiven: vaccination.dosesGiven,
-            dosesRequired: vaccination.dosesRequired,
-            status: STATUS[vaccination.status],
-            lastDoseAt: timestampFromDate(vaccination.lastDoseAt),
-          })),
-        };
-      },
+      recordVaccination: recording.command(recordVaccination, (record) => ({
+        record: recordToProto(record),
+      })),
+      getPersonStatus: query(getPersonStatus, (status) => ({
+        personId: status.personId,
+        vaccinations: status.vaccinations.map((vaccination) => ({
+          vaccineId: vaccination.vaccineId,
+          dosesGiven: vaccination.dosesGiven,
+          dosesRequired: vaccination.dosesRequired,
+          status: STATUS.toProto(vaccination.status),
+          lastDoseAt: timestampFromDate(vaccination.lastDoseAt),
+        })),
+      })),
     });
   },
   policies: (runtime) => {
-    const on = <Desc extends DescMessage>(
-      name: string,
-      schema: Desc,
-      handle: (
-        ports: VaccinationPorts,
-        event: MessageShape<Desc>,
-        envelope: EventEnvelope,
-      ) => Promise<unknown>,
-    ) =>
-      eventPolicy(runtime, name, schema, (em, event, envelope) =>
-        handle(ports(runtime, em, "policy"), event, envelope),
-      );
+    const { policy } = bindContext(runtime, ports);
     return [
-      on("vaccine-registered", VaccineRegisteredSchema, (p, event, envelope) =>
+      policy("vaccine-registered", VaccineRegisteredSchema, (p, event, envelope) =>
         whenVaccineRegistered(p, {
           vaccineId: event.vaccineId,
           name: event.name,
@@ -106,20 +108,20 @@ export const vaccinationModule: ServiceModule = {
           registeredAt: timeOf(event.registeredAt, envelope),
         }),
       ),
-      on("hospital-registered", HospitalRegisteredSchema, (p, event, envelope) =>
+      policy("hospital-registered", HospitalRegisteredSchema, (p, event, envelope) =>
         whenHospitalRegistered(p, {
           hospitalId: event.hospitalId,
           name: event.name,
           registeredAt: timeOf(event.registeredAt, envelope),
         }),
       ),
-      on("reservation-registered", ReservationRegisteredSchema, (p, event) =>
+      policy("reservation-registered", ReservationRegisteredSchema, (p, event) =>
         whenReservationRegistered(p, {
           reservationId: event.reservation?.reservationId ?? "",
           personId: event.reservation?.personId ?? "",
         }),
       ),
-      on("stock-changed", StockChangedSchema, (p, event, envelope) =>
+      policy("stock-changed", StockChangedSchema, (p, event, envelope) =>
         whenStockChanged(p, {
           hospitalId: event.hospitalId,
           vaccineId: event.vaccineId,
@@ -132,24 +134,30 @@ export const vaccinationModule: ServiceModule = {
   },
 };
 
-/**
- * A command locks the person and vaccine (and the reservation) it records, and only reads the
- * replicas; a policy locks the stock it may replace; a query locks nothing.
- */
-function ports(
-  runtime: ServiceRuntime,
-  em: EntityManager,
-  use: "command" | "policy" | "query",
-): VaccinationPorts {
-  return {
-    vaccinations: new PersonVaccinationStore(em, runtime.db, { lock: use === "command" }),
-    reservations: new BookedReservationStore(em),
-    vaccines: new RegisteredVaccineStore(em),
-    hospitals: new RegisteredHospitalStore(em),
-    stocks: new HospitalStockStore(em, { lock: use === "policy" }),
-    clock: runtime.clock,
-    ids: runtime.ids,
-  };
+interface VaccinationQueries {
+  readonly vaccinations: PersonVaccinationReads;
+}
+
+/** The policies write the replicas (the stock locked as it may be replaced); queries lock nothing. */
+const ports: ContextPorts<VaccinationPorts, VaccinationQueries> = {
+  write: (unit) => {
+    const stocks = hospitalStockStore.writer(unit);
+    return {
+      vaccinations: personVaccinations(unit),
+      reservations: bookedReservationStore.writer(unit),
+      vaccines: registeredVaccineStore.writer(unit),
+      hospitals: registeredHospitalStore.writer(unit),
+      stocks: { ...stockReads(stocks), save: stocks.save },
+    };
+  },
+  read: (session) => ({
+    vaccinations: { ofPerson: (personId) => vaccinationsOfPerson(session.em, personId) },
+  }),
+};
+
+/** The stock's port as core asks for it, by hospital and vaccine. */
+function stockReads(port: ReadPort<HospitalStock, StockKey>): Pick<HospitalStocks, "get"> {
+  return { get: (hospitalId, vaccineId) => port.get({ hospitalId, vaccineId }) };
 }
 
 /** The event's own time, or when it was published if the publisher left it out. */

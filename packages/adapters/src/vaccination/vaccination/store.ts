@@ -1,20 +1,15 @@
 import {
-  type BookedReservation,
-  type BookedReservations,
-  type HospitalStock,
-  type HospitalStocks,
   PersonVaccination,
   type PersonVaccinations,
-  type RegisteredHospital,
-  type RegisteredHospitals,
-  type RegisteredVaccine,
-  type RegisteredVaccines,
+  VACCINATION_STATUSES,
   type VaccinationRecord,
 } from "@hexa/core/vaccination/vaccination";
-import { defineEntity, type EntityDTO, type InferEntity, LockMode, p } from "@mikro-orm/core";
-import type { EntityManager, SchemaMigration, ServiceDatabase } from "../../postgres/database.ts";
-import { lockedRow, lockKey } from "../../postgres/locks.ts";
-import { appendToOutbox } from "../../postgres/outbox.ts";
+import { defineEntity, type EntityName, type InferEntity, p } from "@mikro-orm/core";
+import { aggregateStore, type WriteLock } from "../../kit/aggregate-store.ts";
+import { EntityTable } from "../../kit/statements.ts";
+import type { UnitOfWork } from "../../kit/unit-of-work.ts";
+import type { EntityManager, SchemaMigration } from "../../postgres/database.ts";
+import { lockKey } from "../../postgres/locks.ts";
 import { encodeVaccinationEvent } from "./events.ts";
 
 export const VaccinationRecordRow = defineEntity({
@@ -28,7 +23,7 @@ export const VaccinationRecordRow = defineEntity({
     reservationId: p.uuid().nullable(),
     doseNumber: p.integer(),
     dosesRequired: p.integer(),
-    status: p.enum(["IN_PROGRESS", "COMPLETED"] as const),
+    status: p.enum(VACCINATION_STATUSES),
     vaccinatedAt: p.datetime(),
   },
 });
@@ -134,176 +129,116 @@ export const vaccinationMigrations: SchemaMigration[] = [
   },
 ];
 
+type DoseRow = InferEntity<typeof VaccinationRecordRow>;
+
+const doseRows = new EntityTable(VaccinationRecordRow);
+
 /**
- * People's doses in vaccination's schema. In a unit of work, `get` locks the person and vaccine and
- * `recordOfReservation` the reservation until commit, whether or not a row exists yet.
+ * People's doses in a unit of work. `get` locks the person and vaccine, and `recordOfReservation`
+ * the reservation, until commit, whether or not a row exists yet (a person's first dose has none).
+ * `save` inserts the doses recorded since `get` and hands their events to the unit of work.
  */
-export class PersonVaccinationStore implements PersonVaccinations {
-  readonly #em: EntityManager;
-  readonly #db: ServiceDatabase;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, db: ServiceDatabase, options: { lock: boolean }) {
-    this.#em = em;
-    this.#db = db;
-    this.#lock = options.lock;
-  }
-
-  async get(personId: string, vaccineId: string): Promise<PersonVaccination | undefined> {
-    // The vaccine id is a UUID of fixed length, so the key names one person and vaccine.
-    if (this.#lock) await lockKey(this.#em, "person_vaccination", `${vaccineId}:${personId}`);
-    const rows = await this.#em.find(
-      VaccinationRecordRow,
-      { personId, vaccineId },
-      { orderBy: { doseNumber: "asc" } },
-    );
-    return rows.length > 0
-      ? PersonVaccination.restore({ personId, vaccineId, doses: rows.map(record) })
-      : undefined;
-  }
-
-  async save(vaccination: PersonVaccination): Promise<void> {
-    for (const dose of vaccination.state.doses) {
-      await this.#em.upsert(VaccinationRecordRow, { ...dose, reservationId: dose.reservationId ?? null });
-    }
-    appendToOutbox(this.#em, this.#db, vaccination.pullEvents().map(encodeVaccinationEvent));
-  }
-
-  async recordOfReservation(reservationId: string): Promise<VaccinationRecord | undefined> {
-    if (this.#lock) await lockKey(this.#em, "vaccination_reservation", reservationId);
-    const row = await this.#em.findOne(VaccinationRecordRow, { reservationId });
-    return row ? record(row) : undefined;
-  }
-
-  async ofPerson(personId: string): Promise<PersonVaccination[]> {
-    const rows = await this.#em.find(
-      VaccinationRecordRow,
-      { personId },
-      { orderBy: [{ vaccineId: "asc" }, { doseNumber: "asc" }] },
-    );
-    const byVaccine = new Map<string, VaccinationRecord[]>();
-    for (const row of rows) {
-      const doses = byVaccine.get(row.vaccineId) ?? [];
-      doses.push(record(row));
-      byVaccine.set(row.vaccineId, doses);
-    }
-    return [...byVaccine].map(([vaccineId, doses]) =>
-      PersonVaccination.restore({ personId, vaccineId, doses }),
-    );
-  }
-}
-
-type Row<Entity> = EntityDTO<InferEntity<Entity>> | InferEntity<Entity>;
-
-function record(row: Row<typeof VaccinationRecordRow>): VaccinationRecord {
+export function personVaccinations(unit: UnitOfWork): PersonVaccinations {
+  /** Doses stored per person and vaccine, as `get` found them. */
+  const stored = new WeakMap<PersonVaccination, number>();
   return {
-    recordId: row.recordId,
-    personId: row.personId,
-    hospitalId: row.hospitalId,
-    vaccineId: row.vaccineId,
-    reservationId: row.reservationId ?? undefined,
-    doseNumber: row.doseNumber,
-    dosesRequired: row.dosesRequired,
-    status: row.status,
-    vaccinatedAt: row.vaccinatedAt,
+    get: async (personId, vaccineId) => {
+      // The vaccine id is a UUID of fixed length, so the key names one person and vaccine.
+      await lockKey(unit.em, "person_vaccination", `${vaccineId}:${personId}`);
+      const rows = await doseRows.findAll(unit.em, { personId, vaccineId }, { orderBy: ["doseNumber"] });
+      if (rows.length === 0) return undefined;
+      const vaccination = PersonVaccination.restore({ personId, vaccineId, doses: rows.map(doseOf) });
+      stored.set(vaccination, rows.length);
+      return vaccination;
+    },
+    save: async (vaccination) => {
+      const added = vaccination.state.doses.slice(stored.get(vaccination) ?? 0);
+      await doseRows.upsert(
+        unit.em,
+        added.map((dose) => ({ ...dose, reservationId: dose.reservationId ?? null })),
+        true,
+      );
+      stored.set(vaccination, vaccination.state.doses.length);
+      unit.saved(vaccination.pullEvents().map(encodeVaccinationEvent));
+    },
+    recordOfReservation: async (reservationId) => {
+      await lockKey(unit.em, "vaccination_reservation", reservationId);
+      const row = await doseRows.find(unit.em, { reservationId }, "");
+      return row ? doseOf(row) : undefined;
+    },
+    ofPerson: (personId) => vaccinationsOfPerson(unit.em, personId),
   };
 }
 
-/** Vaccination's replica of inventory's vaccines. */
-export class RegisteredVaccineStore implements RegisteredVaccines {
-  readonly #em: EntityManager;
-
-  constructor(em: EntityManager) {
-    this.#em = em;
+/** Every vaccine a person received at least one dose of (a query; it locks nothing). */
+export async function vaccinationsOfPerson(
+  em: EntityManager,
+  personId: string,
+): Promise<PersonVaccination[]> {
+  const rows = await doseRows.findAll(em, { personId }, { orderBy: ["vaccineId", "doseNumber"] });
+  const byVaccine = new Map<string, VaccinationRecord[]>();
+  for (const row of rows) {
+    const doses = byVaccine.get(row.vaccineId) ?? [];
+    doses.push(doseOf(row));
+    byVaccine.set(row.vaccineId, doses);
   }
-
-  async get(vaccineId: string): Promise<RegisteredVaccine | undefined> {
-    const row = await this.#em.findOne(RegisteredVaccineRow, { vaccineId });
-    return row
-      ? {
-          vaccineId: row.vaccineId,
-          name: row.name,
-          dosesRequired: row.dosesRequired,
-          registeredAt: row.registeredAt,
-        }
-      : undefined;
-  }
-
-  async save(vaccine: RegisteredVaccine): Promise<void> {
-    await this.#em.upsert(RegisteredVaccineRow, { ...vaccine });
-  }
+  return [...byVaccine].map(([vaccineId, doses]) =>
+    PersonVaccination.restore({ personId, vaccineId, doses }),
+  );
 }
 
-/** Vaccination's replica of inventory's hospitals. */
-export class RegisteredHospitalStore implements RegisteredHospitals {
-  readonly #em: EntityManager;
-
-  constructor(em: EntityManager) {
-    this.#em = em;
-  }
-
-  async get(hospitalId: string): Promise<RegisteredHospital | undefined> {
-    const row = await this.#em.findOne(RegisteredHospitalRow, { hospitalId });
-    return row ? { hospitalId: row.hospitalId, name: row.name, registeredAt: row.registeredAt } : undefined;
-  }
-
-  async save(hospital: RegisteredHospital): Promise<void> {
-    await this.#em.upsert(RegisteredHospitalRow, { ...hospital });
-  }
-}
-
-/** Vaccination's replica of who booked each reservation (a reservation's person never changes). */
-export class BookedReservationStore implements BookedReservations {
-  readonly #em: EntityManager;
-
-  constructor(em: EntityManager) {
-    this.#em = em;
-  }
-
-  async get(reservationId: string): Promise<BookedReservation | undefined> {
-    const row = await this.#em.findOne(BookedReservationRow, { reservationId });
-    return row ? { reservationId: row.reservationId, personId: row.personId } : undefined;
-  }
-
-  async save(reservation: BookedReservation): Promise<void> {
-    await this.#em.upsert(BookedReservationRow, { ...reservation });
-  }
+function doseOf(row: DoseRow): VaccinationRecord {
+  return { ...row, reservationId: row.reservationId ?? undefined };
 }
 
 /**
- * Vaccination's replica of hospitals' bookable doses. With `lock`, `get` locks the hospital and
- * vaccine until commit, even before a row exists, so StockChanged events handled at once take turns.
+ * A replica of what another context owns, kept as its row: the policies write it (what core
+ * decides to keep), and a dose only reads it, shared.
  */
-export class HospitalStockStore implements HospitalStocks {
-  readonly #em: EntityManager;
-  readonly #lock: boolean;
-
-  constructor(em: EntityManager, options: { lock: boolean }) {
-    this.#em = em;
-    this.#lock = options.lock;
-  }
-
-  async get(hospitalId: string, vaccineId: string): Promise<HospitalStock | undefined> {
-    const lock = this.#lock ? { namespace: "hospital_stock", key: `${hospitalId}:${vaccineId}` } : undefined;
-    const row = await lockedRow(this.#em, lock, () =>
-      this.#em.findOne(
-        HospitalStockRow,
-        { hospitalId, vaccineId },
-        lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {},
-      ),
-    );
-    return row
-      ? {
-          hospitalId: row.hospitalId,
-          vaccineId: row.vaccineId,
-          bookable: row.bookable,
-          changedAt: row.changedAt,
-          eventId: row.eventId,
-        }
-      : undefined;
-  }
-
-  async save(stock: HospitalStock): Promise<void> {
-    await this.#em.upsert(HospitalStockRow, { ...stock });
-  }
+function replicaStore<Row extends object, Key>(
+  entity: EntityName<Row>,
+  key: (key: Key) => Partial<Row>,
+  lock: WriteLock,
+) {
+  return aggregateStore({
+    entity,
+    key,
+    lock,
+    restore: (row: Row) => ({ ...row }),
+    record: (replica: Row) => ({ ...replica }),
+  });
 }
+
+/** Vaccination's replicas of inventory's vaccines and hospitals, and of who booked each reservation: the last event wins. */
+export const registeredVaccineStore = replicaStore(
+  RegisteredVaccineRow,
+  (vaccineId: string) => ({ vaccineId }),
+  "row",
+);
+export const registeredHospitalStore = replicaStore(
+  RegisteredHospitalRow,
+  (hospitalId: string) => ({ hospitalId }),
+  "row",
+);
+export const bookedReservationStore = replicaStore(
+  BookedReservationRow,
+  (reservationId: string) => ({ reservationId }),
+  "row",
+);
+
+/** A hospital's stock of a vaccine is kept per hospital and vaccine. */
+export interface StockKey {
+  readonly hospitalId: string;
+  readonly vaccineId: string;
+}
+
+/**
+ * Vaccination's replica of hospitals' bookable doses. In a policy's unit of work, `get` locks the row;
+ * of two StockChanged creating it at once, the second fails on the primary key and is handled again
+ * (by then it compares with the first).
+ */
+export const hospitalStockStore = replicaStore(
+  HospitalStockRow,
+  ({ hospitalId, vaccineId }: StockKey) => ({ hospitalId, vaccineId }),
+  "row-or-insert",
+);

@@ -3,9 +3,14 @@
  * every change, made by this replica or another one on the same database (LISTEN/NOTIFY).
  */
 import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LISTENER_APPLICATION_NAME } from "@hexa/adapters/trial/dashboard/changes";
-import { OrderState, type OrderStatusView } from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
+import {
+  OrderState,
+  type OrderStatusView,
+  type WatchOrderStatusesRequestSchema,
+} from "@hexa/proto/trial/dashboard/v1/dashboard_pb";
 import { eventually, query } from "@hexa/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DashboardHarness, type DashboardReplica, eventsOf, startDashboard } from "./support.ts";
@@ -29,14 +34,41 @@ afterEach(() => {
 
 /** A WatchOrder call whose views the test takes one at a time. */
 function watch(replica: DashboardReplica, orderId: string) {
-  const abort = new AbortController();
-  const views = replica.client.watchOrder({ orderId }, { signal: abort.signal })[Symbol.asyncIterator]();
-  // A view asked for but not yet taken (its wait timed out) is the next one handed out.
-  let asked: ReturnType<typeof views.next> | undefined;
-  const handle = {
+  const taken = follow((signal) => replica.client.watchOrder({ orderId }, { signal }));
+  return {
+    cancel: () => taken.cancel(),
     /** The next view; fails when none comes within `timeoutMs`. */
     async next(timeoutMs = 5_000): Promise<OrderStatusView> {
-      asked ??= views.next();
+      const { order } = await taken.next(timeoutMs);
+      if (!order) throw new Error("a message without a view");
+      return order;
+    },
+  };
+}
+
+/** A WatchOrderStatuses call: each message, a changed view or "read again" (no view). */
+function watchStatuses(
+  replica: DashboardReplica,
+  filter: MessageInitShape<typeof WatchOrderStatusesRequestSchema>,
+) {
+  const taken = follow((signal) => replica.client.watchOrderStatuses(filter, { signal }));
+  return {
+    async next(timeoutMs = 5_000): Promise<OrderStatusView | "read again"> {
+      return (await taken.next(timeoutMs)).order ?? "read again";
+    },
+  };
+}
+
+/** A server stream whose messages the test takes one at a time; cancelled after each test. */
+function follow<T>(open: (signal: AbortSignal) => AsyncIterable<T>) {
+  const abort = new AbortController();
+  const messages = open(abort.signal)[Symbol.asyncIterator]();
+  // A message asked for but not yet taken (its wait timed out) is the next one handed out.
+  let asked: Promise<IteratorResult<T>> | undefined;
+  const handle = {
+    /** The next message; fails when none comes within `timeoutMs`. */
+    async next(timeoutMs: number): Promise<T> {
+      asked ??= messages.next();
       const result = asked;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -46,15 +78,14 @@ function watch(replica: DashboardReplica, orderId: string) {
         const { done, value } = await Promise.race([result, timeout]);
         asked = undefined;
         if (done) throw new Error("the watch ended");
-        if (!value.order) throw new Error("a message without a view");
-        return value.order;
+        return value;
       } finally {
         clearTimeout(timer);
       }
     },
     cancel(): void {
       abort.abort();
-      // A view still asked for ends with "canceled": expected, not a failure.
+      // A message still asked for ends with "canceled": expected, not a failure.
       asked?.catch(() => undefined);
     },
   };
@@ -202,5 +233,88 @@ describe("WatchOrder", () => {
     );
     expect(error?.code).toBe(Code.Canceled);
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe("WatchOrderStatuses", () => {
+  it("says to read the list once listening, then sends each change the filter selects, an order leaving its state too", async () => {
+    const planId = randomUUID();
+    const mine = randomUUID();
+    const e = eventsOf(mine, planId, "customer-w1");
+    const delivering = watchStatuses(first, { planId, state: OrderState.DELIVERING });
+    const everyOrder = watchStatuses(second, {});
+    expect(await delivering.next()).toBe("read again");
+    expect(await everyOrder.next()).toBe("read again");
+
+    // Placed: not delivering, so not for the first watcher; every order's watcher hears it from the other replica.
+    await first.publish(e.orderPlaced());
+    expect(await everyOrder.next()).toMatchObject({ orderId: mine, state: OrderState.PLACED });
+    // Another plan's order is not the first watcher's business.
+    const other = eventsOf(randomUUID(), randomUUID(), "customer-w2");
+    await first.publish(other.orderPlaced());
+    await first.publish(other.deliveryStarted());
+    expect(await everyOrder.next()).toMatchObject({ customerId: "customer-w2", state: OrderState.PLACED });
+    expect(await everyOrder.next()).toMatchObject({
+      customerId: "customer-w2",
+      state: OrderState.DELIVERING,
+    });
+
+    await second.publish(e.deliveryStarted());
+    expect(await delivering.next()).toMatchObject({ orderId: mine, state: OrderState.DELIVERING });
+    // Delivered: it left the state watched, and the watcher hears so.
+    await first.publish(e.deliveryCompleted());
+    expect(await delivering.next()).toMatchObject({ orderId: mine, state: OrderState.DELIVERED });
+    await first.publish(e.returnRequested());
+    await expect(delivering.next(300)).rejects.toThrow("no view within 300 ms");
+  });
+
+  it("names a bad filter's field", async () => {
+    for (const [filter, field] of [
+      [{ planId: "not-a-uuid" }, "planId"],
+      [{ customerId: "c".repeat(65) }, "customerId"],
+    ] as const) {
+      const error = await watchStatuses(first, filter)
+        .next()
+        .then(
+          () => undefined,
+          (caught: unknown) => ConnectError.from(caught),
+        );
+      expect(error?.code, field).toBe(Code.InvalidArgument);
+      expect(error?.rawMessage, field).toContain(field);
+    }
+  });
+
+  it("shares the replica's one listening connection, and says to read again after it dropped", async () => {
+    await eventually(async () => expect(await listeners()).toEqual([]));
+    const orderId = randomUUID();
+    const e = eventsOf(orderId, randomUUID());
+    await first.publish(e.orderPlaced());
+    const one = watch(first, orderId);
+    const every = watchStatuses(first, {});
+    await one.next();
+    expect(await every.next()).toBe("read again");
+    const [dropped] = await eventually(async () => {
+      const pids = await listeners();
+      expect(pids).toHaveLength(1);
+      return pids;
+    });
+
+    await query(harness.databaseUrl, "select pg_terminate_backend($1)", [dropped]);
+    await first.publish(e.deliveryStarted());
+    // Whatever changed while nobody listened is not known one by one: read the list again.
+    expect(await every.next()).toBe("read again");
+    await eventually(async () => expect(await listeners()).toHaveLength(1));
+    await second.publish(e.deliveryCompleted());
+    // The change made meanwhile comes too if it committed once listening again; then the next one.
+    const views: OrderStatusView[] = [];
+    for (;;) {
+      const message = await every.next();
+      if (message === "read again") throw new Error("read again twice");
+      views.push(message);
+      if (message.state === OrderState.DELIVERED) break;
+    }
+    expect(views.map((view) => [view.orderId, view.state]).slice(0, -1)).toEqual(
+      views.slice(0, -1).map(() => [orderId, OrderState.DELIVERING]),
+    );
   });
 });

@@ -2,11 +2,18 @@
  * Inventory's module started in this process on a fresh database, with the embedded bus, as the
  * all-in-one runs it. Tests call it through Connect JSON and feed it the events reservation and
  * vaccination publish through the bus: the real consumer path (inbox, then policy).
+ *
+ * Reservation, which the hold-expiry job asks which lapsed holds it holds, is a small
+ * ReservationService on its own port that the test controls (it answers, or fails, on demand):
+ * fault injection on the far side of the synchronous call.
  */
 import { randomUUID } from "node:crypto";
+import { createServer, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
 import type { MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { InProcessBus } from "@hexa/adapters/inprocess/bus";
 import type { EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { inventoryModule } from "@hexa/adapters/vaccination/inventory/module";
@@ -29,7 +36,11 @@ import {
   ReservationRegisteredSchema,
   ReservationRejectedSchema,
 } from "@hexa/proto/vaccination/reservation/v1/events_pb";
-import { CancellationReason, ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
+import {
+  CancellationReason,
+  ReservationService,
+  ReservationStatus,
+} from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v1/events_pb";
 import { VaccinationStatus } from "@hexa/proto/vaccination/vaccination/v1/vaccination_pb";
 import {
@@ -47,6 +58,8 @@ export const TOMORROW = "2031-05-11";
 
 export interface Inventory {
   readonly databaseUrl: string;
+  /** The reservation its hold-expiry job asks. */
+  readonly reservation: ScriptedReservation;
   /** The services' clock: a test advances it. */
   readonly clock: FixedClock;
   readonly bus: InProcessBus;
@@ -60,14 +73,75 @@ export interface Inventory {
  * dead-lettered at once, so a test sees every failure.
  */
 export async function startInventory(
-  replicaOf?: Pick<Inventory, "databaseUrl" | "clock">,
+  replicaOf?: Pick<Inventory, "databaseUrl" | "clock" | "reservation">,
 ): Promise<Inventory> {
   const clock = replicaOf?.clock ?? new FixedClock(new Date(`${TODAY}T09:00:00.000Z`));
+  const reservation = replicaOf?.reservation ?? (await ScriptedReservation.start());
   const { url, databaseUrl, bus, stop } = await startModules([inventoryModule], {
     clock,
+    serviceUrls: { reservation: reservation.url },
     ...(replicaOf ? { databaseUrl: replicaOf.databaseUrl } : {}),
   });
-  return { databaseUrl, clock, bus, client: connectJsonClient(InventoryService, url), stop };
+  return {
+    databaseUrl,
+    reservation,
+    clock,
+    bus,
+    client: connectJsonClient(InventoryService, url),
+    stop: async () => {
+      await stop();
+      if (!replicaOf) await reservation.stop();
+    },
+  };
+}
+
+/**
+ * A ReservationService on its own port, of which only GetOutstandingReservations works: it answers
+ * the ids in `outstanding` among those asked, or fails as a reservation that is down while `down`.
+ */
+export class ScriptedReservation {
+  readonly outstanding = new Set<string>();
+  down = false;
+  /** The ids of every GetOutstandingReservations received, in order. */
+  readonly asked: string[][] = [];
+  readonly #server: Http2Server;
+  #url = "";
+
+  private constructor() {
+    this.#server = createServer(
+      connectNodeAdapter({
+        routes: (router: ConnectRouter) => {
+          router.service(ReservationService, {
+            getOutstandingReservations: async (request) => {
+              this.asked.push(request.reservationIds);
+              if (this.down) throw new ConnectError("reservation is restarting", Code.Unavailable);
+              return { reservationIds: request.reservationIds.filter((id) => this.outstanding.has(id)) };
+            },
+          });
+        },
+      }),
+    );
+  }
+
+  static async start(): Promise<ScriptedReservation> {
+    const reservation = new ScriptedReservation();
+    await new Promise<void>((done) => reservation.#server.listen(0, "127.0.0.1", done));
+    reservation.#url = `http://127.0.0.1:${(reservation.#server.address() as AddressInfo).port}`;
+    return reservation;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Whether the job asked about the reservation. */
+  wasAskedAbout(reservationId: string): boolean {
+    return this.asked.some((ids) => ids.includes(reservationId));
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((done) => this.#server.close(() => done()));
+  }
 }
 
 /** A reservation as reservation's events carry it. */

@@ -5,10 +5,11 @@ import { FieldViolationSchema, PreconditionFailureSchema } from "@hexa/proto/hex
 import {
   CancellationReason,
   type Reservation,
+  ReservationService,
   ReservationStatus,
   WaitlistOffer_Reason,
 } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
-import { eventually, query } from "@hexa/testing";
+import { connectJsonClient, eventually, query, testToken } from "@hexa/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEnvelope } from "../../../src/messaging/bus.ts";
 import {
@@ -359,6 +360,86 @@ describe("the waitlist, the manager and the person", () => {
     expect(all.reservations.map((r) => r.reservationId)).toEqual(expected);
     expect(all.nextPageToken).toBe("");
   });
+
+  it("lists a hospital's reservations of a day, whatever their status, first booked first, a page at a time", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const person = () => `person-${newId().slice(0, 8)}`;
+    const first = await book(person(), at, 6);
+    app.clock.advance(1_000);
+    const rejected = await book(person(), at, 6);
+    await app.client.rejectReservation({ reservationId: rejected.reservationId, note: "no" });
+    app.clock.advance(1_000);
+    // Same creation time: the lesser id first.
+    const sameTime = [await book(person(), at, 6), await book(person(), at, 6)];
+    await book(person(), at, 7);
+    await book(person(), { ...at, hospitalId: newId() }, 6);
+    const date = dayAfter(app.clock, 6);
+
+    const expected = [
+      first.reservationId,
+      rejected.reservationId,
+      ...sameTime.map((r) => r.reservationId).sort(),
+    ];
+    const seen: string[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await app.client.listReservations({
+        hospitalId: at.hospitalId,
+        date,
+        pageSize: 3,
+        pageToken,
+      });
+      seen.push(...page.reservations.map((r) => r.reservationId));
+      pageToken = page.nextPageToken;
+      pages += 1;
+    } while (pageToken !== "" && pages < 10);
+    expect(seen).toEqual(expected);
+    expect(pages).toBe(2);
+    const all = await app.client.listReservations({ hospitalId: at.hospitalId, date });
+    expect(all.reservations.map((r) => [r.reservationId, r.status, r.date])).toEqual(
+      expected.map((id) => [
+        id,
+        id === rejected.reservationId ? ReservationStatus.REJECTED : ReservationStatus.REGISTERED,
+        date,
+      ]),
+    );
+    expect(
+      (await app.client.listReservations({ hospitalId: at.hospitalId, date: dayAfter(app.clock, 30) }))
+        .reservations,
+    ).toEqual([]);
+  });
+});
+
+describe("GetOutstandingReservations, inventory's question before it releases lapsed holds", () => {
+  it("answers, to a service, the REGISTERED and CONFIRMED ones among the ids asked, in the order asked", async () => {
+    inventory.behaviour = "book";
+    const at = place();
+    const registered = await book("person-31", at);
+    const confirmed = await book("person-32", at);
+    const cancelled = await book("person-33", at);
+    await app.client.acceptReservation({ reservationId: confirmed.reservationId });
+    await app.client.cancelReservation({ reservationId: cancelled.reservationId });
+    const neverBooked = newId();
+    const asInventory = connectJsonClient(ReservationService, app.url, {
+      token: await testToken({ roles: ["service"], subject: "service:inventory" }),
+    });
+    const asked = [neverBooked, confirmed.reservationId, cancelled.reservationId, registered.reservationId];
+    expect((await asInventory.getOutstandingReservations({ reservationIds: asked })).reservationIds).toEqual([
+      confirmed.reservationId,
+      registered.reservationId,
+    ]);
+
+    const asPerson = connectJsonClient(ReservationService, app.url, {
+      token: await testToken({ roles: ["person"], subject: "person-31" }),
+    });
+    const refused = await asPerson.getOutstandingReservations({ reservationIds: asked }).then(
+      () => undefined,
+      (caught: unknown) => ConnectError.from(caught),
+    );
+    expect(refused?.code).toBe(Code.PermissionDenied);
+  });
 });
 
 describe("policies fed through the embedded bus", () => {
@@ -506,9 +587,19 @@ describe("bad input", () => {
       [() => client.cancelReservationAsManager({ reservationId: id, note: "  " }), "note"],
       [() => client.getReservation({ reservationId: "nope" }), "reservationId"],
       [() => client.listReservations({}), "personId"],
+      [() => client.listReservations({ hospitalId: "h-1", date: "2030-01-02" }), "hospitalId"],
+      [() => client.listReservations({ personId: "p", hospitalId: id, date: "2030-01-02" }), "hospitalId"],
+      [() => client.listReservations({ hospitalId: id }), "date"],
+      [() => client.listReservations({ hospitalId: id, date: "02/01/2030" }), "date"],
       [() => client.listReservations({ personId: "p", pageSize: 101 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageSize: -1 }), "pageSize"],
       [() => client.listReservations({ personId: "p", pageToken: "not-a-token" }), "pageToken"],
+      [() => client.getOutstandingReservations({}), "reservationIds"],
+      [() => client.getOutstandingReservations({ reservationIds: [id, "r-1"] }), "reservationIds"],
+      [
+        () => client.getOutstandingReservations({ reservationIds: Array.from({ length: 201 }, newId) }),
+        "reservationIds",
+      ],
       [
         () =>
           client.listReservations({

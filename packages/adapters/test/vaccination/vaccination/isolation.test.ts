@@ -1,8 +1,8 @@
 /**
  * Fault isolation: vaccinations are recorded while no other service runs. Only vaccination's module
- * is started; what inventory published before it went down is all vaccination needs, and the
- * VaccinationRecorded events wait (in the outbox while the bus is unreachable, in JetStream once
- * published) for inventory and reservation to come back.
+ * is started; what inventory and reservation published before they went down is all vaccination
+ * needs, and the VaccinationRecorded events wait (in the outbox while the bus is unreachable, in
+ * JetStream once published) for inventory and reservation to come back.
  */
 import { randomUUID } from "node:crypto";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
@@ -29,6 +29,7 @@ import {
   hospitalRegistered,
   newIds,
   outboxOf,
+  reservationRegistered,
   STARTED_AT,
   startVaccination,
   stockChanged,
@@ -79,15 +80,16 @@ describe("recording with the bus unreachable", () => {
     });
     const running = vaccination;
     const { hospitalId, twoDoses: vaccineId } = newIds();
-    // What inventory published before it went down.
+    const personId = `person-${randomUUID().slice(0, 8)}`;
+    const reservationId = randomUUID();
+    // What inventory and reservation published before they went down.
     await running.publish(
       hospitalRegistered(hospitalId),
       vaccineRegistered(vaccineId, 2),
       stockChanged({ hospitalId, vaccineId, bookable: 3, changedAt: STARTED_AT }),
+      reservationRegistered({ reservationId, personId, hospitalId, vaccineId }),
     );
 
-    const personId = `person-${randomUUID().slice(0, 8)}`;
-    const reservationId = randomUUID();
     const first = await running.client.recordVaccination({ personId, hospitalId, vaccineId, reservationId });
     const second = await running.client.recordVaccination({ personId, hospitalId, vaccineId });
     expect([first.record?.status, second.record?.status]).toEqual([
@@ -139,13 +141,16 @@ describeWithNats("recording with only vaccination running, on JetStream", () => 
       return bus;
     };
 
-    // Inventory ran, published, and went down.
+    // Inventory and reservation ran, published, and went down.
     const { hospitalId, twoDoses: vaccineId } = newIds();
+    const personId = `person-${randomUUID().slice(0, 8)}`;
+    const reservationId = randomUUID();
     const inventory = await open();
     for (const event of [
       hospitalRegistered(hospitalId),
       vaccineRegistered(vaccineId, 2),
       stockChanged({ hospitalId, vaccineId, bookable: 3, changedAt: STARTED_AT }),
+      reservationRegistered({ reservationId, personId, hospitalId, vaccineId }),
     ]) {
       await inventory.publish(event);
     }
@@ -172,10 +177,8 @@ describeWithNats("recording with only vaccination running, on JetStream", () => 
         database.url,
         "select count(*)::int as n from vaccination_vaccination.inbox",
       );
-      expect(row?.n).toBe(3);
+      expect(row?.n).toBe(4);
     }, 15_000);
-    const personId = `person-${randomUUID().slice(0, 8)}`;
-    const reservationId = randomUUID();
     const first = await client.recordVaccination({ personId, hospitalId, vaccineId, reservationId });
     const second = await client.recordVaccination({ personId, hospitalId, vaccineId });
     expect([first.record?.doseNumber, second.record?.doseNumber]).toEqual([1, 2]);

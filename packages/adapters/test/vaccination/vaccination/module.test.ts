@@ -16,6 +16,7 @@ import {
   newIds,
   outboxOf,
   replicaStock,
+  reservationRegistered,
   rowCounts,
   STARTED_AT,
   startVaccination,
@@ -49,6 +50,13 @@ async function registered(bookable = 10) {
 
 function newPerson(): string {
   return `person-${randomUUID().slice(0, 8)}`;
+}
+
+/** Reservation registered a booking of the person's and vaccination heard of it; its id. */
+async function booked(personId: string, hospitalId: string, vaccineId: string): Promise<string> {
+  const reservationId = randomUUID();
+  await vaccination.publish(reservationRegistered({ reservationId, personId, hospitalId, vaccineId }));
+  return reservationId;
 }
 
 async function failure(call: Promise<unknown>): Promise<ConnectError | undefined> {
@@ -167,7 +175,7 @@ describe("RecordVaccination and GetPersonStatus through Connect JSON", () => {
   it("records a first dose IN_PROGRESS, a second COMPLETED, refuses a third, and emits VaccinationRecorded for each", async () => {
     const { hospitalId, twoDoses: vaccineId } = await registered();
     const personId = newPerson();
-    const reservationId = randomUUID();
+    const reservationId = await booked(personId, hospitalId, vaccineId);
     const first = await vaccination.client.recordVaccination({
       personId,
       hospitalId,
@@ -250,21 +258,61 @@ describe("RecordVaccination and GetPersonStatus through Connect JSON", () => {
       personId,
       hospitalId,
       vaccineId,
-      reservationId: randomUUID(),
+      reservationId: await booked(personId, hospitalId, vaccineId),
     });
     expect(reserved.record).toMatchObject({ doseNumber: 1, status: VaccinationStatus.IN_PROGRESS });
   });
 
-  it("answers a repeated record of a reservation's dose with the first record, emitting nothing more", async () => {
+  it("refuses a reservation not heard of yet as retryable, writing nothing, and only its person's dose once heard of", async () => {
     const { hospitalId, twoDoses: vaccineId } = await registered();
+    const [booker, other] = [newPerson(), newPerson()];
+    const reservationId = randomUUID();
+    const before = await rowCounts(vaccination.databaseUrl);
+    for (const personId of [other, booker]) {
+      const error = await failure(
+        vaccination.client.recordVaccination({ personId, hospitalId, vaccineId, reservationId }),
+      );
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(error?.rawMessage).toMatch(
+        /^reservation-must-be-known: vaccination has not heard of reservation /,
+      );
+      expect(error?.findDetails(RetryInfoSchema)).toEqual([
+        expect.objectContaining({ rule: "reservation-must-be-known", retryAfterMs: 1_000 }),
+      ]);
+    }
+    expect(await rowCounts(vaccination.databaseUrl)).toEqual(before);
+
+    await vaccination.publish(
+      reservationRegistered({ reservationId, personId: booker, hospitalId, vaccineId }),
+    );
+    const refused = await failure(
+      vaccination.client.recordVaccination({ personId: other, hospitalId, vaccineId, reservationId }),
+    );
+    expect(refused?.code).toBe(Code.FailedPrecondition);
+    expect(refused?.findDetails(PreconditionFailureSchema)).toEqual([
+      expect.objectContaining({ rule: "reservation-must-be-the-persons" }),
+    ]);
+    expect(await outboxOf(vaccination.databaseUrl, other)).toEqual([]);
+    const { record } = await vaccination.client.recordVaccination({
+      personId: booker,
+      hospitalId,
+      vaccineId,
+      reservationId,
+    });
+    expect(record).toMatchObject({ personId: booker, reservationId, doseNumber: 1 });
+  });
+
+  it("answers a repeated record of a reservation's dose with the first record, emitting nothing more", async () => {
+    const { hospitalId, twoDoses: vaccineId, oneDose } = await registered();
     const personId = newPerson();
-    const request = { personId, hospitalId, vaccineId, reservationId: randomUUID() };
+    const reservationId = await booked(personId, hospitalId, vaccineId);
+    const request = { personId, hospitalId, vaccineId, reservationId };
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => vaccination.client.recordVaccination(request)),
     );
     expect(new Set(answers.map((answer) => answer.record?.recordId)).size).toBe(1);
     expect(await outboxOf(vaccination.databaseUrl, personId)).toHaveLength(1);
-    const other = await failure(vaccination.client.recordVaccination({ ...request, personId: newPerson() }));
+    const other = await failure(vaccination.client.recordVaccination({ ...request, vaccineId: oneDose }));
     expect(other?.findDetails(PreconditionFailureSchema)).toEqual([
       expect.objectContaining({ rule: "reservation-must-be-recorded-once" }),
     ]);
@@ -273,13 +321,16 @@ describe("RecordVaccination and GetPersonStatus through Connect JSON", () => {
   it("gives no dose twice under concurrent records of one person and vaccine", async () => {
     const { hospitalId, twoDoses: vaccineId } = await registered();
     const personId = newPerson();
+    const reservations = await Promise.all(
+      Array.from({ length: 6 }, () => booked(personId, hospitalId, vaccineId)),
+    );
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, i) =>
         vaccination.client.recordVaccination({
           personId,
           hospitalId,
           vaccineId,
-          reservationId: i % 2 === 0 ? randomUUID() : "",
+          reservationId: i % 2 === 0 ? (reservations[i / 2] ?? "") : "",
         }),
       ),
     );
@@ -374,7 +425,7 @@ describe("bad input", () => {
       vaccineRegistered(scarce, 2),
       stockChanged({ hospitalId: empty, vaccineId: scarce, bookable: 0, changedAt: STARTED_AT }),
     );
-    const reservationId = randomUUID();
+    const reservationId = await booked(done, hospitalId, twoDoses);
     await vaccination.client.recordVaccination({
       personId: done,
       hospitalId,
@@ -393,6 +444,16 @@ describe("bad input", () => {
       [
         () => client.recordVaccination({ personId: person, hospitalId: randomUUID(), vaccineId: twoDoses }),
         "hospital-must-be-registered",
+      ],
+      [
+        () =>
+          client.recordVaccination({
+            personId: person,
+            hospitalId,
+            vaccineId: twoDoses,
+            reservationId: randomUUID(),
+          }),
+        "reservation-must-be-known",
       ],
     ] as const) {
       const error = await failure(call());
@@ -413,6 +474,10 @@ describe("bad input", () => {
       ],
       [
         () => client.recordVaccination({ personId: person, hospitalId, vaccineId: twoDoses, reservationId }),
+        "reservation-must-be-the-persons",
+      ],
+      [
+        () => client.recordVaccination({ personId: done, hospitalId, vaccineId: oneDose, reservationId }),
         "reservation-must-be-recorded-once",
       ],
     ];

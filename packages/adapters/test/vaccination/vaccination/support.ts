@@ -17,6 +17,8 @@ import {
   StockChangedSchema,
   VaccineRegisteredSchema,
 } from "@hexa/proto/vaccination/inventory/v1/events_pb";
+import { ReservationRegisteredSchema } from "@hexa/proto/vaccination/reservation/v1/events_pb";
+import { ReservationStatus } from "@hexa/proto/vaccination/reservation/v1/reservation_pb";
 import {
   type VaccinationRecorded,
   VaccinationRecordedSchema,
@@ -125,6 +127,31 @@ export function stockChanged(
       booked: 2,
       bookable: stock.bookable,
       changedAt: timestampFromDate(stock.changedAt),
+    },
+  );
+}
+
+/** Reservation's ReservationRegistered: `personId` booked `reservationId` of the vaccine at the hospital. */
+export function reservationRegistered(
+  booking: { reservationId: string; personId: string; hospitalId: string; vaccineId: string },
+  id: string = randomUUID(),
+): EventEnvelope {
+  return encodeEvent(
+    {
+      id,
+      type: ReservationRegisteredSchema.typeName,
+      aggregateId: booking.reservationId,
+      occurredAt: new Date(),
+    },
+    ReservationRegisteredSchema,
+    {
+      reservation: {
+        ...booking,
+        date: "2026-06-02",
+        status: ReservationStatus.REGISTERED,
+        createdAt: timestampFromDate(STARTED_AT),
+        updatedAt: timestampFromDate(STARTED_AT),
+      },
     },
   );
 }

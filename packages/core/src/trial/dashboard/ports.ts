@@ -53,3 +53,28 @@ export interface OrderChangeListener {
   /** Stops listening. */
   close(): void;
 }
+
+/** One change of an order's view, as a watcher of every order hears of it. */
+export interface OrderStatusChange {
+  readonly orderId: string;
+  /** The order's state before the change; undefined for its first view (or when not known). */
+  readonly previousState: OrderState | undefined;
+}
+
+/** Tells a watcher of every order which views changed, wherever the change was made. */
+export interface OrderStatusFeed {
+  /**
+   * Starts listening for changes of every order. Resolves once listening: every change committed
+   * afterwards is heard, or reported missed. Rejects with Unavailable when changes cannot be listened to.
+   */
+  listenToEvery(signal: AbortSignal): Promise<OrderStatusFeedListener>;
+}
+
+export interface OrderStatusFeedListener {
+  /**
+   * Resolves with the changes heard since the previous call as soon as there is one, `complete`
+   * false when some may have been missed; rejects with the signal's reason once the signal aborts.
+   */
+  next(): Promise<{ readonly changes: readonly OrderStatusChange[]; readonly complete: boolean }>;
+  close(): void;
+}

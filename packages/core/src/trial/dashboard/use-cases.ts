@@ -1,6 +1,13 @@
 import { InvalidArgument, NotFound, requireUuid } from "../../shared/index.ts";
 import type { OrderFact, OrderState, OrderStatus } from "./order-status.ts";
-import type { OrderStatusChanges, OrderStatuses, OrderStatusPosition, OrderStatusReads } from "./ports.ts";
+import type {
+  OrderStatusChanges,
+  OrderStatuses,
+  OrderStatusFeed,
+  OrderStatusFilter,
+  OrderStatusPosition,
+  OrderStatusReads,
+} from "./ports.ts";
 
 export interface DashboardPorts {
   readonly statuses: OrderStatuses;
@@ -51,14 +58,72 @@ export async function listOrderStatuses(
   ports: DashboardReads,
   query: ListOrderStatuses,
 ): Promise<OrderStatus[]> {
+  return ports.statuses.list(requireFilter(query), { limit: query.limit, after: query.after });
+}
+
+function requireFilter(query: {
+  customerId: string;
+  planId: string;
+  state?: OrderState | undefined;
+}): OrderStatusFilter {
   if (query.customerId.length > MAX_CUSTOMER_ID_LENGTH) {
     throw new InvalidArgument("customerId", `must be at most ${MAX_CUSTOMER_ID_LENGTH} characters`);
   }
   const planId = query.planId === "" ? undefined : requireUuid("planId", query.planId);
-  return ports.statuses.list(
-    { customerId: query.customerId === "" ? undefined : query.customerId, planId, state: query.state },
-    { limit: query.limit, after: query.after },
-  );
+  return { customerId: query.customerId === "" ? undefined : query.customerId, planId, state: query.state };
+}
+
+/** What a watcher of the orders a filter selects hears: a changed view, or to read its list again. */
+export type OrderStatusesNews = { readonly status: OrderStatus } | { readonly readAgain: true };
+
+/** More changes at once than this are not read one by one: the watcher reads its list again instead. */
+export const MAX_CHANGES_READ = 50;
+
+/**
+ * The changes of the views `filter` selects, until `signal` aborts: first "read again" once
+ * listening (what the caller read before may already be stale), then each changed view that
+ * matches the filter now or matched it before the change (it left the state asked for), and "read
+ * again" whenever changes may have been missed or too many came at once.
+ */
+export async function* watchOrderStatuses(
+  ports: DashboardReads & { readonly feed: OrderStatusFeed },
+  query: { customerId: string; planId: string; state?: OrderState | undefined },
+  signal: AbortSignal,
+): AsyncGenerator<OrderStatusesNews> {
+  const filter = requireFilter(query);
+  const listener = await ports.feed.listenToEvery(signal);
+  try {
+    yield { readAgain: true };
+    for (;;) {
+      const heard = await listener.next();
+      const previousStates = new Map<string, Set<OrderState | undefined>>();
+      for (const change of heard.changes) {
+        const states = previousStates.get(change.orderId) ?? new Set();
+        states.add(change.previousState);
+        previousStates.set(change.orderId, states);
+      }
+      if (!heard.complete || previousStates.size > MAX_CHANGES_READ) {
+        yield { readAgain: true };
+        continue;
+      }
+      for (const [orderId, before] of previousStates) {
+        const status = await ports.statuses.get(orderId);
+        if (status && selects(filter, status, before)) yield { status };
+      }
+    }
+  } finally {
+    listener.close();
+  }
+}
+
+function selects(
+  filter: OrderStatusFilter,
+  status: OrderStatus,
+  before: Set<OrderState | undefined>,
+): boolean {
+  if (filter.customerId !== undefined && status.customerId !== filter.customerId) return false;
+  if (filter.planId !== undefined && status.planId !== filter.planId) return false;
+  return filter.state === undefined || status.state === filter.state || before.has(filter.state);
 }
 
 /**

@@ -1,4 +1,5 @@
 export * from "./calendar.ts";
+export * from "./changes.ts";
 export * from "./daily-reservations.ts";
 export * from "./hospital-rates.ts";
 export * from "./hospital-stock.ts";

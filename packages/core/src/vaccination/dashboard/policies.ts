@@ -1,10 +1,9 @@
 import { InvalidArgument, requireIntegerInRange, requireText, requireUuid } from "../../shared/index.ts";
 import { requireDay } from "./calendar.ts";
-import { dayCountChanges } from "./daily-reservations.ts";
 import { NO_CHANGE } from "./hospital-rates.ts";
-import { latestStock, type StockLevels } from "./hospital-stock.ts";
+import type { StockLevels } from "./hospital-stock.ts";
 import type { VaccinationDashboardPorts } from "./ports.ts";
-import { latestReservation, RESERVATION_STATUSES, type ReservationState } from "./reservation-view.ts";
+import { RESERVATION_STATUSES, type ReservationState } from "./reservation-view.ts";
 import { tallyOfDose, type VaccinationStatus } from "./vaccination-counts.ts";
 
 /**
@@ -84,13 +83,7 @@ export async function whenReservationChanged(
   ports: VaccinationDashboardPorts,
   seen: ReservationState,
 ): Promise<boolean> {
-  const state = checkedReservation(seen);
-  const known = await ports.reservations.get(state.reservationId);
-  const next = latestReservation(known, state);
-  if (!next) return false;
-  await ports.reservations.save(next);
-  await ports.daily.apply(dayCountChanges(known, next));
-  return true;
+  return ports.reservations.keep(checkedReservation(seen));
 }
 
 /** Policy: inventory published a hospital's stock of a vaccine; the newest one is kept. Returns whether it applied. */
@@ -104,10 +97,7 @@ export async function whenStockChanged(
     vaccineId: requireUuid("vaccineId", seen.vaccineId),
   };
   requireTime("changedAt", stock.changedAt);
-  const next = latestStock(await ports.stocks.get(stock.hospitalId, stock.vaccineId), stock);
-  if (!next) return false;
-  await ports.stocks.save(next);
-  return true;
+  return ports.stocks.keep(stock);
 }
 
 function checkedReservation(seen: ReservationState): ReservationState {

@@ -1,7 +1,8 @@
-import type { DayCountChange, DayCounts } from "./daily-reservations.ts";
+// The rules a store's one-step change follows are linked from the documentation (`dayCountChanges`, …).
+import type { DayCounts, dayCountChanges } from "./daily-reservations.ts";
 import type { HospitalTally, TallyChange } from "./hospital-rates.ts";
-import type { HospitalVaccineStock, StockLevels } from "./hospital-stock.ts";
-import type { PersonReservation, ReservationState } from "./reservation-view.ts";
+import type { HospitalVaccineStock, latestStock, StockLevels } from "./hospital-stock.ts";
+import type { latestReservation, PersonReservation, ReservationState } from "./reservation-view.ts";
 import type { VaccinationTally, VaccineCount } from "./vaccination-counts.ts";
 
 /**
@@ -32,18 +33,21 @@ export interface HospitalTallies {
   list(): Promise<HospitalTally[]>;
 }
 
-/** The latest state of each reservation. */
+/** The latest state of each reservation, and the day counts that follow it. */
 export interface ReservationViews {
-  /** In a policy's unit of work, holds the reservation id until commit, so states of one reservation apply one at a time. */
-  get(reservationId: string): Promise<ReservationState | undefined>;
-  save(state: ReservationState): Promise<void>;
+  /**
+   * Takes a state of a reservation into account, in one step: it is kept when it is newer than the
+   * one known ({@link latestReservation}), and then the reservation moves between the day counts as
+   * {@link dayCountChanges} says. States of one reservation apply one at a time. Answers whether it
+   * was kept.
+   */
+  keep(state: ReservationState): Promise<boolean>;
   /** A person's reservations, with hospital names when known, most recently updated first. */
   ofPerson(personId: string): Promise<PersonReservation[]>;
 }
 
-/** Reservations per hospital, day and status. */
+/** Reservations per hospital, day and status (changed with the reservations, see {@link ReservationViews.keep}). */
 export interface DailyCounts {
-  apply(changes: readonly DayCountChange[]): Promise<void>;
   /**
    * What the dashboard knows of a hospital: its daily capacity (0 until HospitalRegistered is
    * seen), or undefined when it has seen neither the hospital nor any reservation at it.
@@ -55,11 +59,19 @@ export interface DailyCounts {
 
 /** The newest stock of each vaccine at each hospital. */
 export interface HospitalStocks {
-  /** In a policy's unit of work, holds the hospital and vaccine until commit. */
-  get(hospitalId: string, vaccineId: string): Promise<StockLevels | undefined>;
-  save(stock: StockLevels): Promise<void>;
+  /** Keeps the stock when it is newer than the one known ({@link latestStock}), in one step. Answers whether it was kept. */
+  keep(stock: StockLevels): Promise<boolean>;
   /** Every stock (of one hospital, when given), with names when known. */
   list(hospitalId: string | undefined): Promise<HospitalVaccineStock[]>;
+}
+
+/** What the status queries read; none changes anything. */
+export interface VaccinationDashboardReads {
+  readonly counters: Pick<VaccinationCounters, "perVaccine">;
+  readonly tallies: Pick<HospitalTallies, "list">;
+  readonly reservations: Pick<ReservationViews, "ofPerson">;
+  readonly daily: DailyCounts;
+  readonly stocks: Pick<HospitalStocks, "list">;
 }
 
 export interface VaccinationDashboardPorts {

@@ -4,25 +4,25 @@ import { type DailyReservations, dailyListing } from "./daily-reservations.ts";
 import { type HospitalRates, ratesOf } from "./hospital-rates.ts";
 import type { HospitalVaccineStock } from "./hospital-stock.ts";
 import { MAX_PERSON_ID_LENGTH } from "./policies.ts";
-import type { VaccinationDashboardPorts } from "./ports.ts";
+import type { VaccinationDashboardReads } from "./ports.ts";
 import type { PersonReservation } from "./reservation-view.ts";
 import { type VaccinationCount, vaccinationCount } from "./vaccination-counts.ts";
 
 /** The status queries, each answered from its own read model; none changes anything. */
 
 /** Vaccinations given in all, and per vaccine with the people who completed it. */
-export async function getVaccinationCount(ports: VaccinationDashboardPorts): Promise<VaccinationCount> {
+export async function getVaccinationCount(ports: VaccinationDashboardReads): Promise<VaccinationCount> {
   return vaccinationCount(await ports.counters.perVaccine());
 }
 
 /** Every hospital seen, with its counts and its vaccination and discard rates. */
-export async function listHospitalRates(ports: VaccinationDashboardPorts): Promise<HospitalRates[]> {
+export async function listHospitalRates(ports: VaccinationDashboardReads): Promise<HospitalRates[]> {
   return (await ports.tallies.list()).map(ratesOf);
 }
 
 /** A person's reservations in their latest state; none for a person the dashboard has not seen. */
 export async function getPersonReservations(
-  ports: VaccinationDashboardPorts,
+  ports: VaccinationDashboardReads,
   query: { personId: string },
 ): Promise<PersonReservation[]> {
   return ports.reservations.ofPerson(requireText("personId", query.personId, MAX_PERSON_ID_LENGTH));
@@ -35,7 +35,7 @@ export async function getPersonReservations(
  * HospitalRegistered not seen yet) shows a capacity of 0.
  */
 export async function getDailyReservations(
-  ports: VaccinationDashboardPorts,
+  ports: VaccinationDashboardReads,
   query: { hospitalId: string; fromDate: string; toDate: string },
 ): Promise<{ hospitalId: string; days: DailyReservations[] }> {
   const hospitalId = requireUuid("hospitalId", query.hospitalId);
@@ -53,7 +53,7 @@ export async function getDailyReservations(
 
 /** Each hospital's stock of each vaccine; one hospital's when `hospitalId` is given (none when unknown). */
 export async function listHospitalStock(
-  ports: VaccinationDashboardPorts,
+  ports: VaccinationDashboardReads,
   query: { hospitalId: string },
 ): Promise<HospitalVaccineStock[]> {
   const hospitalId = query.hospitalId === "" ? undefined : requireUuid("hospitalId", query.hospitalId);

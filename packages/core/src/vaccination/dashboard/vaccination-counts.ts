@@ -4,7 +4,8 @@
  */
 
 /** A person's vaccination status after a dose, as vaccination records it. */
-export type VaccinationStatus = "IN_PROGRESS" | "COMPLETED";
+export const VACCINATION_STATUSES = ["IN_PROGRESS", "COMPLETED"] as const;
+export type VaccinationStatus = (typeof VACCINATION_STATUSES)[number];
 
 /** What one recorded dose adds to its vaccine's counts. */
 export interface VaccinationTally {

@@ -6,13 +6,15 @@ import { stockId, type VaccineStock } from "./stock.ts";
 
 /**
  * How long, by default, a dose and slot taken by TakeBookingSlot are held before reservation
- * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released
- * ({@link Booking.expire}), since the Reserve that asked for it died before writing its reservation.
+ * confirms them (its ReservationRegistered): a hold still unconfirmed after that is released once
+ * reservation answers that it holds no such reservation ({@link Booking.settleLapse}), since the
+ * Reserve that asked for it died before writing its reservation.
  */
 export const BOOKING_HOLD_LEASE_MS = 60_000;
 
 /** TakeBookingSlot's answer: a dose and a slot held, or why not. No capacity is an answer, not an error. */
-export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
+export const BOOKING_OUTCOMES = ["BOOKED", "NO_DOSES", "DATE_FULL"] as const;
+export type BookingOutcome = (typeof BOOKING_OUTCOMES)[number];
 
 /**
  * - BOOKED: a dose of the hospital's vaccine and a slot of the date are held for the reservation.
@@ -21,7 +23,8 @@ export type BookingOutcome = "BOOKED" | "NO_DOSES" | "DATE_FULL";
  *   tombstone, never taken: a release that came first, so a late booking call takes nothing.
  * - VACCINATED: the dose was given; the slot stays taken, the person came that day.
  */
-export type BookingStatus = "BOOKED" | "REFUSED" | "RELEASED" | "VACCINATED";
+export const BOOKING_STATUSES = ["BOOKED", "REFUSED", "RELEASED", "VACCINATED"] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 export interface BookingState {
   readonly reservationId: string;
@@ -50,7 +53,8 @@ export interface SlotRequest {
 }
 
 /** Who cancelled a reservation, as reservation names it. */
-export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED";
+export const CANCELLATION_REASONS = ["PERSON", "MANAGER", "DISCARD", "HOLD_EXPIRED", "BOOKED"] as const;
+export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
 /** The event that gives a booking's dose and slot back. */
 export type ReleaseCause =
@@ -224,14 +228,27 @@ export class Booking {
   }
 
   /**
-   * Its hold lapsed unconfirmed: the dose and slot are given back (no waitlist is alerted) and the
-   * booking stays RELEASED, so neither a late registration nor a repeated call takes them again.
-   * Returns whether it was released; a confirmed or unlapsed hold is left as it is.
+   * Its hold lapsed unconfirmed, and reservation answered whether the reservation is outstanding
+   * there (`outstanding`). Outstanding: its ReservationRegistered is only late (the bus, or
+   * inventory's consumer, was away longer than the lease), so the hold is confirmed as that event
+   * would confirm it. Not outstanding (its Reserve died before writing it, or it ended unheard):
+   * the dose and slot are given back (no waitlist is alerted) and the booking stays RELEASED, so
+   * neither a late registration nor a repeated call takes them again. A hold not lapsed, or
+   * confirmed or released meanwhile, is left as it is (UNCHANGED).
    */
-  expire(stock: VaccineStock, capacity: DateCapacity, context: EventContext): boolean {
-    if (!this.isExpired(context)) return false;
+  settleLapse(
+    outstanding: boolean,
+    stock: VaccineStock,
+    capacity: DateCapacity,
+    context: EventContext,
+  ): "CONFIRMED" | "RELEASED" | "UNCHANGED" {
+    if (!this.isExpired(context)) return "UNCHANGED";
+    if (outstanding) {
+      this.confirm(context);
+      return "CONFIRMED";
+    }
     this.release(stock, capacity, { event: "BookingHoldExpired" }, context);
-    return true;
+    return "RELEASED";
   }
 
   /**

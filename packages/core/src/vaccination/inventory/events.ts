@@ -75,7 +75,8 @@ export type BookingHoldsExpired = DomainEvent<
  * Why doses became bookable again: new doses registered, or a person's own cancellation. A manager's
  * cancellation, a rejection, an abandoned booking or a discard never alerts the waitlist.
  */
-export type BookableCause = "NEW_DOSES" | "PERSON_CANCELLED";
+export const BOOKABLE_CAUSES = ["NEW_DOSES", "PERSON_CANCELLED"] as const;
+export type BookableCause = (typeof BOOKABLE_CAUSES)[number];
 
 /** The hospital has bookable doses of the vaccine again; reservation alerts its waitlist. Aggregate: the stock. */
 export type BookableDosesAvailable = DomainEvent<

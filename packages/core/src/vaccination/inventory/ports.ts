@@ -12,23 +12,44 @@ export interface IdPage {
   readonly limit: number;
 }
 
-/** Where hospitals are kept. `save` also hands the hospital's recorded events to the outbox. */
-export interface Hospitals {
+/** Hospitals as queries read them. */
+export interface HospitalReads {
   get(hospitalId: string): Promise<Hospital | undefined>;
-  save(hospital: Hospital): Promise<void>;
   list(page: IdPage): Promise<HospitalState[]>;
+}
+
+/** Where hospitals are kept. `save` also hands the hospital's recorded events to the outbox. */
+export interface Hospitals extends HospitalReads {
+  save(hospital: Hospital): Promise<void>;
+}
+
+/** Vaccines as queries read them. */
+export interface VaccineReads {
+  get(vaccineId: string): Promise<Vaccine | undefined>;
+  list(page: IdPage): Promise<VaccineState[]>;
+}
+
+/** Hospitals' stocks as queries read them. */
+export interface StockReads {
+  /** Every vaccine's stock at the hospital, in vaccine id order. */
+  ofHospital(hospitalId: string): Promise<StockState[]>;
+}
+
+/** What inventory's queries read: outside a unit of work, nothing locked. */
+export interface InventoryReads {
+  readonly hospitals: HospitalReads;
+  readonly vaccines: VaccineReads;
+  readonly stocks: StockReads;
 }
 
 /**
  * Where vaccines are kept. In a unit of work `get` locks the vaccine until commit, so concurrent
  * supplies take vials from its central stock one after the other.
  */
-export interface Vaccines {
-  get(vaccineId: string): Promise<Vaccine | undefined>;
+export interface Vaccines extends VaccineReads {
   /** Whether the vaccine is registered; locks nothing. */
   has(vaccineId: string): Promise<boolean>;
   save(vaccine: Vaccine): Promise<void>;
-  list(page: IdPage): Promise<VaccineState[]>;
 }
 
 /** Where supplies are kept. In a unit of work `get` locks the supply until commit. */
@@ -45,11 +66,7 @@ export interface Supplies {
  */
 export interface Stocks {
   get(hospitalId: string, vaccineId: string): Promise<VaccineStock | undefined>;
-  /** Reads the stock as last committed, locking nothing: for answers that change nothing. */
-  find(hospitalId: string, vaccineId: string): Promise<VaccineStock | undefined>;
   save(stock: VaccineStock): Promise<void>;
-  /** Every vaccine's stock at the hospital, in vaccine id order. */
-  ofHospital(hospitalId: string): Promise<StockState[]>;
 }
 
 /**
@@ -58,8 +75,6 @@ export interface Stocks {
  */
 export interface DateCapacities {
   get(hospitalId: string, date: string): Promise<DateCapacity | undefined>;
-  /** Reads the date as last committed, locking nothing: for answers that change nothing. */
-  find(hospitalId: string, date: string): Promise<DateCapacity | undefined>;
   save(capacity: DateCapacity): Promise<void>;
 }
 
@@ -86,11 +101,30 @@ export interface Bookings {
    */
   heldOf(hospitalId: string, vaccineId: string): Promise<Booking[]>;
   /**
-   * Claims up to `limit` bookings whose unconfirmed hold lapsed by `now`, the earliest lapsed first:
-   * each is locked as `get` locks it, and one another unit of work holds is skipped (so replicas
-   * running the same job release each once). Returns their reservation ids.
+   * Up to `limit` reservation ids of bookings whose unconfirmed hold lapsed by `now`, the earliest
+   * lapsed first, read as committed (nothing locked).
    */
-  claimExpired(now: Date, limit: number): Promise<string[]>;
+  lapsed(now: Date, limit: number): Promise<string[]>;
+  /**
+   * Claims those of `reservationIds` whose unconfirmed hold still lapsed by `now`: each is locked as
+   * `get` locks it, and one another unit of work holds is skipped (so replicas running the same job
+   * settle each once). Returns their reservation ids.
+   */
+  claimExpired(reservationIds: readonly string[], now: Date): Promise<string[]>;
   /** Writes the new or changed ones among `bookings`, in one statement. */
   saveAll(bookings: readonly Booking[]): Promise<void>;
+}
+
+/** What reservation answered about the reservations asked, or that it could not be asked. */
+export type OutstandingAnswer =
+  | { readonly answered: true; readonly outstanding: ReadonlySet<string> }
+  | { readonly answered: false; readonly error: string };
+
+/**
+ * Reservation's synchronous answer to which reservations are outstanding there (REGISTERED or
+ * CONFIRMED), asked before a lapsed hold is released. It answers within a bounded time; `answered`
+ * is false when reservation cannot be reached in time (down, timing out, its breaker open).
+ */
+export interface OutstandingReservations {
+  among(reservationIds: readonly string[]): Promise<OutstandingAnswer>;
 }

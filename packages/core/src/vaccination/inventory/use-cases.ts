@@ -11,7 +11,19 @@ import {
 } from "./booking.ts";
 import { DateCapacity, dayOf, requireBookableDate } from "./date-capacity.ts";
 import { Hospital, type HospitalState } from "./hospital.ts";
-import type { Bookings, DateCapacities, Hospitals, IdPage, Stocks, Supplies, Vaccines } from "./ports.ts";
+import type {
+  Bookings,
+  DateCapacities,
+  HospitalReads,
+  Hospitals,
+  IdPage,
+  InventoryReads,
+  OutstandingReservations,
+  Stocks,
+  Supplies,
+  VaccineReads,
+  Vaccines,
+} from "./ports.ts";
 import { type StockState, stockId, VaccineStock } from "./stock.ts";
 import { Supply, type SupplyState } from "./supply.ts";
 import { Vaccine, type VaccineState } from "./vaccine.ts";
@@ -198,9 +210,11 @@ export async function takeBookingSlots(
     throw new Error("booking calls of one batch must be for one hospital's stock of one vaccine");
   }
   const hospital = await loadHospital(ports.hospitals, hospitalId);
-  await loadKnownVaccine(ports.vaccines, vaccineId);
   const known = await ports.bookings.getAll(requests.map((request) => request.reservationId));
-  const stock = await loadStock(ports.stocks, hospitalId, vaccineId);
+  // Only a registered vaccine is ever supplied, so only a hospital without its stock asks whether it is.
+  const stock =
+    (await ports.stocks.get(hospitalId, vaccineId)) ??
+    VaccineStock.empty(hospitalId, await loadKnownVaccine(ports.vaccines, vaccineId));
   const capacities = new Map<string, DateCapacity>();
   for (const date of [...new Set(requests.map((request) => request.date))].sort()) {
     capacities.set(date, await loadCapacity(ports.capacities, hospitalId, date));
@@ -244,7 +258,7 @@ function answer(
 }
 
 export async function getHospital(
-  ports: Pick<InventoryPorts, "hospitals">,
+  ports: Pick<InventoryReads, "hospitals">,
   query: { hospitalId: string },
 ): Promise<HospitalState> {
   return (await loadHospital(ports.hospitals, query.hospitalId)).state;
@@ -252,27 +266,27 @@ export async function getHospital(
 
 /** Hospitals, oldest first, one page at a time. */
 export function listHospitals(
-  ports: Pick<InventoryPorts, "hospitals">,
+  ports: Pick<InventoryReads, "hospitals">,
   page: IdPage,
 ): Promise<HospitalState[]> {
   return ports.hospitals.list(page);
 }
 
 export async function getVaccine(
-  ports: Pick<InventoryPorts, "vaccines">,
+  ports: Pick<InventoryReads, "vaccines">,
   query: { vaccineId: string },
 ): Promise<VaccineState> {
   return (await loadVaccine(ports.vaccines, query.vaccineId)).state;
 }
 
 /** Vaccines, oldest first, one page at a time. */
-export function listVaccines(ports: Pick<InventoryPorts, "vaccines">, page: IdPage): Promise<VaccineState[]> {
+export function listVaccines(ports: Pick<InventoryReads, "vaccines">, page: IdPage): Promise<VaccineState[]> {
   return ports.vaccines.list(page);
 }
 
 /** A hospital's stock of every vaccine it was supplied, in vaccine id order. */
 export async function getHospitalStock(
-  ports: Pick<InventoryPorts, "hospitals" | "stocks">,
+  ports: Pick<InventoryReads, "hospitals" | "stocks">,
   query: { hospitalId: string },
 ): Promise<StockState[]> {
   const hospital = await loadHospital(ports.hospitals, query.hospitalId);
@@ -317,21 +331,56 @@ export async function whenReservationRegistered(
 }
 
 /**
- * Job: releases up to `limit` bookings whose hold lapsed unconfirmed (their Reserve died before
- * registering the reservation), in one unit of work: the bookings are claimed first, then their
- * stocks and dates locked in order; BookingHoldsExpired tells reservation, per stock, which. No
- * waitlist is alerted. Returns how many were released.
+ * What the hold-expiry job works with: reads outside any transaction, reservation's answer, and
+ * units of work for settling. Reservation is asked outside any transaction, so a slow reservation
+ * holds no database connection or lock.
  */
-export async function releaseExpiredHolds(ports: InventoryPorts, limit: number): Promise<number> {
-  const claimed = await ports.bookings.claimExpired(ports.clock.now(), limit);
-  if (claimed.length === 0) return 0;
-  const lapsed = [...(await ports.bookings.getAll(claimed)).values()];
+export interface HoldExpiryPorts extends EventContext {
+  readonly bookings: Pick<Bookings, "lapsed">;
+  readonly reservations: OutstandingReservations;
+  /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
+  unitOfWork<T>(work: (ports: InventoryPorts) => Promise<T>): Promise<T>;
+}
+
+/** One round of the hold-expiry job. */
+export type HoldExpiryRound =
+  /** Reservation answered: of the `lapsed` holds found, these were confirmed and released. */
+  | { readonly lapsed: number; readonly confirmed: number; readonly released: number }
+  /** Reservation could not be asked: nothing was settled, the next round asks again. */
+  | { readonly lapsed: number; readonly unanswered: string };
+
+/**
+ * Job: settles up to `limit` bookings whose hold lapsed unconfirmed. Reservation is asked first, once
+ * for all of them, which of their reservations it holds: those holds are confirmed (their
+ * ReservationRegistered is late, e.g. the bus was down longer than the lease), the others released
+ * (their Reserve died before registering). When reservation cannot answer, nothing is released: a
+ * hold whose reservation may exist is never taken from it. The settling is one unit of work: the
+ * bookings are claimed first, then their stocks and dates locked in order; BookingHoldsExpired tells
+ * reservation, per stock, which were released. No waitlist is alerted.
+ */
+export async function settleLapsedHolds(ports: HoldExpiryPorts, limit: number): Promise<HoldExpiryRound> {
+  const lapsed = await ports.bookings.lapsed(ports.clock.now(), limit);
+  if (lapsed.length === 0) return { lapsed: 0, confirmed: 0, released: 0 };
+  const answer = await ports.reservations.among(lapsed);
+  if (!answer.answered) return { lapsed: lapsed.length, unanswered: answer.error };
+  const settled = await ports.unitOfWork((work) => settleHolds(work, lapsed, answer.outstanding));
+  return { lapsed: lapsed.length, ...settled };
+}
+
+async function settleHolds(
+  ports: InventoryPorts,
+  lapsed: readonly string[],
+  outstanding: ReadonlySet<string>,
+): Promise<{ confirmed: number; released: number }> {
+  const claimed = await ports.bookings.claimExpired(lapsed, ports.clock.now());
+  if (claimed.length === 0) return { confirmed: 0, released: 0 };
+  const claimedBookings = [...(await ports.bookings.getAll(claimed)).values()];
   const stocks = await loadStocks(
     ports.stocks,
-    lapsed.map((booking) => booking.state),
+    claimedBookings.map((booking) => booking.state),
   );
   const capacities = new Map<string, DateCapacity>();
-  const dates = [...new Set(lapsed.map(({ state }) => `${state.hospitalId}/${state.date}`))].sort();
+  const dates = [...new Set(claimedBookings.map(({ state }) => `${state.hospitalId}/${state.date}`))].sort();
   for (const key of dates) {
     const [hospitalId = "", date = ""] = key.split("/");
     capacities.set(key, await loadCapacity(ports.capacities, hospitalId, date));
@@ -339,11 +388,14 @@ export async function releaseExpiredHolds(ports: InventoryPorts, limit: number):
   // Read again under the stocks' locks: a discard may have released some meanwhile.
   const bookings = [...(await ports.bookings.getAll(claimed)).values()];
   const released = new Map<string, Booking[]>();
+  let confirmed = 0;
   for (const booking of bookings) {
     const { hospitalId, vaccineId, date } = booking.state;
     const stock = stocks.get(stockId(hospitalId, vaccineId)) as VaccineStock;
-    if (!booking.expire(stock, capacities.get(`${hospitalId}/${date}`) as DateCapacity, ports)) continue;
-    released.set(stock.id, [...(released.get(stock.id) ?? []), booking]);
+    const capacity = capacities.get(`${hospitalId}/${date}`) as DateCapacity;
+    const settled = booking.settleLapse(outstanding.has(booking.id), stock, capacity, ports);
+    if (settled === "CONFIRMED") confirmed += 1;
+    if (settled === "RELEASED") released.set(stock.id, [...(released.get(stock.id) ?? []), booking]);
   }
   for (const [id, ofStock] of released) {
     const held = ofStock.map((booking) => ({ reservationId: booking.id, date: booking.state.date }));
@@ -352,7 +404,8 @@ export async function releaseExpiredHolds(ports: InventoryPorts, limit: number):
   for (const stock of stocks.values()) await ports.stocks.save(stock);
   for (const capacity of capacities.values()) await ports.capacities.save(capacity);
   await ports.bookings.saveAll(bookings);
-  return [...released.values()].reduce((sum, ofStock) => sum + ofStock.length, 0);
+  const releasedCount = [...released.values()].reduce((sum, ofStock) => sum + ofStock.length, 0);
+  return { confirmed, released: releasedCount };
 }
 
 export interface RecordedVaccination {
@@ -415,13 +468,13 @@ async function release(
   if (booking) await ports.bookings.save(booking);
 }
 
-async function loadHospital(hospitals: Hospitals, hospitalId: string): Promise<Hospital> {
+async function loadHospital(hospitals: HospitalReads, hospitalId: string): Promise<Hospital> {
   const hospital = await hospitals.get(requireUuid("hospitalId", hospitalId));
   if (!hospital) throw new NotFound("Hospital", hospitalId);
   return hospital;
 }
 
-async function loadVaccine(vaccines: Vaccines, vaccineId: string): Promise<Vaccine> {
+async function loadVaccine(vaccines: VaccineReads, vaccineId: string): Promise<Vaccine> {
   const vaccine = await vaccines.get(requireUuid("vaccineId", vaccineId));
   if (!vaccine) throw new NotFound("Vaccine", vaccineId);
   return vaccine;

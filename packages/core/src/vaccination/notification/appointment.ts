@@ -8,7 +8,8 @@ import { reminderText } from "./texts.ts";
  * was rejected, cancelled or vaccinated, so no reminder. LAPSED: the appointment's day had begun
  * before a reminder could go out (booked on the day itself), so none did.
  */
-export type AppointmentStatus = "SCHEDULED" | "REMINDED" | "DROPPED" | "LAPSED";
+export const APPOINTMENT_STATUSES = ["SCHEDULED", "REMINDED", "DROPPED", "LAPSED"] as const;
+export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 
 export interface AppointmentState {
   readonly reservationId: string;

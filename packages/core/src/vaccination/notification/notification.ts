@@ -1,18 +1,22 @@
 import { type EventContext, requireText } from "../../shared/index.ts";
 import { requirePersonId } from "./reservation-change.ts";
 
-export type NotificationKind =
-  | "RESERVATION_REGISTERED"
-  | "RESERVATION_CONFIRMED"
-  | "RESERVATION_REJECTED"
-  | "RESERVATION_CANCELLED"
-  | "RESERVATION_VACCINATED"
-  | "WAITLIST_JOINED"
-  | "WAITLIST_ALERT"
-  | "APPOINTMENT_REMINDER";
+/** What a notification is about; the one list of them (the table's CHECK and the wire form derive from it). */
+export const NOTIFICATION_KINDS = [
+  "RESERVATION_REGISTERED",
+  "RESERVATION_CONFIRMED",
+  "RESERVATION_REJECTED",
+  "RESERVATION_CANCELLED",
+  "RESERVATION_VACCINATED",
+  "WAITLIST_JOINED",
+  "WAITLIST_ALERT",
+  "APPOINTMENT_REMINDER",
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 /** PENDING: waiting to be sent, or to be tried again. SENT: the channel took it. FAILED: a dead letter. */
-export type DeliveryState = "PENDING" | "SENT" | "FAILED";
+export const DELIVERY_STATES = ["PENDING", "SENT", "FAILED"] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 export interface NotificationState {
   readonly notificationId: string;

@@ -8,11 +8,20 @@ export interface NotificationPosition {
 }
 
 /** The notifications kept for people. */
-export interface Notifications {
-  /** In a unit of work, `get` holds the notification until commit. */
-  get(notificationId: string): Promise<Notification | undefined>;
+export interface Notifications extends NotificationReads {
   /** Stores it, and lets the person's watchers in every replica know once it commits. */
   save(notification: Notification): Promise<void>;
+  /**
+   * Up to `limit` PENDING notifications whose next attempt is due at `now`, claimed for `leaseMs`:
+   * no other replica claims them before the lease ends, so each attempt is made by one replica.
+   */
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<string[]>;
+}
+
+/** Notifications as queries read them: outside a unit of work, nothing locked. */
+export interface NotificationReads {
+  /** Through a unit of work's port ({@link Notifications}), the notification is held until commit. */
+  get(notificationId: string): Promise<Notification | undefined>;
   /** A person's notifications, newest first (ties by id, descending), after `after`. */
   ofPerson(
     personId: string,
@@ -22,11 +31,6 @@ export interface Notifications {
   recentlyChanged(personId: string, limit: number): Promise<NotificationState[]>;
   /** Those of `notificationIds` that belong to the person, in the order of the ids. */
   someOfPerson(personId: string, notificationIds: readonly string[]): Promise<NotificationState[]>;
-  /**
-   * Up to `limit` PENDING notifications whose next attempt is due at `now`, claimed for `leaseMs`:
-   * no other replica claims them before the lease ends, so each attempt is made by one replica.
-   */
-  claimDue(now: Date, limit: number, leaseMs: number): Promise<string[]>;
 }
 
 /** Notification's record of booked appointments, for their reminders. */

@@ -12,6 +12,7 @@ import type {
   Appointments,
   NotificationChanges,
   NotificationPosition,
+  NotificationReads,
   NotificationSender,
   Notifications,
 } from "./ports.ts";
@@ -81,7 +82,7 @@ export async function claimDueNotifications(
  * channel. Undefined when it is no longer PENDING. A channel that throws failed retryably.
  */
 export async function attemptDelivery(
-  ports: { readonly notifications: Notifications; readonly sender: NotificationSender },
+  ports: { readonly notifications: NotificationReads; readonly sender: NotificationSender },
   claimed: { notificationId: string },
 ): Promise<SendResult | undefined> {
   const notification = await ports.notifications.get(claimed.notificationId);
@@ -116,7 +117,7 @@ export interface ListNotifications {
 
 /** A person's notifications, newest first: SENT, PENDING and FAILED (dead letters) alike. */
 export async function listNotifications(
-  ports: Pick<NotificationPorts, "notifications">,
+  ports: { readonly notifications: NotificationReads },
   query: ListNotifications,
 ): Promise<NotificationState[]> {
   const personId = requirePersonId(query.personId);
@@ -132,7 +133,7 @@ export const WATCH_LOOKBACK = 100;
  * change was made. Nothing from before the call (ListNotifications shows those); no state twice.
  */
 export async function* watchNotifications(
-  ports: { readonly notifications: Notifications; readonly changes: NotificationChanges },
+  ports: { readonly notifications: NotificationReads; readonly changes: NotificationChanges },
   query: { personId: string },
   signal: AbortSignal,
 ): AsyncGenerator<NotificationState> {

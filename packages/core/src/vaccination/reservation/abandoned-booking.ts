@@ -32,6 +32,11 @@ export class AbandonedBooking extends AggregateRoot<BookingAbandoned> {
     return abandoned;
   }
 
+  /** A tombstone as it was stored. */
+  static restore(state: AbandonedBookingState): AbandonedBooking {
+    return new AbandonedBooking(state);
+  }
+
   get id(): string {
     return this.#state.reservationId;
   }

@@ -61,6 +61,14 @@ const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A calendar day "YYYY-MM-DD" that is today or later by the clock, in UTC. */
 export function requireAppointmentDay(value: string, clock: Clock): string {
+  requireCalendarDay(value);
+  const today = todayOf(clock);
+  if (value < today) throw new InvalidArgument("date", `must be today (${today}) or later`);
+  return value;
+}
+
+/** A calendar day "YYYY-MM-DD", past or future, else InvalidArgument naming `date`. */
+export function requireCalendarDay(value: string): string {
   if (value === "") throw new InvalidArgument("date", "is required");
   const match = DAY.exec(value);
   const [year, month, day] = [Number(match?.[1]), Number(match?.[2]), Number(match?.[3])];
@@ -73,8 +81,6 @@ export function requireAppointmentDay(value: string, clock: Clock): string {
   ) {
     throw new InvalidArgument("date", 'must be a calendar day "YYYY-MM-DD"');
   }
-  const today = todayOf(clock);
-  if (value < today) throw new InvalidArgument("date", `must be today (${today}) or later`);
   return value;
 }
 

@@ -19,20 +19,23 @@ import type {
  * - CANCELLED: see the cancellation reason.
  * - VACCINATED: the person was given the dose.
  */
-export type ReservationStatus =
-  | "WAITLISTED"
-  | "REGISTERED"
-  | "CONFIRMED"
-  | "REJECTED"
-  | "CANCELLED"
-  | "VACCINATED";
+export const RESERVATION_STATUSES = [
+  "WAITLISTED",
+  "REGISTERED",
+  "CONFIRMED",
+  "REJECTED",
+  "CANCELLED",
+  "VACCINATED",
+] as const;
+export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
 
 /**
  * Who or what cancelled a reservation: the person, a reservation manager, the automatic
  * cancellation after a discard or after inventory released a hold registered too late
  * (HOLD_EXPIRED), or (for a waitlist entry) the person's booking at that hospital.
  */
-export type CancellationReason = "PERSON" | "MANAGER" | "DISCARD" | "HOLD_EXPIRED" | "BOOKED";
+export const CANCELLATION_REASONS = ["PERSON", "MANAGER", "DISCARD", "HOLD_EXPIRED", "BOOKED"] as const;
+export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 
 /** Why inventory gave a booking's dose back on its own: a discard, or a hold never confirmed in time. */
 export type LostBookingReason = Extract<CancellationReason, "DISCARD" | "HOLD_EXPIRED">;

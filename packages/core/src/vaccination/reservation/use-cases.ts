@@ -1,14 +1,22 @@
-import { type EventContext, NotFound, requireUuid } from "../../shared/index.ts";
+import { type EventContext, InvalidArgument, NotFound, requireUuid } from "../../shared/index.ts";
 import { AbandonedBooking } from "./abandoned-booking.ts";
 import {
   type Booking,
   type BookingSlot,
   requireBooking,
+  requireCalendarDay,
   requireNote,
   requirePersonId,
   reservationIdOf,
 } from "./booking.ts";
-import type { AbandonedBookings, BookingSlots, ReservationPosition, Reservations } from "./ports.ts";
+import type {
+  AbandonedBookingReads,
+  AbandonedBookings,
+  BookingSlots,
+  ReservationPosition,
+  ReservationReads,
+  Reservations,
+} from "./ports.ts";
 import { alreadyHeld, Reservation, type ReservationState } from "./reservation.ts";
 
 /** What a command works with: reservations and abandoned bookings, bound to one unit of work. */
@@ -17,19 +25,26 @@ export interface ReservationPorts extends EventContext {
   readonly abandonedBookings: AbandonedBookings;
 }
 
+/** What queries read: outside a unit of work, nothing locked. */
+export interface ReservationQueries {
+  readonly reservations: ReservationReads;
+}
+
 /**
  * What Reserve works with: reads outside any transaction, inventory's booking call, and units of
  * work for recording the outcome. Inventory is called outside any transaction, so a slow inventory
  * holds no database connection or lock.
  */
-export interface ReservePorts extends ReservationPorts {
+export interface ReservePorts extends EventContext, ReservationQueries {
+  readonly abandonedBookings: AbandonedBookingReads;
   readonly slots: BookingSlots;
   /** Runs `work` in one transaction, with ports bound to it; commits when it returns. */
   unitOfWork<T>(work: (ports: ReservationPorts) => Promise<T>): Promise<T>;
 }
 
 /** Why a Reserve offers the waitlist instead of a reservation. */
-export type WaitlistReason = "NO_DOSES" | "DATE_FULL" | "INVENTORY_UNAVAILABLE";
+export const WAITLIST_REASONS = ["NO_DOSES", "DATE_FULL", "INVENTORY_UNAVAILABLE"] as const;
+export type WaitlistReason = (typeof WAITLIST_REASONS)[number];
 
 export interface WaitlistOffer {
   readonly reason: WaitlistReason;
@@ -102,20 +117,22 @@ async function registerBooking(
   booking: Booking,
 ): Promise<ReserveAnswer | { readonly heldAlready: ReservationState }> {
   const { reservationId } = slot;
-  const known = await ports.reservations.get(reservationId);
-  if (known) return { reservation: known.state };
+  // Only a repeat of an idempotency key can find its reservation registered already.
+  if (booking.idempotencyKey !== undefined) {
+    const known = await ports.reservations.get(reservationId);
+    if (known) return { reservation: known.state };
+  }
   if (await ports.abandonedBookings.has(reservationId)) return { waitlistOffer: abandonedOffer() };
-  const held = await ports.reservations.outstandingOf(booking.personId, booking.vaccineId);
+  const { outstanding: held, waitlistEntry: entry } = await ports.reservations.standingOf(
+    booking.personId,
+    booking.hospitalId,
+    booking.vaccineId,
+  );
   if (held) {
     await ports.abandonedBookings.save(AbandonedBooking.abandon(slot, ports));
     return { heldAlready: held.state };
   }
   const reservation = Reservation.register({ reservationId, booking }, ports);
-  const entry = await ports.reservations.waitlistEntry(
-    booking.personId,
-    booking.hospitalId,
-    booking.vaccineId,
-  );
   await ports.reservations.save(reservation);
   if (entry?.closeWaitlistEntry(ports)) await ports.reservations.save(entry);
   return { reservation: reservation.state };
@@ -225,18 +242,41 @@ export async function cancelReservationAsManager(
 }
 
 export async function getReservation(
-  ports: Pick<ReservationPorts, "reservations">,
+  ports: { readonly reservations: Pick<ReservationReads, "get"> },
   query: { reservationId: string },
 ): Promise<ReservationState> {
   return (await load(ports.reservations, requireUuid("reservationId", query.reservationId))).state;
 }
 
-/** A page of a person's reservations: waitlist entries first, then the latest appointment first. */
+export interface ListReservations {
+  /** Whose reservations; empty when a hospital's day is asked for. */
+  readonly personId: string;
+  /** A hospital's day instead of a person's list: empty, or with `date`. */
+  readonly hospitalId: string;
+  readonly date: string;
+  readonly limit: number;
+  readonly after?: ReservationPosition | undefined;
+}
+
+/**
+ * A page of a person's reservations (waitlist entries first, then the latest appointment first),
+ * or, given a hospital and a date, a page of that hospital's reservations of the day, first booked
+ * first. One or the other: a person id with a hospital is refused on `hospitalId`.
+ */
 export async function listReservations(
-  ports: Pick<ReservationPorts, "reservations">,
-  query: { personId: string; limit: number; after?: ReservationPosition | undefined },
+  ports: ReservationQueries,
+  query: ListReservations,
 ): Promise<ReservationState[]> {
-  return ports.reservations.ofPerson({ ...query, personId: requirePersonId(query.personId) });
+  const { limit, after } = query;
+  if (query.hospitalId === "" && query.date === "") {
+    return ports.reservations.ofPerson({ personId: requirePersonId(query.personId), limit, after });
+  }
+  if (query.personId !== "") {
+    throw new InvalidArgument("hospitalId", "lists a hospital's day: give personId or hospitalId, not both");
+  }
+  const hospitalId = requireUuid("hospitalId", query.hospitalId);
+  const date = requireCalendarDay(query.date);
+  return ports.reservations.ofHospitalDay({ hospitalId, date, limit, after });
 }
 
 async function change(
@@ -250,8 +290,35 @@ async function change(
   return reservation.state;
 }
 
-async function load(reservations: Reservations, reservationId: string): Promise<Reservation> {
+async function load(
+  reservations: Pick<ReservationReads, "get">,
+  reservationId: string,
+): Promise<Reservation> {
   const reservation = await reservations.get(reservationId);
   if (!reservation) throw new NotFound("Reservation", reservationId);
   return reservation;
+}
+
+/** The most reservation ids one GetOutstandingReservations may ask about (inventory's expiry job asks 200 at most). */
+export const MAX_RESERVATIONS_ASKED = 200;
+
+/**
+ * Inventory asks, before it releases booking holds whose lease lapsed unconfirmed, which of their
+ * reservations are outstanding (REGISTERED or CONFIRMED) here: it keeps those holds, since their
+ * ReservationRegistered is only late, and releases the others. Answers those ids, in the order asked;
+ * an id never registered (its Reserve died first) is not among them.
+ */
+export async function getOutstandingReservations(
+  ports: ReservationQueries,
+  query: { reservationIds: readonly string[] },
+): Promise<string[]> {
+  const asked = query.reservationIds;
+  if (asked.length === 0 || asked.length > MAX_RESERVATIONS_ASKED) {
+    throw new InvalidArgument("reservationIds", `must hold 1 to ${MAX_RESERVATIONS_ASKED} reservation ids`);
+  }
+  const ids = asked.map((id) => requireUuid("reservationIds", id));
+  const outstanding = new Set(
+    (await ports.reservations.getAll(ids)).filter((r) => r.isOutstanding).map((r) => r.id),
+  );
+  return ids.filter((id) => outstanding.has(id));
 }

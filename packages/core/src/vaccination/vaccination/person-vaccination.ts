@@ -9,8 +9,12 @@ import type { BookedReservation } from "./booked-reservations.ts";
 import type { VaccinationEvent, VaccinationRecorded } from "./events.ts";
 import type { HospitalStock, RegisteredHospital, RegisteredVaccine } from "./inventory-replicas.ts";
 
-/** IN_PROGRESS while some, not all, of the required doses are given; COMPLETED once all are. */
-export type VaccinationStatus = "IN_PROGRESS" | "COMPLETED";
+/**
+ * IN_PROGRESS while some, not all, of the required doses are given; COMPLETED once all are. The one
+ * list of them (the table's values and the wire form derive from it).
+ */
+export const VACCINATION_STATUSES = ["IN_PROGRESS", "COMPLETED"] as const;
+export type VaccinationStatus = (typeof VACCINATION_STATUSES)[number];
 
 /** One dose given to a person. */
 export interface VaccinationRecord {
@@ -110,11 +114,14 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
   /**
    * Records one dose given at a hospital and records VaccinationRecorded. Rules, in order:
    * - `reservation-must-be-the-persons`: a dose recorded with a reservation is given to the person
-   *   who booked it (as far as vaccination has heard of the reservation).
+   *   who booked it.
    * - `reservation-must-be-recorded-once`: a reservation's dose is recorded once. The same dose
    *   recorded again (same person, hospital and vaccine) answers the first record and records
    *   nothing, so a caller may retry; the reservation with another person, hospital or vaccine is
    *   refused.
+   * - `reservation-must-be-known`: vaccination knows who booked a reservation from
+   *   ReservationRegistered, so a reservation it has not heard of may have just been booked, and
+   *   cannot be checked yet: that refusal is Unavailable, to retry after RETRY_UNTIL_HEARD_MS.
    * - `vaccine-must-be-registered` and `hospital-must-be-registered`: inventory registered them.
    *   Vaccination learns of them from VaccineRegistered and HospitalRegistered, so one it has not
    *   heard of may have just been registered: that refusal is Unavailable, to retry after
@@ -145,6 +152,9 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
         "reservation-must-be-recorded-once",
         `the dose of reservation ${earlier.reservationId} was already recorded (record ${earlier.recordId})`,
       );
+    }
+    if (dose.reservationId && !booked) {
+      throw notHeardOf(`reservation ${dose.reservationId}`, "reservation-must-be-known");
     }
     const vaccine = dose.vaccine;
     if (!vaccine) throw notHeardOf(`vaccine ${vaccineId}`, "vaccine-must-be-registered");
@@ -185,10 +195,10 @@ export class PersonVaccination extends AggregateRoot<VaccinationEvent> {
   }
 }
 
-/** What inventory registered or supplied has not reached vaccination (yet). */
+/** What inventory or reservation registered (or inventory supplied) has not reached vaccination (yet). */
 function notHeardOf(what: string, rule: string): Unavailable {
   return new Unavailable(
-    `vaccination has not heard of ${what} yet; what inventory just registered reaches it within moments, so retry`,
+    `vaccination has not heard of ${what} yet; what was just registered reaches it within moments, so retry`,
     { rule, afterMs: RETRY_UNTIL_HEARD_MS },
   );
 }

@@ -8,12 +8,16 @@ import type { PersonVaccination, VaccinationRecord } from "./person-vaccination.
  * `recordOfReservation` holds the reservation, so concurrent records of one person and vaccine, or of
  * one reservation, take turns.
  */
-export interface PersonVaccinations {
+export interface PersonVaccinations extends PersonVaccinationReads {
   /** The person's doses of the vaccine; undefined before the first. */
   get(personId: string, vaccineId: string): Promise<PersonVaccination | undefined>;
   save(vaccination: PersonVaccination): Promise<void>;
   /** The dose recorded with the reservation, if any. */
   recordOfReservation(reservationId: string): Promise<VaccinationRecord | undefined>;
+}
+
+/** People's vaccinations as queries read them: outside a unit of work, nothing locked. */
+export interface PersonVaccinationReads {
   /** Every vaccine the person received at least one dose of. */
   ofPerson(personId: string): Promise<PersonVaccination[]>;
 }

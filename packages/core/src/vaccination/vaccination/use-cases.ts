@@ -10,6 +10,7 @@ import { PersonVaccination, type VaccinationProgress, type VaccinationRecord } f
 import type {
   BookedReservations,
   HospitalStocks,
+  PersonVaccinationReads,
   PersonVaccinations,
   RegisteredHospitals,
   RegisteredVaccines,
@@ -21,6 +22,18 @@ export interface VaccinationPorts extends EventContext {
   readonly vaccines: RegisteredVaccines;
   readonly hospitals: RegisteredHospitals;
   readonly stocks: HospitalStocks;
+}
+
+/**
+ * What recording a dose works on: the person's vaccinations, and the replicas it only reads (the
+ * adapter holds them FOR SHARE, so doses of one vaccine or hospital are recorded in parallel).
+ */
+export interface RecordingPorts extends EventContext {
+  readonly vaccinations: PersonVaccinations;
+  readonly reservations: Pick<BookedReservations, "get">;
+  readonly vaccines: Pick<RegisteredVaccines, "get">;
+  readonly hospitals: Pick<RegisteredHospitals, "get">;
+  readonly stocks: Pick<HospitalStocks, "get">;
 }
 
 export const MAX_PERSON_ID_LENGTH = 64;
@@ -40,7 +53,7 @@ export interface RecordVaccination {
  * works while reservation and inventory are down; they learn of the dose from VaccinationRecorded.
  */
 export async function recordVaccination(
-  ports: VaccinationPorts,
+  ports: RecordingPorts,
   command: RecordVaccination,
 ): Promise<VaccinationRecord> {
   const personId = requireText("personId", command.personId, MAX_PERSON_ID_LENGTH);
@@ -78,7 +91,7 @@ export interface PersonStatus {
 
 /** A person's status for every vaccine they received; none for a person never vaccinated. */
 export async function getPersonStatus(
-  ports: Pick<VaccinationPorts, "vaccinations">,
+  ports: { readonly vaccinations: PersonVaccinationReads },
   query: { personId: string },
 ): Promise<PersonStatus> {
   const personId = requireText("personId", query.personId, MAX_PERSON_ID_LENGTH);
