@@ -35,6 +35,7 @@ import pg from "pg";
 import {
   allInOneWithNats,
   bareConnect,
+  COUNTS_DELAY_MS,
   ceiling,
   closedLoop,
   insertBaseline,
@@ -44,7 +45,6 @@ import {
   pause,
   perUnit,
   runBenchmark,
-  STATS_DELAY_MS,
   summary,
   target,
 } from "./benchmarking.ts";
@@ -136,7 +136,7 @@ await runBenchmark(async (cleanups) => {
   }
 
   log(`idle: ${IDLE_SECONDS} s with nothing to do`);
-  await pause(STATS_DELAY_MS);
+  await pause(COUNTS_DELAY_MS);
   const idleStart = await sample();
   await pause(IDLE_SECONDS * 1000);
   const idle = between(idleStart, await sample());
@@ -167,32 +167,41 @@ await runBenchmark(async (cleanups) => {
   }
   const endToEndSeconds = (performance.now() - phaseStart) / 1000;
   log(`all through in ${endToEndSeconds.toFixed(1)} s`);
-  // The order updates that follow the dashboard's last change, and the counts' publication.
-  await pause(STATS_DELAY_MS);
+  // The order updates that follow the dashboard's last change. The CPU is read then, while the
+  // sessions that did the work still exist (the pools close idle ones after 10 s); the counts once
+  // PostgreSQL has published them all.
+  await pause(1_500);
+  const phaseCpu = between(phaseBefore, await sample());
+  await pause(COUNTS_DELAY_MS - 1_500);
   const phase = between(phaseBefore, await sample());
   const {
     statements: statementsPerOrder,
     transactions: transactionsPerOrder,
     appMs: appMsPerOrder,
     postgresMs: postgresMsPerOrder,
-  } = perUnit(phase, idle, ORDERS);
+  } = perUnit(phase, idle, ORDERS, phaseCpu);
 
   log(`propagation: ${RATE} orders/s for ${SECONDS} s; waiting for the dashboard's notifications`);
   const committedAt = new Map<string, number>();
   const total = RATE * SECONDS;
   const start = performance.now();
   const inFlight: Promise<void>[] = [];
+  let lastSentAt = start;
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((resume) => setTimeout(resume, wait));
+    lastSentAt = performance.now();
     inFlight.push(
       place(i).then(({ order }) => {
         committedAt.set(order?.orderId ?? "", performance.now());
       }),
     );
   }
+  // Offered: the rate the calls were sent at (the intervals between the first and the last);
+  // answered: the rate PlaceOrder answered them at, which is lower when it cannot keep up.
+  const offeredRate = (total - 1) / ((lastSentAt - start) / 1000);
   await Promise.all(inFlight);
-  const offeredRate = total / ((performance.now() - start) / 1000);
+  const answeredRate = total / ((performance.now() - start) / 1000);
   const deadline = performance.now() + 15_000;
   while ([...committedAt.keys()].some((id) => !seenAt.has(id)) && performance.now() < deadline) {
     await new Promise((resume) => setTimeout(resume, 50));
@@ -224,7 +233,9 @@ await runBenchmark(async (cleanups) => {
   const bareSummary = summary(bareRun.latencies);
   const aloneSummary = summary(alone.latencies);
   const endToEndRate = ORDERS / endToEndSeconds;
-  const idleCore = ((idle.appCpu + idle.cpuSeconds) / idle.seconds) * 100;
+  // Idle is the all-in-one and its sessions; autovacuum cleaning up after the warm-up is shown apart.
+  const idleCore = ((idle.appCpu + idle.cpuSeconds - idle.workersCpuSeconds) / idle.seconds) * 100;
+  const idleVacuum = (idle.workersCpuSeconds / idle.seconds) * 100;
   const noStatements = "pg_stat_statements is not preloaded on this PostgreSQL";
   console.log(
     [
@@ -237,12 +248,12 @@ await runBenchmark(async (cleanups) => {
       `| ceiling: GetOrder failing validation (Connect JSON, no database) | ${refusals.rate.toFixed(0)}/s | ${ms(refused.p50)} | ${ms(refused.p99)} |`,
       `| PlaceOrder via Connect JSON | ${placing.rate.toFixed(0)}/s | ${ms(placed.p50)} | ${ms(placed.p99)} |`,
       `| the same orders end to end, until each showed its delivery | ${(ORDERS / endToEndSeconds).toFixed(0)}/s | | |`,
-      `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
+      `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered, ${answeredRate.toFixed(0)}/s answered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
-      `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions; CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
-      `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one and its sessions)`,
+      `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
+      `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one ${((idle.appCpu / idle.seconds) * 100).toFixed(2)}% and its sessions; PostgreSQL's autovacuum ${idleVacuum.toFixed(2)}% besides)`,
       `propagation: max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
       "",
       target("statements per order", statementsPerOrder, "<=", 20, "", noStatements),
@@ -257,7 +268,13 @@ await runBenchmark(async (cleanups) => {
         " ms",
       ),
       target("end to end / bare Connect", endToEndRate / bareRun.rate, ">=", 0.08, "x"),
-      target(`propagation p99 at ${RATE} orders/s`, spread.p99, "<=", RATE <= 200 ? 50 : 100, " ms"),
+      target(
+        `propagation p99 at ${offeredRate.toFixed(0)} orders/s offered (${RATE} asked, ${answeredRate.toFixed(0)} answered)`,
+        spread.p99,
+        "<=",
+        Math.round(offeredRate) <= 200 ? 50 : 100,
+        " ms",
+      ),
       target("idle, share of a core", idleCore, "<=", 1, "%"),
     ].join("\n"),
   );

@@ -52,14 +52,23 @@ export interface JetStreamBusOptions {
    * used up and its messages handled, so a larger request leaves fewer such pauses under load.
    */
   readonly batchSize?: number;
-  /** Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 8. */
+  /**
+   * Messages one subscription handles at once (see PullLoopSettings.concurrency). Default 4: what
+   * arrives while its lanes are busy waits and is taken as a batch, one transaction for several
+   * events, rather than queueing for one of the service's pooled connections one by one.
+   */
   readonly concurrency?: number;
   /**
-   * How long one pull request stays open when no message comes. `close()` waits for the open
-   * requests of its subscriptions to end (see subscription.ts), so this bounds how long it takes
-   * when idle. Default 2 s; at least 1 s.
+   * How long one pull request stays open when no message comes, after one that brought some.
+   * Default 2 s; at least 1 s.
    */
   readonly pullExpiresMs?: number;
+  /**
+   * How long at most while requests come back empty: each stays open twice as long as the last, up
+   * to this (see subscription.ts). `close()` waits for the open requests of its subscriptions to
+   * end, so this bounds how long it takes when idle. Default 4 s; at least `pullExpiresMs`.
+   */
+  readonly idlePullExpiresMs?: number;
   /** Unacknowledged messages a durable consumer allows across all its replicas. Default 1000. */
   readonly maxAckPending?: number;
   /** Timeout of JetStream API calls and publish acknowledgements. Default 5 s. */
@@ -70,8 +79,9 @@ const defaults = {
   duplicateWindowMs: 120_000,
   ackWaitMs: 5_000,
   batchSize: 128,
-  concurrency: 8,
+  concurrency: 4,
   pullExpiresMs: 2_000,
+  idlePullExpiresMs: 4_000,
   maxAckPending: 1_000,
   requestTimeoutMs: 5_000,
 };
@@ -136,12 +146,14 @@ export class JetStreamBus implements EventBus {
     this.namespace = options.namespace ?? "";
     assertNamespace(this.namespace);
     this.#log = (options.logger ?? pino({ name: "event-bus" })).child({ component: "jetstream-bus" });
+    const pullExpiresMs = Math.max(1_000, options.pullExpiresMs ?? defaults.pullExpiresMs);
     this.#settings = {
       duplicateWindowMs: options.duplicateWindowMs ?? defaults.duplicateWindowMs,
       ackWaitMs: options.ackWaitMs ?? defaults.ackWaitMs,
       batchSize: options.batchSize ?? defaults.batchSize,
       concurrency: options.concurrency ?? defaults.concurrency,
-      pullExpiresMs: Math.max(1_000, options.pullExpiresMs ?? defaults.pullExpiresMs),
+      pullExpiresMs,
+      idlePullExpiresMs: Math.max(pullExpiresMs, options.idlePullExpiresMs ?? defaults.idlePullExpiresMs),
       maxAckPending: options.maxAckPending ?? defaults.maxAckPending,
       requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
     };
@@ -212,6 +224,7 @@ export class JetStreamBus implements EventBus {
         batchSize: this.#settings.batchSize,
         concurrency: this.#settings.concurrency,
         pullExpiresMs: this.#settings.pullExpiresMs,
+        idlePullExpiresMs: this.#settings.idlePullExpiresMs,
         ackWaitMs: this.#settings.ackWaitMs,
         logger: this.#log,
         deadLetter: (message, failure) => this.#deadLetter(consumer, durable, message, failure),
@@ -268,7 +281,7 @@ export class JetStreamBus implements EventBus {
 
   /**
    * Stops every subscription (each finishes the message in hand and lets its open pull request end,
-   * at most `pullExpiresMs`), then drains the connection.
+   * at most `idlePullExpiresMs`), then drains the connection.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {

@@ -23,7 +23,10 @@ import { isApiError } from "./streams.ts";
  * so only the failing message is retried and dead-lettered.
  *
  * Pulling. The loop issues one pull request at a time for up to `batchSize` messages that stays
- * open at most `pullExpiresMs`, and handles what arrives before it asks again. It never abandons an
+ * open at most `pullExpiresMs`, and handles what arrives before it asks again. While requests come
+ * back empty, each stays open twice as long as the last, up to `idlePullExpiresMs`; one that brings
+ * a message starts again from `pullExpiresMs`. An idle subscription so asks less often (a message
+ * still arrives at once: while idle, a request is open). It never abandons an
  * open pull request: NATS 2.9 servers keep a pull request whose subscriber went away until it
  * expires, and a redelivery the server routes to it is lost until the ack wait runs out, while the
  * consumer's position steps back so other messages are delivered twice (fixed in nats-server 2.10,
@@ -59,8 +62,10 @@ export interface PullLoopSettings {
    * the project's handlers lock what they change and tolerate any order.
    */
   readonly concurrency: number;
-  /** How long one pull request stays open; also the longest `stop()` waits while idle. */
+  /** How long one pull request stays open while messages come. */
   readonly pullExpiresMs: number;
+  /** How long one stays open at most while they do not; also the longest `stop()` waits when idle. */
+  readonly idlePullExpiresMs: number;
   /** The consumer's ack wait; a running handler reports progress well within it. */
   readonly ackWaitMs: number;
   readonly logger: Logger;
@@ -113,6 +118,10 @@ export class PullSubscription implements Subscription {
   #wake: () => void = () => {};
   /** Messages pulled and not yet taken by a lane, in stream order. */
   readonly #waiting: JsMsg[] = [];
+  /** While messages wait: tells the server they are in hand, so none is redelivered meanwhile. */
+  #waitingInHand: NodeJS.Timeout | undefined;
+  /** How long the next pull request stays open (see "Pulling" above). */
+  #nextExpiresMs: number;
   /** Lanes at work: each takes waiting messages until none is left. */
   readonly #inHand = new Set<Promise<void>>();
   #lanesBusy = 0;
@@ -121,6 +130,7 @@ export class PullSubscription implements Subscription {
 
   constructor(settings: PullLoopSettings, onStopped: () => void) {
     this.#settings = settings;
+    this.#nextExpiresMs = settings.pullExpiresMs;
     this.#onStopped = onStopped;
     this.#log = settings.logger.child({ consumer: settings.consumer.name, stream: settings.stream });
     this.#finished = this.#run();
@@ -128,7 +138,7 @@ export class PullSubscription implements Subscription {
 
   /**
    * Stops taking messages and resolves once the message in hand is handled. The open pull request
-   * still runs out in the background (at most `pullExpiresMs`), giving back whatever it brings;
+   * still runs out in the background (at most `idlePullExpiresMs`), giving back whatever it brings;
    * `finished()` tells when it has.
    */
   async stop(): Promise<void> {
@@ -148,10 +158,6 @@ export class PullSubscription implements Subscription {
   async #run(): Promise<void> {
     let failures = 0;
     let pullConsumer: PullConsumer | undefined;
-    const waitingInHand = setInterval(() => {
-      for (const message of this.#waiting) message.working();
-    }, progressEvery(this.#settings.ackWaitMs));
-    waitingInHand.unref();
     try {
       while (!this.#stopping && !this.#settings.connectionClosed()) {
         try {
@@ -175,19 +181,20 @@ export class PullSubscription implements Subscription {
         }
       }
     } finally {
-      clearInterval(waitingInHand);
+      clearInterval(this.#waitingInHand);
       this.#onStopped();
     }
   }
 
   /** One pull request: handles what it brings until it is filled or expires. */
   async #pullOnce(pullConsumer: PullConsumer): Promise<void> {
-    const { batchSize, pullExpiresMs, concurrency } = this.#settings;
+    const { batchSize, concurrency } = this.#settings;
     if (this.#stopping) return;
-    const openUntil = Date.now() + pullExpiresMs;
+    const expires = this.#nextExpiresMs;
+    const openUntil = Date.now() + expires;
     const messages: ConsumerMessages = await pullConsumer.fetch({
       max_messages: batchSize,
-      expires: pullExpiresMs,
+      expires,
     });
     // Pulled but not handled: give it back. While this pull request may still be open, delay the
     // redelivery until it has expired, or the server would hand the message straight back here.
@@ -195,16 +202,35 @@ export class PullSubscription implements Subscription {
       const requestFilled = messages.getReceived() >= batchSize;
       message.nak(requestFilled ? 0 : Math.max(0, openUntil - Date.now()) + expiryMarginMs);
     };
+    let received = 0;
     // Leaving this loop early would abandon the open pull request (see above).
     for await (const message of messages) {
+      received += 1;
       if (this.#stopping) {
         giveBack(message);
         continue;
       }
       this.#waiting.push(message);
+      this.#reportWaiting();
       if (this.#lanesBusy < concurrency) this.#startLane(giveBack);
     }
+    const { pullExpiresMs, idlePullExpiresMs } = this.#settings;
+    this.#nextExpiresMs = received > 0 ? pullExpiresMs : Math.min(expires * 2, idlePullExpiresMs);
     await Promise.all(this.#inHand);
+  }
+
+  /** Reports the waiting messages in progress every so often, as long as any wait (no timer while idle). */
+  #reportWaiting(): void {
+    if (this.#waitingInHand) return;
+    this.#waitingInHand = setInterval(() => {
+      if (this.#waiting.length === 0) {
+        clearInterval(this.#waitingInHand);
+        this.#waitingInHand = undefined;
+        return;
+      }
+      for (const message of this.#waiting) message.working();
+    }, progressEvery(this.#settings.ackWaitMs));
+    this.#waitingInHand.unref();
   }
 
   /**

@@ -2,8 +2,12 @@ import type { Logger } from "pino";
 import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import type { ServiceDatabase } from "./database.ts";
 
-/** How long events published at once wait to be marked published together. */
-const MARK_DELAY_MS = 20;
+/**
+ * How long events published at once wait to be marked published together: under load one statement
+ * (its own transaction) marks a relay's events of a fifth of a second, well before a round would
+ * take them as leftovers (`graceMs`).
+ */
+const MARK_DELAY_MS = 200;
 
 export interface OutboxRelayOptions {
   readonly db: ServiceDatabase;

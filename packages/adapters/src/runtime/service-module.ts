@@ -71,14 +71,30 @@ export interface ServiceModule {
 
 /**
  * Periodic work. Every replica runs it, so a job must claim what it works on (e.g. FOR UPDATE SKIP
- * LOCKED, or a lease) to do each piece once.
+ * LOCKED, or a lease) to do each piece once. Idle, a job that says what its rounds found backs off
+ * (see runtime/jobs.ts).
  */
 export interface Job {
   readonly name: string;
-  /** Pause between rounds. */
+  /** Pause after a round that found work (or failed, or cannot tell): the job's pace under load. */
   readonly everyMs: number;
-  /** One round. A failure is logged and the next round comes as usual. */
-  run(): Promise<void>;
+  /**
+   * Longest pause while rounds find nothing: after each such round the pause doubles from
+   * `everyMs` up to this. Default `everyMs`, a fixed pace. Work that no wake announces (work made
+   * by another replica, or falling due) waits at most this long.
+   */
+  readonly maxIdleMs?: number;
+  /**
+   * Event types whose commit in this module makes work for the job: an event one of its policies
+   * handled, or one the module wrote to its outbox. After such a commit the next round comes at most
+   * `everyMs` after the last.
+   */
+  readonly wakeOn?: readonly string[];
+  /**
+   * One round; resolves to how many pieces of work it found (0 lets the pause grow), or to nothing
+   * when it cannot tell. A failure is logged and the next round comes after `everyMs`.
+   */
+  run(): Promise<number | undefined>;
 }
 
 /** Encodes a context's domain events into envelopes for the outbox. */

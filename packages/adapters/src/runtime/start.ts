@@ -74,6 +74,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     db: ServiceDatabase;
     relay: OutboxRelay;
     runtime: ServiceRuntime;
+    wakes: JobWakes;
   }> = [];
   const subscriptions: Subscription[] = [];
   const jobs = new JobRunner(options.logger);
@@ -104,9 +105,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         logger,
         ...(options.outboxIdleMs ? { idleMs: options.outboxIdleMs } : {}),
       });
+      const wakes = new JobWakes();
       const command = async <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T> => {
         const { result, events } = await db.unitOfWork(work);
         relay.publishCommitted(events);
+        wakes.committed(events);
         return result;
       };
       const onEvent = (
@@ -119,7 +122,10 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           inConsumerSpan(consumer, event, () => handle(unit, event)),
         );
         const handleAll = async (events: readonly EventEnvelope[]) => {
-          relay.publishCommitted((await once(events)).written);
+          const { written } = await once(events);
+          relay.publishCommitted(written);
+          wakes.committed(events);
+          wakes.committed(written);
         };
         return { name: consumer, eventType, handle: (event) => handleAll([event]), handleAll };
       };
@@ -139,7 +145,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           ? bearerInterceptor(security.serviceTokens(module.name))
           : (next) => next,
       };
-      started.push({ module, db, relay, runtime });
+      started.push({ module, db, relay, runtime, wakes });
     }
     for (const { module, runtime } of started) {
       for (const consumer of module.policies?.(runtime) ?? []) {
@@ -147,8 +153,8 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       }
     }
     for (const { relay } of started) relay.start();
-    for (const { module, runtime } of started) {
-      for (const job of module.jobs?.(runtime) ?? []) jobs.start(job);
+    for (const { module, runtime, wakes } of started) {
+      for (const job of module.jobs?.(runtime) ?? []) wakes.add(job.wakeOn ?? [], jobs.start(job));
     }
     const metrics =
       options.metrics ??
@@ -214,6 +220,20 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     await Promise.allSettled(subscriptions.map((subscription) => subscription.stop()));
     await Promise.allSettled(started.map(({ relay, db }) => relay.stop().then(() => db.close())));
     throw error;
+  }
+}
+
+/** A module's jobs to wake, by the event types whose commit makes work for them (Job.wakeOn). */
+class JobWakes {
+  readonly #byType = new Map<string, Array<() => void>>();
+
+  add(eventTypes: readonly string[], wake: () => void): void {
+    for (const type of eventTypes) this.#byType.set(type, [...(this.#byType.get(type) ?? []), wake]);
+  }
+
+  committed(events: readonly EventEnvelope[]): void {
+    if (this.#byType.size === 0) return;
+    for (const event of events) for (const wake of this.#byType.get(event.type) ?? []) wake();
   }
 }
 

@@ -64,8 +64,8 @@ export function capturingLogger(): { logger: Logger; lines: Array<Record<string,
 
 /**
  * Opens buses in private namespaces and cleans up after a test file: closes every bus (together, as
- * each close waits up to `pullExpiresMs` for its open pull requests) and deletes the namespaces'
- * streams from the shared server.
+ * each close waits up to `idlePullExpiresMs` for its open pull requests) and deletes the
+ * namespaces' streams from the shared server.
  */
 export class BusFixture {
   readonly #buses: JetStreamBus[] = [];
@@ -87,6 +87,7 @@ export class BusFixture {
       name: `test-${namespace}`,
       // Short pull requests: a stopping subscription waits for its open one to end.
       pullExpiresMs: 1_000,
+      idlePullExpiresMs: 2_000,
       ...options,
     });
     this.#buses.push(bus);

@@ -16,6 +16,7 @@ import {
   type TrialPlanReads,
   type TrialPlanState,
 } from "@hexa/core/trial/marketing";
+import { PlanEndedSchema } from "@hexa/proto/trial/marketing/v1/events_pb";
 import {
   type ListTrialPlansRequest,
   MarketingService,
@@ -50,8 +51,11 @@ export const ORDER_CALL = {
   breaker: { consecutiveFailures: 3, halfOpenAfterMs: 5_000 },
 };
 
-/** How often pending closings are retried, how many a round, and how long a replica holds one. */
-const CLOSINGS = { everyMs: 1_000, batch: 20, leaseMs: 30_000 };
+/**
+ * The retry of pending closings: how often it looks while it finds some (or a plan has just ended),
+ * how long it waits at most while it finds none, how many a round, and how long a replica holds one.
+ */
+const CLOSINGS = { everyMs: 1_000, maxIdleMs: 5_000, batch: 20, leaseMs: 30_000 };
 
 /** Marketing: trial plans, started and ended by marketers. Ending one closes its orders in order. */
 export const marketingModule: ServiceModule = {
@@ -95,9 +99,11 @@ export const marketingModule: ServiceModule = {
     {
       name: "marketing-orders-closing",
       everyMs: CLOSINGS.everyMs,
-      run: async () => {
-        await retryDueClosings(closingPorts(runtime), { limit: CLOSINGS.batch, leaseMs: CLOSINGS.leaseMs });
-      },
+      maxIdleMs: CLOSINGS.maxIdleMs,
+      // Ending a plan makes a closing to retry should order not answer.
+      wakeOn: [PlanEndedSchema.typeName],
+      run: () =>
+        retryDueClosings(closingPorts(runtime), { limit: CLOSINGS.batch, leaseMs: CLOSINGS.leaseMs }),
     },
   ],
 };

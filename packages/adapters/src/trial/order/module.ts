@@ -49,8 +49,11 @@ import {
   orders,
 } from "./store.ts";
 
-/** How often the scheduler looks for delivered orders whose trial is over, and how many it takes a round. */
-const DUE_RETURNS = { everyMs: 1_000, batch: 100 };
+/**
+ * The scheduler of returns: how often it looks for delivered orders whose trial is over while it
+ * finds some, how long it waits at most while it finds none, and how many it takes a round.
+ */
+const DUE_RETURNS = { everyMs: 1_000, maxIdleMs: 5_000, batch: 100 };
 
 /** Order: customers' trial orders, and order's replica of the plans marketing offers. */
 export const orderModule: ServiceModule = {
@@ -124,11 +127,15 @@ export const orderModule: ServiceModule = {
       {
         name: "order-due-returns",
         everyMs: DUE_RETURNS.everyMs,
+        maxIdleMs: DUE_RETURNS.maxIdleMs,
         run: async () => {
           let requested: number;
+          let total = 0;
           do {
             requested = await inUnitOfWork((p) => requestDueReturns(p, { limit: DUE_RETURNS.batch }));
+            total += requested;
           } while (requested === DUE_RETURNS.batch);
+          return total;
         },
       },
     ];

@@ -43,9 +43,14 @@ import {
   notifications,
 } from "./store.ts";
 
-/** The sending job: how often it looks, how many it sends at once, how long a replica holds one, the retries. */
+/**
+ * The sending job: how often it looks while it finds some (or an event has just stored one), how
+ * long it waits at most while it finds none, how many it sends at once, how long a replica holds
+ * one, the retries.
+ */
 export interface SendingSettings {
   readonly everyMs: number;
+  readonly maxIdleMs: number;
   readonly batch: number;
   /** Longer than one attempt can take (the webhook's timeout), so no other replica sends it meanwhile. */
   readonly leaseMs: number;
@@ -58,7 +63,13 @@ export interface ReminderSettings {
   readonly batch: number;
 }
 
-export const SENDING: SendingSettings = { everyMs: 500, batch: 20, leaseMs: 60_000, retry: DEFAULT_RETRY };
+export const SENDING: SendingSettings = {
+  everyMs: 500,
+  maxIdleMs: 5_000,
+  batch: 20,
+  leaseMs: 60_000,
+  retry: DEFAULT_RETRY,
+};
 export const REMINDERS: ReminderSettings = { everyMs: 10_000, batch: 100 };
 
 export interface NotificationModuleOptions {
@@ -159,8 +170,12 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
         {
           name: "notification-sending",
           everyMs: sending.everyMs,
+          maxIdleMs: sending.maxIdleMs,
+          // Each event the policies handle stores a notification to send.
+          wakeOn: CONSUMED_EVENTS.map(({ schema }) => schema.typeName),
           run: async () => {
             let claimed: string[];
+            let total = 0;
             do {
               claimed = await inUnitOfWork((p) =>
                 claimDueNotifications(p, { limit: sending.batch, leaseMs: sending.leaseMs }),
@@ -171,7 +186,9 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
                 (outcome) => outcome.status === "rejected",
               );
               if (failed) throw failed.reason;
+              total += claimed.length;
             } while (claimed.length === sending.batch);
+            return total;
           },
         },
         {
