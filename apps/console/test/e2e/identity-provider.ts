@@ -39,6 +39,8 @@ export async function startIdentityProvider(options: IdentityProviderOptions): P
   const serviceClient = { id: "hexa-services", secret: randomBytes(24).toString("base64url") };
   const consolePage = `${options.consoleOrigin}/`;
   const state = { accessTokenTtl: 600 };
+  /** Read at each issue, so a test can shorten the next tokens' lives. */
+  const accessTokenTtl = () => state.accessTokenTtl;
 
   const provider = new Provider(issuer, {
     clients: [
@@ -66,7 +68,14 @@ export async function startIdentityProvider(options: IdentityProviderOptions): P
     jwks: { keys: [signingKey] },
     cookies: { keys: [randomBytes(24).toString("base64url")] },
     pkce: { required: () => true },
-    ttl: { Interaction: 600, Session: 3600, Grant: 3600, IdToken: 600, AccessToken: 600 },
+    ttl: {
+      AccessToken: accessTokenTtl,
+      ClientCredentials: 600,
+      Grant: 3600,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 3600,
+    },
     // The token endpoint answers the browser on the console's origin, and no other.
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,
@@ -83,7 +92,6 @@ export async function startIdentityProvider(options: IdentityProviderOptions): P
             scope: "api",
             audience: options.audience,
             accessTokenFormat: "jwt",
-            accessTokenTTL: state.accessTokenTtl,
             jwt: { sign: { alg: "ES256" } },
           };
         },
