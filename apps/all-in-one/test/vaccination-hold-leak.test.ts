@@ -36,6 +36,34 @@ const DOSES = 30;
 /** How long inventory's breaker for reservation stays open before a trial call (RESERVATION_CALL). */
 const HALF_OPEN_S = 10;
 
+/** Inventory (with the test's lease) and reservation as processes of their own, calling each other. */
+async function startInventoryAndReservation(shared: Record<string, string>) {
+  const reservationPort = String(await freePort());
+  const inventory = await startApp("inventory", {
+    ...shared,
+    PORT: String(await freePort()),
+    BOOKING_HOLD_LEASE_S: String(LEASE_S),
+    RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
+  });
+  const reservationEnv = { ...shared, PORT: reservationPort, INVENTORY_URL: inventory.url };
+  return { inventory, reservationEnv, reservation: await startApp("reservation", reservationEnv) };
+}
+
+/** A hospital with DOSES available doses of a vaccine, the books to check, and a date two days on. */
+async function stockedHospital(database: TestDatabase, inventory: RunningApp, name: string) {
+  const stock = connectJsonClient(InventoryService, inventory.url);
+  const { hospital } = await stock.registerHospital({ name: `${name} Hospital`, dailyCapacity: 100 });
+  const { vaccine } = await stock.registerVaccine({ name: `${name}vax`, vials: 100, dosesRequired: 2 });
+  const at = { hospitalId: hospital?.hospitalId ?? "", vaccineId: vaccine?.vaccineId ?? "" };
+  const { supply } = await stock.supplyVaccine({ ...at, vials: 10 });
+  await stock.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses: DOSES });
+  return {
+    at,
+    books: new VaccinationBooks(database.url, inventory.url, at.hospitalId),
+    date: new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10),
+  };
+}
+
 describeWithNats("a reservation process killed during a burst leaks no hold", () => {
   let database: TestDatabase;
   let inventory: RunningApp;
@@ -44,17 +72,11 @@ describeWithNats("a reservation process killed during a burst leaks no hold", ()
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const shared = { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_NAMESPACE: uniqueNamespace() };
-    const inventoryPort = String(await freePort());
-    const reservationPort = String(await freePort());
-    inventory = await startApp("inventory", {
-      ...shared,
-      PORT: inventoryPort,
-      BOOKING_HOLD_LEASE_S: String(LEASE_S),
-      RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
-    });
-    reservationEnv = { ...shared, PORT: reservationPort, INVENTORY_URL: inventory.url };
-    reservation = await startApp("reservation", reservationEnv);
+    ({ inventory, reservation, reservationEnv } = await startInventoryAndReservation({
+      DATABASE_URL: database.url,
+      NATS_URL: natsUrl(),
+      BUS_NAMESPACE: uniqueNamespace(),
+    }));
   });
 
   afterAll(async () => {
@@ -64,14 +86,7 @@ describeWithNats("a reservation process killed during a burst leaks no hold", ()
   });
 
   it("releases the holds of the dead callers within the lease and a round; the freed doses book again", async () => {
-    const stock = connectJsonClient(InventoryService, inventory.url);
-    const { hospital } = await stock.registerHospital({ name: "Leak Hospital", dailyCapacity: 100 });
-    const { vaccine } = await stock.registerVaccine({ name: "Leakvax", vials: 100, dosesRequired: 2 });
-    const at = { hospitalId: hospital?.hospitalId ?? "", vaccineId: vaccine?.vaccineId ?? "" };
-    const books = new VaccinationBooks(database.url, inventory.url, at.hospitalId);
-    const { supply } = await stock.supplyVaccine({ ...at, vials: 10 });
-    await stock.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses: DOSES });
-    const date = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const { at, books, date } = await stockedHospital(database, inventory, "Leak");
 
     // A burst of Reserves; reservation dies once the first answers are back.
     const reservations = connectJsonClient(ReservationService, reservation.url);
@@ -137,16 +152,10 @@ describeWithNats("a bus outage longer than the hold's lease cancels no reservati
     // A NATS server of the test's own: the outage is its SIGKILL, never the run's shared server's.
     nats = new PrivateNats(await freePort());
     await nats.start();
-    const shared = { DATABASE_URL: database.url, NATS_URL: nats.url };
-    const reservationPort = String(await freePort());
-    inventory = await startApp("inventory", {
-      ...shared,
-      PORT: String(await freePort()),
-      BOOKING_HOLD_LEASE_S: String(LEASE_S),
-      RESERVATION_URL: `http://127.0.0.1:${reservationPort}`,
-    });
-    reservationEnv = { ...shared, PORT: reservationPort, INVENTORY_URL: inventory.url };
-    reservation = await startApp("reservation", reservationEnv);
+    ({ inventory, reservation, reservationEnv } = await startInventoryAndReservation({
+      DATABASE_URL: database.url,
+      NATS_URL: nats.url,
+    }));
   });
 
   afterAll(async () => {
@@ -157,14 +166,7 @@ describeWithNats("a bus outage longer than the hold's lease cancels no reservati
   });
 
   it("keeps the holds of people who booked while inventory heard nothing, also while reservation is down, and cancels none", async () => {
-    const stock = connectJsonClient(InventoryService, inventory.url);
-    const { hospital } = await stock.registerHospital({ name: "Outage Hospital", dailyCapacity: 100 });
-    const { vaccine } = await stock.registerVaccine({ name: "Outagevax", vials: 100, dosesRequired: 2 });
-    const at = { hospitalId: hospital?.hospitalId ?? "", vaccineId: vaccine?.vaccineId ?? "" };
-    const books = new VaccinationBooks(database.url, inventory.url, at.hospitalId);
-    const { supply } = await stock.supplyVaccine({ ...at, vials: 10 });
-    await stock.registerAvailableDoses({ supplyId: supply?.supplyId ?? "", doses: DOSES });
-    const date = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const { at, books, date } = await stockedHospital(database, inventory, "Outage");
     const reserve = async (personId: string) => {
       const { outcome } = await connectJsonClient(ReservationService, reservation.url).reserve({
         personId,
