@@ -8,7 +8,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TokenClaims } from "@hexa/adapters/auth/tokens";
+import { embeddedPostgresUrl } from "@hexa/adapters/postgres/embedded";
 import { createTestDatabase, freePort, type RunningApp, startApp, testToken } from "@hexa/testing";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -110,6 +112,25 @@ describe("the all-in-one on a non-default PORT and EMBEDDED_POSTGRES_PORT", () =
   it("lists the embedded bus's dead letters from EMBEDDED_POSTGRES_PORT alone", async () => {
     const listed = await run("apps/ops/src/dead-letters.ts", ["list"], env);
     expect(listed).toEqual({ code: 0, stdout: "no dead letters\n", stderr: "" });
+  });
+
+  it("reaches its embedded PostgreSQL through the Unix socket, not the TCP loopback", async () => {
+    const client = new pg.Client({
+      connectionString: embeddedPostgresUrl(Number(env.EMBEDDED_POSTGRES_PORT)),
+    });
+    await client.connect();
+    try {
+      // client_addr is null for a session over a Unix socket; this one's own is over TCP.
+      const { rows } = await client.query<{ socket: number; tcp: number }>(
+        `select count(*) filter (where client_addr is null)::int as socket,
+                count(*) filter (where client_addr is not null)::int as tcp
+           from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+      );
+      expect(rows[0]?.socket).toBeGreaterThan(0);
+      expect(rows[0]?.tcp).toBe(0);
+    } finally {
+      await client.end();
+    }
   });
 
   it("writes only JSON objects, one per line, to a stdout that is not a terminal", async () => {

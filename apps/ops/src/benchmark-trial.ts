@@ -45,8 +45,10 @@ import {
   pause,
   perUnit,
   runBenchmark,
+  statementCalls,
   summary,
   target,
+  topStatements,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
@@ -156,6 +158,7 @@ await runBenchmark(async (cleanups) => {
 
   log(`PlaceOrder: ${ORDERS} orders through Connect JSON at concurrency ${CONCURRENCY}`);
   const phaseBefore = await sample();
+  const callsBefore = await statementCalls(counting);
   const phaseStart = performance.now();
   const firstPlaced = placedIds.length;
   const placing = await closedLoop(ORDERS, CONCURRENCY, place);
@@ -174,6 +177,7 @@ await runBenchmark(async (cleanups) => {
   const phaseCpu = between(phaseBefore, await sample());
   await pause(COUNTS_DELAY_MS - 1_500);
   const phase = between(phaseBefore, await sample());
+  const topPerOrder = topStatements(callsBefore, await statementCalls(counting), ORDERS);
   const {
     statements: statementsPerOrder,
     transactions: transactionsPerOrder,
@@ -253,6 +257,8 @@ await runBenchmark(async (cleanups) => {
       "",
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
       `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
+      "statements run most per order (calls per order, text as PostgreSQL normalised it):",
+      ...topPerOrder.map((line) => `  ${line}`),
       `idle: ${idlePerSecond(idle.statements)?.toFixed(1) ?? "?"} statements/s, ${idlePerSecond(idle.transactions)?.toFixed(1)} transactions/s, ${idleCore.toFixed(2)}% of a core (all-in-one ${((idle.appCpu / idle.seconds) * 100).toFixed(2)}% and its sessions; PostgreSQL's autovacuum ${idleVacuum.toFixed(2)}% besides)`,
       `propagation: max ${ms(spread.max)}; ${missing} of ${committedAt.size} not seen within 15 s`,
       "",

@@ -168,7 +168,7 @@ export async function freshDatabase(name: string, cleanups: Cleanups): Promise<s
       await embedded.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    serverUrl = embedded.url;
+    serverUrl = embedded.socketUrl;
     log("PostgreSQL: embedded (DATABASE_URL not set)");
   }
   const database = `hexa_bench_${name}_${Date.now().toString(36)}`;

@@ -72,8 +72,11 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   const migrationsList = [...options.migrations]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((migration) => ({ name: migration.name, class: sqlMigration(migration.sql) }));
+  // A Unix socket's directory comes as libpq's `host` parameter, which MikroORM's URL parsing drops.
+  const socketDir = new URL(options.url).searchParams.get("host");
   const orm = await MikroORM.init({
     clientUrl: options.url,
+    ...(socketDir ? { host: socketDir } : {}),
     schema: options.schema,
     // Several services may share one process (the all-in-one), and one service's work can run inside
     // another's transaction (the embedded bus delivers from the relay's transaction): a context name
@@ -145,7 +148,37 @@ function clientConnectingWithin(ms: number): typeof pg.Client {
       // pg-pool hands its options over with the password non-enumerable: copied by name.
       super({ ...config, password: config.password, connectionTimeoutMillis: ms });
     }
+
+    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query
+    override query(...args: any[]): any {
+      const [text, values, ...rest] = args;
+      const name =
+        typeof text === "string" && Array.isArray(values) && values.length > 0
+          ? preparedName(text)
+          : undefined;
+      return name ? super.query({ name, text, values }, ...rest) : super.query(...(args as [string]));
+    }
   };
+}
+
+/** Statement texts named so far, up to {@link MAX_PREPARED}; the same name stands for the same text everywhere. */
+const preparedNames = new Map<string, string>();
+const MAX_PREPARED = 300;
+
+/**
+ * The name a statement sent with parameters is prepared under: a connection parses and plans it the
+ * first time, and later only binds the values to the plan it kept, which spares PostgreSQL the parse
+ * and the planning of every call after the first (docs/benchmarks.md). Statements without parameters
+ * (BEGIN, COMMIT, MikroORM's own, whose values are in the text) stay unnamed, and so do texts past
+ * the first {@link MAX_PREPARED}: a connection keeps what it prepared until it closes.
+ */
+function preparedName(text: string): string | undefined {
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < MAX_PREPARED) {
+    name = `hexa_${preparedNames.size}`;
+    preparedNames.set(text, name);
+  }
+  return name;
 }
 
 /**

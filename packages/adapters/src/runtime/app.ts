@@ -62,7 +62,7 @@ export async function runApp(options: AppOptions): Promise<void> {
         { dataDir: postgres.dataDir, port: env.EMBEDDED_POSTGRES_PORT },
         "embedded PostgreSQL started",
       );
-      databaseUrl = postgres.url;
+      databaseUrl = postgres.socketUrl;
       database = `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}, data in ${postgres.dataDir}`;
       stops.push(() => postgres.stop());
     }
