@@ -11,16 +11,72 @@ interface Executor {
  * Runs one statement on `em`'s transaction (or outside one) with its values sent as parameters
  * (`$1`, `$2`, …): PostgreSQL receives the text and the values apart. MikroORM's own `execute` and
  * its query builder format the values into the text instead (`formatQuery`), which costs the client
- * the quoting and gives PostgreSQL a different text to parse for every value.
+ * the quoting and gives PostgreSQL a different text to parse for every value. The writes the
+ * transaction holds back ({@link holdWrite}) go first, so the statement sees them.
  */
 export async function execute<Row = Record<string, unknown>>(
   em: EntityManager,
   sql: string,
   params: readonly unknown[],
 ): Promise<Row[]> {
+  await sendHeldWrites(em);
+  return run<Row>(em, sql, params);
+}
+
+async function run<Row>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Row[]> {
   const executor = (em.getTransactionContext<Executor>() ??
     em.getConnection().getClient()) as unknown as Executor;
   return (await executor.executeQuery(CompiledQuery.raw(sql, [...params]))).rows as Row[];
+}
+
+/** An `INSERT` (with or without `ON CONFLICT`) into one table, returning nothing. */
+export interface Write {
+  readonly table: string;
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+/** The writes each open transaction holds back, by its entity manager (a unit of work's own). */
+const heldWrites = new WeakMap<EntityManager, Write[]>();
+
+/**
+ * Holds `write` back until the transaction's next statement or its commit, and then sends the writes
+ * held in one statement (one round trip, one statement for PostgreSQL to run): a unit of work's
+ * saves and its outbox insert reach PostgreSQL together. A write to a table a held write already
+ * changes sends those first (one statement changes a row once), and outside a transaction a write
+ * goes at once. A failure of a held write (a primary key taken) fails the statement it went with,
+ * so the unit of work fails as it would have at the write.
+ */
+export async function holdWrite(em: EntityManager, write: Write): Promise<void> {
+  if (!em.getTransactionContext()) {
+    await run(em, write.sql, write.params);
+    return;
+  }
+  if (heldWrites.get(em)?.some((held) => held.table === write.table)) await sendHeldWrites(em);
+  const held = heldWrites.get(em) ?? [];
+  held.push(write);
+  heldWrites.set(em, held);
+}
+
+/** Sends the writes `em`'s transaction holds back, in one statement; the unit of work's last step before COMMIT. */
+export async function sendHeldWrites(em: EntityManager): Promise<void> {
+  const held = heldWrites.get(em);
+  if (!held?.length) return;
+  heldWrites.delete(em);
+  // One write as it is; more as `with w1 as (insert …), w2 as (insert …) insert …`, where each runs
+  // once, in full, on the statement's snapshot. Placeholders are numbered on from the previous ones'.
+  let offset = 0;
+  const texts = held.map((write) => {
+    const text = write.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    offset += write.params.length;
+    return text;
+  });
+  const last = texts.pop() ?? "";
+  await run(
+    em,
+    texts.length ? `with ${texts.map((text, i) => `w${i + 1} as (${text})`).join(", ")} ${last}` : last,
+    held.flatMap((write) => write.params),
+  );
 }
 
 /** `$1, $2, …, $n` from `from`. */
@@ -131,18 +187,18 @@ export class EntityTable<Row extends object> {
     const fields = names.map((name) => column(shape.columns, name));
     const keys = shape.keys.map((name) => column(shape.columns, name));
     const updates = fields.filter((field) => !keys.includes(field));
-    await execute(
-      em,
-      `insert into ${shape.table} (${fields.join(", ")})
+    await holdWrite(em, {
+      table: shape.table,
+      sql: `insert into ${shape.table} (${fields.join(", ")})
        values ${rows.map((_, i) => `(${placeholders(names.length, i * names.length + 1)})`).join(", ")}
        ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`,
-      rows.flatMap((row) =>
+      params: rows.flatMap((row) =>
         names.map((name) => {
           const value = (row as Record<string, unknown>)[name];
           return shape.columns.get(name)?.type === "json" && value !== null ? JSON.stringify(value) : value;
         }),
       ),
-    );
+    });
   }
 
   #of(em: EntityManager) {

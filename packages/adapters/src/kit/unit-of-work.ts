@@ -2,7 +2,7 @@ import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager } from "../postgres/database.ts";
 import { lockKey, lockKeys } from "../postgres/locks.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
-import { execute, placeholders } from "./statements.ts";
+import { holdWrite, placeholders } from "./statements.ts";
 
 /**
  * One transaction of one service: the entity manager it works on, and the events of the aggregates
@@ -56,14 +56,17 @@ export class UnitOfWork {
     return this.#events;
   }
 
-  /** Writes the saved events to the outbox in one insert; the transaction runs it just before commit. */
+  /**
+   * Writes the saved events to the outbox in one insert, sent with the writes held back for the
+   * commit (statements.ts); the transaction runs it just before commit.
+   */
   async writeOutbox(): Promise<void> {
     if (this.#events.length === 0) return;
-    await execute(
-      this.em,
-      `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+    await holdWrite(this.em, {
+      table: this.#outbox,
+      sql: `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
        values ${this.#events.map((_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`,
-      this.#events.flatMap((event) => [
+      params: this.#events.flatMap((event) => [
         event.id,
         event.type,
         event.aggregateId,
@@ -71,7 +74,7 @@ export class UnitOfWork {
         event.payload,
         event.traceparent ?? null,
       ]),
-    );
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import { Migration, Migrator } from "@mikro-orm/migrations";
 import { type EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
+import { sendHeldWrites } from "../kit/statements.ts";
 import { ReadSession, UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
 
@@ -116,6 +117,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
         const unit = new UnitOfWork(em, table("outbox"));
         const result = await work(unit);
         await unit.writeOutbox();
+        await sendHeldWrites(em);
         return { result, events: unit.events };
       }),
     );

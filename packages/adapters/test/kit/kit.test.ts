@@ -71,6 +71,49 @@ describe("the unit of work", () => {
   });
 });
 
+describe("the writes of a unit of work", () => {
+  /** The command of its transaction each row was written by (`cmin`: one per statement). */
+  const commands = async (table: string, column: string, ids: readonly string[]) =>
+    (
+      await execute<{ cmin: string }>(
+        db.reader(),
+        `select cmin::text from ${db.table(table)} where ${column} = any($1)`,
+        [ids],
+      )
+    ).map((row) => Number(row.cmin));
+
+  it("reach PostgreSQL with the outbox's insert in one statement, after the unit's reads", async () => {
+    const productId = "kit-one-statement";
+    const orderId = "kit-one-statement-order";
+    const seeded = Stock.empty(productId);
+    seeded.restock(3, context);
+    await db.unitOfWork((unit) => stockStore.writer(unit).save(seeded));
+    const { events } = await db.unitOfWork(async (unit) => {
+      const stock = (await stockStore.writer(unit).get(productId)) ?? Stock.empty(productId);
+      const order = { orderId, customerId: "c", productId, quantity: 2, address: "1 Kit Road" };
+      const reservation = Reservation.place(order, stock, context);
+      await reservationStore.writer(unit).save(reservation);
+      // A read after a save sees it: the held write goes first.
+      expect((await reservationStore.writer(unit).get(orderId))?.state.status).toBe("RESERVED");
+      await stockStore.writer(unit).save(stock);
+    });
+    expect(events.map((event) => event.type)).toEqual([
+      "trial.warehouse.v1.StockReserved",
+      "trial.warehouse.v1.StockChanged",
+    ]);
+    const [reservationWrite] = await commands("reservation", "order_id", [orderId]);
+    const [stockWrite] = await commands("stock", "product_id", [productId]);
+    const outboxWrites = await commands(
+      "outbox",
+      "event_id",
+      events.map((event) => event.id),
+    );
+    // The reservation went out before the read; the stock and both events together at the commit.
+    expect(stockWrite).toBeGreaterThan(reservationWrite ?? Number.POSITIVE_INFINITY);
+    expect(outboxWrites).toEqual([stockWrite, stockWrite]);
+  });
+});
+
 describe("read and write ports", () => {
   it("are different types: a read cannot lock or save, a write port needs a unit of work", async () => {
     const reading = stockStore.reader(db.read());
