@@ -161,6 +161,7 @@ describe("the ops commands' command lines", () => {
     "apps/ops/src/benchmark-trial.ts",
     "apps/ops/src/benchmark-vaccination.ts",
     "apps/ops/src/benchmark-connect.ts",
+    "apps/ops/src/benchmark-round-trips.ts",
   ];
 
   it.each(commands)("%s answers --help with its usage, touching nothing", async (command) => {

@@ -26,7 +26,7 @@
 // database on DATABASE_URL's server (default: an embedded PostgreSQL it starts). Bounded: a fixed
 // number of requests, all to 127.0.0.1.
 //
-//   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 5]
+//   ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 15]
 import { createClient } from "@connectrpc/connect";
 import { MarketingService } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
@@ -54,7 +54,7 @@ import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
 import { callingAs } from "./dev-tokens.ts";
 
-const usage = `usage: ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 5]
+const usage = `usage: ./hexa benchmark trial [--orders 3000] [--concurrency 16] [--rate 200] [--seconds 10] [--idle 15]
 
 Product-trial throughput, latency, propagation, statements and CPU per order, each against a
 baseline of the same run, ending with one line per target. Starts its own all-in-one on a free port
@@ -66,7 +66,8 @@ const { values: flags } = commandLine(usage, {
   concurrency: { type: "string", default: "16" },
   rate: { type: "string", default: "200" },
   seconds: { type: "string", default: "10" },
-  idle: { type: "string", default: "5" },
+  // 15 s: /proc counts CPU in ticks of 10 ms, so 1% of a core over 5 s would be 5 ticks.
+  idle: { type: "string", default: "15" },
 });
 const ORDERS = wholeNumber("--orders", flags.orders, usage);
 const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);

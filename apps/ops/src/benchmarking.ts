@@ -124,6 +124,11 @@ export function cpuSeconds(appPid: number): { app: number; postgres: number } | 
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined once it has ended, or without /proc. */
+export function processCpuSeconds(pid: number): number | undefined {
+  return processStat(pid)?.seconds;
+}
+
 /** A process's name and CPU seconds (user + system) from /proc; undefined once it has ended, or without /proc. */
 function processStat(pid: number): { name: string; seconds: number } | undefined {
   try {

@@ -1,0 +1,144 @@
+// `./hexa benchmark round-trips`: what one unit of work costs the client and PostgreSQL, by how its
+// statements reach the server. The data path's three choices, each against the one before it:
+//
+// - the transport: TCP on 127.0.0.1, or the server's Unix socket;
+// - statements with parameters sent unnamed (parsed and planned at every call) or prepared once
+//   per connection (bound to the kept plan afterwards);
+// - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`).
+//
+// A unit is BEGIN, two single-row upserts into two tables, COMMIT: the shape of a save and its outbox
+// insert. Each form runs UNITS units at CONCURRENCY connections, ROUNDS times interleaved, on an
+// embedded PostgreSQL of its own (the socket needs the server on this machine). The CPU figures are
+// the client's own (process.cpuUsage) and the connections' server processes' (/proc).
+//
+//   ./hexa benchmark round-trips [--units 4000] [--concurrency 8] [--rounds 3]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { freePort } from "@hexa/testing/global-setup";
+import pg from "pg";
+import { log, processCpuSeconds, runBenchmark } from "./benchmarking.ts";
+import { commandLine, wholeNumber } from "./cli.ts";
+
+const usage = `usage: ./hexa benchmark round-trips [--units 4000] [--concurrency 8] [--rounds 3]
+
+The CPU one unit of work (BEGIN, two upserts, COMMIT) costs the client and PostgreSQL over TCP and
+over the Unix socket, with its statements unnamed, prepared, and its two writes in one statement, on
+an embedded PostgreSQL of its own.`;
+
+const { values: flags } = commandLine(usage, {
+  units: { type: "string", default: "4000" },
+  concurrency: { type: "string", default: "8" },
+  rounds: { type: "string", default: "3" },
+});
+const UNITS = wholeNumber("--units", flags.units, usage);
+const CONCURRENCY = wholeNumber("--concurrency", flags.concurrency, usage);
+const ROUNDS = wholeNumber("--rounds", flags.rounds, usage);
+
+const ORDER =
+  "insert into unit_order (id, status, at) values ($1, $2, $3) on conflict (id) do update set status = excluded.status, at = excluded.at";
+const OUTBOX =
+  "insert into unit_outbox (id, payload) values ($1, $2) on conflict (id) do update set payload = excluded.payload";
+const BOTH = `with w1 as (${ORDER}) ${OUTBOX.replaceAll("$1", "$4").replaceAll("$2", "$5")}`;
+
+type Unit = (client: pg.Client, i: number) => Promise<void>;
+const values = (i: number) => [i % 1_000, i % 2 ? "PLACED" : "DELIVERING", new Date()];
+const inTransaction = async (client: pg.Client, work: () => Promise<unknown>) => {
+  await client.query("begin");
+  await work();
+  await client.query("commit");
+};
+const forms: Record<string, Unit> = {
+  "two writes, unnamed": (client, i) =>
+    inTransaction(client, async () => {
+      await client.query(ORDER, values(i));
+      await client.query(OUTBOX, [i % 1_000, "{}"]);
+    }),
+  "two writes, prepared": (client, i) =>
+    inTransaction(client, async () => {
+      await client.query({ name: "order", text: ORDER, values: values(i) });
+      await client.query({ name: "outbox", text: OUTBOX, values: [i % 1_000, "{}"] });
+    }),
+  "one statement, prepared": (client, i) =>
+    inTransaction(client, () =>
+      client.query({ name: "both", text: BOTH, values: [...values(i), i % 1_000, "{}"] }),
+    ),
+};
+
+interface Connections {
+  readonly clients: pg.Client[];
+  readonly pids: number[];
+}
+
+async function connect(url: string): Promise<Connections> {
+  const clients: pg.Client[] = [];
+  const pids: number[] = [];
+  for (let i = 0; i < CONCURRENCY; i++) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    pids.push((await client.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid ?? 0);
+    clients.push(client);
+  }
+  return { clients, pids };
+}
+
+/** UNITS units of `unit` over the connections; the rate and the CPU per unit of each side. */
+async function measure({ clients, pids }: Connections, unit: Unit) {
+  const serverSeconds = () => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
+  const server = serverSeconds();
+  const client = process.cpuUsage();
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    clients.map(async (connection) => {
+      while (next < UNITS) await unit(connection, next++);
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(client);
+  return {
+    rate: UNITS / seconds,
+    clientUs: (used.user + used.system) / UNITS,
+    serverUs: ((serverSeconds() - server) * 1e6) / UNITS,
+  };
+}
+
+await runBenchmark(async (cleanups) => {
+  const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
+  const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort() });
+  cleanups.add(async () => {
+    await embedded.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  log("PostgreSQL: embedded, reached over TCP and over its Unix socket");
+  const transports = { TCP: await connect(embedded.url), "Unix socket": await connect(embedded.socketUrl) };
+  for (const { clients } of Object.values(transports))
+    cleanups.add(() => Promise.all(clients.map((c) => c.end())));
+  const [setup] = transports.TCP.clients;
+  await setup?.query("create table unit_order (id int primary key, status text, at timestamptz)");
+  await setup?.query("create table unit_outbox (id int primary key, payload text)");
+
+  const rows: string[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [transport, connections] of Object.entries(transports)) {
+      for (const [form, unit] of Object.entries(forms)) {
+        log(`round ${round}: ${transport}, ${form}`);
+        if (round === 1) await measure(connections, unit); // warm-up: plans, JIT, connections
+        const { rate, clientUs, serverUs } = await measure(connections, unit);
+        rows.push(
+          `| ${round} | ${transport} | ${form} | ${rate.toFixed(0)}/s | ${clientUs.toFixed(0)} µs | ${serverUs.toFixed(0)} µs | ${(clientUs + serverUs).toFixed(0)} µs |`,
+        );
+      }
+    }
+  }
+  console.log(
+    [
+      `round-trips benchmark (${new Date().toISOString()}, node ${process.version}, ${UNITS} units a form, concurrency ${CONCURRENCY})`,
+      "",
+      "| round | transport | a unit's statements | units | client CPU per unit | PostgreSQL CPU per unit | both |",
+      "|---|---|---|---|---|---|---|",
+      ...rows,
+    ].join("\n"),
+  );
+});
