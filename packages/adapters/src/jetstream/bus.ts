@@ -98,6 +98,9 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     name: options.name ?? "hexa-event-bus",
     timeout: requestTimeoutMs,
     maxReconnectAttempts: -1,
+    // No stack captured ahead of every request and timer (each publish is one): they cost more than
+    // a publish's own work, and a failure is logged with the event it concerns.
+    noAsyncTraces: true,
   });
   try {
     const manager = await jetstreamManager(connection, { timeout: requestTimeoutMs });

@@ -92,6 +92,7 @@ export function placeholders(count: number, from = 1): string {
 export class EntityTable<Row extends object> {
   readonly #entity: EntityName<Row>;
   #shape: { table: string; columns: Map<string, EntityProperty>; keys: string[]; select: string } | undefined;
+  readonly #texts = new Map<string, string>();
 
   constructor(entity: EntityName<Row>) {
     this.#entity = entity;
@@ -119,20 +120,24 @@ export class EntityTable<Row extends object> {
   ): Promise<Row[]> {
     const shape = this.#of(em);
     const conditions = Object.entries(where) as Array<[string, unknown]>;
-    const condition = conditions
-      .map(
-        ([name, value], i) =>
-          `${column(shape.columns, name)} = ${Array.isArray(value) ? `any($${i + 1})` : `$${i + 1}`}`,
-      )
-      .join(" and ");
-    const order = options.orderBy?.length
-      ? ` order by ${options.orderBy.map((name) => column(shape.columns, name)).join(", ")}`
-      : "";
-    return this.findWhere(
+    const lock = options.lock ?? "";
+    const shapeKey = conditions.map(([name, value]) => (Array.isArray(value) ? `${name}[]` : name));
+    const sql = this.#text(`find ${shapeKey.join(",")} ${options.orderBy?.join(",") ?? ""} ${lock}`, () => {
+      const condition = conditions
+        .map(
+          ([name, value], i) =>
+            `${column(shape.columns, name)} = ${Array.isArray(value) ? `any($${i + 1})` : `$${i + 1}`}`,
+        )
+        .join(" and ");
+      const order = options.orderBy?.length
+        ? ` order by ${options.orderBy.map((name) => column(shape.columns, name)).join(", ")}`
+        : "";
+      return selectText(shape.select, `${condition}${order}`, lock);
+    });
+    return this.#select(
       em,
-      `${condition}${order}`,
+      sql,
       conditions.map(([, value]) => value),
-      options.lock,
     );
   }
 
@@ -146,17 +151,17 @@ export class EntityTable<Row extends object> {
     params: readonly unknown[],
     lock: "" | "for update" | "for share" = "",
   ): Promise<Row[]> {
-    const shape = this.#of(em);
-    const rows = await execute(
-      em,
-      `${shape.select}${condition ? ` where ${condition}` : ""} ${lock}`,
-      params,
-    );
+    return this.#select(em, selectText(this.#of(em).select, condition, lock), params);
+  }
+
+  async #select(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Row[]> {
+    const { columns } = this.#of(em);
+    const rows = await execute(em, sql, params);
     // MikroORM's connection leaves timestamps and JSON as text, for its own hydration to convert.
     for (const found of rows) {
       for (const [name, value] of Object.entries(found)) {
         if (typeof value !== "string") continue;
-        const prop = shape.columns.get(name);
+        const prop = columns.get(name);
         if (prop?.runtimeType === "Date") found[name] = new Date(value);
         else if (prop?.type === "json") found[name] = JSON.parse(value);
       }
@@ -184,14 +189,17 @@ export class EntityTable<Row extends object> {
     if (!first) return;
     const shape = this.#of(em);
     const names = Object.keys(first);
-    const fields = names.map((name) => column(shape.columns, name));
-    const keys = shape.keys.map((name) => column(shape.columns, name));
-    const updates = fields.filter((field) => !keys.includes(field));
+    const sql = this.#text(`upsert ${names.join(",")} ${rows.length} ${insertOnly}`, () => {
+      const fields = names.map((name) => column(shape.columns, name));
+      const keys = shape.keys.map((name) => column(shape.columns, name));
+      const updates = fields.filter((field) => !keys.includes(field));
+      return `insert into ${shape.table} (${fields.join(", ")})
+       values ${rows.map((_, i) => `(${placeholders(names.length, i * names.length + 1)})`).join(", ")}
+       ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`;
+    });
     await holdWrite(em, {
       table: shape.table,
-      sql: `insert into ${shape.table} (${fields.join(", ")})
-       values ${rows.map((_, i) => `(${placeholders(names.length, i * names.length + 1)})`).join(", ")}
-       ${insertOnly ? "" : `on conflict (${keys.join(", ")}) ${updates.length ? `do update set ${updates.map((field) => `${field} = excluded.${field}`).join(", ")}` : "do nothing"}`}`,
+      sql,
       params: rows.flatMap((row) =>
         names.map((name) => {
           const value = (row as Record<string, unknown>)[name];
@@ -199,6 +207,19 @@ export class EntityTable<Row extends object> {
         }),
       ),
     });
+  }
+
+  /**
+   * A statement's text built once for its shape (the columns, the number of rows, the lock): the
+   * same text object every time, which the driver's prepared-statement lookup finds at once.
+   */
+  #text(shape: string, build: () => string): string {
+    let text = this.#texts.get(shape);
+    if (text === undefined && this.#texts.size < MAX_TEXTS) {
+      text = build();
+      this.#texts.set(shape, text);
+    }
+    return text ?? build();
   }
 
   #of(em: EntityManager) {
@@ -211,6 +232,13 @@ export class EntityTable<Row extends object> {
     this.#shape = { table, columns, keys: meta.primaryKeys, select: `select ${list} from ${table}` };
     return this.#shape;
   }
+}
+
+/** Statement texts a table keeps built (batches of every size up to a consumer's pull, and a few more). */
+const MAX_TEXTS = 200;
+
+function selectText(select: string, condition: string, lock: string): string {
+  return `${select}${condition ? ` where ${condition}` : ""} ${lock}`;
 }
 
 function column(columns: Map<string, EntityProperty>, name: string): string {
