@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { sendHeldWrites } from "../kit/statements.ts";
 import { ReadSession, UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
+import { serviceClient } from "./client.ts";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 
@@ -91,7 +92,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     driverOptions: {
       // Bounds opening a connection, not waiting for a free one (pg-pool's connectionTimeoutMillis
       // would bound both, and a burst of calls may rightly queue for longer).
-      Client: clientConnectingWithin(options.connectTimeoutMs ?? 5_000),
+      Client: serviceClient(options.connectTimeoutMs ?? 5_000),
       keepAlive: true,
       onPoolCreated: (pool: pg.Pool) => dropBrokenConnections(pool, options.logger),
     },
@@ -141,46 +142,6 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     },
     close: () => orm.close(),
   };
-}
-
-/** A pg client whose connection attempt gives up after `ms`. */
-function clientConnectingWithin(ms: number): typeof pg.Client {
-  return class extends pg.Client {
-    constructor(config: pg.ClientConfig = {}) {
-      // pg-pool hands its options over with the password non-enumerable: copied by name.
-      super({ ...config, password: config.password, connectionTimeoutMillis: ms });
-    }
-
-    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query
-    override query(...args: any[]): any {
-      const [text, values, ...rest] = args;
-      const name =
-        typeof text === "string" && Array.isArray(values) && values.length > 0
-          ? preparedName(text)
-          : undefined;
-      return name ? super.query({ name, text, values }, ...rest) : super.query(...(args as [string]));
-    }
-  };
-}
-
-/** Statement texts named so far, up to {@link MAX_PREPARED}; the same name stands for the same text everywhere. */
-const preparedNames = new Map<string, string>();
-const MAX_PREPARED = 300;
-
-/**
- * The name a statement sent with parameters is prepared under: a connection parses and plans it the
- * first time, and later only binds the values to the plan it kept, which spares PostgreSQL the parse
- * and the planning of every call after the first (docs/benchmarks.md). Statements without parameters
- * (BEGIN, COMMIT, MikroORM's own, whose values are in the text) stay unnamed, and so do texts past
- * the first {@link MAX_PREPARED}: a connection keeps what it prepared until it closes.
- */
-function preparedName(text: string): string | undefined {
-  let name = preparedNames.get(text);
-  if (name === undefined && preparedNames.size < MAX_PREPARED) {
-    name = `hexa_${preparedNames.size}`;
-    preparedNames.set(text, name);
-  }
-  return name;
 }
 
 /**

@@ -281,25 +281,6 @@ describe("a table's statements", () => {
     expect(found[0]?.updatedAt).toEqual(updatedAt);
     expect(await rows.findAll(db.read().em, { productId: "kit-rows-none" })).toEqual([]);
   });
-
-  it("are prepared once per connection when sent with parameters, and statements without stay unnamed", async () => {
-    const rows = new EntityTable(ReservationRecord);
-    const read = `"product_id" = $1 and "quantity" > $2`;
-    const prepared = await db.unitOfWork(async (unit) => {
-      for (let i = 0; i < 3; i++) await rows.findWhere(unit.em, read, ["kit-prepared", i]);
-      await execute(unit.em, "select 1 as one", []);
-      // The session's own prepared statements: those of the unit's connection.
-      return execute<{ statement: string; calls: string }>(
-        unit.em,
-        "select statement, (generic_plans + custom_plans)::text as calls from pg_prepared_statements where $1::text is not null",
-        ["ask"],
-      );
-    });
-    const reads = prepared.result.filter(({ statement }) => statement.includes(read));
-    expect(reads).toHaveLength(1);
-    expect(Number(reads[0]?.calls)).toBe(3);
-    expect(prepared.result.some(({ statement }) => statement === "select 1 as one")).toBe(false);
-  });
 });
 
 describe("an enum mapping derived from the proto descriptor", () => {

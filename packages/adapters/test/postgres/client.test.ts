@@ -1,0 +1,92 @@
+import { serviceClient } from "@hexa/adapters/postgres/client";
+import { createTestDatabase, type TestDatabase } from "@hexa/testing";
+import type pg from "pg";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+let database: TestDatabase;
+let client: pg.Client;
+/** Round trips the client has finished: PostgreSQL ends each with one ReadyForQuery. */
+let roundTrips = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database?.drop();
+});
+beforeEach(async () => {
+  const ServiceClient = serviceClient(5_000);
+  client = new ServiceClient({ connectionString: database.url });
+  await client.connect();
+  await client.query("create table if not exists client_probe (id int primary key)");
+  await client.query("truncate client_probe");
+  const { connection } = client as unknown as { connection: NodeJS.EventEmitter };
+  connection.on("readyForQuery", () => {
+    roundTrips += 1;
+  });
+  roundTrips = 0;
+});
+afterEach(async () => {
+  await client?.end();
+});
+
+const insert = "insert into client_probe (id) values ($1)";
+const count = async () =>
+  Number((await client.query<{ n: string }>("select count(*) as n from client_probe")).rows[0]?.n);
+
+describe("the services' pg client", () => {
+  it("sends a transaction's BEGIN with its first prepared statement, in one round trip", async () => {
+    // The first time, the statement is parsed after a BEGIN of its own.
+    await client.query("begin");
+    await client.query(insert, [1]);
+    await client.query("commit");
+    expect(roundTrips).toBe(3);
+    roundTrips = 0;
+    await client.query("begin");
+    await client.query(insert, [2]);
+    await client.query("commit");
+    expect(roundTrips).toBe(2);
+    expect(await count()).toBe(2);
+  });
+
+  it("runs that statement inside the transaction: a rollback undoes it, parsed before or not", async () => {
+    for (const id of [1, 2]) {
+      await client.query("begin");
+      await client.query(insert, [id]);
+      await client.query("rollback");
+    }
+    expect(await count()).toBe(0);
+  });
+
+  it("answers the statement's error to its caller, leaves the transaction to roll back, and goes on", async () => {
+    await client.query(insert, [7]);
+    await client.query("begin");
+    await client.query(insert, [8]);
+    await client.query("rollback");
+    await client.query("begin");
+    await expect(client.query(insert, [7])).rejects.toThrow(/duplicate key/);
+    await expect(client.query(insert, [9])).rejects.toThrow(/current transaction is aborted/);
+    await client.query("rollback");
+    expect((await client.query<{ id: number }>("select id from client_probe order by id")).rows).toEqual([
+      { id: 7 },
+    ]);
+  });
+
+  it("sends nothing for a transaction that ran nothing", async () => {
+    await client.query("begin");
+    await client.query("commit");
+    expect(roundTrips).toBe(0);
+  });
+
+  it("prepares a statement with parameters once per connection, and not one without", async () => {
+    await client.query(insert, [3]);
+    await client.query(insert, [4]);
+    await client.query("select 1 as one");
+    const prepared = await client.query<{ statement: string; calls: string }>(
+      "select statement, (generic_plans + custom_plans)::text as calls from pg_prepared_statements where $1::int = 1",
+      [1],
+    );
+    expect(prepared.rows.find((row) => row.statement === insert)?.calls).toBe("2");
+    expect(prepared.rows.some((row) => row.statement === "select 1 as one")).toBe(false);
+  });
+});
