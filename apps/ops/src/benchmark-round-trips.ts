@@ -4,7 +4,9 @@
 // - the transport: TCP on 127.0.0.1, or the server's Unix socket;
 // - statements with parameters sent unnamed (parsed and planned at every call) or prepared once
 //   per connection (bound to the kept plan afterwards);
-// - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`).
+// - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`);
+// - BEGIN in a round trip of its own, or sent with the first statement (the services' pg client,
+//   packages/adapters/src/postgres/client.ts).
 //
 // A unit is BEGIN, two single-row upserts into two tables, COMMIT: the shape of a save and its outbox
 // insert. Each form runs UNITS units at CONCURRENCY connections, ROUNDS times interleaved, on an
@@ -15,6 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { serviceClient } from "@hexa/adapters/postgres/client";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
@@ -24,8 +27,8 @@ import { commandLine, wholeNumber } from "./cli.ts";
 const usage = `usage: ./hexa benchmark round-trips [--units 4000] [--concurrency 8] [--rounds 3]
 
 The CPU one unit of work (BEGIN, two upserts, COMMIT) costs the client and PostgreSQL over TCP and
-over the Unix socket, with its statements unnamed, prepared, and its two writes in one statement, on
-an embedded PostgreSQL of its own.`;
+over the Unix socket, with its statements unnamed, prepared, its two writes in one statement, and its
+BEGIN sent with that statement, on an embedded PostgreSQL of its own.`;
 
 const { values: flags } = commandLine(usage, {
   units: { type: "string", default: "4000" },
@@ -43,27 +46,45 @@ const OUTBOX =
 const BOTH = `with w1 as (${ORDER}) ${OUTBOX.replaceAll("$1", "$4").replaceAll("$2", "$5")}`;
 
 type Unit = (client: pg.Client, i: number) => Promise<void>;
+interface Form {
+  /** The services' client (prepares by itself, sends BEGIN with the first statement), or pg's own. */
+  readonly service: boolean;
+  readonly unit: Unit;
+}
 const values = (i: number) => [i % 1_000, i % 2 ? "PLACED" : "DELIVERING", new Date()];
 const inTransaction = async (client: pg.Client, work: () => Promise<unknown>) => {
   await client.query("begin");
   await work();
   await client.query("commit");
 };
-const forms: Record<string, Unit> = {
-  "two writes, unnamed": (client, i) =>
-    inTransaction(client, async () => {
-      await client.query(ORDER, values(i));
-      await client.query(OUTBOX, [i % 1_000, "{}"]);
-    }),
-  "two writes, prepared": (client, i) =>
-    inTransaction(client, async () => {
-      await client.query({ name: "order", text: ORDER, values: values(i) });
-      await client.query({ name: "outbox", text: OUTBOX, values: [i % 1_000, "{}"] });
-    }),
-  "one statement, prepared": (client, i) =>
-    inTransaction(client, () =>
-      client.query({ name: "both", text: BOTH, values: [...values(i), i % 1_000, "{}"] }),
-    ),
+const forms: Record<string, Form> = {
+  "two writes, unnamed": {
+    service: false,
+    unit: (client, i) =>
+      inTransaction(client, async () => {
+        await client.query(ORDER, values(i));
+        await client.query(OUTBOX, [i % 1_000, "{}"]);
+      }),
+  },
+  "two writes, prepared": {
+    service: false,
+    unit: (client, i) =>
+      inTransaction(client, async () => {
+        await client.query({ name: "order", text: ORDER, values: values(i) });
+        await client.query({ name: "outbox", text: OUTBOX, values: [i % 1_000, "{}"] });
+      }),
+  },
+  "one statement, prepared": {
+    service: false,
+    unit: (client, i) =>
+      inTransaction(client, () =>
+        client.query({ name: "both", text: BOTH, values: [...values(i), i % 1_000, "{}"] }),
+      ),
+  },
+  "one statement, prepared, BEGIN with it": {
+    service: true,
+    unit: (client, i) => inTransaction(client, () => client.query(BOTH, [...values(i), i % 1_000, "{}"])),
+  },
 };
 
 interface Connections {
@@ -71,11 +92,11 @@ interface Connections {
   readonly pids: number[];
 }
 
-async function connect(url: string): Promise<Connections> {
+async function connect(url: string, Client: typeof pg.Client = pg.Client): Promise<Connections> {
   const clients: pg.Client[] = [];
   const pids: number[] = [];
   for (let i = 0; i < CONCURRENCY; i++) {
-    const client = new pg.Client({ connectionString: url });
+    const client = new Client({ connectionString: url });
     await client.connect();
     pids.push((await client.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]?.pid ?? 0);
     clients.push(client);
@@ -112,18 +133,26 @@ await runBenchmark(async (cleanups) => {
     rmSync(dir, { recursive: true, force: true });
   });
   log("PostgreSQL: embedded, reached over TCP and over its Unix socket");
-  const transports = { TCP: await connect(embedded.url), "Unix socket": await connect(embedded.socketUrl) };
-  for (const { clients } of Object.values(transports))
-    cleanups.add(() => Promise.all(clients.map((c) => c.end())));
-  const [setup] = transports.TCP.clients;
+  const ServiceClient = serviceClient(5_000);
+  const transports: Record<string, { plain: Connections; service: Connections }> = {};
+  for (const [transport, url] of [
+    ["TCP", embedded.url],
+    ["Unix socket", embedded.socketUrl],
+  ] as const) {
+    transports[transport] = { plain: await connect(url), service: await connect(url, ServiceClient) };
+  }
+  for (const { plain, service } of Object.values(transports))
+    cleanups.add(() => Promise.all([...plain.clients, ...service.clients].map((client) => client.end())));
+  const [setup] = transports.TCP?.plain.clients ?? [];
   await setup?.query("create table unit_order (id int primary key, status text, at timestamptz)");
   await setup?.query("create table unit_outbox (id int primary key, payload text)");
 
   const rows: string[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [transport, connections] of Object.entries(transports)) {
-      for (const [form, unit] of Object.entries(forms)) {
+    for (const [transport, { plain, service }] of Object.entries(transports)) {
+      for (const [form, { service: onService, unit }] of Object.entries(forms)) {
         log(`round ${round}: ${transport}, ${form}`);
+        const connections = onService ? service : plain;
         if (round === 1) await measure(connections, unit); // warm-up: plans, JIT, connections
         const { rate, clientUs, serverUs } = await measure(connections, unit);
         rows.push(
