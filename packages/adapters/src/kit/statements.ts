@@ -1,5 +1,6 @@
 import type { EntityName, EntityProperty } from "@mikro-orm/core";
 import { CompiledQuery } from "kysely";
+import { thenCommit } from "../postgres/client.ts";
 import type { EntityManager } from "../postgres/database.ts";
 
 /** What runs a compiled statement: MikroORM's Kysely client, or the transaction it has open. */
@@ -58,8 +59,11 @@ export async function holdWrite(em: EntityManager, write: Write): Promise<void> 
   heldWrites.set(em, held);
 }
 
-/** Sends the writes `em`'s transaction holds back, in one statement; the unit of work's last step before COMMIT. */
-export async function sendHeldWrites(em: EntityManager): Promise<void> {
+/**
+ * Sends the writes `em`'s transaction holds back, in one statement: the unit of work's last step.
+ * With `commit`, the statement is the transaction's last, and the COMMIT goes with it (client.ts).
+ */
+export async function sendHeldWrites(em: EntityManager, { commit = false } = {}): Promise<void> {
   const held = heldWrites.get(em);
   if (!held?.length) return;
   heldWrites.delete(em);
@@ -72,9 +76,12 @@ export async function sendHeldWrites(em: EntityManager): Promise<void> {
     return text;
   });
   const last = texts.pop() ?? "";
+  const sql = texts.length
+    ? `with ${texts.map((text, i) => `w${i + 1} as (${text})`).join(", ")} ${last}`
+    : last;
   await run(
     em,
-    texts.length ? `with ${texts.map((text, i) => `w${i + 1} as (${text})`).join(", ")} ${last}` : last,
+    commit ? thenCommit(sql) : sql,
     held.flatMap((write) => write.params),
   );
 }

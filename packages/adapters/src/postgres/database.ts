@@ -118,7 +118,8 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
         const unit = new UnitOfWork(em, table("outbox"));
         const result = await work(unit);
         await unit.writeOutbox();
-        await sendHeldWrites(em);
+        // The last statement carries the COMMIT, unless the transaction is a savepoint of another.
+        await sendHeldWrites(em, { commit: !isSavepoint(em) });
         return { result, events: unit.events };
       }),
     );
@@ -142,6 +143,12 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     },
     close: () => orm.close(),
   };
+}
+
+/** Whether `em`'s transaction is a savepoint inside another unit's (MikroORM names those). */
+function isSavepoint(em: EntityManager): boolean {
+  const transaction = em.getTransactionContext<object>();
+  return transaction !== undefined && "savepointName" in transaction;
 }
 
 /**

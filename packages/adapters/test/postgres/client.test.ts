@@ -1,4 +1,4 @@
-import { serviceClient } from "@hexa/adapters/postgres/client";
+import { serviceClient, thenCommit } from "@hexa/adapters/postgres/client";
 import { createTestDatabase, type TestDatabase } from "@hexa/testing";
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -70,6 +70,42 @@ describe("the services' pg client", () => {
     expect((await client.query<{ id: number }>("select id from client_probe order by id")).rows).toEqual([
       { id: 7 },
     ]);
+  });
+
+  it("sends the COMMIT with a statement marked last, and answers the COMMIT after it at once", async () => {
+    await client.query(insert, [0]);
+    roundTrips = 0;
+    await client.query("begin");
+    await client.query(thenCommit(insert), [1]);
+    await client.query("commit");
+    // BEGIN, the statement and COMMIT: one round trip.
+    expect(roundTrips).toBe(1);
+    const other = new (serviceClient(5_000))({ connectionString: database.url });
+    await other.connect();
+    try {
+      expect((await other.query("select id from client_probe order by id")).rows).toEqual([
+        { id: 0 },
+        { id: 1 },
+      ]);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it("commits nothing of a transaction whose last statement fails", async () => {
+    await client.query(insert, [0]);
+    await client.query("begin");
+    await client.query(insert, [5]);
+    await expect(client.query(thenCommit(insert), [0])).rejects.toThrow(/duplicate key/);
+    await client.query("rollback");
+    expect(await count()).toBe(1);
+  });
+
+  it("refuses a statement after the transaction was committed with its last one", async () => {
+    await client.query("begin");
+    await client.query(thenCommit(insert), [1]);
+    await expect(client.query(insert, [2])).rejects.toThrow(/after its transaction was committed/);
+    expect(await count()).toBe(1);
   });
 
   it("sends nothing for a transaction that ran nothing", async () => {
