@@ -5,8 +5,8 @@
 // - statements with parameters sent unnamed (parsed and planned at every call) or prepared once
 //   per connection (bound to the kept plan afterwards);
 // - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`);
-// - BEGIN in a round trip of its own, or sent with the first statement (the services' pg client,
-//   packages/adapters/src/postgres/client.ts).
+// - BEGIN and COMMIT in round trips of their own, or sent with the first and the last statement
+//   (the services' pg client, packages/adapters/src/postgres/client.ts).
 //
 // A unit is BEGIN, two single-row upserts into two tables, COMMIT: the shape of a save and its outbox
 // insert. Each form runs UNITS units at CONCURRENCY connections, ROUNDS times interleaved, on an
@@ -17,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { serviceClient } from "@hexa/adapters/postgres/client";
+import { serviceClient, thenCommit } from "@hexa/adapters/postgres/client";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
@@ -28,7 +28,7 @@ const usage = `usage: ./hexa benchmark round-trips [--units 4000] [--concurrency
 
 The CPU one unit of work (BEGIN, two upserts, COMMIT) costs the client and PostgreSQL over TCP and
 over the Unix socket, with its statements unnamed, prepared, its two writes in one statement, and its
-BEGIN sent with that statement, on an embedded PostgreSQL of its own.`;
+BEGIN and COMMIT sent with that statement, on an embedded PostgreSQL of its own.`;
 
 const { values: flags } = commandLine(usage, {
   units: { type: "string", default: "4000" },
@@ -84,6 +84,11 @@ const forms: Record<string, Form> = {
   "one statement, prepared, BEGIN with it": {
     service: true,
     unit: (client, i) => inTransaction(client, () => client.query(BOTH, [...values(i), i % 1_000, "{}"])),
+  },
+  "one statement, prepared, BEGIN and COMMIT with it": {
+    service: true,
+    unit: (client, i) =>
+      inTransaction(client, () => client.query(thenCommit(BOTH), [...values(i), i % 1_000, "{}"])),
   },
 };
 
