@@ -90,8 +90,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10 },
     driverOptions: {
-      // Bounds opening a connection, not waiting for a free one (pg-pool's connectionTimeoutMillis
-      // would bound both, and a burst of calls may rightly queue for longer).
+      // Connects within the timeout, prepares statements, sends BEGIN and COMMIT with them (client.ts).
       Client: serviceClient(options.connectTimeoutMs ?? 5_000),
       keepAlive: true,
       onPoolCreated: (pool: pg.Pool) => dropBrokenConnections(pool, options.logger),

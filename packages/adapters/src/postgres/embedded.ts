@@ -47,7 +47,7 @@ export function embeddedPostgresUrl(port: number): string {
  * The URL of a PostgreSQL on this machine through its Unix socket in `socketDir`, in libpq's form
  * (the `host` parameter naming the directory), which node-postgres reads too.
  */
-export function socketPostgresUrl(port: number, socketDir: string): string {
+function socketPostgresUrl(port: number, socketDir: string): string {
   return `postgres://${USER}:${PASSWORD}@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`;
 }
 
