@@ -38,6 +38,7 @@ import {
   COUNTS_DELAY_MS,
   ceiling,
   closedLoop,
+  cpuSplit,
   insertBaseline,
   log,
   meter,
@@ -149,7 +150,9 @@ await runBenchmark(async (cleanups) => {
   log(`bare Connect: ${ORDERS} calls to a Connect server that answers at once`);
   const bare = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, bare.call);
-  const bareRun = await closedLoop(ORDERS, CONCURRENCY, bare.call);
+  const { result: bareRun, text: bareCpu } = await cpuSplit(ORDERS, bare.pid, () =>
+    closedLoop(ORDERS, CONCURRENCY, bare.call),
+  );
 
   log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
   const baseline = await insertBaseline(databaseUrl, ORDERS, CONCURRENCY);
@@ -228,7 +231,9 @@ await runBenchmark(async (cleanups) => {
   const placeAlone = (i: number) =>
     aloneOrders.placeOrder({ customerId: `c-${i % 500}`, planId, quantity: 1, address: "1 Bench Road" });
   await closedLoop(Math.min(500, ORDERS), CONCURRENCY, placeAlone);
-  const alone = await closedLoop(ORDERS, CONCURRENCY, placeAlone);
+  const { result: alone, text: aloneCpu } = await cpuSplit(ORDERS, orderAlone.process.pid ?? 0, () =>
+    closedLoop(ORDERS, CONCURRENCY, placeAlone),
+  );
   await orderAlone.stop();
 
   const base = summary(baseline.latencies);
@@ -256,6 +261,7 @@ await runBenchmark(async (cleanups) => {
       `| propagation, order commit -> dashboard (${offeredRate.toFixed(0)} orders/s offered, ${answeredRate.toFixed(0)}/s answered) | | ${ms(spread.p50)} | ${ms(spread.p99)} |`,
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
+      `CPU per call: bare Connect ${bareCpu}; PlaceOrder, the order service alone ${aloneCpu}`,
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
       `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
       "statements run most per order (calls per order, text as PostgreSQL normalised it):",

@@ -124,6 +124,39 @@ export function cpuSeconds(appPid: number): { app: number; postgres: number } | 
   }
 }
 
+/**
+ * Where the machine's CPU goes during `run`: milliseconds per unit (`units` of them) of this process
+ * (the load generator), of the process `server`, of all PostgreSQL processes and of all NATS servers
+ * on the machine, from /proc. Undefined figures where there is no /proc.
+ */
+export async function cpuSplit<T>(
+  units: number,
+  server: number,
+  run: () => Promise<T>,
+): Promise<{ result: T; text: string }> {
+  const named = (name: string) => {
+    let seconds = 0;
+    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+      const process = processStat(Number(pid));
+      if (process?.name === name) seconds += process.seconds;
+    }
+    return seconds;
+  };
+  const read = () => ({
+    client: process.cpuUsage(),
+    server: processStat(server)?.seconds ?? Number.NaN,
+    postgres: named("postgres"),
+    nats: named("nats-server"),
+  });
+  const before = read();
+  const result = await run();
+  const after = read();
+  const client = process.cpuUsage(before.client);
+  const ms = (seconds: number) => ((seconds * 1000) / units).toFixed(3);
+  const text = `client ${ms((client.user + client.system) / 1e6)} / server ${ms(after.server - before.server)} / PostgreSQL ${ms(after.postgres - before.postgres)} / NATS ${ms(after.nats - before.nats)} ms`;
+  return { result, text };
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined once it has ended, or without /proc. */
 export function processCpuSeconds(pid: number): number | undefined {
   return processStat(pid)?.seconds;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
+import { holdWrite } from "@hexa/adapters/kit/statements";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
 import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
@@ -207,6 +208,7 @@ describe("inbox", () => {
       migrations: [
         ...platformMigrations,
         { name: "0001_effects", sql: ["create table effect (n integer not null)"] },
+        { name: "0002_written", sql: ["create table written (event_id uuid primary key)"] },
       ],
       logger,
     });
@@ -234,6 +236,41 @@ describe("inbox", () => {
     await handle([event]);
     await Promise.all([handle([event]), handle([event]), handle([event])]);
     expect(await effects()).toBe(1);
+  });
+
+  it("claims an event handled alone in the statement of its handler's last write", async () => {
+    const alone = { ...event, id: "0196a000-0000-7000-8000-00000000000a" };
+    const writing = handledOnce(db, "test-claim", async ({ em }, handled) => {
+      await holdWrite(em, {
+        table: db.table("written"),
+        sql: `insert into ${db.table("written")} (event_id) values ($1)`,
+        params: [handled.id],
+      });
+    });
+    await writing([alone]);
+    const writtenBy = (table: string) =>
+      db.execute<{ command: string; transaction: string }>(
+        `select cmin::text as command, xmin::text as transaction from ${db.table(table)} where event_id = ?`,
+        [alone.id],
+      );
+    // The same transaction and the same command of it: one statement wrote both rows.
+    expect(await writtenBy("inbox")).toEqual(await writtenBy("written"));
+    expect(await writtenBy("inbox")).toHaveLength(1);
+    await expect(writing([alone])).resolves.toEqual({ written: [] });
+  });
+
+  it("skips an event handled before whose handler now fails on what the first handling changed", async () => {
+    const once = { ...event, id: "0196a000-0000-7000-8000-00000000000b" };
+    const handle = handledOnce(db, "test-strict", async ({ em }) => {
+      const [row] = await em.execute<{ n: number }[]>(`select n from ${db.table("effect")}`);
+      if ((row?.n ?? 0) >= 100) throw new Error("already applied");
+      await em.execute(`update ${db.table("effect")} set n = n + 100`);
+    });
+    const before = (await effects()) ?? 0;
+    await handle([once]);
+    await expect(handle([once])).resolves.toEqual({ written: [] });
+    expect(await effects()).toBe(before + 100);
+    await db.execute(`update ${db.table("effect")} set n = n - 100`);
   });
 
   it("keeps no inbox row when the handler fails, so the redelivery is handled", async () => {
