@@ -88,9 +88,9 @@ function isInboxConflict(error: unknown): boolean {
 }
 
 async function handledBefore(db: ServiceDatabase, consumer: string, event: EventEnvelope): Promise<boolean> {
-  const rows = await db.execute(
-    `select 1 from ${db.table("inbox")} where consumer = ? and event_id = ?`,
-    [consumer, event.id],
-  );
+  const rows = await db.execute(`select 1 from ${db.table("inbox")} where consumer = ? and event_id = ?`, [
+    consumer,
+    event.id,
+  ]);
   return rows.length > 0;
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { connectJetStreamBus } from "@hexa/adapters/jetstream/bus";
+import { holdWrite } from "@hexa/adapters/kit/statements";
 import type { EventBus, EventEnvelope } from "@hexa/adapters/messaging/bus";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
-import { holdWrite } from "@hexa/adapters/kit/statements";
 import { handledOnce } from "@hexa/adapters/postgres/inbox";
 import { OutboxRelay } from "@hexa/adapters/postgres/outbox";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
