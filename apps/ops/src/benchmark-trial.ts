@@ -150,7 +150,7 @@ await runBenchmark(async (cleanups) => {
   log(`bare Connect: ${ORDERS} calls to a Connect server that answers at once`);
   const bare = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, bare.call);
-  const { result: bareRun, text: bareCpu } = await cpuSplit(ORDERS, bare.pid, () =>
+  const { result: bareRun, text: bareCpu } = await cpuSplit(ORDERS, [bare.pid], () =>
     closedLoop(ORDERS, CONCURRENCY, bare.call),
   );
 
@@ -231,7 +231,7 @@ await runBenchmark(async (cleanups) => {
   const placeAlone = (i: number) =>
     aloneOrders.placeOrder({ customerId: `c-${i % 500}`, planId, quantity: 1, address: "1 Bench Road" });
   await closedLoop(Math.min(500, ORDERS), CONCURRENCY, placeAlone);
-  const { result: alone, text: aloneCpu } = await cpuSplit(ORDERS, orderAlone.process.pid ?? 0, () =>
+  const { result: alone, text: aloneCpu } = await cpuSplit(ORDERS, [orderAlone.process.pid ?? 0], () =>
     closedLoop(ORDERS, CONCURRENCY, placeAlone),
   );
   await orderAlone.stop();

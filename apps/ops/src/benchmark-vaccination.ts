@@ -46,6 +46,7 @@ import {
   type Cleanups,
   ceiling,
   closedLoop,
+  cpuSplit,
   log,
   meter,
   ms,
@@ -162,9 +163,9 @@ await runBenchmark(async (cleanups) => {
     });
     return { ...run, outcomes };
   }
-  const warmUp = async (phase: string) => {
-    const warm = await hospitalWith(100);
-    await closedLoop(100, CONCURRENCY, (i) =>
+  const warmUp = async (phase: string, calls = 100) => {
+    const warm = await hospitalWith(calls);
+    await closedLoop(calls, CONCURRENCY, (i) =>
       reservations.reserve({ personId: `${phase}-${i}`, hospitalId: warm, vaccineId, date }),
     );
   };
@@ -181,7 +182,9 @@ await runBenchmark(async (cleanups) => {
   log(`bare Connect: ${CALLS} calls to a Connect server that answers at once`);
   const bare = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, bare.call);
-  const bareRun = await closedLoop(CALLS, CONCURRENCY, bare.call);
+  const { result: bareRun, text: bareCpu } = await cpuSplit(CALLS, [bare.pid], () =>
+    closedLoop(CALLS, CONCURRENCY, bare.call),
+  );
 
   log(`ceiling: ${CALLS} GetReservation calls that fail validation (no database, no bus)`);
   const refusals = await ceiling(CALLS, CONCURRENCY, () =>
@@ -232,10 +235,16 @@ await runBenchmark(async (cleanups) => {
   });
   inventory = createClient(InventoryService, admin(inventoryAlone.url));
   reservations = createClient(ReservationService, admin(reservationAlone.url));
-  await warmUp("alone-warm");
+  // Freshly started processes: enough calls first for V8 to have compiled the hot code.
+  await warmUp("alone-warm", CALLS);
   const aloneBooked = await hospitals();
-  const contendedAlone = await reserving("alone-contended", () => aloneBooked.contended);
-  const spreadAlone = await reserving("alone-spread", (i) => aloneBooked.spread[i % HOSPITALS] ?? "");
+  const aloneServers = [reservationAlone.process.pid ?? 0, inventoryAlone.process.pid ?? 0];
+  const { result: contendedAlone, text: contendedCpu } = await cpuSplit(CALLS, aloneServers, () =>
+    reserving("alone-contended", () => aloneBooked.contended),
+  );
+  const { result: spreadAlone, text: spreadCpu } = await cpuSplit(CALLS, aloneServers, () =>
+    reserving("alone-spread", (i) => aloneBooked.spread[i % HOSPITALS] ?? ""),
+  );
   await reservationAlone.stop();
   await inventoryAlone.stop();
 
@@ -263,6 +272,7 @@ await runBenchmark(async (cleanups) => {
       "",
       `contended outcomes: ${outcomes(contended.outcomes)}`,
       `spread outcomes: ${outcomes(spread.outcomes)}`,
+      `CPU per call: bare Connect ${bareCpu}; Reserve alone (servers: reservation and inventory), contended ${contendedCpu}, spread ${spreadCpu}`,
       `alone outcomes: contended ${outcomes(contendedAlone.outcomes)}; spread ${outcomes(spreadAlone.outcomes)}`,
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,
       `ceiling / baseline: contended ${(refusals.rate / contendedBase.rate).toFixed(2)}x, spread ${(refusals.rate / spreadBase.rate).toFixed(2)}x`,

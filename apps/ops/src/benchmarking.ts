@@ -126,12 +126,12 @@ export function cpuSeconds(appPid: number): { app: number; postgres: number } | 
 
 /**
  * Where the machine's CPU goes during `run`: milliseconds per unit (`units` of them) of this process
- * (the load generator), of the process `server`, of all PostgreSQL processes and of all NATS servers
- * on the machine, from /proc. Undefined figures where there is no /proc.
+ * (the load generator), of the processes `servers` together, of all PostgreSQL processes and of all
+ * NATS servers on the machine, from /proc. Undefined figures where there is no /proc.
  */
 export async function cpuSplit<T>(
   units: number,
-  server: number,
+  servers: readonly number[],
   run: () => Promise<T>,
 ): Promise<{ result: T; text: string }> {
   const named = (name: string) => {
@@ -144,7 +144,7 @@ export async function cpuSplit<T>(
   };
   const read = () => ({
     client: process.cpuUsage(),
-    server: processStat(server)?.seconds ?? Number.NaN,
+    server: servers.reduce((sum, pid) => sum + (processStat(pid)?.seconds ?? Number.NaN), 0),
     postgres: named("postgres"),
     nats: named("nats-server"),
   });

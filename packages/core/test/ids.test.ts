@@ -17,4 +17,11 @@ describe("UuidV7Generator", () => {
     expect([...generated].sort()).toEqual(generated);
     expect(new Set(generated).size).toBe(generated.length);
   });
+
+  it("gives every id random bits of its own, across refills of its pool of random bytes", () => {
+    const ids = new UuidV7Generator(new FixedClock(new Date(0)));
+    // 62 random bits after the variant; 1,000 ids take 16 kB, four fills of the 4 kB pool.
+    const tails = Array.from({ length: 1000 }, () => ids.next().slice(19));
+    expect(new Set(tails).size).toBe(tails.length);
+  });
 });

@@ -22,7 +22,7 @@ export class UuidV7Generator implements IdGenerator {
   #lastMs = -1;
   #counter = 0;
 
-  constructor(clock: Clock, random: (bytes: Uint8Array) => void = (bytes) => randomFillSync(bytes)) {
+  constructor(clock: Clock, random: (bytes: Uint8Array) => void = pooledRandom()) {
     this.#clock = clock;
     this.#random = random;
   }
@@ -46,7 +46,27 @@ export class UuidV7Generator implements IdGenerator {
     bytes[6] = 0x70 | ((this.#counter >> 8) & 0x0f);
     bytes[7] = this.#counter & 0xff;
     bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    let hex = "";
+    for (const byte of bytes) hex += HEX[byte];
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+/**
+ * Random bytes handed out from a pool the system's source fills 4 KiB at a time: one call for 256
+ * ids rather than one for each (each call costs about 2 µs, the copy a few nanoseconds).
+ */
+function pooledRandom(): (bytes: Uint8Array) => void {
+  const pool = new Uint8Array(4096);
+  let used = pool.length;
+  return (bytes) => {
+    if (used + bytes.length > pool.length) {
+      randomFillSync(pool);
+      used = 0;
+    }
+    bytes.set(pool.subarray(used, used + bytes.length));
+    used += bytes.length;
+  };
 }
