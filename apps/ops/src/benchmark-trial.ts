@@ -150,9 +150,11 @@ await runBenchmark(async (cleanups) => {
   log(`bare Connect: ${ORDERS} calls to a Connect server that answers at once`);
   const bare = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, bare.call);
-  const { result: bareRun, text: bareCpu } = await cpuSplit(ORDERS, [bare.pid], () =>
-    closedLoop(ORDERS, CONCURRENCY, bare.call),
-  );
+  const {
+    result: bareRun,
+    text: bareCpu,
+    serverMs: bareServerMs,
+  } = await cpuSplit(ORDERS, [bare.pid], () => closedLoop(ORDERS, CONCURRENCY, bare.call));
 
   log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
   const baseline = await insertBaseline(databaseUrl, ORDERS, CONCURRENCY);
@@ -262,6 +264,7 @@ await runBenchmark(async (cleanups) => {
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
       `CPU per call: bare Connect ${bareCpu}; PlaceOrder, the order service alone ${aloneCpu}`,
+      `CPU per order in bare calls: ${((appMsPerOrder + postgresMsPerOrder) / bareServerMs).toFixed(1)} (what the bare Connect server spends on as many calls; the machine's speed moves both alike)`,
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
       `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,
       "statements run most per order (calls per order, text as PostgreSQL normalised it):",

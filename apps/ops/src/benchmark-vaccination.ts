@@ -182,9 +182,11 @@ await runBenchmark(async (cleanups) => {
   log(`bare Connect: ${CALLS} calls to a Connect server that answers at once`);
   const bare = await bareConnect(cleanups);
   await closedLoop(500, CONCURRENCY, bare.call);
-  const { result: bareRun, text: bareCpu } = await cpuSplit(CALLS, [bare.pid], () =>
-    closedLoop(CALLS, CONCURRENCY, bare.call),
-  );
+  const {
+    result: bareRun,
+    text: bareCpu,
+    serverMs: bareServerMs,
+  } = await cpuSplit(CALLS, [bare.pid], () => closedLoop(CALLS, CONCURRENCY, bare.call));
 
   log(`ceiling: ${CALLS} GetReservation calls that fail validation (no database, no bus)`);
   const refusals = await ceiling(CALLS, CONCURRENCY, () =>
@@ -272,6 +274,7 @@ await runBenchmark(async (cleanups) => {
       "",
       `contended outcomes: ${outcomes(contended.outcomes)}`,
       `spread outcomes: ${outcomes(spread.outcomes)}`,
+      `CPU per Reserve in bare calls: ${((perReserve.appMs + perReserve.postgresMs) / bareServerMs).toFixed(1)} (what the bare Connect server spends on as many calls; the machine's speed moves both alike)`,
       `CPU per call: bare Connect ${bareCpu}; Reserve alone (servers: reservation and inventory), contended ${contendedCpu}, spread ${spreadCpu}`,
       `alone outcomes: contended ${outcomes(contendedAlone.outcomes)}; spread ${outcomes(spreadAlone.outcomes)}`,
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,

@@ -127,13 +127,14 @@ export function cpuSeconds(appPid: number): { app: number; postgres: number } | 
 /**
  * Where the machine's CPU goes during `run`: milliseconds per unit (`units` of them) of this process
  * (the load generator), of the processes `servers` together, of all PostgreSQL processes and of all
- * NATS servers on the machine, from /proc. Undefined figures where there is no /proc.
+ * NATS servers on the machine, from /proc (`serverMs`: the servers' alone). NaN where there is no
+ * /proc.
  */
 export async function cpuSplit<T>(
   units: number,
   servers: readonly number[],
   run: () => Promise<T>,
-): Promise<{ result: T; text: string }> {
+): Promise<{ result: T; text: string; serverMs: number }> {
   const named = (name: string) => {
     let seconds = 0;
     for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
@@ -154,7 +155,7 @@ export async function cpuSplit<T>(
   const client = process.cpuUsage(before.client);
   const ms = (seconds: number) => ((seconds * 1000) / units).toFixed(3);
   const text = `client ${ms((client.user + client.system) / 1e6)} / server ${ms(after.server - before.server)} / PostgreSQL ${ms(after.postgres - before.postgres)} / NATS ${ms(after.nats - before.nats)} ms`;
-  return { result, text };
+  return { result, text, serverMs: ((after.server - before.server) * 1000) / units };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined once it has ended, or without /proc. */
