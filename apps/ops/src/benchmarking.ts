@@ -112,16 +112,22 @@ export async function ceiling(
  */
 export function cpuSeconds(appPid: number): { app: number; postgres: number } | undefined {
   try {
-    let postgres = 0;
-    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-      const process = processStat(Number(pid));
-      if (process?.name === "postgres") postgres += process.seconds;
-    }
+    const postgres = namedCpuSeconds("postgres");
     const app = processStat(appPid);
     return app ? { app: app.seconds, postgres } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds (user + system) used so far by all processes called `name`, from /proc. */
+function namedCpuSeconds(name: string): number {
+  let seconds = 0;
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    const process = processStat(Number(pid));
+    if (process?.name === name) seconds += process.seconds;
+  }
+  return seconds;
 }
 
 /**
@@ -135,19 +141,11 @@ export async function cpuSplit<T>(
   servers: readonly number[],
   run: () => Promise<T>,
 ): Promise<{ result: T; text: string; serverMs: number }> {
-  const named = (name: string) => {
-    let seconds = 0;
-    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-      const process = processStat(Number(pid));
-      if (process?.name === name) seconds += process.seconds;
-    }
-    return seconds;
-  };
   const read = () => ({
     client: process.cpuUsage(),
     server: servers.reduce((sum, pid) => sum + (processStat(pid)?.seconds ?? Number.NaN), 0),
-    postgres: named("postgres"),
-    nats: named("nats-server"),
+    postgres: namedCpuSeconds("postgres"),
+    nats: namedCpuSeconds("nats-server"),
   });
   const before = read();
   const result = await run();

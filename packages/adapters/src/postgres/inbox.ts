@@ -41,7 +41,8 @@ export function handledOnce(
       });
       return { written: committed.events };
     } catch (error) {
-      if (isInboxConflict(error) || (await handledBefore(db, consumer, event))) return { written: [] };
+      // A repeat fails on the inbox's key once the first handling has committed, so the inbox tells.
+      if (await handledBefore(db, consumer, event).catch(() => false)) return { written: [] };
       throw error;
     }
   };
@@ -76,15 +77,6 @@ async function claim(
   );
   const unclaimed = new Set(rows.map((row) => row.event_id.toLowerCase()));
   return events.filter((event) => unclaimed.delete(event.id.toLowerCase()));
-}
-
-/** PostgreSQL's unique violation on the inbox: the event was handled before (or just now, by another replica). */
-function isInboxConflict(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    const { code, table } = cause as Error & { code?: unknown; table?: unknown };
-    if (code === "23505" && table === "inbox") return true;
-  }
-  return false;
 }
 
 async function handledBefore(db: ServiceDatabase, consumer: string, event: EventEnvelope): Promise<boolean> {
