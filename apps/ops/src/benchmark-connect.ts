@@ -40,8 +40,7 @@ const ROUNDS = wholeNumber("--rounds", flags.rounds, usage);
 
 await runBenchmark(async (cleanups) => {
   const databaseUrl = await freshDatabase("connect", cleanups);
-  const { call, pid } = await bareConnect(cleanups);
-  await closedLoop(500, CONCURRENCY, call);
+  const { call, pid } = await bareConnect(cleanups, CONCURRENCY);
 
   const rows: string[] = [];
   for (let round = 1; round <= ROUNDS; round++) {

@@ -6,7 +6,9 @@
 //   per connection (bound to the kept plan afterwards);
 // - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`);
 // - BEGIN and COMMIT in round trips of their own, or sent with the first and the last statement
-//   (the services' pg client, packages/adapters/src/postgres/client.ts).
+//   (the services' pg client, packages/adapters/src/postgres/client.ts);
+// - and last, the same unit as the services run it: through the kit's unit of work, in MikroORM's
+//   transaction on its pool, the two writes held and sent with the COMMIT (over the socket only).
 //
 // A unit is BEGIN, two single-row upserts into two tables, COMMIT: the shape of a save and its outbox
 // insert. Each form runs UNITS units at CONCURRENCY connections, ROUNDS times interleaved, on an
@@ -17,10 +19,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { holdWrite } from "@hexa/adapters/kit/statements";
 import { serviceClient, thenCommit } from "@hexa/adapters/postgres/client";
+import { openServiceDatabase } from "@hexa/adapters/postgres/database";
 import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
 import { freePort } from "@hexa/testing/global-setup";
 import pg from "pg";
+import { pino } from "pino";
 import { log, processCpuSeconds, runBenchmark } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 
@@ -43,6 +48,11 @@ const ORDER =
   "insert into unit_order (id, status, at) values ($1, $2, $3) on conflict (id) do update set status = excluded.status, at = excluded.at";
 const OUTBOX =
   "insert into unit_outbox (id, payload) values ($1, $2) on conflict (id) do update set payload = excluded.payload";
+const TABLES = [
+  "create table unit_order (id int primary key, status text, at timestamptz)",
+  "create table unit_outbox (id int primary key, payload text)",
+];
+const KIT_FORM = "the kit's unit of work (MikroORM's transaction), as the services run it";
 const BOTH = `with w1 as (${ORDER}) ${OUTBOX.replaceAll("$1", "$4").replaceAll("$2", "$5")}`;
 
 type Unit = (client: pg.Client, i: number) => Promise<void>;
@@ -109,16 +119,19 @@ async function connect(url: string, Client: typeof pg.Client = pg.Client): Promi
   return { clients, pids };
 }
 
-/** UNITS units of `unit` over the connections; the rate and the CPU per unit of each side. */
-async function measure({ clients, pids }: Connections, unit: Unit) {
+/**
+ * UNITS units, CONCURRENCY at a time (`unit(lane, i)`), served by the server processes `pids`; the
+ * rate and the CPU per unit of each side.
+ */
+async function measure(pids: readonly number[], unit: (lane: number, i: number) => Promise<unknown>) {
   const serverSeconds = () => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
   const server = serverSeconds();
   const client = process.cpuUsage();
   const started = performance.now();
   let next = 0;
   await Promise.all(
-    clients.map(async (connection) => {
-      while (next < UNITS) await unit(connection, next++);
+    Array.from({ length: CONCURRENCY }, async (_, lane) => {
+      while (next < UNITS) await unit(lane, next++);
     }),
   );
   const seconds = (performance.now() - started) / 1000;
@@ -149,22 +162,60 @@ await runBenchmark(async (cleanups) => {
   for (const { plain, service } of Object.values(transports))
     cleanups.add(() => Promise.all([...plain.clients, ...service.clients].map((client) => client.end())));
   const [setup] = transports.TCP?.plain.clients ?? [];
-  await setup?.query("create table unit_order (id int primary key, status text, at timestamptz)");
-  await setup?.query("create table unit_outbox (id int primary key, payload text)");
+  for (const table of TABLES) await setup?.query(table);
+
+  // The kit's unit of work on a service database of its own schema, its pool as large as the lanes.
+  const kit = await openServiceDatabase({
+    url: embedded.socketUrl,
+    schema: "unit_kit",
+    entities: [],
+    migrations: [{ name: "0001_unit_tables", sql: TABLES }],
+    logger: pino({ level: "warn" }),
+    poolSize: CONCURRENCY,
+  });
+  cleanups.add(() => kit.close());
+  const inKit = (sql: string) => sql.replace(/into (unit_\w+)/, `into ${kit.schema}.$1`);
+  const kitUnit = (i: number) =>
+    kit.unitOfWork(async ({ em }) => {
+      await holdWrite(em, { table: "unit_order", sql: inKit(ORDER), params: values(i) });
+      await holdWrite(em, { table: "unit_outbox", sql: inKit(OUTBOX), params: [i % 1_000, "{}"] });
+    });
+  /** The server processes of the kit's pool: the database's sessions that are none of the others'. */
+  const kitPids = async () => {
+    const others = Object.values(transports).flatMap(({ plain, service }) => [
+      ...plain.pids,
+      ...service.pids,
+    ]);
+    const sessions = await setup?.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()",
+    );
+    return (sessions?.rows ?? []).map(({ pid }) => pid).filter((pid) => !others.includes(pid));
+  };
 
   const rows: string[] = [];
+  const row = (
+    round: number,
+    transport: string,
+    form: string,
+    measured: Awaited<ReturnType<typeof measure>>,
+  ) =>
+    rows.push(
+      `| ${round} | ${transport} | ${form} | ${measured.rate.toFixed(0)}/s | ${measured.clientUs.toFixed(0)} µs | ${measured.serverUs.toFixed(0)} µs | ${(measured.clientUs + measured.serverUs).toFixed(0)} µs |`,
+    );
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [transport, { plain, service }] of Object.entries(transports)) {
       for (const [form, { service: onService, unit }] of Object.entries(forms)) {
         log(`round ${round}: ${transport}, ${form}`);
-        const connections = onService ? service : plain;
-        if (round === 1) await measure(connections, unit); // warm-up: plans, JIT, connections
-        const { rate, clientUs, serverUs } = await measure(connections, unit);
-        rows.push(
-          `| ${round} | ${transport} | ${form} | ${rate.toFixed(0)}/s | ${clientUs.toFixed(0)} µs | ${serverUs.toFixed(0)} µs | ${(clientUs + serverUs).toFixed(0)} µs |`,
-        );
+        const { clients, pids } = onService ? service : plain;
+        const onLane = (lane: number, i: number) => unit(clients[lane] as pg.Client, i);
+        if (round === 1) await measure(pids, onLane); // warm-up: plans, JIT, connections
+        row(round, transport, form, await measure(pids, onLane));
       }
     }
+    log(`round ${round}: Unix socket, ${KIT_FORM}`);
+    // Every round: the pool closes connections idle meanwhile, and the ones measured must be open.
+    await measure([], kitUnit);
+    row(round, "Unix socket", KIT_FORM, await measure(await kitPids(), kitUnit));
   }
   console.log(
     [

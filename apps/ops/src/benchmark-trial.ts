@@ -45,11 +45,13 @@ import {
   ms,
   pause,
   perUnit,
+  ratioLimits,
   runBenchmark,
   statementCalls,
   summary,
   target,
   topStatements,
+  WARM_UP_CALLS,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
@@ -130,8 +132,8 @@ await runBenchmark(async (cleanups) => {
     }
   }
 
-  log(`warm-up: ${Math.min(500, ORDERS)} orders`);
-  await closedLoop(Math.min(500, ORDERS), CONCURRENCY, place);
+  log(`warm-up: ${WARM_UP_CALLS} orders`);
+  await closedLoop(WARM_UP_CALLS, CONCURRENCY, place);
   // Every phase starts on a quiet system: the warm-up's orders are all through first.
   const throughDelivery = (ids: readonly string[]) => ids.every((id) => (changes.get(id) ?? 0) >= 2);
   const warmedUp = performance.now() + 120_000;
@@ -148,12 +150,12 @@ await runBenchmark(async (cleanups) => {
     count === undefined ? undefined : count / idle.seconds;
 
   log(`bare Connect: ${ORDERS} calls to a Connect server that answers at once`);
-  const bare = await bareConnect(cleanups);
-  await closedLoop(500, CONCURRENCY, bare.call);
+  const bare = await bareConnect(cleanups, CONCURRENCY);
   const {
     result: bareRun,
     text: bareCpu,
     serverMs: bareServerMs,
+    perUnit: bareSplit,
   } = await cpuSplit(ORDERS, [bare.pid], () => closedLoop(ORDERS, CONCURRENCY, bare.call));
 
   log(`baseline: ${ORDERS} single-row INSERT + COMMIT at concurrency ${CONCURRENCY}`);
@@ -232,8 +234,12 @@ await runBenchmark(async (cleanups) => {
   );
   const placeAlone = (i: number) =>
     aloneOrders.placeOrder({ customerId: `c-${i % 500}`, planId, quantity: 1, address: "1 Bench Road" });
-  await closedLoop(Math.min(500, ORDERS), CONCURRENCY, placeAlone);
-  const { result: alone, text: aloneCpu } = await cpuSplit(ORDERS, [orderAlone.process.pid ?? 0], () =>
+  await closedLoop(WARM_UP_CALLS, CONCURRENCY, placeAlone);
+  const {
+    result: alone,
+    text: aloneCpu,
+    perUnit: aloneSplit,
+  } = await cpuSplit(ORDERS, [orderAlone.process.pid ?? 0], () =>
     closedLoop(ORDERS, CONCURRENCY, placeAlone),
   );
   await orderAlone.stop();
@@ -264,6 +270,7 @@ await runBenchmark(async (cleanups) => {
       `| PlaceOrder, the order service alone | ${alone.rate.toFixed(0)}/s | ${ms(aloneSummary.p50)} | ${ms(aloneSummary.p99)} |`,
       "",
       `CPU per call: bare Connect ${bareCpu}; PlaceOrder, the order service alone ${aloneCpu}`,
+      ratioLimits("PlaceOrder alone", bareSplit, aloneSplit, 1),
       `CPU per order in bare calls: ${((appMsPerOrder + postgresMsPerOrder) / bareServerMs).toFixed(1)} (what the bare Connect server spends on as many calls; the machine's speed moves both alike)`,
       `PlaceOrder / baseline throughput: ${(placing.rate / baseline.rate).toFixed(2)}x; ceiling / baseline: ${(refusals.rate / baseline.rate).toFixed(2)}x`,
       `per order, idle background subtracted: ${statementsPerOrder?.toFixed(1) ?? "?"} statements, ${transactionsPerOrder?.toFixed(2)} transactions (${(phase.transactions / ORDERS).toFixed(2)} without subtracting); CPU all-in-one ${appMsPerOrder.toFixed(2)} ms + PostgreSQL sessions ${postgresMsPerOrder.toFixed(2)} ms`,

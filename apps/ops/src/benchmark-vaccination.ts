@@ -52,6 +52,7 @@ import {
   ms,
   pause,
   perUnit,
+  ratioLimits,
   runBenchmark,
   STATS_DELAY_MS,
   statementCalls,
@@ -59,6 +60,7 @@ import {
   target,
   topStatements,
   untilQuiet,
+  WARM_UP_CALLS,
 } from "./benchmarking.ts";
 import { commandLine, wholeNumber } from "./cli.ts";
 import { jsonTransport } from "./clients.ts";
@@ -163,7 +165,7 @@ await runBenchmark(async (cleanups) => {
     });
     return { ...run, outcomes };
   }
-  const warmUp = async (phase: string, calls = 100) => {
+  const warmUp = async (phase: string, calls = WARM_UP_CALLS) => {
     const warm = await hospitalWith(calls);
     await closedLoop(calls, CONCURRENCY, (i) =>
       reservations.reserve({ personId: `${phase}-${i}`, hospitalId: warm, vaccineId, date }),
@@ -180,12 +182,12 @@ await runBenchmark(async (cleanups) => {
   const idle = between(idleStart, await sample());
 
   log(`bare Connect: ${CALLS} calls to a Connect server that answers at once`);
-  const bare = await bareConnect(cleanups);
-  await closedLoop(500, CONCURRENCY, bare.call);
+  const bare = await bareConnect(cleanups, CONCURRENCY);
   const {
     result: bareRun,
     text: bareCpu,
     serverMs: bareServerMs,
+    perUnit: bareSplit,
   } = await cpuSplit(CALLS, [bare.pid], () => closedLoop(CALLS, CONCURRENCY, bare.call));
 
   log(`ceiling: ${CALLS} GetReservation calls that fail validation (no database, no bus)`);
@@ -237,14 +239,20 @@ await runBenchmark(async (cleanups) => {
   });
   inventory = createClient(InventoryService, admin(inventoryAlone.url));
   reservations = createClient(ReservationService, admin(reservationAlone.url));
-  // Freshly started processes: enough calls first for V8 to have compiled the hot code.
-  await warmUp("alone-warm", CALLS);
+  // Freshly started processes: as warm as the all-in-one was.
+  await warmUp("alone-warm");
   const aloneBooked = await hospitals();
   const aloneServers = [reservationAlone.process.pid ?? 0, inventoryAlone.process.pid ?? 0];
-  const { result: contendedAlone, text: contendedCpu } = await cpuSplit(CALLS, aloneServers, () =>
-    reserving("alone-contended", () => aloneBooked.contended),
-  );
-  const { result: spreadAlone, text: spreadCpu } = await cpuSplit(CALLS, aloneServers, () =>
+  const {
+    result: contendedAlone,
+    text: contendedCpu,
+    perUnit: contendedSplit,
+  } = await cpuSplit(CALLS, aloneServers, () => reserving("alone-contended", () => aloneBooked.contended));
+  const {
+    result: spreadAlone,
+    text: spreadCpu,
+    perUnit: spreadSplit,
+  } = await cpuSplit(CALLS, aloneServers, () =>
     reserving("alone-spread", (i) => aloneBooked.spread[i % HOSPITALS] ?? ""),
   );
   await reservationAlone.stop();
@@ -276,6 +284,9 @@ await runBenchmark(async (cleanups) => {
       `spread outcomes: ${outcomes(spread.outcomes)}`,
       `CPU per Reserve in bare calls: ${((perReserve.appMs + perReserve.postgresMs) / bareServerMs).toFixed(1)} (what the bare Connect server spends on as many calls; the machine's speed moves both alike)`,
       `CPU per call: bare Connect ${bareCpu}; Reserve alone (servers: reservation and inventory), contended ${contendedCpu}, spread ${spreadCpu}`,
+      // Reserve is two RPCs: the client's to reservation, and reservation's booking call to inventory.
+      ratioLimits("Reserve alone contended", bareSplit, contendedSplit, 2),
+      ratioLimits("Reserve alone spread", bareSplit, spreadSplit, 2),
       `alone outcomes: contended ${outcomes(contendedAlone.outcomes)}; spread ${outcomes(spreadAlone.outcomes)}`,
       `Reserve / baseline: contended ${(contended.rate / contendedBase.rate).toFixed(2)}x, spread ${(spread.rate / spreadBase.rate).toFixed(2)}x (target >= 0.4x)`,
       `ceiling / baseline: contended ${(refusals.rate / contendedBase.rate).toFixed(2)}x, spread ${(refusals.rate / spreadBase.rate).toFixed(2)}x`,

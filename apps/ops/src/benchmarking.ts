@@ -140,7 +140,7 @@ export async function cpuSplit<T>(
   units: number,
   servers: readonly number[],
   run: () => Promise<T>,
-): Promise<{ result: T; text: string; serverMs: number }> {
+): Promise<{ result: T; text: string; serverMs: number; perUnit: CpuPerUnit }> {
   const read = () => ({
     client: process.cpuUsage(),
     server: servers.reduce((sum, pid) => sum + (processStat(pid)?.seconds ?? Number.NaN), 0),
@@ -151,9 +151,38 @@ export async function cpuSplit<T>(
   const result = await run();
   const after = read();
   const client = process.cpuUsage(before.client);
-  const ms = (seconds: number) => ((seconds * 1000) / units).toFixed(3);
-  const text = `client ${ms((client.user + client.system) / 1e6)} / server ${ms(after.server - before.server)} / PostgreSQL ${ms(after.postgres - before.postgres)} / NATS ${ms(after.nats - before.nats)} ms`;
-  return { result, text, serverMs: ((after.server - before.server) * 1000) / units };
+  const ms = (seconds: number) => (seconds * 1000) / units;
+  const perUnit = {
+    client: ms((client.user + client.system) / 1e6),
+    server: ms(after.server - before.server),
+    postgres: ms(after.postgres - before.postgres),
+    nats: ms(after.nats - before.nats),
+  };
+  const text = `client ${perUnit.client.toFixed(3)} / server ${perUnit.server.toFixed(3)} / PostgreSQL ${perUnit.postgres.toFixed(3)} / NATS ${perUnit.nats.toFixed(3)} ms`;
+  return { result, text, serverMs: perUnit.server, perUnit };
+}
+
+/** Milliseconds of CPU per unit of work: the load generator's, the servers', PostgreSQL's, NATS's. */
+export interface CpuPerUnit {
+  readonly client: number;
+  readonly server: number;
+  readonly postgres: number;
+  readonly nats: number;
+}
+
+/**
+ * What a service's rate against the bare Connect call is bounded by, from the CPU split of the same
+ * run: both phases keep the machine's CPUs busy, so their rates stand about as the machine's CPU per
+ * call does. Also the most the ratio could be if each of the call's `rpcs` (the client's, and those
+ * the services make to each other) cost the servers what a bare call costs its server and client,
+ * with the load generator, PostgreSQL and NATS as they were: what is left of the gap is the services'
+ * own cost.
+ */
+export function ratioLimits(name: string, bare: CpuPerUnit, service: CpuPerUnit, rpcs: number): string {
+  const machine = (cpu: CpuPerUnit) => cpu.client + cpu.server + cpu.postgres + cpu.nats;
+  const bareServers = bare.server * rpcs + bare.client * (rpcs - 1);
+  const asBare = bareServers + service.client + service.postgres + service.nats;
+  return `${name} by the machine's CPU per call: bare ${machine(bare).toFixed(3)} ms, ${name} ${machine(service).toFixed(3)} ms, about ${(machine(bare) / machine(service)).toFixed(2)}x; with servers as cheap as bare calls, at most ${(machine(bare) / asBare).toFixed(2)}x (the ${(service.server - bareServers).toFixed(3)} ms a call the servers spend above that are their own cost)`;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined once it has ended, or without /proc. */
@@ -427,11 +456,22 @@ export function target(
 }
 
 /**
+ * Calls a freshly started process gets before it is measured, so that V8 has compiled its hot code.
+ * Measured (2026-12-07): the bare Connect server answered 1,293 calls a second in its first 600
+ * calls, 2,380/s in the next 600 and 2,900–3,020/s from then on; the order service's compiler
+ * threads spent about a third as much CPU as its main thread after 500 calls and an eighth after
+ * 3,000. Every side of a ratio gets the same warm-up.
+ */
+export const WARM_UP_CALLS = 1_500;
+
+/**
  * The bare Connect server of `./hexa benchmark connect` (bare-connect-server.ts), started for the run
  * and stopped by `cleanups`, with a call to it: what any RPC through Connect JSON reaches here.
+ * Answers once the server is warm ({@link WARM_UP_CALLS} calls at `concurrency`).
  */
 export async function bareConnect(
   cleanups: Cleanups,
+  concurrency: number,
 ): Promise<{ call: () => Promise<unknown>; pid: number }> {
   const port = await freePort();
   const server = spawn(
@@ -447,7 +487,9 @@ export async function bareConnect(
   const [started] = await Promise.race([once(server.stdout, "data"), once(server, "exit")]);
   if (!String(started).includes("listening")) throw new Error("the bare Connect server did not start");
   const orders = createClient(OrderService, jsonTransport(`http://127.0.0.1:${port}`));
-  return { call: () => orders.getOrder({ orderId: "any" }), pid: server.pid ?? 0 };
+  const call = () => orders.getOrder({ orderId: "any" });
+  await closedLoop(WARM_UP_CALLS, concurrency, call);
+  return { call, pid: server.pid ?? 0 };
 }
 
 /**
