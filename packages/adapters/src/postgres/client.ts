@@ -3,7 +3,7 @@ import pg from "pg";
 /**
  * Marks a unit of work's last statement: the client sends the transaction's COMMIT with it, in the
  * same write before one Sync, and answers the COMMIT that follows without a round trip. Only for the
- * last statement of a transaction that is not a savepoint's (database.ts).
+ * last statement of a transaction, never of a savepoint (database.ts's unit of work opens none).
  */
 export function thenCommit(sql: string): string {
   return `${sql}${THEN_COMMIT}`;

@@ -113,7 +113,7 @@ export async function openServiceDatabase(options: ServiceDatabaseOptions): Prom
   const table = (name: string) => `"${options.schema}"."${name}"`;
   // MikroORM's explicit transaction on an entity manager of the unit's own: begin, the work, then
   // flush and commit, or roll back. (`transactional` does the same on a second fork, which it then
-  // merges into the first: per unit of work that costs more CPU than its statements do.)
+  // merges into the first, for nothing here: a unit of work is never nested in another.)
   const unitOfWork = <T>(work: (unit: UnitOfWork) => Promise<T>): Promise<Committed<T>> =>
     unavailableWhenUnreachable(async () => {
       const em = orm.em.fork();
