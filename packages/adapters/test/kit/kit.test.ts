@@ -1,5 +1,6 @@
 import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
 import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
+import { Remembered, STALE_READ_STATE } from "@hexa/adapters/kit/remembered";
 import { EntityTable, execute } from "@hexa/adapters/kit/statements";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
@@ -10,7 +11,7 @@ import {
   stockStore,
   warehouseMigrations,
 } from "@hexa/adapters/trial/warehouse/store";
-import { FixedClock, InvalidArgument, UuidV7Generator } from "@hexa/core/shared";
+import { FixedClock, InvalidArgument, Unavailable, UuidV7Generator } from "@hexa/core/shared";
 import { ORDER_STATUSES } from "@hexa/core/trial/order";
 import { Reservation, Stock } from "@hexa/core/trial/warehouse";
 import { OrderStatus, OrderStatusSchema } from "@hexa/proto/trial/order/v1/order_pb";
@@ -325,5 +326,85 @@ describe("an enum mapping derived from the proto descriptor", () => {
     expect(() => enumMapping(["PLACED", "MISLAID"], OrderStatusSchema)).toThrow(
       "trial.order.v1.OrderStatus has no value for MISLAID",
     );
+  });
+});
+
+describe("a remembered read", () => {
+  // A price list that sales rely on, remembered, and a guard on each sale that the price it was
+  // made at is still the list's: the shape of PlaceOrder and its plan.
+  const prices = '"trial_warehouse"."remembered_price"';
+  const sales = '"trial_warehouse"."remembered_sale"';
+  let reads = 0;
+  const priceList = {
+    get: async (item: string) => {
+      reads++;
+      const [row] = await db.execute<{ cents: number }>(`select cents from ${prices} where item = ?`, [item]);
+      return row?.cents;
+    },
+  };
+  const remembered = new Remembered<string, number>((cents) => cents > 0);
+  let attempts = 0;
+  const sell = remembered.route(async (item: string) => {
+    attempts++;
+    const cents = await remembered.reads(priceList).get(item);
+    await db.unitOfWork(({ em }) =>
+      execute(em, `insert into ${sales} (item, cents) values ($1, $2)`, [item, cents]),
+    );
+    return cents;
+  });
+  const call = {} as Parameters<typeof sell>[1];
+
+  beforeAll(async () => {
+    await db.execute(`create table ${prices} (item text primary key, cents integer not null)`);
+    await db.execute(`create table ${sales} (item text not null, cents integer not null)`);
+    await db.execute(`create function trial_warehouse.sold_at_list_price() returns trigger language plpgsql as $$
+      begin
+        perform from ${prices} where item = new.item and cents = new.cents for share;
+        if not found then raise exception 'stale price' using errcode = '${STALE_READ_STATE}'; end if;
+        return null;
+      end $$`);
+    await db.execute(`create trigger sold_at_list_price after insert on ${sales}
+      for each row execute function trial_warehouse.sold_at_list_price()`);
+    await db.execute(`insert into ${prices} (item, cents) values ('kayak', 900), ('paddle', 0)`);
+  });
+
+  it("is read once while it holds, and only when `keep` accepts it", async () => {
+    reads = 0;
+    expect(await sell("kayak", call)).toBe(900);
+    expect(await sell("kayak", call)).toBe(900);
+    expect(reads).toBe(1);
+    await sell("paddle", call);
+    await sell("paddle", call);
+    expect(reads).toBe(3);
+  });
+
+  it("runs the call once more on a fresh read when the guard finds it stale, and commits nothing stale", async () => {
+    await sell("kayak", call);
+    await db.execute(`update ${prices} set cents = 950 where item = 'kayak'`);
+    attempts = 0;
+    reads = 0;
+    expect(await sell("kayak", call)).toBe(950);
+    expect({ attempts, reads }).toEqual({ attempts: 2, reads: 1 });
+    const sold = await db.execute<{ cents: number }>(
+      `select distinct cents from ${sales} where item = 'kayak' order by cents`,
+    );
+    expect(sold.map((row) => row.cents)).toEqual([900, 950]);
+  });
+
+  it("refuses the call as unavailable when it is stale twice, and lets other failures through at once", async () => {
+    const alwaysStale = remembered.route(async () => {
+      attempts++;
+      throw Object.assign(new Error("stale"), { code: STALE_READ_STATE });
+    });
+    attempts = 0;
+    await expect(alwaysStale("kayak", call)).rejects.toThrow(Unavailable);
+    expect(attempts).toBe(2);
+    const failing = remembered.route(async () => {
+      attempts++;
+      throw new Error("disk full");
+    });
+    attempts = 0;
+    await expect(failing("kayak", call)).rejects.toThrow("disk full");
+    expect(attempts).toBe(1);
   });
 });

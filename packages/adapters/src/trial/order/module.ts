@@ -6,6 +6,7 @@ import {
   cancelOrder,
   cancelOrdersForPlan,
   getOrder,
+  type OfferedPlan,
   ORDER_STATUSES,
   type OrderPorts,
   type OrderReads,
@@ -36,10 +37,12 @@ import { StockShortageSchema } from "@hexa/proto/trial/warehouse/v1/events_pb";
 import { accessOf, actorOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { enumMapping } from "../../kit/enum-mapping.ts";
+import { Remembered } from "../../kit/remembered.ts";
 import { isNewestFirstCursor, nextPageToken, readPage } from "../../paging.ts";
 import type { ServiceModule } from "../../runtime/service-module.ts";
 import {
   OfferedPlanRecord,
+  ORDER_SCHEMA,
   type OrderListing,
   OrderRecord,
   offeredPlanStore,
@@ -58,7 +61,7 @@ const DUE_RETURNS = { everyMs: 1_000, maxIdleMs: 5_000, batch: 100 };
 /** Order: customers' trial orders, and order's replica of the plans marketing offers. */
 export const orderModule: ServiceModule = {
   name: "order",
-  schema: "trial_order",
+  schema: ORDER_SCHEMA,
   entities: [OrderRecord, OfferedPlanRecord],
   migrations: orderMigrations,
   // Customers act on their own orders only; marketing's service closes a plan's orders.
@@ -74,13 +77,18 @@ export const orderModule: ServiceModule = {
   ],
   routes(router, runtime) {
     const { command, query } = bindContext(runtime, ports);
-    // Placing an order reads its plan FOR SHARE, so orders of one plan are placed in parallel.
+    // Placing an order reads its plan FOR SHARE, so orders of one plan are placed in parallel; a
+    // plan read active is remembered, and the order's insert checks it is still active (store.ts).
+    const activePlans = new Remembered<string, OfferedPlan>((plan) => plan.status === "ACTIVE");
     const placing = bindContext<Parameters<typeof placeOrder>[0], OrderQueries>(runtime, {
       read: ports.read,
-      write: (unit) => ({ orders: orders(unit), offeredPlans: offeredPlanStore.shared(unit) }),
+      write: (unit) => ({
+        orders: orders(unit),
+        offeredPlans: activePlans.reads(offeredPlanStore.shared(unit)),
+      }),
     });
     router.service(OrderService, {
-      placeOrder: placing.command(placeOrder, orderReply),
+      placeOrder: activePlans.route(placing.command(placeOrder, orderReply)),
       cancelOrder: command(async (p, request: { orderId: string }, call) => {
         await owned(p, request, call);
         return cancelOrder(p, request);

@@ -11,6 +11,7 @@ import {
 } from "@hexa/core/trial/order";
 import { defineEntity, type FilterQuery, type InferEntity, LockMode, p } from "@mikro-orm/core";
 import { aggregateStore } from "../../kit/aggregate-store.ts";
+import { STALE_READ_STATE } from "../../kit/remembered.ts";
 import type { UnitOfWork } from "../../kit/unit-of-work.ts";
 import { type NewestFirstCursor, olderThan } from "../../paging.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
@@ -45,6 +46,9 @@ export const OfferedPlanRecord = defineEntity({
   },
 });
 
+/** Order's own schema. */
+export const ORDER_SCHEMA = "trial_order";
+
 export const orderMigrations: SchemaMigration[] = [
   {
     name: "0001_offered_plan_and_order",
@@ -77,6 +81,24 @@ export const orderMigrations: SchemaMigration[] = [
       "alter table trial_order add column return_reason text null",
       "create index trial_order_due_returns on trial_order (return_due_at) where status = 'DELIVERED'",
       "create index trial_order_newest on trial_order (placed_at desc, order_id desc)",
+    ],
+  },
+  {
+    // PlaceOrder may rely on a plan it remembers as active (module.ts): each new order checks, in
+    // the statement that inserts it, that its plan is still active, under the share lock the read
+    // would have taken, so a plan's end still waits for the orders being placed, and they for it.
+    name: "0003_orders_only_for_active_plans",
+    sql: [
+      `create function require_active_plan() returns trigger language plpgsql as $$
+      begin
+        perform from ${ORDER_SCHEMA}.offered_plan where plan_id = new.plan_id and status = 'ACTIVE' for share;
+        if not found then
+          raise exception 'plan % is not active', new.plan_id using errcode = '${STALE_READ_STATE}';
+        end if;
+        return null;
+      end $$`,
+      `create trigger trial_order_for_active_plans after insert on trial_order
+        for each row execute function require_active_plan()`,
     ],
   },
 ];
@@ -155,7 +177,8 @@ function restore(record: OrderRow): OrderAggregate {
 /**
  * Order's replica of offered plans. In a unit of work, `get` locks the plan id (even before a row
  * exists, for events that race) and the row FOR UPDATE; placing an order reads it `shared` (FOR
- * SHARE), so orders of one plan are placed in parallel while a plan's end waits for them, and they
+ * SHARE), or remembers it active and leaves the share lock to the new order's insert (migration
+ * 0003), so orders of one plan are placed in parallel while a plan's end waits for them, and they
  * for it.
  */
 export const offeredPlanStore = aggregateStore({

@@ -116,6 +116,22 @@ describe("order module", () => {
     ]);
   });
 
+  it("refuses orders on a plan that ended after a replica remembered it active, and writes none", async () => {
+    const endingPlan = randomUUID();
+    await first.publish(planStarted(endingPlan));
+    const onReplica = connectJsonClient(OrderService, replica.url);
+    const order = { customerId: "late", planId: endingPlan, quantity: 1, address: "1 Test Lane" };
+    await eventually(() => onReplica.placeOrder(order)); // the replica now remembers the plan active
+    await orders.cancelOrdersForPlan({ planId: endingPlan });
+    const before = await counts();
+    const refused = await refusal(onReplica.placeOrder(order));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.findDetails(PreconditionFailureSchema)).toEqual([
+      expect.objectContaining({ rule: "plan-must-be-active" }),
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
   it("lists orders newest first by customer and status, page by page", async () => {
     const placed: string[] = [];
     for (let n = 0; n < 5; n++) {
