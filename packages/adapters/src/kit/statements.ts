@@ -67,8 +67,55 @@ export async function sendHeldWrites(em: EntityManager, { commit = false } = {})
   const held = heldWrites.get(em);
   if (!held?.length) return;
   heldWrites.delete(em);
-  // One write as it is; more as `with w1 as (insert …), w2 as (insert …) insert …`, where each runs
-  // once, in full, on the statement's snapshot. Placeholders are numbered on from the previous ones'.
+  await run(
+    em,
+    heldStatement(held, commit),
+    held.flatMap((write) => write.params),
+  );
+}
+
+/** The statements of held writes built so far, by the texts of the writes in the order they were held. */
+interface HeldTexts {
+  readonly after: Map<string, HeldTexts>;
+  statement?: { readonly open: string; readonly committing: string };
+}
+const heldTexts: HeldTexts = { after: new Map() };
+let heldTextsKept = 0;
+const MAX_HELD_TEXTS = 500;
+
+/**
+ * The one statement that sends `held`, built once for each sequence of write texts (the stores' and
+ * the outbox's texts are built once per shape too), so neither the client nor the driver's lookup
+ * of the prepared name pays for a new text at every commit.
+ */
+function heldStatement(held: readonly Write[], commit: boolean): string {
+  let node: HeldTexts | undefined = heldTexts;
+  for (const write of held) {
+    let next: HeldTexts | undefined = node.after.get(write.sql);
+    if (!next) {
+      if (heldTextsKept >= MAX_HELD_TEXTS) {
+        node = undefined;
+        break;
+      }
+      next = { after: new Map() };
+      node.after.set(write.sql, next);
+      heldTextsKept++;
+    }
+    node = next;
+  }
+  if (!node) return commit ? thenCommit(combined(held)) : combined(held);
+  if (!node.statement) {
+    const open = combined(held);
+    node.statement = { open, committing: thenCommit(open) };
+  }
+  return commit ? node.statement.committing : node.statement.open;
+}
+
+/**
+ * One write as it is; more as `with w1 as (insert …), w2 as (insert …) insert …`, where each runs
+ * once, in full, on the statement's snapshot. Placeholders are numbered on from the previous ones'.
+ */
+function combined(held: readonly Write[]): string {
   let offset = 0;
   const texts = held.map((write) => {
     const text = write.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
@@ -76,14 +123,7 @@ export async function sendHeldWrites(em: EntityManager, { commit = false } = {})
     return text;
   });
   const last = texts.pop() ?? "";
-  const sql = texts.length
-    ? `with ${texts.map((text, i) => `w${i + 1} as (${text})`).join(", ")} ${last}`
-    : last;
-  await run(
-    em,
-    commit ? thenCommit(sql) : sql,
-    held.flatMap((write) => write.params),
-  );
+  return texts.length ? `with ${texts.map((text, i) => `w${i + 1} as (${text})`).join(", ")} ${last}` : last;
 }
 
 /** `$1, $2, …, $n` from `from`. */

@@ -9,6 +9,18 @@ export function thenCommit(sql: string): string {
   return `${sql}${THEN_COMMIT}`;
 }
 
+/** The statement of each marked text seen so far (the marked texts are built once: statements.ts). */
+const unmarked = new Map<string, string>();
+
+function withoutCommitMark(marked: string): string {
+  let text = unmarked.get(marked);
+  if (text === undefined) {
+    text = marked.slice(0, -THEN_COMMIT.length);
+    if (unmarked.size < MAX_PREPARED) unmarked.set(marked, text);
+  }
+  return text;
+}
+
 const THEN_COMMIT = " /* then commit */";
 
 /**
@@ -56,7 +68,7 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
       // A transaction that ran nothing: nothing to end either.
       if (begin !== undefined && ending) return Promise.resolve(answered(given));
       const commit = plain && parameters.length > 0 && given.endsWith(THEN_COMMIT);
-      const text = commit ? given.slice(0, -THEN_COMMIT.length) : given;
+      const text = commit ? withoutCommitMark(given) : given;
       const name = parameters.length > 0 ? preparedName(text) : undefined;
       const send = () => (name ? super.query({ name, text, values }) : super.query(...(args as [string])));
       // A BEGIN goes with a statement only when that statement is parsed already: the BEGIN's
