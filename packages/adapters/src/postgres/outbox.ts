@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { execute } from "../kit/statements.ts";
 import type { EventBus, EventEnvelope } from "../messaging/bus.ts";
 import type { ServiceDatabase } from "./database.ts";
 
@@ -127,17 +128,17 @@ export class OutboxRelay {
         // the path to consumers, so it can wait a little.
         await new Promise((resolve) => setTimeout(resolve, MARK_DELAY_MS));
         const ids = this.#toMark.splice(0, 1_000);
-        await db
-          .execute(
-            `update ${db.table("outbox")} set published_at = now()
-              where event_id in (${ids.map(() => "?").join(", ")}) and published_at is null`,
-            ids,
-          )
-          .catch((error: unknown) => {
-            // The rows stay unpublished: a round publishes them again, and the bus drops the repeat.
-            logger.warn({ err: error, schema: db.schema }, "marking published events failed");
-            this.#roundWithin(this.#options.graceMs);
-          });
+        // One prepared text for any number of ids: the ids travel as one array parameter.
+        await execute(
+          db.reader(),
+          `update ${db.table("outbox")} set published_at = now()
+            where event_id = any($1::uuid[]) and published_at is null`,
+          [ids],
+        ).catch((error: unknown) => {
+          // The rows stay unpublished: a round publishes them again, and the bus drops the repeat.
+          logger.warn({ err: error, schema: db.schema }, "marking published events failed");
+          this.#roundWithin(this.#options.graceMs);
+        });
       }
     } finally {
       this.#marking = undefined;
