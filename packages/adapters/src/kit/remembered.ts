@@ -18,7 +18,8 @@ const MAX_REMEMBERED = 10_000;
  * record still holds what the unit relied on, under the lock the read would have taken; when it no
  * longer does, the guard fails the statement with {@link STALE_READ_STATE}, nothing of the unit is
  * committed, and {@link route} forgets everything and runs the call once more on fresh reads.
- * Only values that `keep` accepts are remembered (an active plan, never an ended or unknown one).
+ * Only values that `keep` accepts are remembered (an active plan, never an ended or unknown one). A
+ * record that never changes once written (a hospital) needs no guard, and its calls no {@link route}.
  */
 export class Remembered<Key, Value> {
   readonly #values = new Map<Key, Value>();

@@ -10,6 +10,7 @@ import {
   getVaccine,
   type HoldExpiryPorts,
   type HoldExpiryRound,
+  type Hospital,
   type HospitalState,
   type InventoryPorts,
   type InventoryReads,
@@ -54,6 +55,7 @@ import { VaccinationRecordedSchema } from "@hexa/proto/vaccination/vaccination/v
 import { accessOf } from "../../connect/auth.ts";
 import { bindContext, type ContextPorts } from "../../kit/context.ts";
 import { enumMapping } from "../../kit/enum-mapping.ts";
+import { Remembered } from "../../kit/remembered.ts";
 import { nextPageToken, readPage } from "../../paging.ts";
 import type { CallSettings } from "../../resilience/service-client.ts";
 import { readEnvironment } from "../../runtime/config.ts";
@@ -140,7 +142,9 @@ export function createInventoryModule(options: InventoryModuleOptions = {}): Ser
       }),
     ],
     routes(router, runtime) {
-      const { command, query, inUnitOfWork } = bindContext(runtime, ports(runtime));
+      // A hospital never changes once registered: the calls read each once, then remember it.
+      const registered = new Remembered<string, Hospital>(() => true);
+      const { command, query, inUnitOfWork } = bindContext(runtime, ports(runtime, registered));
       const turns = new BookingTurns((requests) => inUnitOfWork((p) => takeBookingSlots(p, requests)));
       router.service(InventoryService, {
         registerHospital: command(registerHospital, (hospital) => ({ hospital: hospitalToProto(hospital) })),
@@ -242,10 +246,22 @@ export function createInventoryModule(options: InventoryModuleOptions = {}): Ser
 /** The inventory module with its production settings. */
 export const inventoryModule: ServiceModule = createInventoryModule();
 
-/** Inventory's ports: its stores in a unit of work, and its queries' reads outside one. */
-function ports(runtime: ServiceRuntime): ContextPorts<InventoryPorts, InventoryReads> {
+/**
+ * Inventory's ports: its stores in a unit of work, and its queries' reads outside one; the hospitals
+ * a unit reads come from `registered` when given (a hospital never changes, so nothing checks it again).
+ */
+function ports(
+  runtime: ServiceRuntime,
+  registered?: Remembered<string, Hospital>,
+): ContextPorts<InventoryPorts, InventoryReads> {
   return {
-    write: (unit) => ({ ...inventoryStores(unit), holdLeaseMs: holdLeaseOf(runtime) }),
+    write: (unit) => {
+      const stores = inventoryStores(unit);
+      const hospitals = registered
+        ? { ...stores.hospitals, ...registered.reads(stores.hospitals) }
+        : stores.hospitals;
+      return { ...stores, hospitals, holdLeaseMs: holdLeaseOf(runtime) };
+    },
     read: inventoryReads,
   };
 }
