@@ -24,6 +24,25 @@ function withoutCommitMark(marked: string): string {
 const THEN_COMMIT = " /* then commit */";
 
 /**
+ * Marks a statement whose answer nothing reads (an advisory lock): the client answers it at once and
+ * sends it with the transaction's next statement, in the same write before one Sync, so PostgreSQL
+ * runs it first (and the next one only if it succeeded, on a snapshot taken after it: a read after a
+ * lock sees what the lock's holder committed). A lock and the read it guards are one round trip.
+ */
+export function withNext(sql: string): string {
+  return `${sql}${WITH_NEXT}`;
+}
+
+const WITH_NEXT = " /* with the next statement */";
+
+/** A statement held back until the transaction's next one ({@link withNext}). */
+interface HeldStatement {
+  readonly name: string | undefined;
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+/**
  * The pg client of every service's pool (MikroORM's `driverOptions.Client`). What sets it apart from
  * pg's own, each measured by `./hexa benchmark round-trips` (docs/benchmarks.md):
  * - opening a connection gives up after `connectTimeoutMs` (pg-pool's own timeout would also bound the
@@ -38,6 +57,8 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
     #begin: string | undefined;
     /** The transaction was committed with its last statement; its own COMMIT is answered here. */
     #committed = false;
+    /** Statements marked {@link withNext}, not sent yet. */
+    #held: HeldStatement[] = [];
 
     constructor(config: pg.ClientConfig = {}) {
       // pg-pool hands its options over with the password non-enumerable: copied by name.
@@ -63,28 +84,41 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
         this.#begin = given;
         return Promise.resolve(answered("BEGIN"));
       }
+      if (plain && parameters.length > 0 && given.endsWith(WITH_NEXT)) {
+        const text = given.slice(0, -WITH_NEXT.length);
+        this.#held.push({ name: preparedName(text), text, values: parameters });
+        return Promise.resolve(answered("SELECT"));
+      }
       const begin = this.#begin;
       this.#begin = undefined;
-      // A transaction that ran nothing: nothing to end either.
-      if (begin !== undefined && ending) return Promise.resolve(answered(given));
+      const held = this.#held;
+      this.#held = [];
+      // A transaction that ran nothing: nothing to end either. One rolled back: what it held is moot.
+      if (begin !== undefined && ending && held.length === 0) return Promise.resolve(answered(given));
+      if (ending && /^\s*rollback/i.test(given)) {
+        return begin !== undefined ? Promise.resolve(answered(given)) : super.query(...(args as [string]));
+      }
       const commit = plain && parameters.length > 0 && given.endsWith(THEN_COMMIT);
       const text = commit ? withoutCommitMark(given) : given;
       const name = parameters.length > 0 ? preparedName(text) : undefined;
       const send = () => (name ? super.query({ name, text, values }) : super.query(...(args as [string])));
-      // A BEGIN goes with a statement only when that statement is parsed already: the BEGIN's
-      // ParseComplete would otherwise tell pg the statement was parsed before it is.
-      const withBegin =
-        begin !== undefined && parameters.length > 0 && (name === undefined || this.#parsed(name));
-      if (begin !== undefined && !withBegin) {
-        return super.query(begin).then(() => this.query(...args));
+      // What was held goes with a statement only when every part is parsed already, and so does a
+      // BEGIN unless the statement is not: a ParseComplete of another part would otherwise tell pg
+      // the statement was parsed before it is.
+      const together =
+        parameters.length > 0 &&
+        held.every((statement) => statement.name !== undefined && this.#parsed(statement.name)) &&
+        (begin === undefined || name === undefined || this.#parsed(name));
+      if ((begin !== undefined || held.length > 0) && !together) {
+        return this.#sendApart(begin, held).then(() => this.query(...args));
       }
-      if (!withBegin && !commit) return send();
+      if (begin === undefined && held.length === 0 && !commit) return send();
       return new Promise((resolve, reject) => {
         const statement = { text, values: parameters, ...(name ? { name } : {}) };
         let settled = false; // pg may call back again at the ReadyForQuery after an error
         super.query(
           new Batched(
-            withBegin ? [begin as string] : [],
+            [...(begin !== undefined ? [begin] : []), ...held],
             statement,
             commit ? ["commit"] : [],
             (error, result) => {
@@ -97,6 +131,14 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
           ),
         );
       });
+    }
+
+    /** Sends a held BEGIN and held statements one by one, each in a round trip of its own. */
+    async #sendApart(begin: string | undefined, held: readonly HeldStatement[]): Promise<void> {
+      if (begin !== undefined) await super.query(begin);
+      for (const { name, text, values } of held) {
+        await (name ? super.query({ name, text, values: [...values] }) : super.query(text, [...values]));
+      }
     }
 
     #parsed(name: string): boolean {
@@ -128,21 +170,22 @@ interface WireConnection {
 }
 
 /**
- * A statement with transaction control before it (BEGIN) or after it (COMMIT), in one write before
- * one Sync. PostgreSQL runs each part only if those before it succeeded (after an error it skips to
- * the Sync): the statement never runs outside its transaction, and a statement that fails is never
- * committed. Only the statement's replies reach the caller; the others' CommandComplete are set aside,
- * and an error of any part fails the query.
+ * A statement with transaction control before it (BEGIN), statements held for it (advisory locks,
+ * {@link withNext}) or transaction control after it (COMMIT), in one write before one Sync.
+ * PostgreSQL runs each part only if those before it succeeded (after an error it skips to the Sync):
+ * the statement never runs outside its transaction, nor before the locks held for it, and a statement
+ * that fails is never committed. Only the statement's replies reach the caller; the others' rows and
+ * CommandComplete are set aside, and an error of any part fails the query.
  */
 class Batched extends pg.Query {
-  readonly #before: readonly string[];
+  readonly #before: ReadonlyArray<string | HeldStatement>;
   readonly #after: readonly string[];
   #completed = 0;
   /** pg failed the statement while writing it (a value it cannot send): nothing after it is sent. */
   #failed = false;
 
   constructor(
-    before: readonly string[],
+    before: ReadonlyArray<string | HeldStatement>,
     statement: pg.QueryConfig,
     after: readonly string[],
     callback: (error: Error | undefined, result: pg.QueryResult) => void,
@@ -163,13 +206,17 @@ class Batched extends pg.Query {
     };
     wire.stream.cork();
     try {
-      for (const text of this.#before) control(text);
-      // The statement's Parse (when needed), Bind, Describe and Execute; the Sync after the rest.
+      // Each statement's Bind, Describe and Execute (and Parse, when needed); the Sync after the rest.
       const sync = connection.sync;
       connection.sync = () => {};
-      let failed: Error | null;
+      let failed: Error | null = null;
       try {
-        failed = submitStatement.call(this, connection);
+        for (const part of this.#before) {
+          if (typeof part === "string") control(part);
+          else
+            failed ??= submitStatement.call(new pg.Query({ ...part, values: [...part.values] }), connection);
+        }
+        failed ??= submitStatement.call(this, connection);
       } finally {
         connection.sync = sync;
       }
@@ -183,8 +230,16 @@ class Batched extends pg.Query {
 
   handleCommandComplete(message: unknown, connection: unknown): void {
     const index = this.#completed++;
-    if (index !== this.#before.length) return; // a BEGIN's or a COMMIT's
+    if (index !== this.#before.length) return; // a BEGIN's, a held statement's or a COMMIT's
     queryHandlers.handleCommandComplete.call(this, message, connection);
+  }
+
+  handleRowDescription(message: unknown): void {
+    if (this.#completed === this.#before.length) queryHandlers.handleRowDescription.call(this, message);
+  }
+
+  handleDataRow(message: unknown): void {
+    if (this.#completed === this.#before.length) queryHandlers.handleDataRow.call(this, message);
   }
 
   handleError(error: Error, connection: unknown): void {
@@ -196,6 +251,8 @@ class Batched extends pg.Query {
 /** pg's own handlers of a query's replies, which @types/pg leaves out. */
 const queryHandlers = pg.Query.prototype as unknown as {
   handleCommandComplete(this: pg.Query, message: unknown, connection: unknown): void;
+  handleRowDescription(this: pg.Query, message: unknown): void;
+  handleDataRow(this: pg.Query, message: unknown): void;
   handleError(this: pg.Query, error: Error, connection: unknown): void;
 };
 

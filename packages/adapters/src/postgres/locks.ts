@@ -1,12 +1,16 @@
 import { execute } from "../kit/statements.ts";
+import { withNext } from "./client.ts";
 import type { EntityManager } from "./database.ts";
 
 /**
  * Locks a key until the transaction ends, whether or not a row exists for it yet: two consumers
- * creating the same record from events that race serialize here instead of losing an update.
+ * creating the same record from events that race serialize here instead of losing an update. The
+ * lock goes to PostgreSQL with the transaction's next statement, ahead of it (client.ts's `withNext`).
  */
 export async function lockKey(em: EntityManager, namespace: string, key: string): Promise<void> {
-  await execute(em, "select pg_advisory_xact_lock(hashtextextended($1, 0))", [`${namespace}:${key}`]);
+  await execute(em, withNext("select pg_advisory_xact_lock(hashtextextended($1, 0))"), [
+    `${namespace}:${key}`,
+  ]);
 }
 
 /** Several keys' advisory locks in one statement, taken in key order (so two takers never deadlock). */
@@ -15,7 +19,9 @@ export async function lockKeys(em: EntityManager, namespace: string, keys: reado
   if (sorted.length === 0) return;
   await execute(
     em,
-    "select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select k from unnest($1::text[]) as v(k) order by k) as ordered",
+    withNext(
+      "select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select k from unnest($1::text[]) as v(k) order by k) as ordered",
+    ),
     [sorted.map((key) => `${namespace}:${key}`)],
   );
 }

@@ -1,4 +1,4 @@
-import { serviceClient, thenCommit } from "@hexa/adapters/postgres/client";
+import { serviceClient, thenCommit, withNext } from "@hexa/adapters/postgres/client";
 import { createTestDatabase, type TestDatabase } from "@hexa/testing";
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -112,6 +112,84 @@ describe("the services' pg client", () => {
     await client.query("begin");
     await client.query("commit");
     expect(roundTrips).toBe(0);
+  });
+
+  const lock = withNext("select pg_advisory_xact_lock(hashtextextended($1, 0))");
+  const countAfter = "select count(*)::int as n from client_probe where id >= $1";
+
+  it("sends a lock marked for the next statement ahead of it: BEGIN, the lock and the statement in one round trip", async () => {
+    for (const round of [1, 2]) {
+      roundTrips = 0;
+      await client.query("begin");
+      await client.query(lock, ["probe"]);
+      await client.query(thenCommit(insert), [round]);
+      await client.query("commit");
+      // The first time, the lock and the insert are parsed in round trips of their own.
+      expect(roundTrips, `round ${round}`).toBe(round === 1 ? 3 : 1);
+    }
+    expect(await count()).toBe(2);
+  });
+
+  it("runs the statement after the lock is granted, on a snapshot that sees what its holder committed", async () => {
+    await client.query("begin");
+    await client.query(lock, ["probe"]);
+    await client.query(countAfter, [0]);
+    await client.query("commit"); // both parsed
+    const holder = new (serviceClient(5_000))({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", ["probe"]);
+      await holder.query(insert, [50]);
+      roundTrips = 0;
+      await client.query("begin");
+      await client.query(lock, ["probe"]);
+      const counted = client.query<{ n: number }>(countAfter, [50]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await holder.query("commit");
+      expect((await counted).rows).toEqual([{ n: 1 }]);
+      await client.query("commit");
+      expect(roundTrips).toBe(2);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("fails the statement a held lock went with when the lock fails, and runs nothing after it", async () => {
+    await client.query("begin");
+    await client.query(lock, ["probe"]);
+    await client.query(insert, [1]);
+    await client.query("commit"); // both parsed
+    const holder = new (serviceClient(5_000))({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", ["probe"]);
+      await client.query("begin");
+      await client.query("set local lock_timeout = '50ms'");
+      await client.query(lock, ["probe"]);
+      await expect(client.query(insert, [2])).rejects.toThrow(/lock timeout/);
+      await client.query("rollback");
+      await holder.query("rollback");
+    } finally {
+      await holder.end();
+    }
+    expect(await count()).toBe(1);
+  });
+
+  it("drops a held lock when the transaction rolls back, and sends one before a COMMIT", async () => {
+    await client.query("begin");
+    await client.query(insert, [1]);
+    await client.query(lock, ["probe"]);
+    await client.query("rollback");
+    roundTrips = 0;
+    await client.query("begin");
+    await client.query(insert, [1]);
+    await client.query(lock, ["probe"]);
+    await client.query("commit");
+    // BEGIN with the insert, then the lock, then COMMIT.
+    expect(roundTrips).toBe(3);
+    expect(await count()).toBe(1);
   });
 
   it("prepares a statement with parameters once per connection, and not one without", async () => {
