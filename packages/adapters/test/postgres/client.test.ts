@@ -130,16 +130,30 @@ describe("the services' pg client", () => {
     expect(await count()).toBe(2);
   });
 
-  it("runs the statement after the lock is granted, on a snapshot that sees what its holder committed", async () => {
+  /** Runs a lock and `statement` once, so both are parsed on the connection. */
+  const parseWithLock = async (statement: string, values: unknown[]) => {
     await client.query("begin");
     await client.query(lock, ["probe"]);
-    await client.query(countAfter, [0]);
-    await client.query("commit"); // both parsed
+    await client.query(statement, values);
+    await client.query("commit");
+  };
+
+  /** Runs `work` while another session holds the lock, in a transaction left open for `work` to end. */
+  const whileAnotherHolds = async (work: (holder: pg.Client) => Promise<void>) => {
     const holder = new (serviceClient(5_000))({ connectionString: database.url });
     await holder.connect();
     try {
       await holder.query("begin");
       await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", ["probe"]);
+      await work(holder);
+    } finally {
+      await holder.end();
+    }
+  };
+
+  it("runs the statement after the lock is granted, on a snapshot that sees what its holder committed", async () => {
+    await parseWithLock(countAfter, [0]);
+    await whileAnotherHolds(async (holder) => {
       await holder.query(insert, [50]);
       roundTrips = 0;
       await client.query("begin");
@@ -150,30 +164,19 @@ describe("the services' pg client", () => {
       expect((await counted).rows).toEqual([{ n: 1 }]);
       await client.query("commit");
       expect(roundTrips).toBe(2);
-    } finally {
-      await holder.end();
-    }
+    });
   });
 
   it("fails the statement a held lock went with when the lock fails, and runs nothing after it", async () => {
-    await client.query("begin");
-    await client.query(lock, ["probe"]);
-    await client.query(insert, [1]);
-    await client.query("commit"); // both parsed
-    const holder = new (serviceClient(5_000))({ connectionString: database.url });
-    await holder.connect();
-    try {
-      await holder.query("begin");
-      await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", ["probe"]);
+    await parseWithLock(insert, [1]);
+    await whileAnotherHolds(async (holder) => {
       await client.query("begin");
       await client.query("set local lock_timeout = '50ms'");
       await client.query(lock, ["probe"]);
       await expect(client.query(insert, [2])).rejects.toThrow(/lock timeout/);
       await client.query("rollback");
       await holder.query("rollback");
-    } finally {
-      await holder.end();
-    }
+    });
     expect(await count()).toBe(1);
   });
 
