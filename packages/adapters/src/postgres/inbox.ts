@@ -28,14 +28,15 @@ export function handledOnce(
   consumer: string,
   handle: (unit: UnitOfWork, event: EventEnvelope) => Promise<void>,
 ): (events: readonly EventEnvelope[]) => Promise<{ written: readonly EventEnvelope[] }> {
+  const inbox = db.table("inbox");
+  const inboxInsert = `insert into ${inbox} (consumer, event_id) values ($1, $2)`;
   const handleAlone = async (event: EventEnvelope) => {
-    const inbox = db.table("inbox");
     try {
       const committed = await db.unitOfWork(async (unit) => {
         await handle(unit, event);
         await holdWrite(unit.em, {
           table: inbox,
-          sql: `insert into ${inbox} (consumer, event_id) values ($1, $2)`,
+          sql: inboxInsert,
           params: [consumer, event.id],
         });
       });
