@@ -84,9 +84,8 @@ let heldTextsKept = 0;
 const MAX_HELD_TEXTS = 500;
 
 /**
- * The one statement that sends `held`, built once for each sequence of write texts (the stores' and
- * the outbox's texts are built once per shape too), so neither the client nor the driver's lookup
- * of the prepared name pays for a new text at every commit.
+ * The one statement that sends `held`, built once for each sequence of write texts, so neither the
+ * client nor the driver's lookup of the prepared name pays for a new text at every commit.
  */
 function heldStatement(held: readonly Write[], commit: boolean): string {
   let node: HeldTexts | undefined = heldTexts;

@@ -64,7 +64,8 @@ export class UnitOfWork {
     if (this.#events.length === 0) return;
     await holdWrite(this.em, {
       table: this.#outbox,
-      sql: outboxInsert(this.#outbox, this.#events.length),
+      sql: `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
+       values ${this.#events.map((_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`,
       params: this.#events.flatMap((event) => [
         event.id,
         event.type,
@@ -75,22 +76,6 @@ export class UnitOfWork {
       ]),
     });
   }
-}
-
-/** The outbox inserts built so far, by table and number of events. */
-const outboxInserts = new Map<string, string[]>();
-const MAX_OUTBOX_INSERT_ROWS = 200;
-
-/** The insert of `count` events into `table`, built once per table and count (see statements.ts). */
-function outboxInsert(table: string, count: number): string {
-  const build = () =>
-    `insert into ${table} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-       values ${Array.from({ length: count }, (_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`;
-  if (count > MAX_OUTBOX_INSERT_ROWS) return build();
-  const byCount = outboxInserts.get(table) ?? [];
-  outboxInserts.set(table, byCount);
-  byCount[count] ??= build();
-  return byCount[count];
 }
 
 /**

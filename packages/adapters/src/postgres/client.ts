@@ -95,7 +95,7 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
       this.#held = [];
       // A transaction that ran nothing: nothing to end either. One rolled back: what it held is moot.
       if (begin !== undefined && ending && held.length === 0) return Promise.resolve(answered(given));
-      if (ending && /^\s*rollback/i.test(given)) {
+      if (ending && ROLLBACK.test(given)) {
         return begin !== undefined ? Promise.resolve(answered(given)) : super.query(...(args as [string]));
       }
       const commit = plain && parameters.length > 0 && given.endsWith(THEN_COMMIT);
@@ -150,6 +150,7 @@ export function serviceClient(connectTimeoutMs: number): typeof pg.Client {
 
 const TRANSACTION_START = /^\s*(begin|start transaction)\b/i;
 const TRANSACTION_END = /^\s*(commit|rollback)\s*$/i;
+const ROLLBACK = /^\s*rollback\s*$/i;
 
 function answered(command: string): pg.QueryResult {
   return {

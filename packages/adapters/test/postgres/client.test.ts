@@ -181,10 +181,16 @@ describe("the services' pg client", () => {
   });
 
   it("drops a held lock when the transaction rolls back, and sends one before a COMMIT", async () => {
+    const advisoryLocksHeld =
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and $1::int = 1";
     await client.query("begin");
     await client.query(insert, [1]);
     await client.query(lock, ["probe"]);
     await client.query("rollback");
+    // Nothing of the rolled-back transaction goes with the next one's first statement.
+    await client.query("begin");
+    expect((await client.query(advisoryLocksHeld, [1])).rows).toEqual([{ n: 0 }]);
+    await client.query("commit");
     roundTrips = 0;
     await client.query("begin");
     await client.query(insert, [1]);
