@@ -26,11 +26,13 @@ WORKDIR /app
 
 # ---------------------------------------------------------------------------------------------
 # Code generation: every dependency (buf and protoc-gen-es are development dependencies), then
-# `pnpm codegen` writes packages/proto/src/gen from proto/ and vite builds the web console. `pnpm fetch` needs only the lockfile,
-# so this layer is rebuilt only when the lockfile changes. Install scripts are not run: buf's
-# binary comes from its platform package, and nothing else is needed to generate.
+# `pnpm codegen` writes packages/proto/src/gen from proto/ and vite builds the web console.
+# `pnpm fetch` needs only the lockfile and the library patches it names (patches/), so this layer
+# is rebuilt only when they change. Install scripts are not run: buf's binary comes from its
+# platform package, and nothing else is needed to generate.
 FROM pnpm AS codegen
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY patches ./patches
 RUN pnpm fetch
 COPY . .
 RUN pnpm install --offline --frozen-lockfile --ignore-scripts \
@@ -43,6 +45,7 @@ RUN pnpm install --offline --frozen-lockfile --ignore-scripts \
 # `pnpm fetch` cannot leave optional packages out, so prune removes what the install did not link.
 FROM pnpm AS production
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY patches ./patches
 RUN pnpm fetch --prod
 COPY . .
 RUN pnpm install --offline --frozen-lockfile --prod --ignore-scripts --no-optional \

@@ -1,0 +1,114 @@
+/**
+ * What the pnpm patches in patches/ change (docs/decisions.md, "Three library patches"): a Connect
+ * call that ends without an error aborts its signals with one reason built once, not with an
+ * AbortError built for the call, and an answered NATS request builds no error to cancel itself.
+ * Each test fails on the unpatched library.
+ */
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
+import { MarketingService, TrialPlanStatus } from "@hexa/proto/trial/marketing/v1/marketing_pb";
+import { describeWithNats, natsUrl } from "@hexa/testing";
+import { RequestOne } from "@nats-io/nats-core/internal";
+import { connect } from "@nats-io/transport-node";
+import { describe, expect, it, vi } from "vitest";
+
+describe("Connect, patched: an ended call's signals", () => {
+  it("are aborted with one AbortError shared by every call, on the server and on the client", async () => {
+    const serverSignals: AbortSignal[] = [];
+    const clientSignals: AbortSignal[] = [];
+    const recordSignal: Interceptor = (next) => (request) => {
+      clientSignals.push(request.signal);
+      return next(request);
+    };
+    const transport = createRouterTransport(
+      (router) =>
+        router.service(MarketingService, {
+          getTrialPlan: (request, context) => {
+            serverSignals.push(context.signal);
+            return { plan: { planId: request.planId, status: TrialPlanStatus.ACTIVE } };
+          },
+        }),
+      { transport: { interceptors: [recordSignal] } },
+    );
+    const client = createClient(MarketingService, transport);
+    await client.getTrialPlan({ planId: "a" });
+    await client.getTrialPlan({ planId: "b" });
+
+    for (const signals of [serverSignals, clientSignals]) expectOneSharedAbortError(signals);
+  });
+
+  it("keeps a failed call's own reason", async () => {
+    let signal: AbortSignal | undefined;
+    const transport = createRouterTransport((router) =>
+      router.service(MarketingService, {
+        getTrialPlan: (_request, context) => {
+          signal = context.signal;
+          throw new Error("refused");
+        },
+      }),
+    );
+    await expect(createClient(MarketingService, transport).getTrialPlan({ planId: "a" })).rejects.toThrow();
+    expect(signal?.reason).toMatchObject({ message: "refused" });
+  });
+
+  it("aborts a closed Node.js request's signal with one AbortError shared by every request", async () => {
+    const signals: AbortSignal[] = [];
+    const server = createServer((request, response) => {
+      signals.push(universalRequestFromNodeRequest(request, response, undefined, undefined).signal);
+      response.end("ok");
+    });
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const get = () =>
+        new Promise<void>((done, fail) =>
+          httpRequest({ host: "127.0.0.1", port, agent: false }, (response) => {
+            response.resume().on("end", done);
+          })
+            .on("error", fail)
+            .end(),
+        );
+      await get();
+      await get();
+      await vi.waitFor(() => expect(signals.every((signal) => signal.aborted)).toBe(true));
+      expectOneSharedAbortError(signals);
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
+  });
+});
+
+/** Two signals, each aborted with the same AbortError. */
+function expectOneSharedAbortError(signals: readonly AbortSignal[]): void {
+  expect(signals).toHaveLength(2);
+  const [first, second] = signals as [AbortSignal, AbortSignal];
+  expect(first.aborted && second.aborted).toBe(true);
+  expect(first.reason).toBeInstanceOf(DOMException);
+  expect(first.reason).toMatchObject({ name: "AbortError" });
+  expect(second.reason).toBe(first.reason);
+}
+
+describeWithNats("nats.js, patched: an answered request", () => {
+  it("is settled without being cancelled, and a request nobody answers still fails", async () => {
+    const connection = await connect({ servers: natsUrl() });
+    const cancel = vi.spyOn(RequestOne.prototype, "cancel");
+    try {
+      const subject = `patched-libraries.${process.pid}.${Date.now()}`;
+      connection.subscribe(subject, {
+        callback: (_error, message) => {
+          message.respond("pong");
+        },
+      });
+      await connection.flush();
+      const answer = await connection.request(subject, "ping", { timeout: 2_000 });
+      expect(answer.string()).toBe("pong");
+      expect(cancel).not.toHaveBeenCalled();
+      await expect(connection.request(`${subject}.nobody`, "ping", { timeout: 2_000 })).rejects.toThrow();
+    } finally {
+      cancel.mockRestore();
+      await connection.close();
+    }
+  });
+});
