@@ -1,20 +1,26 @@
 /**
- * What the pnpm patches in patches/ change (docs/decisions.md, "Three library patches"): a Connect
- * call that ends without an error aborts its signals with one reason built once, not with an
- * AbortError built for the call, and an answered NATS request builds no error to cancel itself.
- * Each test fails on the unpatched library.
+ * What the pnpm patches in patches/ change (docs/decisions.md, "Library patches"): a Connect call
+ * that ends without an error aborts its signals with one reason built once, not with an AbortError
+ * built for the call; an HTTP/2 client call whose response ends builds no error to reject a race
+ * already settled; an answered NATS request builds no error to cancel itself. Each test but the
+ * failed call's fails on the unpatched library.
  */
 import { createServer, request as httpRequest } from "node:http";
+import { createServer as createHttp2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
-import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
+import { ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import {
+  connectNodeAdapter,
+  createConnectTransport,
+  universalRequestFromNodeRequest,
+} from "@connectrpc/connect-node";
 import { MarketingService, TrialPlanStatus } from "@hexa/proto/trial/marketing/v1/marketing_pb";
 import { describeWithNats, natsUrl } from "@hexa/testing";
 import { RequestOne } from "@nats-io/nats-core/internal";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it, vi } from "vitest";
 
-describe("Connect, patched: an ended call's signals", () => {
+describe("Connect, patched: a call that ends", () => {
   it("are aborted with one AbortError shared by every call, on the server and on the client", async () => {
     const serverSignals: AbortSignal[] = [];
     const clientSignals: AbortSignal[] = [];
@@ -51,6 +57,36 @@ describe("Connect, patched: an ended call's signals", () => {
     );
     await expect(createClient(MarketingService, transport).getTrialPlan({ planId: "a" })).rejects.toThrow();
     expect(signal?.reason).toMatchObject({ message: "refused" });
+  });
+
+  it("builds no error when an HTTP/2 client call's response ends", async () => {
+    const server = createHttp2Server(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(MarketingService, {
+            getTrialPlan: (request) => ({ plan: { planId: request.planId } }),
+          }),
+      }),
+    );
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    const { port } = server.address() as AddressInfo;
+    const client = createClient(
+      MarketingService,
+      createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "2" }),
+    );
+    await client.getTrialPlan({ planId: "warm" });
+    // Every ConnectError sets its prototype when it is built.
+    const setPrototypeOf = vi.spyOn(Object, "setPrototypeOf");
+    try {
+      const { plan } = await client.getTrialPlan({ planId: "a" });
+      await client.getTrialPlan({ planId: "b" });
+      expect(plan?.planId).toBe("a");
+      const built = setPrototypeOf.mock.calls.filter(([, prototype]) => prototype === ConnectError.prototype);
+      expect(built).toHaveLength(0);
+    } finally {
+      setPrototypeOf.mockRestore();
+      await new Promise((closed) => server.close(closed));
+    }
   });
 
   it("aborts a closed Node.js request's signal with one AbortError shared by every request", async () => {

@@ -206,7 +206,9 @@ function buildCallPolicy(options: CallPolicyOptions): CallPolicy {
     else logger.info(entry, "circuit breaker state changed");
   });
 
-  const deadline = timeout(timeoutMs, TimeoutStrategy.Aggressive);
+  // A call that returned has nothing left to stop: no abort then, which would build an AbortError
+  // (with its stack) for every call. A call still running when the deadline fires is aborted.
+  const deadline = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
 
   const retryPolicy = options.retry ? createRetry(options.retry) : undefined;
   function createRetry(settings: RetryOptions) {

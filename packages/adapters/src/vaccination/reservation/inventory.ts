@@ -1,4 +1,10 @@
-import { ConnectError, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import type { BookingSlot, BookingSlots, SlotAnswer } from "@hexa/core/vaccination/reservation";
 import {
   InventoryService,
@@ -36,6 +42,12 @@ export const INVENTORY_CALL: InventoryCallSettings = {
   concurrency: { maxInFlight: 32, maxQueued: 1_024, maxWaitMs: 20_000 },
 };
 
+/**
+ * The reason a booking call's signal is aborted with once it has ended, built once: an abort without
+ * a reason builds an AbortError, with its stack, every time.
+ */
+const BOOKING_ENDED = new DOMException("the booking call ended", "AbortError");
+
 /** Per call: set once a request for it left for inventory (an open breaker sends none). */
 const SENT = createContextKey<{ sent: boolean } | undefined>(undefined, {
   description: "booking request sent",
@@ -63,6 +75,7 @@ export function inventoryBookingSlots(
     interceptors: [markSent],
   });
   const turns = new Admission(settings.concurrency);
+  const budgetSpent = `inventory gave no answer within ${settings.budgetMs} ms`;
 
   const unavailable = (slot: BookingSlot, sent: boolean, error: string): SlotAnswer => {
     runtime.logger.warn(
@@ -78,27 +91,39 @@ export function inventoryBookingSlots(
      * booking call stops too, and is treated like one inventory did not answer (abandoned).
      */
     async take(slot: BookingSlot, caller?: AbortSignal) {
-      const done = new AbortController();
+      // Aborted when the budget is spent or the booking call ends; either hands its turn on.
+      const booking = new AbortController();
+      const signal = caller ? AbortSignal.any([booking.signal, caller]) : booking.signal;
       try {
-        await turns.enter(caller ? AbortSignal.any([done.signal, caller]) : done.signal);
+        await turns.enter(signal);
       } catch (error) {
         return unavailable(slot, false, `no turn for the booking call: ${ConnectError.from(error).message}`);
       }
+      const budget = setTimeout(
+        () => booking.abort(new ConnectError(budgetSpent, Code.DeadlineExceeded)),
+        settings.budgetMs,
+      );
       try {
-        return await call(slot, caller);
+        return await call(slot, signal, booking.signal, caller);
       } finally {
-        done.abort();
+        clearTimeout(budget);
+        booking.abort(BOOKING_ENDED);
       }
     },
   };
 
-  async function call(slot: BookingSlot, caller?: AbortSignal): Promise<SlotAnswer> {
+  /** `budget` aborts when the call's budget is spent, `signal` then or when `caller` aborts. */
+  async function call(
+    slot: BookingSlot,
+    signal: AbortSignal,
+    budget: AbortSignal,
+    caller?: AbortSignal,
+  ): Promise<SlotAnswer> {
     const attempt = { sent: false };
-    const budget = AbortSignal.timeout(settings.budgetMs);
     let outcome: TakeBookingSlotResponse_Outcome;
     try {
       ({ outcome } = await inventory().takeBookingSlot(slot, {
-        signal: caller ? AbortSignal.any([budget, caller]) : budget,
+        signal,
         contextValues: createContextValues().set(SENT, attempt),
       }));
     } catch (error) {
@@ -106,7 +131,7 @@ export function inventoryBookingSlots(
       const why = caller?.aborted
         ? "the Reserve call was cancelled or ran out of time"
         : budget.aborted
-          ? `inventory gave no answer within ${settings.budgetMs} ms`
+          ? budgetSpent
           : error instanceof Error
             ? error.message
             : String(error);
