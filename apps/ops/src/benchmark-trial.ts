@@ -179,7 +179,7 @@ await runBenchmark(async (cleanups) => {
   const endToEndSeconds = (performance.now() - phaseStart) / 1000;
   log(`all through in ${endToEndSeconds.toFixed(1)} s`);
   // The order updates that follow the dashboard's last change. The CPU is read then, while the
-  // sessions that did the work still exist (the pools close idle ones after 10 s); the counts once
+  // sessions that did the work still exist (a pool closes idle ones, after five minutes); the counts once
   // PostgreSQL has published them all.
   await pause(1_500);
   const phaseCpu = between(phaseBefore, await sample());
