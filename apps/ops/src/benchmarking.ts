@@ -3,13 +3,11 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
-import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { startTemporaryPostgres } from "@hexa/adapters/postgres/embedded";
 import { OrderService } from "@hexa/proto/trial/order/v1/order_pb";
 import { type RunningApp, startApp } from "@hexa/testing/apps";
 import { freePort } from "@hexa/testing/global-setup";
@@ -223,17 +221,12 @@ export class Cleanups {
 export async function freshDatabase(name: string, cleanups: Cleanups): Promise<string> {
   let serverUrl = env.DATABASE_URL;
   if (!serverUrl) {
-    const dir = mkdtempSync(join(tmpdir(), "hexa-bench-pg-"));
     // pg_stat_statements counts the run's statements (see databaseCounters).
-    const embedded = await startEmbeddedPostgres({
-      dataDir: join(dir, "data"),
+    const embedded = await startTemporaryPostgres({
       port: await freePort(),
       settings: { shared_preload_libraries: "pg_stat_statements" },
     });
-    cleanups.add(async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    cleanups.add(() => embedded.stop());
     serverUrl = embedded.socketUrl;
     log("PostgreSQL: embedded (DATABASE_URL not set)");
   }

@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureDevKeys } from "@hexa/adapters/auth/tokens";
 import { deleteNamespaceStreams } from "@hexa/adapters/jetstream/streams";
-import { startEmbeddedPostgres } from "@hexa/adapters/postgres/embedded";
+import { startTemporaryPostgres } from "@hexa/adapters/postgres/embedded";
 import { connect } from "@nats-io/transport-node";
 import type { TestProject } from "vitest/node";
 import { findChromium } from "./chromium.ts";
@@ -42,16 +42,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (databaseUrl) {
     console.log(`[tests] PostgreSQL: ${redact(databaseUrl)} (DATABASE_URL)`);
   } else {
-    const dir = mkdtempSync(join(tmpdir(), "hexa-test-pg-"));
-    chmodSync(dir, 0o755);
     const port = await freePort();
     const started = Date.now();
-    const postgres = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port });
+    const postgres = await startTemporaryPostgres({ port });
     databaseUrl = postgres.url;
-    cleanups.push(async () => {
-      await postgres.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    cleanups.push(() => postgres.stop());
     console.log(
       `[tests] PostgreSQL: embedded, 127.0.0.1:${port}, started in ${Date.now() - started} ms (DATABASE_URL not set)`,
     );

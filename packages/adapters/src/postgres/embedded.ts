@@ -1,15 +1,18 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   chownSync,
   cpSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 export interface EmbeddedPostgresOptions {
@@ -143,6 +146,32 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await exited;
     },
   };
+}
+
+/**
+ * An embedded PostgreSQL for one run (the tests, a benchmark): its data in a folder of its own in the
+ * system's temporary folder, removed when it stops. The folder is open to OS user `postgres`, so the
+ * data stays in it and never moves to /var/lib/hexa, where nothing would remove it.
+ */
+export async function startTemporaryPostgres(
+  options: Omit<EmbeddedPostgresOptions, "dataDir">,
+): Promise<RunningPostgres> {
+  const dir = mkdtempSync(join(tmpdir(), "hexa-pg-"));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    chmodSync(dir, 0o755);
+    const postgres = await startEmbeddedPostgres({ ...options, dataDir: join(dir, "data") });
+    return {
+      ...postgres,
+      stop: async () => {
+        await postgres.stop();
+        removeDir();
+      },
+    };
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
 }
 
 async function platformBinaries(): Promise<Binaries> {
