@@ -1,3 +1,21 @@
+// `./hexa benchmark round-trips`: what one unit of work costs the client and PostgreSQL, by how its
+// statements reach the server. The data path's three choices, each against the one before it:
+//
+// - the transport: TCP on 127.0.0.1, or the server's Unix socket;
+// - statements with parameters sent unnamed (parsed and planned at every call) or prepared once
+//   per connection (bound to the kept plan afterwards);
+// - a unit's two writes sent one by one, or held and sent as one statement (`with w1 as (…) …`);
+// - BEGIN and COMMIT in round trips of their own, or sent with the first and the last statement
+//   (the services' pg client, packages/adapters/src/postgres/client.ts);
+// - and last, the same unit as the services run it: through the kit's unit of work, in MikroORM's
+//   transaction on its pool, the two writes held and sent with the COMMIT (over the socket only).
+//
+// A unit is BEGIN, two single-row upserts into two tables, COMMIT: the shape of a save and its outbox
+// insert. Each form runs UNITS units at CONCURRENCY connections, ROUNDS times interleaved, on an
+// embedded PostgreSQL of its own (the socket needs the server on this machine). The CPU figures are
+// the client's own (process.cpuUsage) and the connections' server processes' (/proc).
+//
+//   ./hexa benchmark round-trips [--units 4000] [--concurrency 8] [--rounds 3]
 import { holdWrite } from "@hexa/adapters/kit/statements";
 import { serviceClient, thenCommit } from "@hexa/adapters/postgres/client";
 import { openServiceDatabase } from "@hexa/adapters/postgres/database";
