@@ -39,7 +39,7 @@ export interface ServiceDatabaseOptions {
  * How long a pooled connection may sit idle before the pool closes it: five minutes, not pg-pool's
  * 10 s. A connection costs PostgreSQL a process to open, and its prepared statements are parsed
  * again on first use, so closing them after 10 s made the first half-second of every burst after a
- * short pause slow (docs/benchmarks.md: propagation p99 139 ms, against 32 ms with them kept).
+ * short pause slow (docs/benchmarks.md: propagation p99 87–139 ms, against 27–59 ms with them kept).
  */
 const IDLE_CONNECTION_MS = 300_000;
 
