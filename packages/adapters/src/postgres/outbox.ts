@@ -256,7 +256,8 @@ export class OutboxRelay {
           this.#wake = undefined;
           resolve();
         };
-        this.#timer = setTimeout(done, this.#nextRoundAt - performance.now());
+        // The round may have come due since the check above: no negative delay (Node warns of one).
+        this.#timer = setTimeout(done, Math.max(0, this.#nextRoundAt - performance.now()));
         this.#wake = done;
       });
     }
