@@ -2,8 +2,9 @@
  * What the pnpm patches in patches/ change (docs/decisions.md, "Library patches"): a Connect call
  * that ends without an error aborts its signals with one reason built once, not with an AbortError
  * built for the call; an HTTP/2 client call whose response ends builds no error to reject a race
- * already settled; an answered NATS request builds no error to cancel itself. Each test but the
- * failed call's fails on the unpatched library.
+ * already settled; an answered NATS request builds no error to cancel itself; NATS commands given in
+ * one turn of the event loop share one socket write. Each test but the failed call's fails on the
+ * unpatched library.
  */
 import { createServer, request as httpRequest } from "node:http";
 import { createServer as createHttp2Server } from "node:http2";
@@ -144,6 +145,44 @@ describeWithNats("nats.js, patched: an answered request", () => {
       await expect(connection.request(`${subject}.nobody`, "ping", { timeout: 2_000 })).rejects.toThrow();
     } finally {
       cancel.mockRestore();
+      await connection.close();
+    }
+  });
+});
+
+describeWithNats("nats.js, patched: commands of one event-loop turn", () => {
+  it("go out in one socket write, and every message arrives", async () => {
+    const connection = await connect({ servers: natsUrl() });
+    const subject = `patched-libraries.turn.${process.pid}.${Date.now()}`;
+    const received: string[] = [];
+    const subscription = connection.subscribe(subject, {
+      callback: (_error, message) => {
+        received.push(message.string());
+      },
+    });
+    await connection.flush();
+    const { transport } = (connection as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } })
+      .protocol;
+    const send = vi.spyOn(transport, "send");
+    try {
+      // Timers due together run in one turn of the loop, each a task of its own, as the callbacks of
+      // the database answers that end a service's units of work do.
+      await new Promise<void>((published) => {
+        for (let i = 0; i < 10; i++) {
+          setTimeout(() => {
+            connection.publish(subject, `m${i}`);
+            if (i === 9) published();
+          }, 1);
+        }
+      });
+      await new Promise((turnEnded) => setImmediate(turnEnded));
+      expect(send).toHaveBeenCalledTimes(1);
+      await connection.flush();
+      await vi.waitFor(() => expect(received).toHaveLength(10));
+      expect(received).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    } finally {
+      send.mockRestore();
+      subscription.unsubscribe();
       await connection.close();
     }
   });
