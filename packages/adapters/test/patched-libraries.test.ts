@@ -161,8 +161,9 @@ describeWithNats("nats.js, patched: commands of one event-loop turn", () => {
       },
     });
     await connection.flush();
-    const { transport } = (connection as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } })
-      .protocol;
+    const { transport } = (
+      connection as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } }
+    ).protocol;
     const send = vi.spyOn(transport, "send");
     try {
       // Timers due together run in one turn of the loop, each a task of its own, as the callbacks of
