@@ -126,8 +126,38 @@ function combined(held: readonly Write[]): string {
 }
 
 /** `$1, $2, …, $n` from `from`. */
-export function placeholders(count: number, from = 1): string {
+function placeholders(count: number, from = 1): string {
   return Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
+}
+
+/**
+ * `<head> values ($1, …, $width), ($width+1, …) <tail>` for any number of rows, each text built once
+ * per row count: the same text object every time, which the driver's prepared-statement lookup and
+ * {@link heldStatement} find at once (a text built anew is hashed anew).
+ */
+export class RowsText {
+  readonly #head: string;
+  readonly #width: number;
+  readonly #tail: string;
+  readonly #texts: string[] = [];
+
+  constructor(head: string, width: number, tail = "") {
+    this.#head = head;
+    this.#width = width;
+    this.#tail = tail;
+  }
+
+  of(rows: number): string {
+    const kept = this.#texts[rows];
+    if (kept !== undefined) return kept;
+    const values = Array.from(
+      { length: rows },
+      (_, i) => `(${placeholders(this.#width, i * this.#width + 1)})`,
+    );
+    const text = `${this.#head} values ${values.join(", ")}${this.#tail ? ` ${this.#tail}` : ""}`;
+    if (rows <= MAX_TEXTS) this.#texts[rows] = text;
+    return text;
+  }
 }
 
 /**

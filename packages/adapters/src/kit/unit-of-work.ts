@@ -2,7 +2,7 @@ import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager } from "../postgres/database.ts";
 import { lockKey, lockKeys } from "../postgres/locks.ts";
 import { activeTraceparent } from "../telemetry/tracing.ts";
-import { holdWrite, placeholders } from "./statements.ts";
+import { holdWrite, RowsText } from "./statements.ts";
 
 /**
  * One transaction of one service: the entity manager it works on, and the events of the aggregates
@@ -13,6 +13,7 @@ import { holdWrite, placeholders } from "./statements.ts";
 export class UnitOfWork {
   readonly em: EntityManager;
   readonly #outbox: string;
+  readonly #outboxInsert: RowsText;
   readonly #events: EventEnvelope[] = [];
   /** The advisory locks it holds, as `<namespace>:<key>`. */
   readonly #locked = new Set<string>();
@@ -20,6 +21,7 @@ export class UnitOfWork {
   constructor(em: EntityManager, outboxTable: string) {
     this.em = em;
     this.#outbox = outboxTable;
+    this.#outboxInsert = outboxInsertOf(outboxTable);
   }
 
   /**
@@ -64,8 +66,7 @@ export class UnitOfWork {
     if (this.#events.length === 0) return;
     await holdWrite(this.em, {
       table: this.#outbox,
-      sql: `insert into ${this.#outbox} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)
-       values ${this.#events.map((_, i) => `(${placeholders(6, i * 6 + 1)})`).join(", ")}`,
+      sql: this.#outboxInsert.of(this.#events.length),
       params: this.#events.flatMap((event) => [
         event.id,
         event.type,
@@ -76,6 +77,21 @@ export class UnitOfWork {
       ]),
     });
   }
+}
+
+/** The outbox insert of each outbox table, for any number of events. */
+const outboxInserts = new Map<string, RowsText>();
+
+function outboxInsertOf(table: string): RowsText {
+  let insert = outboxInserts.get(table);
+  if (!insert) {
+    insert = new RowsText(
+      `insert into ${table} (event_id, event_type, aggregate_id, occurred_at, payload, traceparent)`,
+      6,
+    );
+    outboxInserts.set(table, insert);
+  }
+  return insert;
 }
 
 /**

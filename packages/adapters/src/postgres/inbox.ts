@@ -1,4 +1,4 @@
-import { execute, holdWrite, placeholders } from "../kit/statements.ts";
+import { execute, holdWrite, RowsText } from "../kit/statements.ts";
 import type { UnitOfWork } from "../kit/unit-of-work.ts";
 import type { EventEnvelope } from "../messaging/bus.ts";
 import type { EntityManager, ServiceDatabase } from "./database.ts";
@@ -30,6 +30,11 @@ export function handledOnce(
 ): (events: readonly EventEnvelope[]) => Promise<{ written: readonly EventEnvelope[] }> {
   const inbox = db.table("inbox");
   const inboxInsert = `insert into ${inbox} (consumer, event_id) values ($1, $2)`;
+  const claimText = new RowsText(
+    `insert into ${inbox} (consumer, event_id)`,
+    2,
+    "on conflict do nothing returning event_id",
+  );
   const handleAlone = async (event: EventEnvelope) => {
     try {
       const committed = await db.unitOfWork(async (unit) => {
@@ -53,7 +58,7 @@ export function handledOnce(
       a.aggregateId < b.aggregateId ? -1 : a.aggregateId > b.aggregateId ? 1 : 0,
     );
     const committed = await db.unitOfWork(async (unit) => {
-      for (const event of await claim(unit.em, db, consumer, inLockOrder)) {
+      for (const event of await claim(unit.em, claimText, consumer, inLockOrder)) {
         await handle(unit, event);
         unit.em.clear();
       }
@@ -65,15 +70,14 @@ export function handledOnce(
 /** The events not handled before, in the order given, each once. */
 async function claim(
   em: EntityManager,
-  db: ServiceDatabase,
+  claimText: RowsText,
   consumer: string,
   events: readonly EventEnvelope[],
 ): Promise<EventEnvelope[]> {
   if (events.length === 0) return [];
   const rows = await execute<{ event_id: string }>(
     em,
-    `insert into ${db.table("inbox")} (consumer, event_id) values ${events.map((_, i) => `(${placeholders(2, i * 2 + 1)})`).join(", ")}
-     on conflict do nothing returning event_id`,
+    claimText.of(events.length),
     events.flatMap((event) => [consumer, event.id]),
   );
   const unclaimed = new Set(rows.map((row) => row.event_id.toLowerCase()));

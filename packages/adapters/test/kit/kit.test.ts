@@ -1,7 +1,7 @@
 import { aggregateStore } from "@hexa/adapters/kit/aggregate-store";
 import { enumMapping } from "@hexa/adapters/kit/enum-mapping";
 import { Remembered, STALE_READ_STATE } from "@hexa/adapters/kit/remembered";
-import { EntityTable, execute } from "@hexa/adapters/kit/statements";
+import { EntityTable, execute, RowsText } from "@hexa/adapters/kit/statements";
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
 import {
@@ -281,6 +281,16 @@ describe("a table's statements", () => {
     expect(found.map((row) => row.orderId)).toEqual(["kit-rows-1", "kit-rows-2", "kit-rows-3"]);
     expect(found[0]?.updatedAt).toEqual(updatedAt);
     expect(await rows.findAll(db.read().em, { productId: "kit-rows-none" })).toEqual([]);
+  });
+
+  it("numbers the placeholders of a many-row insert on from row to row, the same for a count built before", () => {
+    const claim = new RowsText("insert into inbox (consumer, event_id)", 2, "on conflict do nothing");
+    expect(claim.of(1)).toBe("insert into inbox (consumer, event_id) values ($1, $2) on conflict do nothing");
+    expect(claim.of(3)).toBe(
+      "insert into inbox (consumer, event_id) values ($1, $2), ($3, $4), ($5, $6) on conflict do nothing",
+    );
+    expect(claim.of(1)).toBe("insert into inbox (consumer, event_id) values ($1, $2) on conflict do nothing");
+    expect(new RowsText("insert into t (a)", 1).of(2)).toBe("insert into t (a) values ($1), ($2)");
   });
 });
 
