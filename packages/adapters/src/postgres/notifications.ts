@@ -11,11 +11,42 @@ import type { EntityManager } from "./database.ts";
  * one {@link ChannelListener} per channel: a dedicated connection LISTENing, which wakes the
  * process's own listeners of the topic a notification names (a person, an order, …), whichever
  * replica committed the change.
+ *
+ * A read model's trigger announces its changes with {@link announcement}: only while a listening
+ * connection is known in the schema's `listener` table (platform-tables.ts), since an announcement
+ * costs PostgreSQL about as much as the change itself, listened to or not (docs/benchmarks.md).
  */
 
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Postgres refuses payloads of 8000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_999;
+
+/** Where a schema's listening connections are known, by channel and backend pid (platform-tables.ts). */
+export const LISTENERS_TABLE = "listener";
+
+/** The advisory lock between a channel's writers and a connection starting to listen to it. */
+function listeningLock(channel: string): string {
+  return `hashtextextended('listening:${checkedChannel(channel)}', 0)`;
+}
+
+/**
+ * The PL/pgSQL a trigger runs to announce `payload` (an SQL expression of type text) on `channel`
+ * when its transaction commits, unless no connection listens to the channel. No race loses a change:
+ * the writer holds the channel's lock shared from before it looks until it commits (or announces
+ * when it cannot have it), and a connection that starts listening makes itself known, then takes
+ * that lock exclusively, so it waits for every writer that looked before it was known, before its
+ * listeners read. The writer looks with a snapshot taken after the lock, as each statement of a
+ * volatile function gets under READ COMMITTED, the isolation of every unit of work.
+ */
+export function announcement(schema: string, channel: string, payload: string): string {
+  checkedIdentifier(schema);
+  const notify = `perform pg_notify('${checkedChannel(channel)}', ${payload});`;
+  return `if not pg_try_advisory_xact_lock_shared(${listeningLock(channel)}) then
+           ${notify}
+         elsif exists (select from "${schema}".${LISTENERS_TABLE} where channel = '${channel}') then
+           ${notify}
+         end if;`;
+}
 
 /**
  * Announces `message` to the listeners of `topic` on `channel`, when the transaction `em` works in
@@ -65,6 +96,12 @@ export interface ChannelListenerOptions {
   readonly logger: Logger;
   /** The name the listening connection shows in `pg_stat_activity`. */
   readonly applicationName?: string;
+  /**
+   * The schema whose triggers announce on the channel ({@link announcement}): the listening
+   * connection makes itself known in its `listener` table. Without it the connection only listens,
+   * for writers that always announce (`notifyChannel`).
+   */
+  readonly announcingSchema?: string;
   /** What is listened to, in words, for logs and for the Unavailable error; default: the channel. */
   readonly description?: string;
   /** Waits before each attempt to reconnect after the connection dropped; the last one repeats. */
@@ -94,6 +131,7 @@ export class ChannelListener {
   constructor(options: ChannelListenerOptions) {
     this.#options = options;
     this.#channel = checkedChannel(options.channel);
+    if (options.announcingSchema !== undefined) checkedIdentifier(options.announcingSchema);
   }
 
   /**
@@ -165,6 +203,7 @@ export class ChannelListener {
     try {
       await client.connect();
       await client.query(`listen "${this.#channel}"`);
+      await this.#makeKnown(client);
     } catch (error) {
       this.#end(client);
       throw error;
@@ -178,6 +217,29 @@ export class ChannelListener {
     this.#client = client;
     // Whatever was announced while nobody listened was not heard.
     if (reconnected) for (const listener of this.#all()) listener.lost();
+  }
+
+  /**
+   * Makes the listening connection known to the announcing triggers, then waits for the writers that
+   * looked for a listener before and did not announce: their changes are committed once it returns,
+   * so the listeners' first read sees them ({@link announcement}). Rows of connections that ended
+   * without leaving go first.
+   */
+  async #makeKnown(client: pg.Client): Promise<void> {
+    const table = this.#listenersTable;
+    if (!table) return;
+    await client.query(
+      `with gone as (delete from ${table} known where channel = $1
+         and not exists (select from pg_stat_activity activity where activity.pid = known.pid))
+       insert into ${table} (channel, pid) values ($1, pg_backend_pid()) on conflict do nothing`,
+      [this.#channel],
+    );
+    await client.query(`select pg_advisory_xact_lock(${listeningLock(this.#channel)})`);
+  }
+
+  get #listenersTable(): string | undefined {
+    const schema = this.#options.announcingSchema;
+    return schema === undefined ? undefined : `"${schema}".${LISTENERS_TABLE}`;
   }
 
   #lost(client: pg.Client, error: Error | undefined): void {
@@ -259,8 +321,15 @@ export class ChannelListener {
   }
 
   #end(client: pg.Client): void {
-    client
-      .end()
+    const table = this.#listenersTable;
+    // A connection that cannot say it leaves (it dropped) is cleared by the next one to listen.
+    const left = table
+      ? client
+          .query(`delete from ${table} where channel = $1 and pid = pg_backend_pid()`, [this.#channel])
+          .catch(() => undefined)
+      : Promise.resolve();
+    left
+      .then(() => client.end())
       .catch((error: unknown) =>
         this.#options.logger.debug(
           { err: error, channel: this.#channel },
@@ -339,4 +408,8 @@ class Listener implements TopicListener {
 function checkedChannel(channel: string): string {
   if (!CHANNEL.test(channel)) throw new Error(`channel ${channel} is not a plain lowercase identifier`);
   return channel;
+}
+
+function checkedIdentifier(schema: string): void {
+  if (!CHANNEL.test(schema)) throw new Error(`schema ${schema} is not a plain lowercase identifier`);
 }

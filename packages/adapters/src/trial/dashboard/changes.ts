@@ -28,12 +28,19 @@ export const LISTENER_APPLICATION_NAME = "hexa dashboard order changes";
 export class OrderChangeFeed implements OrderStatusChanges, OrderStatusFeed {
   readonly #channel: ChannelListener;
 
-  constructor(options: { connectionString: string; logger: Logger; reconnectMs?: readonly number[] }) {
+  constructor(options: {
+    connectionString: string;
+    /** The schema whose triggers announce the changes. */
+    schema: string;
+    logger: Logger;
+    reconnectMs?: readonly number[];
+  }) {
     this.#channel = new ChannelListener({
       connectionString: options.connectionString,
       channel: ORDER_CHANGES_CHANNEL,
       logger: options.logger,
       applicationName: LISTENER_APPLICATION_NAME,
+      announcingSchema: options.schema,
       description: "order changes",
       ...(options.reconnectMs ? { reconnectMs: options.reconnectMs } : {}),
     });

@@ -28,6 +28,7 @@ import { OrderChangeFeed } from "./changes.ts";
 import { CONSUMED_EVENTS, readOrderEvent } from "./events.ts";
 import {
   addOrderFact,
+  DASHBOARD_SCHEMA,
   dashboardMigrations,
   OrderStatusRecord,
   orderStatusPage,
@@ -43,7 +44,7 @@ import {
  */
 export const dashboardModule: ServiceModule = {
   name: "dashboard",
-  schema: "trial_dashboard",
+  schema: DASHBOARD_SCHEMA,
   entities: [OrderStatusRecord],
   migrations: dashboardMigrations,
   // Customers follow their own orders; marketers see every order.
@@ -57,7 +58,11 @@ export const dashboardModule: ServiceModule = {
   ],
   routes(router, runtime) {
     // One listening connection per process, opened while anyone watches.
-    const changes = new OrderChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
+    const changes = new OrderChangeFeed({
+      connectionString: runtime.db.url,
+      schema: runtime.db.schema,
+      logger: runtime.logger,
+    });
     const { query, reading } = bindContext(runtime, ports);
     router.service(DashboardService, {
       getOrderStatus: query(

@@ -15,6 +15,7 @@ import { defineEntity, p } from "@mikro-orm/core";
 import { aggregateStore } from "../../kit/aggregate-store.ts";
 import { EntityTable, execute } from "../../kit/statements.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { announcement } from "../../postgres/notifications.ts";
 import { ORDER_CHANGES_CHANNEL } from "./changes.ts";
 
 /** An order's view as stored: JSON, with times as RFC 3339 strings; keys of unknown details are left out. */
@@ -69,6 +70,9 @@ export const OrderStatusRecord = defineEntity({
 
 const paged = "updated_at desc, order_id desc";
 
+/** The schema of the dashboard's tables. */
+export const DASHBOARD_SCHEMA = "trial_dashboard";
+
 export const dashboardMigrations: SchemaMigration[] = [
   {
     name: "0001_order_status",
@@ -114,6 +118,22 @@ export const dashboardMigrations: SchemaMigration[] = [
            previous := old.state;
          end if;
          perform pg_notify('${ORDER_CHANGES_CHANNEL}', json_build_array(new.order_id, previous)::text);
+         return null;
+       end $$`,
+    ],
+  },
+  {
+    // Announced only while a process listens (postgres/notifications.ts's `announcement`).
+    name: "0004_order_status_announced_while_listened",
+    sql: [
+      `create or replace function notify_order_status_changed() returns trigger language plpgsql as $$
+       declare
+         previous text := '';
+       begin
+         if tg_op = 'UPDATE' then
+           previous := old.state;
+         end if;
+         ${announcement(DASHBOARD_SCHEMA, ORDER_CHANGES_CHANNEL, "json_build_array(new.order_id, previous)::text")}
          return null;
        end $$`,
     ],

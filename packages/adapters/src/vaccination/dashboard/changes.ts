@@ -20,12 +20,19 @@ export const LISTENER_APPLICATION_NAME = "hexa vaccination dashboard changes";
 export class DashboardChangeFeed implements DashboardChanges {
   readonly #channel: ChannelListener;
 
-  constructor(options: { connectionString: string; logger: Logger; reconnectMs?: readonly number[] }) {
+  constructor(options: {
+    connectionString: string;
+    /** The schema whose triggers announce the changes. */
+    schema: string;
+    logger: Logger;
+    reconnectMs?: readonly number[];
+  }) {
     this.#channel = new ChannelListener({
       connectionString: options.connectionString,
       channel: DASHBOARD_CHANGES_CHANNEL,
       logger: options.logger,
       applicationName: LISTENER_APPLICATION_NAME,
+      announcingSchema: options.schema,
       description: "vaccination dashboard changes",
       ...(options.reconnectMs ? { reconnectMs: options.reconnectMs } : {}),
     });

@@ -82,7 +82,11 @@ export const vaccinationDashboardModule: ServiceModule = {
   routes(router, runtime) {
     const { query } = bindContext(runtime, ports);
     // One listening connection per process, opened while anyone watches.
-    const changes = new DashboardChangeFeed({ connectionString: runtime.db.url, logger: runtime.logger });
+    const changes = new DashboardChangeFeed({
+      connectionString: runtime.db.url,
+      schema: runtime.db.schema,
+      logger: runtime.logger,
+    });
     router.service(VaccinationDashboardService, {
       getVaccinationCount: query(getVaccinationCount, (count) => ({
         vaccinations: BigInt(count.vaccinations),

@@ -1,5 +1,6 @@
 import { COUNTED_STATUSES, RESERVATION_STATUSES } from "@hexa/core/vaccination/dashboard";
 import { quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { announcement } from "../../postgres/notifications.ts";
 import { DASHBOARD_CHANGES_CHANNEL, DASHBOARD_CHANGES_TOPIC } from "./changes.ts";
 
 /** The dashboard's own Postgres schema; no other service reads or writes it. */
@@ -103,6 +104,17 @@ export const dashboardMigrations: SchemaMigration[] = [
         (name) => `create trigger ${name}_changed after insert or update or delete on ${name}
          for each statement execute function notify_read_models_changed()`,
       ),
+    ],
+  },
+  {
+    // Announced only while a process listens (postgres/notifications.ts's `announcement`).
+    name: "0003_read_models_announced_while_listened",
+    sql: [
+      `create or replace function notify_read_models_changed() returns trigger language plpgsql as $$
+       begin
+         ${announcement(SCHEMA, DASHBOARD_CHANGES_CHANNEL, `json_build_array('${DASHBOARD_CHANGES_TOPIC}', 'changed')::text`)}
+         return null;
+       end $$`,
     ],
   },
 ];

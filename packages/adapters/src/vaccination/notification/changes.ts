@@ -14,12 +14,19 @@ export const LISTENER_APPLICATION_NAME = "hexa notification changes";
 export class NotificationChangeFeed implements NotificationChanges {
   readonly #channel: ChannelListener;
 
-  constructor(options: { connectionString: string; logger: Logger; reconnectMs?: readonly number[] }) {
+  constructor(options: {
+    connectionString: string;
+    /** The schema whose triggers announce the changes. */
+    schema: string;
+    logger: Logger;
+    reconnectMs?: readonly number[];
+  }) {
     this.#channel = new ChannelListener({
       connectionString: options.connectionString,
       channel: NOTIFICATION_CHANGES_CHANNEL,
       logger: options.logger,
       applicationName: LISTENER_APPLICATION_NAME,
+      announcingSchema: options.schema,
       description: "notification changes",
       ...(options.reconnectMs ? { reconnectMs: options.reconnectMs } : {}),
     });

@@ -37,6 +37,7 @@ import { CONSUMED_EVENTS } from "./events.ts";
 import {
   AppointmentRecord,
   appointments,
+  NOTIFICATION_SCHEMA,
   NotificationRecord,
   notificationMigrations,
   notificationReads,
@@ -99,7 +100,7 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
   const reminders: ReminderSettings = { ...REMINDERS, ...options.reminders };
   return {
     name: "notification",
-    schema: "vaccination_notification",
+    schema: NOTIFICATION_SCHEMA,
     entities: [NotificationRecord, AppointmentRecord],
     migrations: notificationMigrations,
     // A person reads and watches their own notifications.
@@ -113,6 +114,7 @@ export function createNotificationModule(options: NotificationModuleOptions = {}
       // One listening connection per process, open while anyone watches.
       const changes = new NotificationChangeFeed({
         connectionString: runtime.db.url,
+        schema: runtime.db.schema,
         logger: runtime.logger,
         ...(options.watchReconnectMs ? { reconnectMs: options.watchReconnectMs } : {}),
       });

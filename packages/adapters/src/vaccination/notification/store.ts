@@ -16,9 +16,13 @@ import { type AggregateTable, aggregateStore } from "../../kit/aggregate-store.t
 import { EntityTable, execute } from "../../kit/statements.ts";
 import type { ReadSession, UnitOfWork } from "../../kit/unit-of-work.ts";
 import { type EntityManager, quotedList, type SchemaMigration } from "../../postgres/database.ts";
+import { announcement } from "../../postgres/notifications.ts";
 
 /** The Postgres channel announcing each committed change of a notification: topic person id, message notification id. */
 export const NOTIFICATION_CHANGES_CHANNEL = "vaccination_notification_changes";
+
+/** The schema of notification's tables. */
+export const NOTIFICATION_SCHEMA = "vaccination_notification";
 
 export const NotificationRecord = defineEntity({
   name: "NotificationRecord",
@@ -106,6 +110,17 @@ export const notificationMigrations: SchemaMigration[] = [
        end $$`,
       `create trigger notification_changed after insert or update of version on notification
        for each row execute function notify_notification_changed()`,
+    ],
+  },
+  {
+    // Announced only while a process listens (postgres/notifications.ts's `announcement`).
+    name: "0003_notification_announced_while_listened",
+    sql: [
+      `create or replace function notify_notification_changed() returns trigger language plpgsql as $$
+       begin
+         ${announcement(NOTIFICATION_SCHEMA, NOTIFICATION_CHANGES_CHANNEL, "json_build_array(new.person_id, new.notification_id)::text")}
+         return null;
+       end $$`,
     ],
   },
 ];
