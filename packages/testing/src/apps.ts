@@ -86,6 +86,19 @@ function pick(names: readonly string[]): Record<string, string> {
   return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
 }
 
+/** Resolves with what `promise` gives, or "nothing" when it has given nothing within `ms`. */
+export async function within<T>(promise: Promise<T>, ms = 200): Promise<T | "nothing"> {
+  let timer: NodeJS.Timeout | undefined;
+  const nothing = new Promise<"nothing">((resolve) => {
+    timer = setTimeout(() => resolve("nothing"), ms);
+  });
+  try {
+    return await Promise.race([promise, nothing]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `attempt` until it stops throwing or the time is up; returns its value or rethrows its last error. */
 export async function eventually<T>(
   attempt: () => Promise<T>,

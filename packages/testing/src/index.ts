@@ -52,7 +52,7 @@ export const describeWithNats = describe.skipIf(inject("natsUrl") === "");
 export function uniqueNamespace(): string {
   return `${inject("busNamespaceOfRun")}-${randomBytes(4).toString("hex")}`;
 }
-export { eventually, type RunningApp, startApp } from "./apps.ts";
+export { eventually, type RunningApp, startApp, within } from "./apps.ts";
 export { adminToken, authorization, type TokenOption, testKeyDir, testToken } from "./auth.ts";
 export { type ClientOptions, connectJsonClient, GrpcJsClient, type GrpcResult, refusal } from "./clients.ts";
 export { PrivateNats } from "./private-nats.ts";

@@ -6,7 +6,7 @@
 import { openServiceDatabase, type ServiceDatabase } from "@hexa/adapters/postgres/database";
 import { announcement, ChannelListener, type TopicListener } from "@hexa/adapters/postgres/notifications";
 import { platformMigrations } from "@hexa/adapters/postgres/platform-tables";
-import { createTestDatabase, eventually, query, type TestDatabase } from "@hexa/testing";
+import { createTestDatabase, eventually, query, type TestDatabase, within } from "@hexa/testing";
 import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -74,19 +74,6 @@ async function eavesdropper(): Promise<{ heard: unknown[]; end: () => Promise<vo
   return { heard, end: () => client.end() };
 }
 
-/** Resolves with the promise's value, or "pending" when it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | "pending"> {
-  let timer: NodeJS.Timeout | undefined;
-  const pending = new Promise<"pending">((resolve) => {
-    timer = setTimeout(() => resolve("pending"), ms);
-  });
-  try {
-    return await Promise.race([promise, pending]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe("a trigger's announcement", () => {
   it("is sent only while a process listens to the channel", async () => {
     const plain = await eavesdropper();
@@ -131,9 +118,9 @@ describe("a process starting to listen", () => {
       await writer.query("begin");
       await writer.query(`insert into "${SCHEMA}".thing (id) values ($1)`, ["looked-before"]);
       const started = listening().listen("looked-before", stop.signal);
-      expect(await within(started, 500)).toBe("pending");
+      expect(await within(started, 500)).toBe("nothing");
       await writer.query("commit");
-      expect(await within(started, 5_000)).not.toBe("pending");
+      expect(await within(started, 5_000)).not.toBe("nothing");
       const rows = await query(database.url, `select id from "${SCHEMA}".thing where id = $1`, [
         "looked-before",
       ]);

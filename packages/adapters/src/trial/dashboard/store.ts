@@ -73,6 +73,20 @@ const paged = "updated_at desc, order_id desc";
 /** The schema of the dashboard's tables. */
 export const DASHBOARD_SCHEMA = "trial_dashboard";
 
+/** The trigger function that runs `announce` with `previous`, the order's state before the change. */
+function orderStatusChangedFunction(announce: string): string {
+  return `create or replace function notify_order_status_changed() returns trigger language plpgsql as $$
+       declare
+         previous text := '';
+       begin
+         if tg_op = 'UPDATE' then
+           previous := old.state;
+         end if;
+         ${announce}
+         return null;
+       end $$`;
+}
+
 export const dashboardMigrations: SchemaMigration[] = [
   {
     name: "0001_order_status",
@@ -110,32 +124,22 @@ export const dashboardMigrations: SchemaMigration[] = [
     // watcher of one state hears of an order leaving it.
     name: "0003_order_status_change_previous_state",
     sql: [
-      `create or replace function notify_order_status_changed() returns trigger language plpgsql as $$
-       declare
-         previous text := '';
-       begin
-         if tg_op = 'UPDATE' then
-           previous := old.state;
-         end if;
-         perform pg_notify('${ORDER_CHANGES_CHANNEL}', json_build_array(new.order_id, previous)::text);
-         return null;
-       end $$`,
+      orderStatusChangedFunction(
+        `perform pg_notify('${ORDER_CHANGES_CHANNEL}', json_build_array(new.order_id, previous)::text);`,
+      ),
     ],
   },
   {
     // Announced only while a process listens (postgres/notifications.ts's `announcement`).
     name: "0004_order_status_announced_while_listened",
     sql: [
-      `create or replace function notify_order_status_changed() returns trigger language plpgsql as $$
-       declare
-         previous text := '';
-       begin
-         if tg_op = 'UPDATE' then
-           previous := old.state;
-         end if;
-         ${announcement(DASHBOARD_SCHEMA, ORDER_CHANGES_CHANNEL, "json_build_array(new.order_id, previous)::text")}
-         return null;
-       end $$`,
+      orderStatusChangedFunction(
+        announcement(
+          DASHBOARD_SCHEMA,
+          ORDER_CHANGES_CHANNEL,
+          "json_build_array(new.order_id, previous)::text",
+        ),
+      ),
     ],
   },
 ];

@@ -10,7 +10,7 @@ import {
   notifyChannel,
   type TopicListener,
 } from "@hexa/adapters/postgres/notifications";
-import { createTestDatabase, eventually, query, type TestDatabase } from "@hexa/testing";
+import { createTestDatabase, eventually, query, type TestDatabase, within } from "@hexa/testing";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
@@ -50,19 +50,6 @@ const announce = (topic: string, ...messages: string[]) =>
   db.transaction(async (em) => {
     for (const message of messages) await notifyChannel(em, "listen_test", topic, message);
   });
-
-/** Resolves with what `next` gives, or "nothing" when it gives nothing within `ms`. */
-async function within<T>(promise: Promise<T>, ms = 200): Promise<T | "nothing"> {
-  let timer: NodeJS.Timeout | undefined;
-  const nothing = new Promise<"nothing">((resolve) => {
-    timer = setTimeout(() => resolve("nothing"), ms);
-  });
-  try {
-    return await Promise.race([promise, nothing]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function connections(name: string): Promise<number[]> {
   const rows = await query<{ pid: number }>(
