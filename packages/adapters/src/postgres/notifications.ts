@@ -17,7 +17,7 @@ import type { EntityManager } from "./database.ts";
  * costs PostgreSQL about as much as the change itself, listened to or not (docs/benchmarks.md).
  */
 
-const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Postgres refuses payloads of 8000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_999;
 
@@ -26,7 +26,7 @@ export const LISTENERS_TABLE = "listener";
 
 /** The advisory lock between a channel's writers and a connection starting to listen to it. */
 function listeningLock(channel: string): string {
-  return `hashtextextended('listening:${checkedChannel(channel)}', 0)`;
+  return `hashtextextended('listening:${checked("channel", channel)}', 0)`;
 }
 
 /**
@@ -39,8 +39,8 @@ function listeningLock(channel: string): string {
  * volatile function gets under READ COMMITTED, the isolation of every unit of work.
  */
 export function announcement(schema: string, channel: string, payload: string): string {
-  checkedIdentifier(schema);
-  const notify = `perform pg_notify('${checkedChannel(channel)}', ${payload});`;
+  checked("schema", schema);
+  const notify = `perform pg_notify('${checked("channel", channel)}', ${payload});`;
   return `if not pg_try_advisory_xact_lock_shared(${listeningLock(channel)}) then
            ${notify}
          elsif exists (select from "${schema}".${LISTENERS_TABLE} where channel = '${channel}') then
@@ -62,7 +62,7 @@ export async function notifyChannel(
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
     throw new Error(`a notification on ${channel} is limited to ${MAX_PAYLOAD_BYTES} bytes`);
   }
-  await em.execute("select pg_notify(?, ?)", [checkedChannel(channel), payload]);
+  await em.execute("select pg_notify(?, ?)", [checked("channel", channel), payload]);
 }
 
 /** What a listener heard since it last asked. */
@@ -130,8 +130,8 @@ export class ChannelListener {
 
   constructor(options: ChannelListenerOptions) {
     this.#options = options;
-    this.#channel = checkedChannel(options.channel);
-    if (options.announcingSchema !== undefined) checkedIdentifier(options.announcingSchema);
+    this.#channel = checked("channel", options.channel);
+    if (options.announcingSchema !== undefined) checked("schema", options.announcingSchema);
   }
 
   /**
@@ -405,11 +405,8 @@ class Listener implements TopicListener {
   };
 }
 
-function checkedChannel(channel: string): string {
-  if (!CHANNEL.test(channel)) throw new Error(`channel ${channel} is not a plain lowercase identifier`);
-  return channel;
-}
-
-function checkedIdentifier(schema: string): void {
-  if (!CHANNEL.test(schema)) throw new Error(`schema ${schema} is not a plain lowercase identifier`);
+/** `name` as it is, once checked to be safe in SQL text: a channel's or a schema's plain name. */
+function checked(kind: "channel" | "schema", name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`${kind} ${name} is not a plain lowercase identifier`);
+  return name;
 }
